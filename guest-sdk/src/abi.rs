@@ -115,7 +115,7 @@ impl<'a> ArgReader<'a> {
     }
 
     /// Checks that every byte was consumed.
-    pub fn finish(self) -> Result<(), ArgError> {
+    pub fn finish(&self) -> Result<(), ArgError> {
         if self.rest.is_empty() {
             Ok(())
         } else {

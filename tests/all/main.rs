@@ -1,1 +1,10 @@
-fn main(){}
+//! End-to-end tests, one binary: the runtime driven through its API with real
+//! guest modules (built by `weft-guest-artifacts`), the `weft` binary, and a C
+//! guest compiled with clang. Each module below owns one area.
+
+mod c_guest;
+mod cli;
+mod hostile;
+mod loading;
+mod support;
+mod values;

@@ -34,8 +34,14 @@ fn main() {
     for (_, _, dir) in GUESTS {
         println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
     }
-    println!("cargo:rerun-if-changed={}", workspace.join("guest-sdk").display());
-    println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("guest-sdk").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        workspace.join("Cargo.lock").display()
+    );
 
     ensure_wasm_target();
 
@@ -75,7 +81,11 @@ fn main() {
     let mut generated = String::new();
     for (constant, package, _) in GUESTS {
         let file = out_dir.join(format!("{}.wasm", package.replace('-', "_")));
-        assert!(file.exists(), "the guest build did not produce {}", file.display());
+        assert!(
+            file.exists(),
+            "the guest build did not produce {}",
+            file.display()
+        );
         generated.push_str(&format!(
             "/// The module built from `{package}`.\npub const {constant}: &str = {:?};\n",
             file.display().to_string()

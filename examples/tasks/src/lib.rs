@@ -35,7 +35,11 @@ pub fn sum(xs: Vec<i64>) -> i64 {
 #[task]
 pub fn fib(n: u32) -> u64 {
     fn go(n: u32) -> u64 {
-        if n < 2 { n as u64 } else { go(n - 1) + go(n - 2) }
+        if n < 2 {
+            n as u64
+        } else {
+            go(n - 1) + go(n - 2)
+        }
     }
     go(n)
 }

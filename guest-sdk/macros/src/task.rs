@@ -93,6 +93,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
                 unsafe {
                     ::weft_sdk::__private::run_task(args_ptr, args_len, #rust_signature, |args| {
                         #(let #vars: #param_types = args.next(#param_strs)?;)*
+                        args.finish()?;
                         Ok(#finish)
                     })
                 }

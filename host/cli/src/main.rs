@@ -1,1 +1,100 @@
-fn main() {}
+//! The `weft` command line. Today: `weft run` runs one task of a module
+//! locally and prints its result as JSON; `weft tasks` lists a module's tasks
+//! and their signatures. Both are the task author's inner loop.
+
+mod limits;
+mod local_run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Weft: a distributed task executor whose tasks are WebAssembly functions.
+#[derive(Debug, Parser)]
+#[command(name = "weft", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one task of a module locally and print its result as JSON.
+    ///
+    /// Each argument is JSON (`42`, `"text"`, `[1,2]`, `{"name":"a","balance":-3}`);
+    /// for a parameter of type String, text that is not JSON is taken as the string.
+    Run {
+        /// The task module (.wasm).
+        module: PathBuf,
+        /// The task's name (see `weft tasks MODULE`).
+        task: String,
+        /// The task's arguments, one JSON value per parameter.
+        #[arg(allow_negative_numbers = true)]
+        args: Vec<String>,
+        /// Print the result as indented JSON.
+        #[arg(long)]
+        pretty: bool,
+        #[command(flatten)]
+        limits: limits::LimitArgs,
+    },
+    /// List a module's tasks and their signatures.
+    Tasks {
+        /// The task module (.wasm).
+        module: PathBuf,
+        #[command(flatten)]
+        limits: limits::LimitArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let outcome = match cli.command {
+        Command::Run {
+            module,
+            task,
+            args,
+            pretty,
+            limits,
+        } => local_run::run(&module, &task, &args, pretty, &limits),
+        Command::Tasks { module, limits } => local_run::tasks(&module, &limits),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            eprintln!("error: {:#}", failure.error);
+            ExitCode::from(failure.exit_code)
+        }
+    }
+}
+
+/// A failed command: what to print and the exit code.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    error: anyhow::Error,
+    exit_code: u8,
+}
+
+impl Failure {
+    /// The task ran and failed (exit code 1).
+    pub(crate) fn task(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            error: error.into(),
+            exit_code: 1,
+        }
+    }
+
+    /// Bad input: a module, an argument or a flag (exit code 2).
+    pub(crate) fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure {
+            error: error.into(),
+            exit_code: 2,
+        }
+    }
+}

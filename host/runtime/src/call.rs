@@ -1,0 +1,227 @@
+//! One task call: a fresh store and instance, arguments copied in, the task
+//! export called under its limits, the output copied out, and every way it
+//! can stop turned into a typed [`TaskError`].
+
+use crate::Runtime;
+use crate::config::TaskLimits;
+use crate::error::{TaskError, TaskErrorKind};
+use crate::host_abi::{HostStop, TaskLimiter, TaskState};
+use crate::module::TaskModule;
+use bytes::Bytes;
+use wasmtime::{Store, Trap, WasmBacktrace};
+
+const STATUS_OK: i32 = 0;
+const STATUS_ERROR: i32 = 1;
+const STATUS_INVALID_ARGUMENTS: i32 = 2;
+
+impl Runtime {
+    /// Runs task `task` of `module` with the encoded arguments `args` (the
+    /// concatenated encodings of the parameters, `schema/ABI.md`) under
+    /// `limits`, and returns the encoded result.
+    pub fn call(
+        &self,
+        module: &TaskModule,
+        task: &str,
+        args: &[u8],
+        limits: &TaskLimits,
+    ) -> Result<Bytes, TaskError> {
+        let fail = |kind: TaskErrorKind, backtrace: Option<String>| TaskError {
+            module: module.hash,
+            task: task.to_string(),
+            kind,
+            backtrace,
+        };
+        let Some(entry) = module.tasks.get(task) else {
+            return Err(fail(
+                TaskErrorKind::UnknownTask {
+                    available: module.task_names(),
+                },
+                None,
+            ));
+        };
+        self.check_limits(limits).map_err(|kind| fail(kind, None))?;
+
+        let mut store = Store::new(
+            &self.engine,
+            TaskState {
+                limiter: TaskLimiter {
+                    memory_bytes_max: limits.memory_bytes_max,
+                    table_elements_max: self.config.table_elements_max,
+                },
+                memory: None,
+                output: Bytes::new(),
+                result_bytes_max: limits.result_bytes_max,
+                log_bytes_left: limits.log_bytes_max,
+                log_budget_warned: false,
+                module: module.hash,
+                task: task.into(),
+            },
+        );
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(self.timeout_ticks(limits));
+        if self.config.fuel_metering {
+            store
+                .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+                .map_err(|e| {
+                    fail(
+                        TaskErrorKind::InvalidLimits {
+                            message: e.to_string(),
+                        },
+                        None,
+                    )
+                })?;
+        }
+
+        let run = |store: &mut Store<TaskState>| -> wasmtime::Result<i32> {
+            let instance = module.pre.instantiate(&mut *store)?;
+            let memory = instance
+                .get_module_export(&mut *store, &module.memory_export)
+                .and_then(|e| e.into_memory())
+                .ok_or_else(|| HostStop::AbiViolation("`memory` is not a memory".into()))?;
+            store.data_mut().memory = Some(memory);
+            let mut args_ptr = 0i32;
+            if !args.is_empty() {
+                let len = i32::try_from(args.len())
+                    .map_err(|_| HostStop::AbiViolation("arguments over 2 GiB".into()))?;
+                let alloc = instance
+                    .get_module_export(&mut *store, &module.alloc_export)
+                    .and_then(|e| e.into_func())
+                    .ok_or_else(|| HostStop::AbiViolation("`weft_alloc` is not a function".into()))?
+                    .typed::<i32, i32>(&*store)?;
+                args_ptr = alloc.call(&mut *store, len)?;
+                memory.write(&mut *store, args_ptr as u32 as usize, args).map_err(|_| {
+                    HostStop::AbiViolation(format!(
+                        "weft_alloc({len}) returned {args_ptr}, which is not room for {len} bytes in memory"
+                    ))
+                })?;
+            }
+            let func = instance
+                .get_module_export(&mut *store, &entry.export)
+                .and_then(|e| e.into_func())
+                .ok_or_else(|| {
+                    HostStop::AbiViolation(format!("`weft_task.{task}` is not a function"))
+                })?
+                .typed::<(i32, i32), i32>(&*store)?;
+            func.call(&mut *store, (args_ptr, args.len() as i32))
+        };
+
+        let status = run(&mut store).map_err(|e| {
+            let (kind, backtrace) = self.classify(e, limits);
+            fail(kind, backtrace)
+        })?;
+        let output = std::mem::take(&mut store.data_mut().output);
+        match status {
+            STATUS_OK => Ok(output),
+            STATUS_ERROR => Err(fail(
+                TaskErrorKind::Failed {
+                    message: String::from_utf8_lossy(&output).into_owned(),
+                },
+                None,
+            )),
+            STATUS_INVALID_ARGUMENTS => Err(fail(
+                TaskErrorKind::InvalidArguments {
+                    message: String::from_utf8_lossy(&output).into_owned(),
+                },
+                None,
+            )),
+            other => Err(fail(
+                TaskErrorKind::AbiViolation {
+                    message: format!("returned status {other}; the ABI defines 0, 1 and 2"),
+                },
+                None,
+            )),
+        }
+    }
+
+    fn check_limits(&self, limits: &TaskLimits) -> Result<(), TaskErrorKind> {
+        if limits.memory_bytes_max > self.config.memory_bytes_ceiling {
+            return Err(TaskErrorKind::InvalidLimits {
+                message: format!(
+                    "memory_bytes_max {} is over this runtime's memory_bytes_ceiling {}",
+                    limits.memory_bytes_max, self.config.memory_bytes_ceiling
+                ),
+            });
+        }
+        if limits.fuel.is_some() && !self.config.fuel_metering {
+            return Err(TaskErrorKind::InvalidLimits {
+                message:
+                    "a fuel budget was given, but this runtime was started without fuel_metering"
+                        .into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Epoch ticks for `limits.timeout`: rounded up, plus one because the
+    /// first tick may come at once.
+    fn timeout_ticks(&self, limits: &TaskLimits) -> u64 {
+        let tick = self.config.epoch_tick.as_nanos().max(1);
+        let ticks = limits.timeout.as_nanos().div_ceil(tick);
+        u64::try_from(ticks)
+            .unwrap_or(u64::MAX / 2)
+            .saturating_add(1)
+    }
+
+    fn classify(
+        &self,
+        error: wasmtime::Error,
+        limits: &TaskLimits,
+    ) -> (TaskErrorKind, Option<String>) {
+        let backtrace = error
+            .downcast_ref::<WasmBacktrace>()
+            .map(|bt| bt.to_string())
+            .filter(|s| !s.trim().is_empty());
+        if let Some(stop) = error.downcast_ref::<HostStop>() {
+            let kind = match stop {
+                HostStop::Panic(message) => TaskErrorKind::Panic {
+                    message: message.clone(),
+                },
+                HostStop::ResultTooLarge { size, limit } => TaskErrorKind::ResultTooLarge {
+                    size_bytes: *size,
+                    limit_bytes: *limit,
+                },
+                HostStop::OutOfMemory { requested, limit } => TaskErrorKind::OutOfMemory {
+                    requested_bytes: *requested,
+                    limit_bytes: *limit,
+                },
+                HostStop::AbiViolation(message) => TaskErrorKind::AbiViolation {
+                    message: message.clone(),
+                },
+            };
+            // A panic's backtrace is the panic machinery; the message has the location.
+            let backtrace = if matches!(stop, HostStop::Panic(_)) {
+                None
+            } else {
+                backtrace
+            };
+            return (kind, backtrace);
+        }
+        if let Some(trap) = error.downcast_ref::<Trap>() {
+            let kind = match trap {
+                Trap::Interrupt => TaskErrorKind::Timeout {
+                    limit: limits.timeout,
+                },
+                Trap::OutOfFuel => TaskErrorKind::FuelExhausted {
+                    budget: limits.fuel.unwrap_or(u64::MAX),
+                },
+                Trap::StackOverflow => TaskErrorKind::StackOverflow {
+                    limit_bytes: self.config.wasm_stack_bytes_max as u64,
+                },
+                other => TaskErrorKind::Trap {
+                    message: other.to_string(),
+                },
+            };
+            return (kind, backtrace);
+        }
+        let message = format!("{error:#}");
+        if message.contains("maximum concurrent") || message.contains("concurrent instance limit") {
+            return (
+                TaskErrorKind::InstanceLimit {
+                    limit: self.config.instances_max,
+                },
+                None,
+            );
+        }
+        (TaskErrorKind::Instantiate { message }, backtrace)
+    }
+}

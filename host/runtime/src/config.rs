@@ -1,0 +1,126 @@
+//! Every limit of the sandbox, with its name, default and meaning.
+//! [`RuntimeConfig`] holds what is fixed when the engine starts;
+//! [`TaskLimits`] what each task call may set for itself.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default of [`TaskLimits::memory_bytes_max`]: 256 MiB.
+pub const DEFAULT_MEMORY_BYTES_MAX: u64 = 256 << 20;
+/// Default of [`TaskLimits::timeout`]: 60 s.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default of [`TaskLimits::result_bytes_max`]: 64 MiB.
+pub const DEFAULT_RESULT_BYTES_MAX: u64 = 64 << 20;
+/// Default of [`TaskLimits::log_bytes_max`]: 64 KiB.
+pub const DEFAULT_LOG_BYTES_MAX: u64 = 64 << 10;
+/// Default of [`RuntimeConfig::wasm_stack_bytes_max`]: 512 KiB.
+pub const DEFAULT_WASM_STACK_BYTES_MAX: usize = 512 << 10;
+/// Default of [`RuntimeConfig::module_bytes_max`]: 64 MiB.
+pub const DEFAULT_MODULE_BYTES_MAX: u64 = 64 << 20;
+/// Default of [`RuntimeConfig::instances_max`].
+pub const DEFAULT_INSTANCES_MAX: u32 = 128;
+/// Default of [`RuntimeConfig::memory_bytes_ceiling`]: 4 GiB, all a 32-bit
+/// wasm memory can address.
+pub const DEFAULT_MEMORY_BYTES_CEILING: u64 = 4 << 30;
+/// Default of [`RuntimeConfig::table_elements_max`].
+pub const DEFAULT_TABLE_ELEMENTS_MAX: usize = 100_000;
+/// Default of [`RuntimeConfig::epoch_tick`]: 10 ms.
+pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Default of [`RuntimeConfig::modules_in_memory_max`].
+pub const DEFAULT_MODULES_IN_MEMORY_MAX: usize = 256;
+
+/// Limits that apply to one task call.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TaskLimits {
+    /// `memory_bytes_max`: the most linear memory a task may have. Growing
+    /// past it stops the task with an out-of-memory error. At most
+    /// [`RuntimeConfig::memory_bytes_ceiling`].
+    pub memory_bytes_max: u64,
+    /// `timeout`: wall-clock time a task may run, measured in epoch ticks
+    /// ([`RuntimeConfig::epoch_tick`]).
+    pub timeout: Duration,
+    /// `fuel`: an optional deterministic budget of wasm instructions (roughly
+    /// one unit per instruction). Needs [`RuntimeConfig::fuel_metering`].
+    pub fuel: Option<u64>,
+    /// `result_bytes_max`: the largest output a task may hand back.
+    pub result_bytes_max: u64,
+    /// `log_bytes_max`: how many bytes of log messages a task may emit;
+    /// records past it are dropped, with one warning.
+    pub log_bytes_max: u64,
+}
+
+impl Default for TaskLimits {
+    fn default() -> Self {
+        TaskLimits {
+            memory_bytes_max: DEFAULT_MEMORY_BYTES_MAX,
+            timeout: DEFAULT_TIMEOUT,
+            fuel: None,
+            result_bytes_max: DEFAULT_RESULT_BYTES_MAX,
+            log_bytes_max: DEFAULT_LOG_BYTES_MAX,
+        }
+    }
+}
+
+/// Settings fixed for the life of a [`Runtime`](crate::Runtime).
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// `instances_max`: how many task instances may exist at once (slots of
+    /// the pooling allocator). A call beyond it fails with an instance-limit
+    /// error; callers size their thread pools below it.
+    pub instances_max: u32,
+    /// `memory_bytes_ceiling`: the largest `memory_bytes_max` any task may be
+    /// given (the size of a pool slot).
+    pub memory_bytes_ceiling: u64,
+    /// `wasm_stack_bytes_max`: the wasm stack a task may use; deeper
+    /// recursion stops it with a stack-overflow error.
+    pub wasm_stack_bytes_max: usize,
+    /// `table_elements_max`: the most elements a task's table may hold.
+    pub table_elements_max: usize,
+    /// `module_bytes_max`: the largest module [`Runtime::load`](crate::Runtime::load) accepts.
+    pub module_bytes_max: u64,
+    /// `fuel_metering`: compile modules with fuel accounting so that
+    /// [`TaskLimits::fuel`] can be used. Costs some speed.
+    pub fuel_metering: bool,
+    /// `epoch_tick`: how often the wall-clock timer ticks; timeouts are
+    /// accurate to about one tick.
+    pub epoch_tick: Duration,
+    /// `modules_in_memory_max`: how many compiled modules stay in memory;
+    /// the least recently used are dropped past it.
+    pub modules_in_memory_max: usize,
+    /// `cache_dir`: where compiled modules are kept on disk between runs
+    /// (`None`: no disk cache). Only files this runtime wrote there are ever
+    /// loaded, and each is checked against a checksum first.
+    pub cache_dir: Option<PathBuf>,
+    /// Limits used by [`Runtime::call`](crate::Runtime::call) callers that
+    /// have none of their own.
+    pub default_limits: TaskLimits,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            instances_max: DEFAULT_INSTANCES_MAX,
+            memory_bytes_ceiling: DEFAULT_MEMORY_BYTES_CEILING,
+            wasm_stack_bytes_max: DEFAULT_WASM_STACK_BYTES_MAX,
+            table_elements_max: DEFAULT_TABLE_ELEMENTS_MAX,
+            module_bytes_max: DEFAULT_MODULE_BYTES_MAX,
+            fuel_metering: false,
+            epoch_tick: DEFAULT_EPOCH_TICK,
+            modules_in_memory_max: DEFAULT_MODULES_IN_MEMORY_MAX,
+            cache_dir: default_cache_dir(),
+            default_limits: TaskLimits::default(),
+        }
+    }
+}
+
+/// `$WEFT_CACHE_DIR`, else `$XDG_CACHE_HOME/weft/modules`, else
+/// `$HOME/.cache/weft/modules`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WEFT_CACHE_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(base.join("weft").join("modules"))
+}

@@ -1,0 +1,94 @@
+//! The process's wasmtime engine: pooling allocation with copy-on-write
+//! memory images, epoch interruption for wall-clock limits (driven by an
+//! [`EpochTicker`] thread), optional fuel metering.
+
+use crate::config::RuntimeConfig;
+use crate::error::RuntimeError;
+use std::num::NonZeroUsize;
+use std::sync::mpsc;
+use std::thread;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+
+/// Builds the engine for `config`, after checking the configuration.
+pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
+    check(config)?;
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_core_instances(config.instances_max)
+        .total_memories(config.instances_max)
+        .total_tables(config.instances_max)
+        .max_memories_per_module(1)
+        .max_tables_per_module(1)
+        .max_memory_size(config.memory_bytes_ceiling as usize)
+        .table_elements(config.table_elements_max);
+
+    let mut wasm = Config::new();
+    wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+        .memory_init_cow(true)
+        .epoch_interruption(true)
+        .consume_fuel(config.fuel_metering)
+        .max_wasm_stack(config.wasm_stack_bytes_max)
+        .wasm_backtrace_max_frames(NonZeroUsize::new(32))
+        .cranelift_opt_level(OptLevel::Speed);
+    Engine::new(&wasm).map_err(|e| RuntimeError::Engine(format!("{e:#}")))
+}
+
+fn check(config: &RuntimeConfig) -> Result<(), RuntimeError> {
+    let bad = |m: String| Err(RuntimeError::Config(m));
+    if config.memory_bytes_ceiling > 4 << 30 {
+        return bad(format!(
+            "memory_bytes_ceiling is {} bytes; a 32-bit wasm memory holds at most 4 GiB",
+            config.memory_bytes_ceiling
+        ));
+    }
+    if config.default_limits.memory_bytes_max > config.memory_bytes_ceiling {
+        return bad(format!(
+            "default memory_bytes_max ({}) is over memory_bytes_ceiling ({})",
+            config.default_limits.memory_bytes_max, config.memory_bytes_ceiling
+        ));
+    }
+    if config.instances_max == 0 {
+        return bad("instances_max must be at least 1".into());
+    }
+    if config.epoch_tick.is_zero() {
+        return bad("epoch_tick must be longer than zero".into());
+    }
+    if config.wasm_stack_bytes_max < 16 << 10 {
+        return bad("wasm_stack_bytes_max must be at least 16 KiB".into());
+    }
+    Ok(())
+}
+
+/// A thread that advances the engine's epoch every tick; it stops when the
+/// ticker is dropped.
+#[derive(Debug)]
+pub(crate) struct EpochTicker {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<thread::JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    pub(crate) fn start(engine: Engine, tick: std::time::Duration) -> EpochTicker {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = thread::Builder::new()
+            .name("weft-epoch".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(tick) {
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawn the epoch thread");
+        EpochTicker {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! The runtime's errors: [`LoadError`] when a module is refused,
+//! [`TaskError`] when a task call does not produce a result, and
+//! [`RuntimeError`] when the runtime itself cannot start.
+
+use crate::module::ModuleHash;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// The runtime could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The configuration is inconsistent.
+    #[error("invalid runtime configuration: {0}")]
+    Config(String),
+    /// wasmtime refused the engine configuration.
+    #[error("could not create the wasm engine: {0}")]
+    Engine(String),
+}
+
+/// A module was refused by [`Runtime::load`](crate::Runtime::load).
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum LoadError {
+    /// Over `module_bytes_max`.
+    #[error(
+        "module is {size} bytes, over the module size limit of {limit} bytes (module_bytes_max)"
+    )]
+    TooLarge {
+        /// The module's size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// Not a valid WebAssembly module (truncated, random bytes, a component...).
+    #[error("module {module} is not a valid WebAssembly module: {reason}")]
+    Invalid {
+        /// The module's hash.
+        module: ModuleHash,
+        /// What the parser or validator said.
+        reason: String,
+    },
+    /// The module imports something outside the Weft ABI.
+    #[error(
+        "module {module} imports `{import_module}::{name}`, which is outside the Weft ABI \
+         (a task module may import only weft::output, weft::abort and weft::log){hint}"
+    )]
+    ForbiddenImport {
+        /// The module's hash.
+        module: ModuleHash,
+        /// The import's module name.
+        import_module: String,
+        /// The import's field name.
+        name: String,
+        /// Extra advice, e.g. for WASI imports.
+        hint: String,
+    },
+    /// An ABI import or export has the wrong type or kind.
+    #[error("module {module}: `{name}` is {found}, but the Weft ABI needs {expected}")]
+    WrongType {
+        /// The module's hash.
+        module: ModuleHash,
+        /// The import or export.
+        name: String,
+        /// What the module has.
+        found: String,
+        /// What the ABI needs.
+        expected: String,
+    },
+    /// A required export is missing.
+    #[error("module {module} does not export `{name}` ({why})")]
+    MissingExport {
+        /// The module's hash.
+        module: ModuleHash,
+        /// The missing export.
+        name: String,
+        /// What it is for.
+        why: String,
+    },
+    /// The `weft_tasks` section is malformed.
+    #[error("module {module}: {error}")]
+    Signatures {
+        /// The module's hash.
+        module: ModuleHash,
+        /// The parser's error.
+        error: weft_schema::signature::SignatureError,
+    },
+    /// A task export and the recorded signatures disagree.
+    #[error("module {module}: {problem}")]
+    TaskMismatch {
+        /// The module's hash.
+        module: ModuleHash,
+        /// Which task and how.
+        problem: String,
+    },
+    /// The module declares no tasks.
+    #[error("module {module} has no tasks (no `weft_task.*` exports and no weft_tasks records)")]
+    NoTasks {
+        /// The module's hash.
+        module: ModuleHash,
+    },
+}
+
+/// Why a task call produced no result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub struct TaskError {
+    /// The module, by hash.
+    pub module: ModuleHash,
+    /// The task's name.
+    pub task: String,
+    /// What went wrong.
+    pub kind: TaskErrorKind,
+    /// The wasm backtrace, when the task trapped.
+    pub backtrace: Option<String>,
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "task `{}` in module {}: {}",
+            self.task, self.module, self.kind
+        )?;
+        if let Some(backtrace) = &self.backtrace {
+            write!(f, "\nwasm backtrace:\n{backtrace}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The kinds of [`TaskError`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum TaskErrorKind {
+    /// The guest tried to grow its memory past `memory_bytes_max`.
+    #[error(
+        "out of memory: the task asked for {requested_bytes} bytes of linear memory, over the \
+         limit of {limit_bytes} bytes (memory_bytes_max)"
+    )]
+    OutOfMemory {
+        /// The size the guest asked for.
+        requested_bytes: u64,
+        /// The limit.
+        limit_bytes: u64,
+    },
+    /// The task ran past its wall-clock limit.
+    #[error("timed out: the task ran longer than {} (timeout)", humanize(*limit))]
+    Timeout {
+        /// The limit.
+        limit: Duration,
+    },
+    /// The task used its whole fuel budget.
+    #[error("fuel exhausted: the task used its whole budget of {budget} units (fuel)")]
+    FuelExhausted {
+        /// The budget.
+        budget: u64,
+    },
+    /// The task recursed past the wasm stack limit.
+    #[error(
+        "stack overflow: the task used more than {limit_bytes} bytes of wasm stack (wasm_stack_bytes_max)"
+    )]
+    StackOverflow {
+        /// The limit.
+        limit_bytes: u64,
+    },
+    /// The guest panicked.
+    #[error("panicked: {message}")]
+    Panic {
+        /// The panic message, with its source location when the guest gave one.
+        message: String,
+    },
+    /// The task returned an error.
+    #[error("failed: {message}")]
+    Failed {
+        /// The guest's message.
+        message: String,
+    },
+    /// The arguments did not match the task's parameters.
+    #[error("{message}")]
+    InvalidArguments {
+        /// What was wrong.
+        message: String,
+    },
+    /// The output was over `result_bytes_max`.
+    #[error(
+        "result too large: {size_bytes} bytes, over the limit of {limit_bytes} bytes (result_bytes_max)"
+    )]
+    ResultTooLarge {
+        /// The output's size.
+        size_bytes: u64,
+        /// The limit.
+        limit_bytes: u64,
+    },
+    /// No task of that name in the module.
+    #[error("no such task; the module's tasks are: {}", available.join(", "))]
+    UnknownTask {
+        /// The module's tasks.
+        available: Vec<String>,
+    },
+    /// Any other trap (unreachable, out-of-bounds access, division by zero...).
+    #[error("trapped: {message}")]
+    Trap {
+        /// wasmtime's description.
+        message: String,
+    },
+    /// The guest broke the ABI (bad status, pointer outside memory...).
+    #[error("broke the Weft ABI: {message}")]
+    AbiViolation {
+        /// What it did.
+        message: String,
+    },
+    /// Every instance slot is in use.
+    #[error("no instance slot free: {limit} task instances already exist (instances_max)")]
+    InstanceLimit {
+        /// The limit.
+        limit: u32,
+    },
+    /// The limits asked for something this runtime cannot give.
+    #[error("invalid limits: {message}")]
+    InvalidLimits {
+        /// What was wrong.
+        message: String,
+    },
+    /// Instantiation failed for another reason.
+    #[error("could not instantiate the module: {message}")]
+    Instantiate {
+        /// wasmtime's description.
+        message: String,
+    },
+}
+
+fn humanize(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
