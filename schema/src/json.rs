@@ -2,8 +2,8 @@
 //! signature [`Type`]: [`encode`] turns JSON into the byte encoding and
 //! [`decode`] turns bytes back into JSON. This module holds the shared pieces
 //! (the spellings of non-finite floats, the size facts about types both
-//! directions need); the directions live in [`encode`](mod@encode) and
-//! [`decode`](mod@decode), the errors in [`error`].
+//! directions need); the directions live in the submodules `encode` and
+//! `decode`, the errors in `error`.
 
 mod decode;
 mod encode;

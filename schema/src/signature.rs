@@ -1,8 +1,8 @@
 //! Task signatures as modules record them in their `weft_tasks` custom section
 //! (see `ABI.md`): the type model, the section's limits, and the walk over the
-//! struct and enum types a signature uses. Parsing lives in [`parse`], the text
-//! forms (canonical record, short Rust-like display) in [`render`], and the
-//! parse errors in [`error`].
+//! struct and enum types a signature uses. Parsing lives in the submodule
+//! `parse`, the text forms (canonical record, short Rust-like display) in
+//! `render`, and the parse errors in `error`.
 
 mod error;
 mod parse;

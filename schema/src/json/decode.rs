@@ -229,7 +229,7 @@ impl<'a> Reader<'a> {
             return Err(invalid(&[first]));
         }
         self.pos = start;
-        let bytes = self.take(width, || format!("a char of {width} bytes"))?;
+        let bytes = self.take(width, || format!("a {width}-byte char"))?;
         std::str::from_utf8(bytes)
             .ok()
             .and_then(|text| text.chars().next())
@@ -400,14 +400,15 @@ fn f64_to_json(float: f64) -> Value {
 }
 
 /// An `f32` as JSON, written with the shortest decimal that reads back as the
-/// same `f32` (`0.1`, not `0.10000000149011612`), as `serde_json` prints it.
+/// same `f32` (`0.1`, not `0.10000000149011612`): the one `serde_json` prints
+/// for it (where two decimals are equally short, the choice is serde_json's).
 fn f32_to_json(float: f32) -> Value {
     if !float.is_finite() {
         return Value::from(non_finite_text(float < 0.0, float.is_nan()));
     }
-    let shortest = format!("{float:e}")
-        .parse::<f64>()
+    let shortest = serde_json::to_string(&float)
         .ok()
+        .and_then(|text| text.parse::<f64>().ok())
         .filter(|wide| (*wide as f32).to_bits() == float.to_bits())
         .unwrap_or(f64::from(float));
     f64_to_json(shortest)

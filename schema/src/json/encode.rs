@@ -3,7 +3,7 @@
 
 use super::error::{PathSegment, ValueError, ValueErrorKind};
 use super::{INFINITY_TEXT, NAN_TEXT, NEG_INFINITY_TEXT};
-use crate::signature::{Field, TaskSignature, Type, VariantFields};
+use crate::signature::{Field, TaskSignature, Type, Variant, VariantFields};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 
@@ -135,8 +135,20 @@ fn encode_value(ty: &Type, value: &Value, out: &mut Vec<u8>) -> Result<(), Value
                 })
             })?;
             out.extend(index.to_le_bytes());
-            encode_variant_content(name, &variant.name, &variant.fields, content, value, out)
-                .map_err(|error| error.within(PathSegment::Variant(variant.name.clone())))?;
+            match content {
+                Some(content) => encode_variant_content(name, variant, content, out)
+                    .map_err(|error| error.within(PathSegment::Variant(variant.name.clone())))?,
+                None if variant.fields == VariantFields::Unit => {}
+                None => {
+                    let variant_name = &variant.name;
+                    return Err(ValueError::mismatch(
+                        format!(
+                            "an object {{\"{variant_name}\": …}} (variant `{variant_name}` holds data)"
+                        ),
+                        value,
+                    ));
+                }
+            }
         }
     }
     Ok(())
@@ -288,28 +300,16 @@ fn encode_fields(
     Ok(())
 }
 
-/// What follows a variant's index: `content` is the value under the
-/// variant's name, `None` when the variant was given as a bare string.
+/// What follows a variant's index, from `content`, the JSON under the
+/// variant's name.
 fn encode_variant_content(
     enum_name: &str,
-    variant_name: &str,
-    fields: &VariantFields,
-    content: Option<&Value>,
-    whole: &Value,
+    variant: &Variant,
+    content: &Value,
     out: &mut Vec<u8>,
 ) -> Result<(), ValueError> {
-    let Some(content) = content else {
-        return match fields {
-            VariantFields::Unit => Ok(()),
-            _ => Err(ValueError::mismatch(
-                format!(
-                    "an object {{\"{variant_name}\": …}} (variant `{variant_name}` holds data)"
-                ),
-                whole,
-            )),
-        };
-    };
-    match fields {
+    let variant_name = &variant.name;
+    match &variant.fields {
         // serde_json also reads a unit variant from {"Name": null}.
         VariantFields::Unit => match content {
             Value::Null => Ok(()),

@@ -87,7 +87,7 @@ pub enum ValueErrorKind {
     },
 
     /// A task called with the wrong number of arguments.
-    #[error("task `{task}` takes {} ({params}), got {found}", count_of(*.expected, "argument"))]
+    #[error("task `{task}` takes {} ({params}), got {found}", count_of(*.expected as u64, "argument"))]
     ArgumentCount {
         /// The task's name.
         task: String,
@@ -100,7 +100,7 @@ pub enum ValueErrorKind {
     },
 
     /// The bytes end before the value does.
-    #[error("expected {needed} bytes for {what}, found {found}")]
+    #[error("expected {} for {what}, found {found}", byte_count(*.needed))]
     Truncated {
         /// How many bytes the next part needs.
         needed: u64,
@@ -111,7 +111,7 @@ pub enum ValueErrorKind {
     },
 
     /// A list or map length that the remaining bytes cannot hold.
-    #[error("{what} of {count} elements needs at least {needed} bytes, found {found}")]
+    #[error("{what} of {} needs at least {needed} bytes, found {found}", count_of(*.count, "element"))]
     TooManyElements {
         /// "list" or "map".
         what: String,
@@ -177,7 +177,7 @@ pub enum ValueErrorKind {
     },
 
     /// Bytes remain after a complete value.
-    #[error("{count} bytes left over after the value")]
+    #[error("{} left over after the value", byte_count(*.count as u64))]
     TrailingBytes {
         /// How many.
         count: usize,
@@ -295,11 +295,18 @@ pub(crate) fn describe_json(value: &Value) -> String {
     }
 }
 
-fn count_of(count: usize, noun: &str) -> String {
+fn count_of(count: u64, noun: &str) -> String {
     match count {
         0 => format!("no {noun}s"),
         1 => format!("1 {noun}"),
         _ => format!("{count} {noun}s"),
+    }
+}
+
+fn byte_count(count: u64) -> String {
+    match count {
+        1 => "1 byte".to_owned(),
+        _ => format!("{count} bytes"),
     }
 }
 
