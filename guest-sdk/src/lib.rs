@@ -41,6 +41,12 @@
 //!   calls the function and hands the encoded result (or the error) to the
 //!   host, following `schema/ABI.md`.
 //!
+//! The default feature `allocator` installs a global allocator suited to
+//! one-shot instances: it serves small tasks from a static arena inside the
+//! module's initial memory, so they never grow memory (growing is the most
+//! expensive thing a trivial task does). Turn default features off to use
+//! your own `#[global_allocator]`.
+//!
 //! A panic ends the task with an error carrying the panic message and its
 //! source location. Tasks log through the host's `tracing` with [`info!`],
 //! [`warn!`], [`error!`], [`debug!`] and [`trace!`].
@@ -52,6 +58,12 @@ pub mod log;
 pub mod schema;
 
 mod abi;
+#[cfg(all(
+    feature = "allocator",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+mod alloc;
 mod record;
 
 pub use schema::Schema;

@@ -26,6 +26,8 @@ pub const DEFAULT_MEMORY_BYTES_CEILING: u64 = 4 << 30;
 pub const DEFAULT_TABLE_ELEMENTS_MAX: usize = 100_000;
 /// Default of [`RuntimeConfig::epoch_tick`]: 10 ms.
 pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
+/// Default of [`RuntimeConfig::memory_keep_resident_bytes`]: 4 MiB.
+pub const DEFAULT_MEMORY_KEEP_RESIDENT_BYTES: usize = 4 << 20;
 /// Default of [`RuntimeConfig::modules_in_memory_max`].
 pub const DEFAULT_MODULES_IN_MEMORY_MAX: usize = 256;
 
@@ -84,6 +86,11 @@ pub struct RuntimeConfig {
     /// `epoch_tick`: how often the wall-clock timer ticks; timeouts are
     /// accurate to about one tick.
     pub epoch_tick: Duration,
+    /// `memory_keep_resident_bytes`: after a task, up to this many bytes of
+    /// the pages it touched are reset in place rather than returned to the
+    /// kernel, so the next task in the slot takes no page faults. A speed
+    /// knob: it costs this much resident memory per instance slot.
+    pub memory_keep_resident_bytes: usize,
     /// `modules_in_memory_max`: how many compiled modules stay in memory;
     /// the least recently used are dropped past it.
     pub modules_in_memory_max: usize,
@@ -106,6 +113,7 @@ impl Default for RuntimeConfig {
             module_bytes_max: DEFAULT_MODULE_BYTES_MAX,
             fuel_metering: false,
             epoch_tick: DEFAULT_EPOCH_TICK,
+            memory_keep_resident_bytes: DEFAULT_MEMORY_KEEP_RESIDENT_BYTES,
             modules_in_memory_max: DEFAULT_MODULES_IN_MEMORY_MAX,
             cache_dir: default_cache_dir(),
             default_limits: TaskLimits::default(),

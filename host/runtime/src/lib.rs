@@ -104,7 +104,8 @@ impl Runtime {
     pub fn load_from_disk_cache(&self, bytes: &[u8]) -> Option<TaskModule> {
         let hash = ModuleHash::of(bytes);
         let compiled = self.disk.as_ref()?.load(&self.engine, &hash)?;
-        self.finish(hash, bytes, compiled).ok()
+        let section = module::read_signature_section(hash, bytes).ok()?;
+        self.finish(hash, &section, compiled).ok()
     }
 
     /// How many compiled modules are held in memory.
@@ -119,19 +120,19 @@ impl Runtime {
         use_disk: bool,
     ) -> Result<TaskModule, LoadError> {
         // Parse first: a malformed module is refused before any compilation.
-        module::read_signature_section(hash, bytes)?;
+        let section = module::read_signature_section(hash, bytes)?;
         let disk = self.disk.as_ref().filter(|_| use_disk);
         if let Some(compiled) = disk.and_then(|d| d.load(&self.engine, &hash)) {
-            return self.finish(hash, bytes, compiled);
+            return self.finish(hash, &section, compiled);
         }
         let compiled =
             Module::from_binary(&self.engine, bytes).map_err(|e| LoadError::Invalid {
                 module: hash,
                 reason: format!("{e:#}"),
             })?;
-        let module = self.finish(hash, bytes, compiled)?;
+        let module = self.finish(hash, &section, compiled)?;
         if let Some(disk) = disk {
-            disk.store(&hash, &module.pre.module().clone());
+            disk.store(&hash, module.pre.module());
         }
         Ok(module)
     }
@@ -139,12 +140,10 @@ impl Runtime {
     fn finish(
         &self,
         hash: ModuleHash,
-        bytes: &[u8],
+        section: &[u8],
         compiled: Module,
     ) -> Result<TaskModule, LoadError> {
-        let section = module::read_signature_section(hash, bytes)?;
-        let (signatures, tasks, memory_export, alloc_export) =
-            module::check_abi(hash, &compiled, &section)?;
+        let abi = module::check_abi(hash, &compiled, section)?;
         let pre = self
             .linker
             .instantiate_pre(&compiled)
@@ -154,11 +153,11 @@ impl Runtime {
             })?;
         Ok(TaskModule {
             hash,
-            signatures,
-            tasks,
+            signatures: abi.signatures,
+            tasks: abi.tasks,
             pre,
-            memory_export,
-            alloc_export,
+            memory_export: abi.memory_export,
+            alloc_export: abi.alloc_export,
         })
     }
 

@@ -141,20 +141,20 @@ pub(crate) fn read_signature_section(hash: ModuleHash, bytes: &[u8]) -> Result<V
     Ok(section)
 }
 
+/// What [`check_abi`] learns about a module that follows the ABI.
+pub(crate) struct CheckedAbi {
+    pub(crate) signatures: Vec<TaskSignature>,
+    pub(crate) tasks: HashMap<String, TaskEntry>,
+    pub(crate) memory_export: ModuleExport,
+    pub(crate) alloc_export: ModuleExport,
+}
+
 /// Checks a compiled module against the ABI and resolves its exports.
 pub(crate) fn check_abi(
     hash: ModuleHash,
     module: &Module,
     section: &[u8],
-) -> Result<
-    (
-        Vec<TaskSignature>,
-        HashMap<String, TaskEntry>,
-        ModuleExport,
-        ModuleExport,
-    ),
-    LoadError,
-> {
+) -> Result<CheckedAbi, LoadError> {
     for import in module.imports() {
         let allowed = IMPORTS
             .iter()
@@ -261,7 +261,12 @@ pub(crate) fn check_abi(
     if tasks.is_empty() {
         return Err(LoadError::NoTasks { module: hash });
     }
-    Ok((signatures, tasks, memory_export, alloc_export))
+    Ok(CheckedAbi {
+        signatures,
+        tasks,
+        memory_export,
+        alloc_export,
+    })
 }
 
 fn required_export(
