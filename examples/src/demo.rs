@@ -48,8 +48,13 @@ fn main() -> Result<()> {
         runtime.call(&module, "inc", &args, &runtime.config().default_limits)?;
     }
     let elapsed = started.elapsed();
+    let build = if cfg!(debug_assertions) {
+        "a debug build; `cargo run --release` is faster"
+    } else {
+        "a release build"
+    };
     println!(
-        "\n{calls} calls of `inc`, one instance each, in {:.1} ms ({:.2} µs per call on one thread)",
+        "\n{calls} calls of `inc`, one instance each, in {:.1} ms ({:.2} µs per call on one thread, {build})",
         elapsed.as_secs_f64() * 1e3,
         elapsed.as_secs_f64() * 1e6 / calls as f64
     );

@@ -8,11 +8,16 @@
 //!   a signature's types.
 #![warn(missing_docs)]
 
+pub mod graph;
 pub mod json;
 pub mod signature;
 #[cfg(test)]
 mod strategies;
 
+pub use graph::{
+    GraphArg, GraphError, GraphLimits, GraphTask, TaskKey, check_graph, decode_graph,
+    deterministic_key, encode_graph, unique_key,
+};
 pub use json::{PathSegment, ValueError, ValueErrorKind, decode, decode_args, encode, encode_args};
 pub use signature::{
     Field, Location, NAME_BYTES_MAX, Param, SECTION_BYTES_MAX, SignatureError, TASKS_MAX,

@@ -1,0 +1,39 @@
+//! The scheduler core's tunables, each with its name and default.
+
+/// Settings of a [`Scheduler`](crate::Scheduler).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// `transition_log_max`: transitions kept for `story(key)`; older ones
+    /// are dropped.
+    pub transition_log_max: usize,
+    /// `backlog_target_us`: estimated microseconds of work per executor
+    /// thread a worker may have queued before it gets no more tasks. Short
+    /// tasks are sent in batches deep enough to hide a round trip; long
+    /// tasks one per thread, so that an idle worker can take the next one.
+    pub backlog_target_us: u64,
+    /// `processing_per_thread_max`: a hard cap on tasks sent to a worker per
+    /// executor thread, whatever the estimates say.
+    pub processing_per_thread_max: u32,
+    /// `unknown_duration_us`: the estimate for a function that has not run
+    /// yet.
+    pub unknown_duration_us: u64,
+    /// `bandwidth_bytes_per_s`: the assumed speed of moving an input between
+    /// workers, to weigh locality against load.
+    pub bandwidth_bytes_per_s: u64,
+    /// `allowed_failures`: how many worker deaths a task may be part of
+    /// before it fails with a killed-workers error.
+    pub allowed_failures: u32,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            transition_log_max: 100_000,
+            backlog_target_us: 20_000,
+            processing_per_thread_max: 256,
+            unknown_duration_us: 1_000,
+            bandwidth_bytes_per_s: 1 << 30,
+            allowed_failures: 3,
+        }
+    }
+}

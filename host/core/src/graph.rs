@@ -1,0 +1,237 @@
+//! Client events: new graphs and futures, releases, scattered data, clients
+//! leaving.
+
+use crate::ids::{ClientId, TaskId, WorkerId};
+use crate::messages::{Command, SpecArg, TaskSpec, ToClient, ToWorker};
+use crate::scheduler::{DurationEstimate, Scheduler};
+use crate::task::{Task, TaskState};
+use std::collections::HashSet;
+use std::sync::Arc;
+use weft_schema::graph::{GraphArg, GraphTask, TaskKey, check_graph};
+
+impl Scheduler {
+    /// Adds a client's tasks and futures, atomically: a graph that refers to
+    /// unknown keys, has a cycle or wants an unknown key changes nothing and
+    /// is answered with `Rejected`.
+    pub(crate) fn update_graph(
+        &mut self,
+        client: ClientId,
+        tasks: Vec<GraphTask>,
+        wants: Vec<TaskKey>,
+    ) {
+        self.clients.entry(client).or_default();
+        let order = match check_graph(&tasks, |key| self.keys.contains_key(key)) {
+            Ok(order) => order,
+            Err(error) => {
+                self.send(Command::Client(
+                    client,
+                    ToClient::Rejected {
+                        reason: error.to_string(),
+                    },
+                ));
+                return;
+            }
+        };
+        let new_keys: HashSet<TaskKey> = tasks.iter().map(|t| t.key).collect();
+        if let Some(missing) = wants
+            .iter()
+            .find(|k| !new_keys.contains(k) && !self.keys.contains_key(k))
+        {
+            self.send(Command::Client(
+                client,
+                ToClient::Rejected {
+                    reason: format!("a future was asked for key {missing}, which is neither in the graph nor known"),
+                },
+            ));
+            return;
+        }
+
+        let mut added = Vec::new();
+        let mut tasks: Vec<Option<GraphTask>> = tasks.into_iter().map(Some).collect();
+        for index in order {
+            let Some(task) = tasks[index].take() else {
+                continue;
+            };
+            if self.keys.contains_key(&task.key) {
+                continue; // the same key is the same task: share it
+            }
+            added.push(self.insert_task(task));
+        }
+
+        for key in wants {
+            let id = self.keys[&key];
+            let task = self.task_mut(id);
+            if !task.who_wants.contains(&client) {
+                task.who_wants.push(client);
+            }
+            self.clients.entry(client).or_default().wants.insert(id);
+            self.want(id);
+            self.report_status(client, id);
+        }
+        // New tasks that no wanted key needs are not kept.
+        for id in added {
+            self.release_if_unneeded(id);
+        }
+    }
+
+    /// Inserts a task whose dependencies are all known.
+    fn insert_task(&mut self, task: GraphTask) -> TaskId {
+        let mut dependencies: Vec<TaskId> = Vec::new();
+        let args = task
+            .args
+            .into_iter()
+            .map(|arg| match arg {
+                GraphArg::Value(bytes) => SpecArg::Value(bytes),
+                GraphArg::Key(key) => {
+                    let dep = self.keys[&key];
+                    if !dependencies.contains(&dep) {
+                        dependencies.push(dep);
+                    }
+                    SpecArg::Key(key)
+                }
+            })
+            .collect();
+        let function = self.intern_function(&task.module, &task.function);
+        let priority = self.next_priority;
+        self.next_priority += 1;
+        let id = TaskId(self.tasks.vacant_key() as u32);
+        for &dep in &dependencies {
+            self.task_mut(dep).dependents.push(id);
+        }
+        let spec = TaskSpec {
+            module: task.module,
+            function: task.function,
+            args,
+        };
+        self.tasks.insert(Task::new(
+            task.key,
+            Some(Arc::new(spec)),
+            function,
+            dependencies.into_boxed_slice(),
+            priority,
+            task.retries,
+        ));
+        self.keys.insert(task.key, id);
+        id
+    }
+
+    fn intern_function(&mut self, module: &[u8; 32], function: &str) -> u32 {
+        if let Some(&id) = self.functions.get(&(*module, function.to_string())) {
+            return id;
+        }
+        let id = self.durations.len() as u32;
+        self.durations.push(DurationEstimate {
+            average_us: 0,
+            samples: 0,
+        });
+        self.functions.insert((*module, function.to_string()), id);
+        id
+    }
+
+    /// A client dropped its futures to `keys`.
+    pub(crate) fn release_keys(&mut self, client: ClientId, keys: &[TaskKey]) {
+        for key in keys {
+            let Some(id) = self.id_of(key) else { continue };
+            self.task_mut(id).who_wants.retain(|c| *c != client);
+            if let Some(state) = self.clients.get_mut(&client) {
+                state.wants.remove(&id);
+            }
+            self.release_if_unneeded(id);
+        }
+    }
+
+    /// A client is gone: it holds nothing any more.
+    pub(crate) fn client_gone(&mut self, client: ClientId) {
+        let Some(state) = self.clients.remove(&client) else {
+            return;
+        };
+        let mut held: Vec<TaskId> = state.wants.into_iter().collect();
+        held.sort_unstable();
+        for id in held {
+            self.task_mut(id).who_wants.retain(|c| *c != client);
+            self.release_if_unneeded(id);
+        }
+    }
+
+    /// A client put data for `key` on `workers` itself.
+    pub(crate) fn scattered(
+        &mut self,
+        client: ClientId,
+        key: TaskKey,
+        workers: &[WorkerId],
+        nbytes: u64,
+    ) {
+        self.clients.entry(client).or_default();
+        let holders: Vec<WorkerId> = workers
+            .iter()
+            .copied()
+            .filter(|w| self.workers.contains_key(w))
+            .collect();
+        let id = match self.id_of(&key) {
+            Some(id) => id,
+            None => {
+                let id = TaskId(self.tasks.vacant_key() as u32);
+                let priority = self.next_priority;
+                self.next_priority += 1;
+                self.tasks
+                    .insert(Task::new(key, None, u32::MAX, Box::new([]), priority, 0));
+                self.keys.insert(key, id);
+                id
+            }
+        };
+        let state = self.task(id).state;
+        if matches!(state, TaskState::Released | TaskState::Memory) {
+            for &worker in &holders {
+                self.add_replica(id, worker, nbytes);
+            }
+            if state == TaskState::Released && !self.task(id).who_has.is_empty() {
+                self.transition(id, TaskState::Memory);
+            }
+        } else {
+            // The key is being computed (or failed): the copies are not needed.
+            for &worker in &holders {
+                self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] }));
+            }
+        }
+        let task = self.task_mut(id);
+        if !task.who_wants.contains(&client) {
+            task.who_wants.push(client);
+        }
+        self.clients.entry(client).or_default().wants.insert(id);
+        self.want(id);
+        self.report_status(client, id);
+    }
+
+    /// Tells a client that just took a future to `id` where it stands, when
+    /// it is already final.
+    fn report_status(&mut self, client: ClientId, id: TaskId) {
+        let task = self.task(id);
+        let key = task.key;
+        let message = match task.state {
+            TaskState::Memory => ToClient::Finished {
+                key,
+                nbytes: task.nbytes,
+            },
+            TaskState::Erred => ToClient::Erred {
+                key,
+                failure: task.failure.clone().expect("an erred task has its failure"),
+            },
+            _ => return,
+        };
+        self.send(Command::Client(client, message));
+    }
+
+    /// Records that `worker` holds `id`'s result.
+    pub(crate) fn add_replica(&mut self, id: TaskId, worker: WorkerId, nbytes: u64) {
+        let task = self.task_mut(id);
+        if task.who_has.contains(&worker) {
+            return;
+        }
+        task.who_has.push(worker);
+        task.nbytes = nbytes;
+        if let Some(state) = self.workers.get_mut(&worker) {
+            state.has_what.insert(id);
+            state.managed_bytes += nbytes;
+        }
+    }
+}

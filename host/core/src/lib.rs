@@ -1,0 +1,49 @@
+//! The scheduler's decision logic as a pure state machine.
+//!
+//! [`Scheduler`] holds the task graph, the clients' references, the
+//! workers' holdings and the placement queue. It consumes [`Event`]s
+//! (a client submitted a graph, a worker finished a task, a worker died...)
+//! and produces [`Command`]s (run this task there, free these keys, tell
+//! this client its key is ready). It does no I/O, reads no clock and has no
+//! randomness: the tokio driver in `weft-scheduler` only moves bytes, and
+//! tests drive it with millions of random events, checking
+//! [`Scheduler::validate`] after each.
+//!
+//! Tasks move through named states (released, waiting, queued, processing,
+//! memory, erred; forgotten when removed). Every change is recorded with the
+//! stimulus that caused it; [`Scheduler::story`] tells a key's history.
+//!
+//! ```
+//! use weft_core::{Event, Scheduler, SchedulerConfig, StimulusId, WorkerId, ClientId};
+//!
+//! let mut scheduler = Scheduler::new(SchedulerConfig::default());
+//! scheduler.handle(StimulusId(1), Event::WorkerJoined { worker: WorkerId(1), nthreads: 2 });
+//! scheduler.handle(StimulusId(2), Event::ClientConnected { client: ClientId(1) });
+//! assert!(scheduler.poll_command().is_none());
+//! scheduler.validate().unwrap();
+//! ```
+
+#![warn(missing_docs)]
+
+mod config;
+mod graph;
+mod ids;
+mod log;
+mod messages;
+mod placement;
+mod references;
+mod scheduler;
+mod task;
+mod validate;
+mod worker;
+mod workers;
+
+pub use config::SchedulerConfig;
+pub use ids::{ClientId, StimulusId, WorkerId};
+pub use log::Transition;
+pub use messages::{
+    Command, ComputeTask, Event, FailureKind, Input, ModuleHash, SpecArg, TaskFailure, TaskSpec,
+    ToClient, ToWorker,
+};
+pub use scheduler::{Scheduler, Summary};
+pub use task::StateName;

@@ -1,0 +1,228 @@
+//! What goes into the core ([`Event`]) and what comes out ([`Command`]),
+//! plus the task description they share ([`TaskSpec`]) and the failure
+//! record a client sees ([`TaskFailure`]). All serde, so a driver can put
+//! them on the wire unchanged.
+
+use crate::ids::{ClientId, WorkerId};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use weft_schema::graph::{GraphTask, TaskKey};
+
+/// A module's content hash.
+pub type ModuleHash = [u8; 32];
+
+/// How to compute a task: a function of a module applied to arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    /// The module, by content hash.
+    pub module: ModuleHash,
+    /// The task function's name.
+    pub function: String,
+    /// The arguments in order; their encodings are concatenated.
+    pub args: Vec<SpecArg>,
+}
+
+/// One argument of a [`TaskSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SpecArg {
+    /// A literal encoded value.
+    Value(Vec<u8>),
+    /// The result of another task, spliced in unchanged.
+    Key(TaskKey),
+}
+
+/// Why a task has no result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureKind {
+    /// The task itself failed (guest error, panic, trap, limit).
+    Task,
+    /// Workers died while running it too many times.
+    KilledWorker,
+    /// Its data is gone and cannot be recomputed (scattered data).
+    DataLost,
+}
+
+/// The failure a client sees for an erred key. For a key whose dependency
+/// failed, `origin` is the dependency's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskFailure {
+    /// The key whose run failed.
+    pub origin: TaskKey,
+    /// The category.
+    pub kind: FailureKind,
+    /// The full message (for task failures, the runtime's error text).
+    pub message: String,
+}
+
+/// Something that happened, reported by the driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A client connected.
+    ClientConnected {
+        /// The client.
+        client: ClientId,
+    },
+    /// A client is gone for good: everything it held is released.
+    ClientGone {
+        /// The client.
+        client: ClientId,
+    },
+    /// A client submits tasks and asks for futures to some keys. The graph
+    /// must be in dependency order is not required; it must be closed: every
+    /// referenced key is in `tasks` or already known to the scheduler.
+    UpdateGraph {
+        /// The client.
+        client: ClientId,
+        /// New tasks (keys already known are not resubmitted: they share).
+        tasks: Vec<GraphTask>,
+        /// Keys the client now holds futures to.
+        wants: Vec<TaskKey>,
+    },
+    /// A client dropped its futures to these keys.
+    ReleaseKeys {
+        /// The client.
+        client: ClientId,
+        /// The keys.
+        keys: Vec<TaskKey>,
+    },
+    /// A client put data on workers itself.
+    Scattered {
+        /// The client, which holds a future to the key.
+        client: ClientId,
+        /// The key.
+        key: TaskKey,
+        /// Where the data is.
+        workers: Vec<WorkerId>,
+        /// Its size.
+        nbytes: u64,
+    },
+    /// A worker joined.
+    WorkerJoined {
+        /// The worker.
+        worker: WorkerId,
+        /// Its executor threads.
+        nthreads: u32,
+    },
+    /// A worker left or died; everything it held is gone.
+    WorkerLeft {
+        /// The worker.
+        worker: WorkerId,
+    },
+    /// A worker finished a task.
+    TaskFinished {
+        /// The worker.
+        worker: WorkerId,
+        /// The task.
+        key: TaskKey,
+        /// The run the worker was given.
+        run: u32,
+        /// The result's size.
+        nbytes: u64,
+        /// How long the task ran, for duration estimates.
+        duration_us: u64,
+    },
+    /// A task failed on a worker.
+    TaskErred {
+        /// The worker.
+        worker: WorkerId,
+        /// The task.
+        key: TaskKey,
+        /// The run the worker was given.
+        run: u32,
+        /// What the runtime said.
+        message: String,
+    },
+    /// A worker could not fetch some inputs of a task from the workers the
+    /// scheduler named; the task goes back to wait for them.
+    FetchFailed {
+        /// The worker that tried.
+        worker: WorkerId,
+        /// The task.
+        key: TaskKey,
+        /// The run the worker was given.
+        run: u32,
+        /// Each input that could not be fetched, with the holder that failed.
+        missing: Vec<(TaskKey, WorkerId)>,
+    },
+    /// A worker now holds a copy of a key (it fetched it as an input).
+    ReplicaAdded {
+        /// The worker.
+        worker: WorkerId,
+        /// The key.
+        key: TaskKey,
+    },
+}
+
+/// A message the core asks the driver to send.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// To a worker.
+    Worker(WorkerId, ToWorker),
+    /// To a client.
+    Client(ClientId, ToClient),
+}
+
+/// Messages to workers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToWorker {
+    /// Run a task.
+    Compute(ComputeTask),
+    /// Drop these results (and stop or skip these tasks if still queued).
+    Free {
+        /// The keys.
+        keys: Vec<TaskKey>,
+    },
+}
+
+/// A task for a worker to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComputeTask {
+    /// The task.
+    pub key: TaskKey,
+    /// The run number, echoed back in the worker's report.
+    pub run: u32,
+    /// What to run.
+    pub spec: Arc<TaskSpec>,
+    /// Where each input is, for the `SpecArg::Key` arguments.
+    pub inputs: Vec<Input>,
+}
+
+/// Where a task's input lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Input {
+    /// The input's key.
+    pub key: TaskKey,
+    /// Its size.
+    pub nbytes: u64,
+    /// Workers holding it.
+    pub holders: Vec<WorkerId>,
+}
+
+/// Messages to clients about keys they hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ToClient {
+    /// The key's result is in memory.
+    Finished {
+        /// The key.
+        key: TaskKey,
+        /// The result's size.
+        nbytes: u64,
+    },
+    /// The key failed.
+    Erred {
+        /// The key.
+        key: TaskKey,
+        /// Why (its own failure or a dependency's).
+        failure: Arc<TaskFailure>,
+    },
+    /// The key's data was lost with a worker and is being recomputed.
+    Lost {
+        /// The key.
+        key: TaskKey,
+    },
+    /// A graph update was refused; nothing of it was applied.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+}

@@ -1,0 +1,243 @@
+//! The [`Scheduler`]: its tables, the single place where task states change
+//! ([`Scheduler::transition`]), the event dispatcher and read-only queries.
+//! The handlers live in `graph.rs` (clients), `references.rs` (what is kept
+//! and what is freed), `workers.rs` (worker reports) and `placement.rs`.
+
+use crate::config::SchedulerConfig;
+use crate::ids::{ClientId, StimulusId, TaskId, WorkerId};
+use crate::log::{Transition, TransitionLog};
+use crate::messages::{Command, Event, ModuleHash};
+use crate::task::{StateName, Task, TaskState};
+use crate::worker::WorkerState;
+use slab::Slab;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use weft_schema::graph::TaskKey;
+
+/// Running estimate of how long a function's tasks take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DurationEstimate {
+    pub(crate) average_us: u64,
+    pub(crate) samples: u64,
+}
+
+/// A client's holdings.
+#[derive(Debug, Default)]
+pub(crate) struct ClientState {
+    pub(crate) wants: HashSet<TaskId>,
+}
+
+/// The scheduler's decision logic: consumes [`Event`]s, produces
+/// [`Command`]s. No I/O, no clock, no randomness: the same events give the
+/// same commands.
+///
+/// Driving it: call [`Scheduler::handle`] for each event (with a stimulus id
+/// that names it), then drain [`Scheduler::poll_command`] until it returns
+/// `None` and send what it gave. Queries ([`Scheduler::who_has`],
+/// [`Scheduler::story`], ...) may be made at any time.
+#[derive(Debug)]
+pub struct Scheduler {
+    pub(crate) config: SchedulerConfig,
+    pub(crate) tasks: Slab<Task>,
+    pub(crate) keys: HashMap<TaskKey, TaskId>,
+    pub(crate) workers: BTreeMap<WorkerId, WorkerState>,
+    pub(crate) clients: BTreeMap<ClientId, ClientState>,
+    /// Queued tasks by (priority, id).
+    pub(crate) queue: BTreeSet<(u64, TaskId)>,
+    pub(crate) functions: HashMap<(ModuleHash, String), u32>,
+    pub(crate) durations: Vec<DurationEstimate>,
+    pub(crate) next_priority: u64,
+    pub(crate) next_dispatch: u64,
+    pub(crate) stimulus: StimulusId,
+    pub(crate) log: TransitionLog,
+    pub(crate) outbox: VecDeque<Command>,
+}
+
+/// Counts of tasks by state, and other totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Tasks by state name.
+    pub tasks: BTreeMap<String, usize>,
+    /// Connected workers.
+    pub workers: usize,
+    /// Known clients.
+    pub clients: usize,
+}
+
+impl Scheduler {
+    /// An empty scheduler.
+    pub fn new(config: SchedulerConfig) -> Scheduler {
+        Scheduler {
+            log: TransitionLog::new(config.transition_log_max),
+            config,
+            tasks: Slab::new(),
+            keys: HashMap::new(),
+            workers: BTreeMap::new(),
+            clients: BTreeMap::new(),
+            queue: BTreeSet::new(),
+            functions: HashMap::new(),
+            durations: Vec::new(),
+            next_priority: 0,
+            next_dispatch: 0,
+            stimulus: StimulusId(0),
+            outbox: VecDeque::new(),
+        }
+    }
+
+    /// Applies one event. `stimulus` names it in the transition log.
+    pub fn handle(&mut self, stimulus: StimulusId, event: Event) {
+        self.stimulus = stimulus;
+        match event {
+            Event::ClientConnected { client } => {
+                self.clients.entry(client).or_default();
+            }
+            Event::ClientGone { client } => self.client_gone(client),
+            Event::UpdateGraph {
+                client,
+                tasks,
+                wants,
+            } => self.update_graph(client, tasks, wants),
+            Event::ReleaseKeys { client, keys } => self.release_keys(client, &keys),
+            Event::Scattered {
+                client,
+                key,
+                workers,
+                nbytes,
+            } => self.scattered(client, key, &workers, nbytes),
+            Event::WorkerJoined { worker, nthreads } => {
+                self.workers
+                    .entry(worker)
+                    .or_insert_with(|| WorkerState::new(nthreads));
+            }
+            Event::WorkerLeft { worker } => self.worker_left(worker),
+            Event::TaskFinished {
+                worker,
+                key,
+                run,
+                nbytes,
+                duration_us,
+            } => self.task_finished(worker, key, run, nbytes, duration_us),
+            Event::TaskErred {
+                worker,
+                key,
+                run,
+                message,
+            } => self.task_erred(worker, key, run, message),
+            Event::FetchFailed {
+                worker,
+                key,
+                run,
+                missing,
+            } => self.fetch_failed(worker, key, run, &missing),
+            Event::ReplicaAdded { worker, key } => self.replica_added(worker, key),
+        }
+        self.schedule();
+    }
+
+    /// The next command to send, if any.
+    pub fn poll_command(&mut self) -> Option<Command> {
+        self.outbox.pop_front()
+    }
+
+    /// The recorded transitions of `key`, oldest first (bounded by
+    /// `transition_log_max`).
+    pub fn story(&self, key: &TaskKey) -> Vec<Transition> {
+        self.log.story(key)
+    }
+
+    /// The state of `key`; `Forgotten` when the scheduler does not know it.
+    pub fn state_of(&self, key: &TaskKey) -> StateName {
+        self.keys.get(key).map_or(StateName::Forgotten, |id| {
+            self.tasks[id.index()].state.name()
+        })
+    }
+
+    /// The workers holding `key`'s result, and its size.
+    pub fn who_has(&self, key: &TaskKey) -> Option<(Vec<WorkerId>, u64)> {
+        let task = &self.tasks[self.keys.get(key)?.index()];
+        (task.state == TaskState::Memory).then(|| (task.who_has.to_vec(), task.nbytes))
+    }
+
+    /// The keys a worker holds, with their sizes.
+    pub fn has_what(&self, worker: WorkerId) -> Vec<(TaskKey, u64)> {
+        self.workers.get(&worker).map_or_else(Vec::new, |w| {
+            w.has_what
+                .iter()
+                .map(|id| {
+                    let task = &self.tasks[id.index()];
+                    (task.key, task.nbytes)
+                })
+                .collect()
+        })
+    }
+
+    /// The keys that take `key`'s result as an input.
+    pub fn dependents(&self, key: &TaskKey) -> Vec<TaskKey> {
+        self.keys.get(key).map_or_else(Vec::new, |id| {
+            self.task(*id)
+                .dependents
+                .iter()
+                .map(|d| self.task(*d).key)
+                .collect()
+        })
+    }
+
+    /// How many tasks the scheduler knows.
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Task counts by state, worker and client counts.
+    pub fn summary(&self) -> Summary {
+        let mut summary = Summary {
+            workers: self.workers.len(),
+            clients: self.clients.len(),
+            ..Summary::default()
+        };
+        for (_, task) in &self.tasks {
+            *summary
+                .tasks
+                .entry(format!("{:?}", task.state.name()).to_lowercase())
+                .or_default() += 1;
+        }
+        summary
+    }
+
+    /// Moves a task to a new state, logging the change. Every state change
+    /// goes through here; the bookkeeping that goes with it is the caller's.
+    pub(crate) fn transition(&mut self, id: TaskId, to: TaskState) {
+        let task = &mut self.tasks[id.index()];
+        let from = task.state.name();
+        task.state = to;
+        self.log.record(Transition {
+            key: task.key,
+            from,
+            to: to.name(),
+            stimulus: self.stimulus,
+        });
+    }
+
+    pub(crate) fn send(&mut self, command: Command) {
+        self.outbox.push_back(command);
+    }
+
+    pub(crate) fn id_of(&self, key: &TaskKey) -> Option<TaskId> {
+        self.keys.get(key).copied()
+    }
+
+    pub(crate) fn task(&self, id: TaskId) -> &Task {
+        &self.tasks[id.index()]
+    }
+
+    pub(crate) fn task_mut(&mut self, id: TaskId) -> &mut Task {
+        &mut self.tasks[id.index()]
+    }
+
+    /// The duration estimate for a task's function.
+    pub(crate) fn estimate_us(&self, id: TaskId) -> u64 {
+        let function = self.task(id).function as usize;
+        self.durations
+            .get(function)
+            .filter(|d| d.samples > 0)
+            .map_or(self.config.unknown_duration_us, |d| d.average_us.max(1))
+    }
+}

@@ -1,0 +1,235 @@
+//! Worker events: results, failures, failed fetches, replicas, workers
+//! joining and leaving, and the recovery of lost data by recomputation.
+
+use crate::ids::{TaskId, WorkerId};
+use crate::messages::{Command, FailureKind, TaskFailure, ToClient, ToWorker};
+use crate::scheduler::Scheduler;
+use crate::task::TaskState;
+use std::sync::Arc;
+use weft_schema::graph::TaskKey;
+
+impl Scheduler {
+    /// The task `id` if it is processing run `run` on `worker`; a report
+    /// about anything else is stale and changes nothing.
+    fn current_run(&self, worker: WorkerId, key: &TaskKey, run: u32) -> Option<TaskId> {
+        let id = self.id_of(key)?;
+        let task = self.task(id);
+        (task.state == TaskState::Processing { worker } && task.runs == run).then_some(id)
+    }
+
+    pub(crate) fn task_finished(
+        &mut self,
+        worker: WorkerId,
+        key: TaskKey,
+        run: u32,
+        nbytes: u64,
+        duration_us: u64,
+    ) {
+        let Some(id) = self.current_run(worker, &key, run) else {
+            // A result the scheduler did not ask for (stale or released):
+            // the worker must not keep it.
+            let held = self
+                .id_of(&key)
+                .is_some_and(|id| self.task(id).who_has.contains(&worker));
+            if !held && self.workers.contains_key(&worker) {
+                self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] }));
+            }
+            return;
+        };
+        self.record_duration(id, duration_us);
+        self.unassign(id, worker);
+        self.add_replica(id, worker, nbytes);
+        self.transition(id, TaskState::Memory);
+        self.notify(id, || ToClient::Finished { key, nbytes });
+        for i in 0..self.task(id).dependents.len() {
+            let dependent = self.task(id).dependents[i];
+            if let TaskState::Waiting { deps_left } = self.task(dependent).state {
+                if deps_left == 1 {
+                    self.enqueue(dependent);
+                } else {
+                    self.task_mut(dependent).state = TaskState::Waiting {
+                        deps_left: deps_left - 1,
+                    };
+                }
+            }
+        }
+        let deps = self.task(id).dependencies.clone();
+        for dep in deps.iter() {
+            self.release_if_unneeded(*dep);
+        }
+        self.release_if_unneeded(id);
+    }
+
+    fn record_duration(&mut self, id: TaskId, duration_us: u64) {
+        let function = self.task(id).function as usize;
+        if let Some(estimate) = self.durations.get_mut(function) {
+            // An average over about the last ten runs.
+            let weight = estimate.samples.min(9);
+            estimate.average_us = (estimate.average_us * weight + duration_us) / (weight + 1);
+            estimate.samples += 1;
+        }
+    }
+
+    pub(crate) fn task_erred(&mut self, worker: WorkerId, key: TaskKey, run: u32, message: String) {
+        let Some(id) = self.current_run(worker, &key, run) else {
+            return;
+        };
+        self.unassign(id, worker);
+        let task = self.task_mut(id);
+        if task.retries_left > 0 {
+            task.retries_left -= 1;
+            self.transition(id, TaskState::Released);
+            self.rewant_or_release(id);
+            return;
+        }
+        let failure = TaskFailure {
+            origin: key,
+            kind: FailureKind::Task,
+            message,
+        };
+        self.fail(id, Arc::new(failure));
+    }
+
+    pub(crate) fn fetch_failed(
+        &mut self,
+        worker: WorkerId,
+        key: TaskKey,
+        run: u32,
+        missing: &[(TaskKey, WorkerId)],
+    ) {
+        let Some(id) = self.current_run(worker, &key, run) else {
+            return;
+        };
+        for (dep_key, holder) in missing {
+            if let Some(dep) = self.id_of(dep_key)
+                && self.task(dep).who_has.contains(holder)
+            {
+                self.remove_replica(dep, *holder);
+            }
+        }
+        // The task may have been re-planned by the loss above.
+        if self.task(id).state == (TaskState::Processing { worker }) {
+            self.unassign(id, worker);
+            self.transition(id, TaskState::Released);
+            self.rewant_or_release(id);
+        }
+    }
+
+    pub(crate) fn replica_added(&mut self, worker: WorkerId, key: TaskKey) {
+        if !self.workers.contains_key(&worker) {
+            return;
+        }
+        match self.id_of(&key) {
+            Some(id) if self.task(id).state == TaskState::Memory => {
+                let nbytes = self.task(id).nbytes;
+                self.add_replica(id, worker, nbytes);
+            }
+            _ => self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] })),
+        }
+    }
+
+    /// `worker` no longer holds `id`'s result.
+    pub(crate) fn remove_replica(&mut self, id: TaskId, worker: WorkerId) {
+        let nbytes = self.task(id).nbytes;
+        self.task_mut(id).who_has.retain(|w| *w != worker);
+        if let Some(state) = self.workers.get_mut(&worker)
+            && state.has_what.remove(&id)
+        {
+            state.managed_bytes -= nbytes;
+        }
+        if self.task(id).who_has.is_empty() && self.task(id).state == TaskState::Memory {
+            self.data_lost(id);
+        }
+    }
+
+    /// Memory → released because every copy is gone; recomputed if needed.
+    fn data_lost(&mut self, id: TaskId) {
+        self.mark_lost(id);
+        self.rewant_or_release(id);
+    }
+
+    /// The state changes of a loss: released, holders told, dependents that
+    /// were ready wait again.
+    fn mark_lost(&mut self, id: TaskId) {
+        self.transition(id, TaskState::Released);
+        let key = self.task(id).key;
+        self.notify(id, || ToClient::Lost { key });
+        for i in 0..self.task(id).dependents.len() {
+            let dependent = self.task(id).dependents[i];
+            match self.task(dependent).state {
+                TaskState::Queued => {
+                    let priority = self.task(dependent).priority;
+                    self.queue.remove(&(priority, dependent));
+                    self.transition(dependent, TaskState::Waiting { deps_left: 1 });
+                }
+                TaskState::Waiting { deps_left } => {
+                    self.task_mut(dependent).state = TaskState::Waiting {
+                        deps_left: deps_left + 1,
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// A task that just became released: computed again if needed, else let
+    /// go together with the inputs it no longer needs.
+    pub(crate) fn rewant_or_release(&mut self, id: TaskId) {
+        if self.task(id).state != TaskState::Released {
+            return;
+        }
+        if self.is_needed(id) {
+            self.want(id);
+        } else {
+            let deps = self.task(id).dependencies.clone();
+            self.release_if_unneeded(id);
+            for dep in deps.iter() {
+                self.release_if_unneeded(*dep);
+            }
+        }
+    }
+
+    pub(crate) fn worker_left(&mut self, worker: WorkerId) {
+        let Some(state) = self.workers.remove(&worker) else {
+            return;
+        };
+        for id in state.probably_running() {
+            self.task_mut(id).deaths += 1;
+        }
+        let mut affected: Vec<TaskId> = state.processing.keys().copied().collect();
+        for &id in &affected {
+            self.transition(id, TaskState::Released);
+        }
+        for &id in &state.has_what {
+            let task = self.task_mut(id);
+            task.who_has.retain(|w| *w != worker);
+            if task.who_has.is_empty() && task.state == TaskState::Memory {
+                self.mark_lost(id);
+                affected.push(id);
+            }
+        }
+        // Dependents first (they were submitted later): re-wanting them
+        // re-wants their inputs, so no input is let go only to be needed
+        // again a moment later.
+        affected.sort_unstable_by_key(|id| std::cmp::Reverse(self.task(*id).priority));
+        for id in affected {
+            if !self.tasks.contains(id.index()) || self.task(id).state != TaskState::Released {
+                continue;
+            }
+            let task = self.task(id);
+            if task.deaths > self.config.allowed_failures {
+                let failure = TaskFailure {
+                    origin: task.key,
+                    kind: FailureKind::KilledWorker,
+                    message: format!(
+                        "{} workers died while running this task (allowed_failures is {})",
+                        task.deaths, self.config.allowed_failures
+                    ),
+                };
+                self.fail(id, Arc::new(failure));
+            } else {
+                self.rewant_or_release(id);
+            }
+        }
+    }
+}

@@ -1,0 +1,711 @@
+//! A TCP connection between two Weft processes, after the handshake:
+//! [`Connection`], and its two halves [`ConnectionReader`] and
+//! [`ConnectionWriter`] for drivers that read and write from different
+//! tasks.
+//!
+//! Typed messages go through [`codec`]; raw frames (bulk task
+//! results) go through unchanged. Both share the connection's
+//! `frame_bytes_max`.
+
+use crate::codec::{self, CodecError};
+use crate::frame::{DEFAULT_FRAME_BYTES_MAX, FrameError, FrameReader, FrameWriter};
+use crate::handshake::{HandshakeError, Hello, handshake};
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpStream, ToSocketAddrs};
+
+/// Default `handshake_timeout`: how long the TCP connect, and then the hello
+/// exchange, may each take (10 s).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The limits of one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// `frame_bytes_max`: the longest frame payload read or written, control
+    /// messages and bulk frames alike. Default [`DEFAULT_FRAME_BYTES_MAX`].
+    pub frame_bytes_max: usize,
+    /// `handshake_timeout`: the time allowed for the TCP connect (in
+    /// [`Connection::connect`]) and, separately, for the hello exchange.
+    /// Default [`DEFAULT_HANDSHAKE_TIMEOUT`].
+    pub handshake_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            frame_bytes_max: DEFAULT_FRAME_BYTES_MAX,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+}
+
+/// A connection could not be set up, or a message could not be sent or
+/// received. Apart from a [`Codec`](Self::Codec) error on send (nothing was
+/// sent), the connection should be dropped after any of these.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    /// The TCP connect failed (refused, unreachable, bad address...).
+    #[error("cannot connect to {addr}: {error}")]
+    Connect {
+        /// The address as given.
+        addr: String,
+        /// What the system said.
+        #[source]
+        error: io::Error,
+    },
+    /// The TCP connect did not finish within `handshake_timeout`.
+    #[error("cannot connect to {addr}: no answer within {timeout:?} (handshake_timeout)")]
+    ConnectTimeout {
+        /// The address as given.
+        addr: String,
+        /// The timeout in force.
+        timeout: Duration,
+    },
+    /// The socket could not be configured (TCP_NODELAY, peer address).
+    #[error("cannot configure the TCP socket: {0}")]
+    Socket(#[source] io::Error),
+    /// The hello exchange failed.
+    #[error("handshake with {peer} failed: {error}")]
+    Handshake {
+        /// The peer's address.
+        peer: SocketAddr,
+        /// What went wrong.
+        #[source]
+        error: HandshakeError,
+    },
+    /// A frame could not be read or written.
+    #[error("connection with {peer}: {error}")]
+    Frame {
+        /// The peer's address.
+        peer: SocketAddr,
+        /// What went wrong.
+        #[source]
+        error: FrameError,
+    },
+    /// A message could not be encoded (on send) or decoded (on receive).
+    #[error("connection with {peer}: {error}")]
+    Codec {
+        /// The peer's address.
+        peer: SocketAddr,
+        /// What went wrong.
+        #[source]
+        error: CodecError,
+    },
+}
+
+/// A TCP connection to another Weft process, handshake done.
+///
+/// Sending is not cancel-safe (a dropped send can leave half a frame
+/// behind); receiving is.
+#[derive(Debug)]
+pub struct Connection {
+    reader: ConnectionReader,
+    writer: ConnectionWriter,
+}
+
+impl Connection {
+    /// Connects to `addr`, then exchanges hellos. Returns the connection and
+    /// the peer's hello.
+    pub async fn connect<A>(
+        addr: A,
+        ours: &Hello,
+        limits: &ConnectionLimits,
+    ) -> Result<(Connection, Hello), ConnectionError>
+    where
+        A: ToSocketAddrs + fmt::Display,
+    {
+        let addr_text = addr.to_string();
+        let stream =
+            match tokio::time::timeout(limits.handshake_timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    return Err(ConnectionError::Connect {
+                        addr: addr_text,
+                        error,
+                    });
+                }
+                Err(_elapsed) => {
+                    return Err(ConnectionError::ConnectTimeout {
+                        addr: addr_text,
+                        timeout: limits.handshake_timeout,
+                    });
+                }
+            };
+        Self::establish(stream, ours, limits).await
+    }
+
+    /// Exchanges hellos over a freshly accepted stream. Returns the
+    /// connection and the peer's hello.
+    pub async fn accept(
+        stream: TcpStream,
+        ours: &Hello,
+        limits: &ConnectionLimits,
+    ) -> Result<(Connection, Hello), ConnectionError> {
+        Self::establish(stream, ours, limits).await
+    }
+
+    async fn establish(
+        stream: TcpStream,
+        ours: &Hello,
+        limits: &ConnectionLimits,
+    ) -> Result<(Connection, Hello), ConnectionError> {
+        stream.set_nodelay(true).map_err(ConnectionError::Socket)?;
+        let peer = stream.peer_addr().map_err(ConnectionError::Socket)?;
+        let (read_half, write_half) = stream.into_split();
+        let mut frame_reader = FrameReader::with_limit(read_half, limits.frame_bytes_max);
+        let mut frame_writer = FrameWriter::with_limit(write_half, limits.frame_bytes_max);
+        let theirs = handshake(
+            &mut frame_reader,
+            &mut frame_writer,
+            ours,
+            limits.handshake_timeout,
+        )
+        .await
+        .map_err(|error| ConnectionError::Handshake { peer, error })?;
+        tracing::debug!(%peer, role = %theirs.role, name = %theirs.name, "connection established");
+        let connection = Connection {
+            reader: ConnectionReader {
+                frames: frame_reader,
+                peer,
+            },
+            writer: ConnectionWriter {
+                frames: frame_writer,
+                peer,
+            },
+        };
+        Ok((connection, theirs))
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.reader.peer
+    }
+
+    /// Encodes `msg` as one frame and sends it (with anything queued).
+    pub async fn send<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<(), ConnectionError> {
+        self.writer.send(msg).await
+    }
+
+    /// Encodes `msg` as one frame into the write buffer; [`flush`](Self::flush)
+    /// sends it.
+    pub fn queue<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<(), ConnectionError> {
+        self.writer.queue(msg)
+    }
+
+    /// Sends everything queued.
+    pub async fn flush(&mut self) -> Result<(), ConnectionError> {
+        self.writer.flush().await
+    }
+
+    /// The next message, or `None` if the peer closed the connection
+    /// cleanly. Cancel-safe.
+    pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, ConnectionError> {
+        self.reader.recv().await
+    }
+
+    /// Sends one raw frame (with anything queued).
+    pub async fn send_frame(&mut self, payload: &[u8]) -> Result<(), ConnectionError> {
+        self.writer.send_frame(payload).await
+    }
+
+    /// Sends one raw frame whose payload is the concatenation of `parts`,
+    /// without copying large parts together.
+    pub async fn send_frame_parts(&mut self, parts: &[&[u8]]) -> Result<(), ConnectionError> {
+        self.writer.send_frame_parts(parts).await
+    }
+
+    /// The next raw frame, or `None` if the peer closed the connection
+    /// cleanly. Cancel-safe.
+    pub async fn recv_frame(&mut self) -> Result<Option<Bytes>, ConnectionError> {
+        self.reader.recv_frame().await
+    }
+
+    /// Sends everything queued, then closes the writing direction: the peer
+    /// receives `None` after the last frame.
+    pub async fn shutdown(&mut self) -> Result<(), ConnectionError> {
+        self.writer.shutdown().await
+    }
+
+    /// Both halves, borrowed, to read and write in one `tokio::select!`.
+    pub fn split_mut(&mut self) -> (&mut ConnectionReader, &mut ConnectionWriter) {
+        (&mut self.reader, &mut self.writer)
+    }
+
+    /// Both halves, owned, to read and write from different tasks.
+    pub fn into_split(self) -> (ConnectionReader, ConnectionWriter) {
+        (self.reader, self.writer)
+    }
+}
+
+/// The receiving half of a [`Connection`].
+#[derive(Debug)]
+pub struct ConnectionReader {
+    frames: FrameReader<OwnedReadHalf>,
+    peer: SocketAddr,
+}
+
+impl ConnectionReader {
+    /// The peer's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The next message, or `None` if the peer closed the connection
+    /// cleanly. Cancel-safe.
+    pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, ConnectionError> {
+        let Some(frame) = self.recv_frame().await? else {
+            return Ok(None);
+        };
+        codec::decode(&frame)
+            .map(Some)
+            .map_err(|error| ConnectionError::Codec {
+                peer: self.peer,
+                error,
+            })
+    }
+
+    /// The next raw frame, or `None` if the peer closed the connection
+    /// cleanly. Cancel-safe.
+    pub async fn recv_frame(&mut self) -> Result<Option<Bytes>, ConnectionError> {
+        self.frames
+            .read_frame()
+            .await
+            .map_err(|error| ConnectionError::Frame {
+                peer: self.peer,
+                error,
+            })
+    }
+
+    /// The frame reader underneath (to change its limit, say).
+    pub fn frame_reader_mut(&mut self) -> &mut FrameReader<OwnedReadHalf> {
+        &mut self.frames
+    }
+}
+
+/// The sending half of a [`Connection`]. Dropping it closes the writing
+/// direction of the socket; queued frames that were not flushed are lost.
+#[derive(Debug)]
+pub struct ConnectionWriter {
+    frames: FrameWriter<OwnedWriteHalf>,
+    peer: SocketAddr,
+}
+
+/// What can go wrong while queuing a message.
+enum QueueFailure {
+    Frame(FrameError),
+    Codec(CodecError),
+}
+
+impl From<FrameError> for QueueFailure {
+    fn from(error: FrameError) -> Self {
+        QueueFailure::Frame(error)
+    }
+}
+
+impl ConnectionWriter {
+    /// The peer's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Encodes `msg` as one frame and sends it (with anything queued).
+    pub async fn send<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<(), ConnectionError> {
+        self.queue(msg)?;
+        self.flush().await
+    }
+
+    /// Encodes `msg` as one frame straight into the write buffer;
+    /// [`flush`](Self::flush) sends it. If encoding fails or the message is
+    /// over `frame_bytes_max`, nothing is queued and the connection is still
+    /// usable.
+    pub fn queue<T: Serialize + ?Sized>(&mut self, msg: &T) -> Result<(), ConnectionError> {
+        self.frames
+            .queue_frame_with(|buffer| codec::encode_into(msg, buffer).map_err(QueueFailure::Codec))
+            .map_err(|failure| match failure {
+                QueueFailure::Frame(error) => self.frame_error(error),
+                QueueFailure::Codec(error) => ConnectionError::Codec {
+                    peer: self.peer,
+                    error,
+                },
+            })
+    }
+
+    /// Queues one raw frame; [`flush`](Self::flush) sends it. Meant for small
+    /// frames: the payload is copied into the write buffer.
+    pub fn queue_frame(&mut self, payload: &[u8]) -> Result<(), ConnectionError> {
+        self.frames
+            .queue_frame(payload)
+            .map_err(|error| self.frame_error(error))
+    }
+
+    /// Bytes queued and not yet sent.
+    pub fn queued_bytes(&self) -> usize {
+        self.frames.queued_bytes()
+    }
+
+    /// Sends everything queued.
+    pub async fn flush(&mut self) -> Result<(), ConnectionError> {
+        let flushed = self.frames.flush().await;
+        flushed.map_err(|error| self.frame_error(error))
+    }
+
+    /// Sends one raw frame (with anything queued).
+    pub async fn send_frame(&mut self, payload: &[u8]) -> Result<(), ConnectionError> {
+        let written = self.frames.write_frame(payload).await;
+        written.map_err(|error| self.frame_error(error))
+    }
+
+    /// Sends one raw frame whose payload is the concatenation of `parts`,
+    /// without copying large parts together.
+    pub async fn send_frame_parts(&mut self, parts: &[&[u8]]) -> Result<(), ConnectionError> {
+        let written = self.frames.write_frame_parts(parts).await;
+        written.map_err(|error| self.frame_error(error))
+    }
+
+    /// Sends everything queued, then closes the writing direction: the peer
+    /// receives `None` after the last frame.
+    pub async fn shutdown(&mut self) -> Result<(), ConnectionError> {
+        let shut = self.frames.shutdown().await;
+        shut.map_err(|error| self.frame_error(error))
+    }
+
+    /// The frame writer underneath (to change its limit, say).
+    pub fn frame_writer_mut(&mut self) -> &mut FrameWriter<OwnedWriteHalf> {
+        &mut self.frames
+    }
+
+    fn frame_error(&self, error: FrameError) -> ConnectionError {
+        ConnectionError::Frame {
+            peer: self.peer,
+            error,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::handshake::Role;
+    use serde::Deserialize;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    enum Message {
+        Submit { id: u64, task: String },
+        Done { id: u64 },
+        Shutdown,
+    }
+
+    async fn listener() -> (TcpListener, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        (listener, addr)
+    }
+
+    /// A connected client (worker) and server (scheduler) pair.
+    async fn pair(limits: ConnectionLimits) -> (Connection, Connection) {
+        let (listener, addr) = listener().await;
+        let worker = Hello::new(Role::Worker, "worker-1");
+        let scheduler = Hello::new(Role::Scheduler, "scheduler");
+        let server = async {
+            let (stream, _) = listener.accept().await.expect("accept");
+            Connection::accept(stream, &scheduler, &limits).await
+        };
+        let (client, server) = tokio::join!(Connection::connect(addr, &worker, &limits), server);
+        let (client, seen_by_client) = client.expect("connect");
+        let (server, seen_by_server) = server.expect("accept handshake");
+        assert_eq!(seen_by_client, scheduler);
+        assert_eq!(seen_by_server, worker);
+        (client, server)
+    }
+
+    #[tokio::test]
+    async fn typed_messages_travel_both_ways() {
+        let (mut client, mut server) = pair(ConnectionLimits::default()).await;
+        assert_eq!(
+            client.peer_addr(),
+            server.writer.frames.get_ref().local_addr().expect("addr")
+        );
+        assert!(
+            client
+                .reader
+                .frames
+                .get_ref()
+                .as_ref()
+                .nodelay()
+                .expect("nodelay")
+        );
+        assert!(
+            server
+                .reader
+                .frames
+                .get_ref()
+                .as_ref()
+                .nodelay()
+                .expect("nodelay")
+        );
+
+        let submit = Message::Submit {
+            id: 7,
+            task: "inc".into(),
+        };
+        client.send(&submit).await.expect("send");
+        assert_eq!(server.recv::<Message>().await.expect("recv"), Some(submit));
+        server.send(&Message::Done { id: 7 }).await.expect("send");
+        assert_eq!(
+            client.recv::<Message>().await.expect("recv"),
+            Some(Message::Done { id: 7 })
+        );
+
+        // Many queued messages go out with one flush.
+        for id in 0..1000 {
+            client.queue(&Message::Done { id }).expect("queue");
+        }
+        client.queue(&Message::Shutdown).expect("queue");
+        client.shutdown().await.expect("shutdown");
+        for id in 0..1000 {
+            assert_eq!(
+                server.recv::<Message>().await.expect("recv"),
+                Some(Message::Done { id })
+            );
+        }
+        assert_eq!(
+            server.recv::<Message>().await.expect("recv"),
+            Some(Message::Shutdown)
+        );
+        assert_eq!(server.recv::<Message>().await.expect("recv at end"), None);
+    }
+
+    #[tokio::test]
+    async fn split_halves_work_from_different_tasks() {
+        let (client, mut server) = pair(ConnectionLimits::default()).await;
+        let (mut reader, mut writer) = client.into_split();
+        let result: Vec<u8> = (0..5 * 1024 * 1024)
+            .map(|index| (index % 253) as u8)
+            .collect();
+        let expected = result.clone();
+
+        let sending = tokio::spawn(async move {
+            writer.send(&Message::Done { id: 1 }).await.expect("send");
+            writer
+                .send_frame_parts(&[b"header:", &result])
+                .await
+                .expect("send bulk");
+            writer.shutdown().await.expect("shutdown");
+        });
+        let receiving = tokio::spawn(async move {
+            let mut received = Vec::new();
+            while let Some(message) = reader.recv::<Message>().await.expect("recv") {
+                received.push(message);
+            }
+            received
+        });
+
+        assert_eq!(
+            server.recv::<Message>().await.expect("recv"),
+            Some(Message::Done { id: 1 })
+        );
+        let bulk = server
+            .recv_frame()
+            .await
+            .expect("recv bulk")
+            .expect("a frame");
+        assert_eq!(&bulk[..7], b"header:");
+        assert!(bulk[7..] == expected[..], "bulk frame differs");
+        assert_eq!(server.recv_frame().await.expect("recv at end"), None);
+
+        let (split_reader, split_writer) = server.split_mut();
+        split_writer.send(&Message::Shutdown).await.expect("send");
+        assert_eq!(split_reader.peer_addr(), split_writer.peer_addr());
+        server.shutdown().await.expect("shutdown");
+        sending.await.expect("sending task");
+        assert_eq!(
+            receiving.await.expect("receiving task"),
+            [Message::Shutdown]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_message_of_the_wrong_type_is_a_codec_error() {
+        let (mut client, mut server) = pair(ConnectionLimits::default()).await;
+        client.send_frame(b"\x09\x00\x00\x00").await.expect("send");
+        let error = server.recv::<Message>().await.expect_err("no variant 9");
+        assert!(matches!(error, ConnectionError::Codec { .. }), "{error}");
+        let text = error.to_string();
+        assert!(
+            text.contains(
+                &client
+                    .reader
+                    .frames
+                    .get_ref()
+                    .local_addr()
+                    .expect("addr")
+                    .to_string()
+            ),
+            "{text}"
+        );
+        assert!(text.contains("Message"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn frames_over_the_limit_are_refused_on_both_sides() {
+        let limits = ConnectionLimits {
+            frame_bytes_max: 1024,
+            ..ConnectionLimits::default()
+        };
+        let (mut client, mut server) = pair(limits).await;
+        let big = Message::Submit {
+            id: 1,
+            task: "x".repeat(2000),
+        };
+        let error = client.send(&big).await.expect_err("over the limit");
+        assert!(
+            matches!(
+                error,
+                ConnectionError::Frame {
+                    error: FrameError::TooLarge { limit: 1024, .. },
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        // Nothing was sent; the connection still works.
+        client.send(&Message::Shutdown).await.expect("send");
+        assert_eq!(
+            server.recv::<Message>().await.expect("recv"),
+            Some(Message::Shutdown)
+        );
+
+        // A sender with a bigger limit is refused by the receiver.
+        client.writer.frame_writer_mut().set_frame_bytes_max(4096);
+        client.send(&big).await.expect("sender allows it");
+        let error = server
+            .recv::<Message>()
+            .await
+            .expect_err("receiver refuses");
+        assert!(
+            error
+                .to_string()
+                .contains("over the frame size limit of 1024 bytes (frame_bytes_max)"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_server_times_out() {
+        let (listener, addr) = listener().await;
+        let limits = ConnectionLimits {
+            handshake_timeout: Duration::from_millis(200),
+            ..ConnectionLimits::default()
+        };
+        let silent = async {
+            let (stream, _) = listener.accept().await.expect("accept");
+            stream
+        };
+        let client = Hello::new(Role::Client, "c");
+        let (connected, _silent_stream) =
+            tokio::join!(Connection::connect(addr, &client, &limits), silent);
+        let error = connected.expect_err("silence");
+        assert!(
+            matches!(
+                error,
+                ConnectionError::Handshake {
+                    error: HandshakeError::Timeout { .. },
+                    ..
+                }
+            ),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_server_that_is_not_weft_is_named() {
+        let (listener, addr) = listener().await;
+        let http_server = async {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            stream
+                .write_all(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+                .await
+                .expect("write");
+            stream
+        };
+        let client = Hello::new(Role::Client, "c");
+        let limits = ConnectionLimits::default();
+        let (connected, _stream) = tokio::join!(
+            Connection::connect(addr.to_string(), &client, &limits),
+            http_server
+        );
+        let error = connected.expect_err("not Weft");
+        let text = error.to_string();
+        assert!(
+            text.starts_with(&format!("handshake with {addr} failed")),
+            "{text}"
+        );
+        assert!(text.contains("probably not a Weft process"), "{text}");
+        assert!(text.contains("\"HTTP\""), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_is_not_weft_is_refused_by_accept() {
+        let (listener, addr) = listener().await;
+        let client = async {
+            let mut stream = TcpStream::connect(addr).await.expect("connect");
+            stream.write_all(b"WEFT").await.expect("write");
+            stream.shutdown().await.expect("shutdown");
+            let mut reply = Vec::new();
+            let _ = stream.read_to_end(&mut reply).await;
+            reply
+        };
+        let server = async {
+            let (stream, _) = listener.accept().await.expect("accept");
+            Connection::accept(
+                stream,
+                &Hello::new(Role::Scheduler, "s"),
+                &ConnectionLimits::default(),
+            )
+            .await
+        };
+        let (reply, accepted) = tokio::join!(client, server);
+        // "WEFT" read as a length is over the hello limit.
+        let error = accepted.expect_err("garbage");
+        assert!(
+            matches!(
+                error,
+                ConnectionError::Handshake {
+                    error: HandshakeError::HelloTooLarge { .. },
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        // The server's own hello went out first.
+        assert_eq!(&reply[4..8], b"WEFT");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connect_names_the_address() {
+        let (listener, addr) = listener().await;
+        drop(listener);
+        let error = Connection::connect(
+            addr,
+            &Hello::new(Role::Client, "c"),
+            &ConnectionLimits::default(),
+        )
+        .await
+        .expect_err("nobody listens");
+        assert!(matches!(error, ConnectionError::Connect { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("cannot connect to {addr}: ")),
+            "{error}"
+        );
+    }
+}
