@@ -1,7 +1,7 @@
 //! How bytes move between Weft processes (scheduler, workers, clients).
 //!
-//! The crate knows no message type: the messages are serde types defined by
-//! the crates that use it. It is built in four layers, each usable alone:
+//! The layers below know no message type; [`messages`] holds Weft's
+//! vocabulary on top of them. The layers, each usable alone:
 //!
 //! 1. **Frames** ([`frame`]): a `u32` little-endian payload length, then the
 //!    payload. [`FrameReader`] and [`FrameWriter`] move frames over any tokio
@@ -71,6 +71,7 @@ pub mod codec;
 pub mod connection;
 pub mod frame;
 pub mod handshake;
+pub mod messages;
 
 pub use codec::{CodecError, decode, encode, encode_into};
 pub use connection::{

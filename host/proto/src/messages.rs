@@ -1,0 +1,279 @@
+//! The vocabulary of Weft's connections: one enum per direction of each
+//! kind of connection. Control messages are encoded with [`crate::codec`];
+//! bulk data (task results) follows its header as a raw frame, never
+//! re-encoded.
+//!
+//! | connection | opened by | first frame | then |
+//! | --- | --- | --- | --- |
+//! | client ↔ scheduler | client | `Hello` (role client) | [`ClientRequest`] → / ← [`ClientEvent`] |
+//! | worker ↔ scheduler | worker | `Hello` (role worker) | [`WorkerReport`] → / ← [`WorkerCommand`] |
+//! | anyone → worker data port | client or peer worker | `Hello` (role client or peer) | [`DataRequest`] → / ← [`DataReply`] (+ raw frames) |
+//!
+//! Each connection is one ordered stream: everything a client sends is
+//! applied in the order sent (publish after submit, release after publish).
+
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use weft_core::{TaskSpec, ToClient, WorkerId};
+use weft_schema::graph::TaskKey;
+
+/// A request id chosen by the client, echoed in the reply.
+pub type RequestId = u64;
+
+/// Client → scheduler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ClientRequest {
+    /// Store a module; answered by [`ClientEvent::ModuleStored`].
+    UploadModule {
+        /// Echoed in the reply.
+        request: RequestId,
+        /// The module's bytes.
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// Submit tasks and take futures to `wants`. Answered only on error
+    /// (`ClientEvent::Key(ToClient::Rejected)`); key updates follow.
+    SubmitGraph {
+        /// A Cap'n Proto `Graph` message (`schema/graph.capnp`).
+        #[serde(with = "serde_bytes")]
+        graph: Vec<u8>,
+        /// Keys the client now holds futures to.
+        wants: Vec<TaskKey>,
+    },
+    /// The client dropped its last futures to these keys.
+    Release {
+        /// The keys.
+        keys: Vec<TaskKey>,
+    },
+    /// Where are these keys' results? Answered by [`ClientEvent::Locations`].
+    WhoHas {
+        /// Echoed in the reply.
+        request: RequestId,
+        /// The keys.
+        keys: Vec<TaskKey>,
+    },
+    /// The client put data for `key` on these workers (with
+    /// [`DataRequest::Put`]) and holds a future to it.
+    Scattered {
+        /// The key.
+        key: TaskKey,
+        /// The workers holding it.
+        workers: Vec<WorkerId>,
+        /// Its size.
+        nbytes: u64,
+    },
+    /// Which workers are there? Answered by [`ClientEvent::Workers`].
+    ListWorkers {
+        /// Echoed in the reply.
+        request: RequestId,
+    },
+}
+
+/// Scheduler → client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ClientEvent {
+    /// News about a key the client holds, or a refused graph.
+    Key(ToClient),
+    /// A module is stored under this hash.
+    ModuleStored {
+        /// The request.
+        request: RequestId,
+        /// BLAKE3 of the module's bytes.
+        hash: [u8; 32],
+    },
+    /// Where keys' results are; keys not in memory are left out.
+    Locations {
+        /// The request.
+        request: RequestId,
+        /// One entry per key in memory.
+        locations: Vec<KeyLocation>,
+    },
+    /// The workers.
+    Workers {
+        /// The request.
+        request: RequestId,
+        /// Every connected worker.
+        workers: Vec<WorkerInfo>,
+    },
+    /// A request failed.
+    RequestFailed {
+        /// The request.
+        request: RequestId,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Where a key's result lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyLocation {
+    /// The key.
+    pub key: TaskKey,
+    /// The result's size.
+    pub nbytes: u64,
+    /// Workers holding it.
+    pub holders: Vec<WorkerInfo>,
+}
+
+/// A worker as others see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// Its id.
+    pub id: WorkerId,
+    /// Its data port, `host:port`.
+    pub data_addr: String,
+    /// Its executor threads.
+    pub nthreads: u32,
+    /// Its name.
+    pub name: String,
+}
+
+/// Worker → scheduler.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum WorkerReport {
+    /// The first message: who the worker is. Answered by
+    /// [`WorkerCommand::Welcome`].
+    Register {
+        /// Executor threads.
+        nthreads: u32,
+        /// Where peers fetch its data, `host:port`.
+        data_addr: String,
+        /// Its name.
+        name: String,
+        /// Its memory limit in bytes (0: none).
+        memory_limit: u64,
+    },
+    /// A task finished; the result is held by the worker.
+    Finished {
+        /// The task.
+        key: TaskKey,
+        /// The run it was given.
+        run: u32,
+        /// The result's size.
+        nbytes: u64,
+        /// How long it ran.
+        duration_us: u64,
+    },
+    /// A task failed.
+    Erred {
+        /// The task.
+        key: TaskKey,
+        /// The run it was given.
+        run: u32,
+        /// The runtime's error text.
+        message: String,
+    },
+    /// Inputs of a task could not be fetched from the holders named.
+    FetchFailed {
+        /// The task.
+        key: TaskKey,
+        /// The run it was given.
+        run: u32,
+        /// (input, holder that failed).
+        missing: Vec<(TaskKey, WorkerId)>,
+    },
+    /// The worker keeps a copy of an input it fetched.
+    Replica {
+        /// The key.
+        key: TaskKey,
+    },
+    /// Send me this module ([`WorkerCommand::Module`]).
+    GetModule {
+        /// Its hash.
+        hash: [u8; 32],
+    },
+}
+
+/// Scheduler → worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum WorkerCommand {
+    /// Registration accepted.
+    Welcome {
+        /// The worker's id.
+        worker: WorkerId,
+    },
+    /// Run a task.
+    Compute(WireCompute),
+    /// Drop these results; drop these tasks if not started, and discard
+    /// their results if running.
+    Free {
+        /// The keys.
+        keys: Vec<TaskKey>,
+    },
+    /// A module the worker asked for.
+    Module {
+        /// Its hash.
+        hash: [u8; 32],
+        /// Its bytes.
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// The scheduler has no module with this hash.
+    ModuleMissing {
+        /// Its hash.
+        hash: [u8; 32],
+    },
+}
+
+/// A task to run, with where its inputs are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireCompute {
+    /// The task.
+    pub key: TaskKey,
+    /// Echo in the report.
+    pub run: u32,
+    /// What to run.
+    pub spec: Arc<TaskSpec>,
+    /// The inputs (`SpecArg::Key` arguments).
+    pub inputs: Vec<WireInput>,
+}
+
+/// Where an input is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireInput {
+    /// The input's key.
+    pub key: TaskKey,
+    /// Its size.
+    pub nbytes: u64,
+    /// Workers holding it, with their data ports.
+    pub holders: Vec<(WorkerId, String)>,
+}
+
+/// To a worker's data port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DataRequest {
+    /// Send these results: one [`DataReply`] per key, in order; a `Found`
+    /// is followed by one raw frame with the bytes.
+    Get {
+        /// The keys.
+        keys: Vec<TaskKey>,
+    },
+    /// Store this value (scatter); followed by one raw frame with the
+    /// bytes; answered by `Stored`.
+    Put {
+        /// The key.
+        key: TaskKey,
+    },
+}
+
+/// From a worker's data port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DataReply {
+    /// The next raw frame holds the key's bytes.
+    Found {
+        /// The key.
+        key: TaskKey,
+        /// The size of the frame that follows.
+        nbytes: u64,
+    },
+    /// The worker does not hold the key.
+    Missing {
+        /// The key.
+        key: TaskKey,
+    },
+    /// A `Put` was stored.
+    Stored {
+        /// The key.
+        key: TaskKey,
+    },
+}

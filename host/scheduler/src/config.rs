@@ -1,0 +1,47 @@
+//! The scheduler process's settings, each with its name and default.
+
+use weft_proto::ConnectionLimits;
+use weft_schema::graph::GraphLimits;
+
+/// Default of [`SchedulerConfig::listen`].
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8786";
+/// Default of [`SchedulerConfig::module_store_bytes_max`]: 1 GiB.
+pub const DEFAULT_MODULE_STORE_BYTES_MAX: u64 = 1 << 30;
+/// Default of [`SchedulerConfig::outbox_messages_max`].
+pub const DEFAULT_OUTBOX_MESSAGES_MAX: usize = 1 << 20;
+/// Default of [`SchedulerConfig::connections_max`].
+pub const DEFAULT_CONNECTIONS_MAX: usize = 1024;
+
+/// Settings of a scheduler process.
+#[derive(Debug, Clone)]
+pub struct SchedulerConfig {
+    /// `listen`: the address to accept clients and workers on.
+    pub listen: String,
+    /// The decision logic's tunables.
+    pub core: weft_core::SchedulerConfig,
+    /// Frame size limit and handshake timeout of every connection.
+    pub connection: ConnectionLimits,
+    /// Limits on submitted graphs.
+    pub graph: GraphLimits,
+    /// `module_store_bytes_max`: total bytes of uploaded modules kept.
+    pub module_store_bytes_max: u64,
+    /// `outbox_messages_max`: messages waiting to be written to one
+    /// connection; a peer that falls this far behind is disconnected.
+    pub outbox_messages_max: usize,
+    /// `connections_max`: open connections at once; more are refused.
+    pub connections_max: usize,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            listen: DEFAULT_LISTEN.to_string(),
+            core: weft_core::SchedulerConfig::default(),
+            connection: ConnectionLimits::default(),
+            graph: GraphLimits::default(),
+            module_store_bytes_max: DEFAULT_MODULE_STORE_BYTES_MAX,
+            outbox_messages_max: DEFAULT_OUTBOX_MESSAGES_MAX,
+            connections_max: DEFAULT_CONNECTIONS_MAX,
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The scheduler process: accepts clients and workers on one port and
+//! moves messages between them and the pure decision logic of `weft-core`.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), weft_scheduler::SchedulerError> {
+//! let scheduler = weft_scheduler::start(weft_scheduler::SchedulerConfig::default()).await?;
+//! println!("scheduler at {}", scheduler.addr());
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+mod config;
+mod modules;
+mod server;
+mod state;
+
+pub use config::{
+    DEFAULT_CONNECTIONS_MAX, DEFAULT_LISTEN, DEFAULT_MODULE_STORE_BYTES_MAX,
+    DEFAULT_OUTBOX_MESSAGES_MAX, SchedulerConfig,
+};
+
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// The scheduler could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// The listen address could not be bound.
+    #[error("could not listen on {addr}: {error}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The OS error.
+        error: std::io::Error,
+    },
+}
+
+/// A running scheduler. Dropping it stops the scheduler.
+#[derive(Debug)]
+pub struct SchedulerHandle {
+    addr: SocketAddr,
+    accept: JoinHandle<()>,
+    state: JoinHandle<()>,
+}
+
+impl SchedulerHandle {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Waits until the scheduler stops (it runs until dropped or the
+    /// process ends).
+    pub async fn closed(&mut self) {
+        let _ = (&mut self.state).await;
+    }
+}
+
+impl Drop for SchedulerHandle {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.state.abort();
+    }
+}
+
+/// Binds the listen address and starts serving in the current tokio
+/// runtime.
+pub async fn start(config: SchedulerConfig) -> Result<SchedulerHandle, SchedulerError> {
+    let listener =
+        TcpListener::bind(&config.listen)
+            .await
+            .map_err(|error| SchedulerError::Bind {
+                addr: config.listen.clone(),
+                error,
+            })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|error| SchedulerError::Bind {
+            addr: config.listen.clone(),
+            error,
+        })?;
+    let (inputs, received) = mpsc::unbounded_channel();
+    let state = tokio::spawn(state::State::new(&config).run(received));
+    let accept = tokio::spawn(server::accept_loop(
+        listener,
+        inputs,
+        config.connection.clone(),
+        config.connections_max,
+        config.outbox_messages_max,
+    ));
+    tracing::info!(%addr, "scheduler listening");
+    Ok(SchedulerHandle {
+        addr,
+        accept,
+        state,
+    })
+}

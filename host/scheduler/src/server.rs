@@ -1,0 +1,200 @@
+//! Connections: the accept loop, the handshake, and per connection one
+//! reading task (decoded messages go to the state task, in order) and one
+//! writing task (batches everything queued for the peer into few writes).
+//! A connection that sends garbage, an oversized frame or a truncated
+//! message is closed with a logged reason; nothing else is affected.
+
+use crate::state::{Input, Peer};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use weft_proto::messages::{ClientEvent, ClientRequest, WorkerCommand, WorkerReport};
+use weft_proto::{Connection, ConnectionLimits, ConnectionReader, ConnectionWriter, Hello, Role};
+
+/// What the state task sends to a connection's writer.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    Client(ClientEvent),
+    Worker(WorkerCommand),
+}
+
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    inputs: mpsc::UnboundedSender<Input>,
+    limits: ConnectionLimits,
+    connections_max: usize,
+    outbox_max: usize,
+) {
+    let open = Arc::new(AtomicUsize::new(0));
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                continue;
+            }
+        };
+        if open.load(Ordering::Relaxed) >= connections_max {
+            tracing::warn!(%addr, connections_max, "refusing a connection: too many open (connections_max)");
+            continue;
+        }
+        open.fetch_add(1, Ordering::Relaxed);
+        let (inputs, limits, open) = (inputs.clone(), limits.clone(), open.clone());
+        tokio::spawn(async move {
+            serve(stream, addr, inputs, limits, outbox_max).await;
+            open.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+async fn serve(
+    stream: tokio::net::TcpStream,
+    addr: SocketAddr,
+    inputs: mpsc::UnboundedSender<Input>,
+    limits: ConnectionLimits,
+    outbox_max: usize,
+) {
+    let ours = Hello::new(Role::Scheduler, "scheduler");
+    let (connection, theirs) = match Connection::accept(stream, &ours, &limits).await {
+        Ok(established) => established,
+        Err(error) => {
+            tracing::warn!(%addr, %error, "closing a connection that failed the handshake");
+            return;
+        }
+    };
+    let (reader, writer) = connection.into_split();
+    let (outbox, outgoing) = mpsc::channel(outbox_max.max(1));
+    let peer = Peer {
+        name: theirs.name.clone(),
+        addr,
+        outbox,
+    };
+    match theirs.role {
+        Role::Client => {
+            let (registered, id) = tokio::sync::oneshot::channel();
+            if inputs
+                .send(Input::ClientConnected {
+                    peer,
+                    id: registered,
+                })
+                .is_err()
+            {
+                return;
+            }
+            let Ok(id) = id.await else { return };
+            tokio::spawn(write_loop(writer, outgoing, addr));
+            read_client(reader, id, &inputs, addr).await;
+            let _ = inputs.send(Input::ClientClosed(id));
+        }
+        Role::Worker => {
+            tokio::spawn(write_loop(writer, outgoing, addr));
+            read_worker(reader, peer, &inputs, addr).await;
+        }
+        other => {
+            tracing::warn!(%addr, role = %other, "closing a connection from a {other}: the scheduler serves clients and workers")
+        }
+    }
+}
+
+async fn read_client(
+    mut reader: ConnectionReader,
+    id: weft_core::ClientId,
+    inputs: &mpsc::UnboundedSender<Input>,
+    addr: SocketAddr,
+) {
+    loop {
+        match reader.recv::<ClientRequest>().await {
+            Ok(Some(request)) => {
+                if inputs.send(Input::Client(id, request)).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(%addr, client = %id, %error, "closing the client connection");
+                return;
+            }
+        }
+    }
+}
+
+async fn read_worker(
+    mut reader: ConnectionReader,
+    peer: Peer,
+    inputs: &mpsc::UnboundedSender<Input>,
+    addr: SocketAddr,
+) {
+    // The first message must be the registration.
+    let register = match reader.recv::<WorkerReport>().await {
+        Ok(Some(register @ WorkerReport::Register { .. })) => register,
+        Ok(Some(other)) => {
+            tracing::warn!(%addr, ?other, "closing a worker connection that did not register first");
+            return;
+        }
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%addr, %error, "closing the worker connection");
+            return;
+        }
+    };
+    let (registered, id) = tokio::sync::oneshot::channel();
+    if inputs
+        .send(Input::WorkerConnected {
+            peer,
+            register,
+            id: registered,
+        })
+        .is_err()
+    {
+        return;
+    }
+    let Ok(id) = id.await else { return };
+    loop {
+        match reader.recv::<WorkerReport>().await {
+            Ok(Some(report)) => {
+                if inputs.send(Input::Worker(id, report)).is_err() {
+                    return;
+                }
+            }
+            Ok(None) => break,
+            Err(error) => {
+                tracing::warn!(%addr, worker = %id, %error, "closing the worker connection");
+                break;
+            }
+        }
+    }
+    let _ = inputs.send(Input::WorkerClosed(id));
+}
+
+/// Writes what the state task queued, batching whatever is ready into one
+/// flush. Ends when the state task drops the sender or a write fails.
+async fn write_loop(
+    mut writer: ConnectionWriter,
+    mut outgoing: mpsc::Receiver<Outgoing>,
+    addr: SocketAddr,
+) {
+    while let Some(first) = outgoing.recv().await {
+        let mut next = Some(first);
+        let mut batched = 0;
+        while let Some(message) = next.take() {
+            let queued = match &message {
+                Outgoing::Client(event) => writer.queue(event),
+                Outgoing::Worker(command) => writer.queue(command),
+            };
+            if let Err(error) = queued {
+                tracing::warn!(%addr, %error, "dropping a message that cannot be sent");
+            }
+            batched += 1;
+            if batched < 4096 && writer.queued_bytes() < (1 << 20) {
+                next = outgoing.try_recv().ok();
+            }
+        }
+        if let Err(error) = writer.flush().await {
+            tracing::debug!(%addr, %error, "connection closed while writing");
+            return;
+        }
+    }
+    let _ = writer.shutdown().await;
+}
