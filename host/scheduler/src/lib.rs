@@ -88,7 +88,7 @@ pub async fn start(config: SchedulerConfig) -> Result<SchedulerHandle, Scheduler
     let accept = tokio::spawn(server::accept_loop(
         listener,
         inputs,
-        config.connection.clone(),
+        config.connection,
         config.connections_max,
         config.outbox_messages_max,
     ));

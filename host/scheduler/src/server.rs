@@ -41,7 +41,7 @@ pub(crate) async fn accept_loop(
             continue;
         }
         open.fetch_add(1, Ordering::Relaxed);
-        let (inputs, limits, open) = (inputs.clone(), limits.clone(), open.clone());
+        let (inputs, limits, open) = (inputs.clone(), limits, open.clone());
         tokio::spawn(async move {
             serve(stream, addr, inputs, limits, outbox_max).await;
             open.fetch_sub(1, Ordering::Relaxed);

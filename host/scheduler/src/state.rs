@@ -153,14 +153,14 @@ impl State {
                     Ok(hash) => ClientEvent::ModuleStored { request, hash },
                     Err(message) => ClientEvent::RequestFailed { request, message },
                 };
-                self.to_client(client, reply);
+                self.send_client(client, reply);
             }
             ClientRequest::SubmitGraph { graph, wants } => {
                 let tasks = match decode_graph(&graph, &self.graph_limits) {
                     Ok(tasks) => tasks,
                     Err(error) => {
                         let reason = format!("the graph was refused: {error}");
-                        self.to_client(client, ClientEvent::Key(ToClient::Rejected { reason }));
+                        self.send_client(client, ClientEvent::Key(ToClient::Rejected { reason }));
                         return;
                     }
                 };
@@ -170,7 +170,7 @@ impl State {
                         task.key,
                         hex(&task.module)
                     );
-                    self.to_client(client, ClientEvent::Key(ToClient::Rejected { reason }));
+                    self.send_client(client, ClientEvent::Key(ToClient::Rejected { reason }));
                     return;
                 }
                 self.event(Event::UpdateGraph {
@@ -196,7 +196,7 @@ impl State {
                         })
                     })
                     .collect();
-                self.to_client(client, ClientEvent::Locations { request, locations });
+                self.send_client(client, ClientEvent::Locations { request, locations });
             }
             ClientRequest::Scattered {
                 key,
@@ -212,7 +212,7 @@ impl State {
                 let mut workers: Vec<WorkerInfo> =
                     self.workers.values().map(|w| w.info.clone()).collect();
                 workers.sort_by_key(|w| w.id);
-                self.to_client(client, ClientEvent::Workers { request, workers });
+                self.send_client(client, ClientEvent::Workers { request, workers });
             }
         }
     }
@@ -252,7 +252,7 @@ impl State {
                     },
                     None => WorkerCommand::ModuleMissing { hash },
                 };
-                self.to_worker(worker, reply);
+                self.send_worker(worker, reply);
                 return;
             }
             WorkerReport::Register { .. } => {
@@ -265,9 +265,9 @@ impl State {
 
     fn route(&mut self, command: Command) {
         match command {
-            Command::Client(client, message) => self.to_client(client, ClientEvent::Key(message)),
+            Command::Client(client, message) => self.send_client(client, ClientEvent::Key(message)),
             Command::Worker(worker, ToWorker::Free { keys }) => {
-                self.to_worker(worker, WorkerCommand::Free { keys })
+                self.send_worker(worker, WorkerCommand::Free { keys })
             }
             Command::Worker(worker, ToWorker::Compute(task)) => {
                 let inputs = task
@@ -291,12 +291,12 @@ impl State {
                     spec: task.spec,
                     inputs,
                 };
-                self.to_worker(worker, WorkerCommand::Compute(wire));
+                self.send_worker(worker, WorkerCommand::Compute(wire));
             }
         }
     }
 
-    fn to_client(&mut self, client: ClientId, event: ClientEvent) {
+    fn send_client(&mut self, client: ClientId, event: ClientEvent) {
         let Some(peer) = self.clients.get(&client) else {
             return;
         };
@@ -307,7 +307,7 @@ impl State {
         }
     }
 
-    fn to_worker(&mut self, worker: WorkerId, command: WorkerCommand) {
+    fn send_worker(&mut self, worker: WorkerId, command: WorkerCommand) {
         let Some(entry) = self.workers.get(&worker) else {
             return;
         };
