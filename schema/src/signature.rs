@@ -5,6 +5,7 @@
 //! `render`, and the parse errors in `error`.
 
 mod error;
+mod module;
 mod parse;
 mod render;
 #[cfg(test)]
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
 pub use error::{Location, SignatureError};
+pub use module::{ModuleSignaturesError, module_signatures};
 pub use parse::parse_section;
 
 /// Largest `weft_tasks` content [`parse_section`] accepts, in bytes (1 MiB),

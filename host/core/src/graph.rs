@@ -23,10 +23,12 @@ impl Scheduler {
         let order = match check_graph(&tasks, |key| self.keys.contains_key(key)) {
             Ok(order) => order,
             Err(error) => {
+                let reason = error.to_string();
                 self.send(Command::Client(
                     client,
                     ToClient::Rejected {
-                        reason: error.to_string(),
+                        keys: wants,
+                        reason,
                     },
                 ));
                 return;
@@ -40,6 +42,7 @@ impl Scheduler {
             self.send(Command::Client(
                 client,
                 ToClient::Rejected {
+                    keys: wants.clone(),
                     reason: format!("a future was asked for key {missing}, which is neither in the graph nor known"),
                 },
             ));

@@ -222,6 +222,8 @@ pub enum ToClient {
     },
     /// A graph update was refused; nothing of it was applied.
     Rejected {
+        /// The keys the update asked futures for.
+        keys: Vec<TaskKey>,
         /// Why.
         reason: String,
     },

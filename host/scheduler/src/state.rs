@@ -160,7 +160,11 @@ impl State {
                     Ok(tasks) => tasks,
                     Err(error) => {
                         let reason = format!("the graph was refused: {error}");
-                        self.send_client(client, ClientEvent::Key(ToClient::Rejected { reason }));
+                        let rejected = ToClient::Rejected {
+                            keys: wants,
+                            reason,
+                        };
+                        self.send_client(client, ClientEvent::Key(rejected));
                         return;
                     }
                 };
@@ -170,7 +174,11 @@ impl State {
                         task.key,
                         hex(&task.module)
                     );
-                    self.send_client(client, ClientEvent::Key(ToClient::Rejected { reason }));
+                    let rejected = ToClient::Rejected {
+                        keys: wants,
+                        reason,
+                    };
+                    self.send_client(client, ClientEvent::Key(rejected));
                     return;
                 }
                 self.event(Event::UpdateGraph {

@@ -1,0 +1,409 @@
+//! [`Client`]: connect to a scheduler, upload modules, submit tasks, wait
+//! for and gather results.
+
+use crate::args::Args;
+use crate::fetch::PeerPool;
+use crate::link::{self, lock};
+use crate::module::Module;
+use crate::state::{FutureStatus, State};
+use crate::{ClientError, Future};
+use serde::de::DeserializeOwned;
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use weft_proto::messages::{ClientEvent, ClientRequest, RequestId, WorkerInfo};
+use weft_proto::{Connection, ConnectionLimits, Hello, Role};
+use weft_schema::graph::{GraphTask, TaskKey, encode_graph, unique_key};
+
+/// How a task is submitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubmitOptions {
+    /// Whether the result depends only on the module, function and
+    /// arguments. Pure tasks get a deterministic key, so identical
+    /// submissions share one result (Dask's `pure=True`). Default true.
+    pub pure: bool,
+    /// How many times to run the task again if it fails. Default 0.
+    pub retries: u32,
+}
+
+impl Default for SubmitOptions {
+    fn default() -> Self {
+        SubmitOptions {
+            pure: true,
+            retries: 0,
+        }
+    }
+}
+
+/// A connection to a Weft cluster. Cheap to clone; every clone is the same
+/// client.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: Arc<Mutex<State>>,
+    requests: mpsc::UnboundedSender<ClientRequest>,
+    limits: ConnectionLimits,
+    peers: PeerPool,
+    seed: u64,
+    counter: AtomicU64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Connects to the scheduler at `addr` (`host:port`).
+    pub async fn connect(addr: &str) -> Result<Client, ClientError> {
+        Client::connect_with(addr, ConnectionLimits::default()).await
+    }
+
+    /// Connects with explicit connection limits.
+    pub async fn connect_with(addr: &str, limits: ConnectionLimits) -> Result<Client, ClientError> {
+        let hello = Hello::new(Role::Client, format!("client-{}", std::process::id()));
+        let (connection, theirs) = Connection::connect(addr, &hello, &limits)
+            .await
+            .map_err(|e| ClientError::Connection(e.to_string()))?;
+        if theirs.role != Role::Scheduler {
+            return Err(ClientError::Connection(format!(
+                "{addr} is a Weft {}, not a scheduler",
+                theirs.role
+            )));
+        }
+        let (reader, writer) = connection.into_split();
+        let state = Arc::new(Mutex::new(State::default()));
+        let requests = link::spawn(reader, writer, state.clone());
+        let seed = u64::from_le_bytes(
+            blake3::hash(
+                format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes(),
+            )
+            .as_bytes()[..8]
+                .try_into()
+                .expect("8 bytes"),
+        );
+        Ok(Client {
+            inner: Arc::new(Inner {
+                state,
+                requests,
+                limits,
+                peers: PeerPool::default(),
+                seed,
+                counter: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    fn send(&self, request: ClientRequest) -> Result<(), ClientError> {
+        if let Some(reason) = &lock(&self.inner.state).closed {
+            return Err(ClientError::Closed(reason.clone()));
+        }
+        self.inner
+            .requests
+            .send(request)
+            .map_err(|_| ClientError::Closed("the connection task ended".into()))
+    }
+
+    async fn request(
+        &self,
+        build: impl FnOnce(RequestId) -> ClientRequest,
+    ) -> Result<ClientEvent, ClientError> {
+        let (reply, replied) = oneshot::channel();
+        let id = {
+            let mut state = lock(&self.inner.state);
+            if let Some(reason) = &state.closed {
+                return Err(ClientError::Closed(reason.clone()));
+            }
+            state.next_request += 1;
+            let id = state.next_request;
+            state.requests.insert(id, reply);
+            id
+        };
+        self.send(build(id))?;
+        match replied.await {
+            Ok(ClientEvent::RequestFailed { message, .. }) => Err(ClientError::Refused(message)),
+            Ok(event) => Ok(event),
+            Err(_) => Err(ClientError::Closed(
+                lock(&self.inner.state).closed.clone().unwrap_or_default(),
+            )),
+        }
+    }
+
+    /// Uploads a task module (content-addressed: uploading it again is free).
+    pub async fn upload_module(&self, bytes: impl Into<Vec<u8>>) -> Result<Module, ClientError> {
+        let bytes = bytes.into();
+        let module = Module::describe(&bytes)?;
+        match self
+            .request(|request| ClientRequest::UploadModule { request, bytes })
+            .await?
+        {
+            ClientEvent::ModuleStored { hash, .. } if hash == module.hash => Ok(module),
+            other => Err(ClientError::Connection(format!(
+                "unexpected reply to an upload: {other:?}"
+            ))),
+        }
+    }
+
+    /// Reads and uploads a module file.
+    pub async fn upload_module_file(&self, path: impl AsRef<Path>) -> Result<Module, ClientError> {
+        let path = path.as_ref();
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|e| ClientError::Module(format!("could not read {}: {e}", path.display())))?;
+        self.upload_module(bytes).await
+    }
+
+    /// Submits `task` of `module` with `args` (values and futures) and
+    /// returns a future to its result.
+    pub fn submit<R>(
+        &self,
+        module: &Module,
+        task: &str,
+        args: impl Args,
+    ) -> Result<Future<R>, ClientError> {
+        self.submit_with(module, task, args, SubmitOptions::default())
+    }
+
+    /// [`Client::submit`] with options.
+    pub fn submit_with<R>(
+        &self,
+        module: &Module,
+        task: &str,
+        args: impl Args,
+        options: SubmitOptions,
+    ) -> Result<Future<R>, ClientError> {
+        let mut futures = self.submit_many(module, task, std::iter::once(args), options)?;
+        Ok(futures.pop().expect("one future per submission"))
+    }
+
+    /// Submits `task` once per element of `inputs`, in one message.
+    pub fn map<R, A: Args>(
+        &self,
+        module: &Module,
+        task: &str,
+        inputs: impl IntoIterator<Item = A>,
+    ) -> Result<Vec<Future<R>>, ClientError> {
+        self.submit_many(module, task, inputs, SubmitOptions::default())
+    }
+
+    fn submit_many<R, A: Args>(
+        &self,
+        module: &Module,
+        task: &str,
+        inputs: impl IntoIterator<Item = A>,
+        options: SubmitOptions,
+    ) -> Result<Vec<Future<R>>, ClientError> {
+        let signature = module.signature(task)?;
+        let ret = Arc::new(signature.ret.clone());
+        let mut tasks = Vec::new();
+        let mut futures = Vec::new();
+        for args in inputs {
+            if args.count() != signature.params.len() {
+                return Err(ClientError::Arguments {
+                    task: signature.to_string(),
+                    message: format!(
+                        "{} arguments given, the task takes {}",
+                        args.count(),
+                        signature.params.len()
+                    ),
+                });
+            }
+            let graph_args = signature
+                .params
+                .iter()
+                .enumerate()
+                .map(|(i, param)| {
+                    args.arg(i, &param.ty)
+                        .map_err(|message| ClientError::Arguments {
+                            task: signature.to_string(),
+                            message: format!("argument `{}`: {message}", param.name),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut graph_task = GraphTask::new_pure(module.hash, task, graph_args);
+            if !options.pure {
+                let counter = self.inner.counter.fetch_add(1, Ordering::Relaxed);
+                graph_task.key = unique_key(self.inner.seed, counter);
+                graph_task.pure = false;
+            }
+            graph_task.retries = options.retries;
+            let key = graph_task.key;
+            if self.hold(key) {
+                tasks.push(graph_task);
+            }
+            futures.push(Future {
+                key,
+                client: self.clone(),
+                ret: Some(ret.clone()),
+                _result: PhantomData,
+            });
+        }
+        if !tasks.is_empty() {
+            let wants = tasks.iter().map(|t| t.key).collect();
+            self.send(ClientRequest::SubmitGraph {
+                graph: encode_graph(&tasks),
+                wants,
+            })?;
+        }
+        Ok(futures)
+    }
+
+    /// Waits for every future and brings their results here, fetching from
+    /// each worker once for all the keys it holds.
+    pub async fn gather<R: DeserializeOwned>(
+        &self,
+        futures: &[Future<R>],
+    ) -> Result<Vec<R>, ClientError> {
+        for future in futures {
+            self.wait_key(&future.key).await?;
+        }
+        let keys: Vec<TaskKey> = futures.iter().map(|f| f.key).collect();
+        let locations = match self
+            .request(|request| ClientRequest::WhoHas {
+                request,
+                keys: keys.clone(),
+            })
+            .await?
+        {
+            ClientEvent::Locations { locations, .. } => locations,
+            other => {
+                return Err(ClientError::Connection(format!(
+                    "unexpected reply to who-has: {other:?}"
+                )));
+            }
+        };
+        let mut by_holder: HashMap<String, Vec<TaskKey>> = HashMap::new();
+        let where_is: HashMap<TaskKey, &str> = locations
+            .iter()
+            .filter_map(|l| l.holders.first().map(|h| (l.key, h.data_addr.as_str())))
+            .collect();
+        for key in &keys {
+            let addr = where_is.get(key).ok_or_else(|| ClientError::Fetch {
+                key: *key,
+                message: "no worker holds it any more (lost; it will be recomputed, try again)"
+                    .into(),
+            })?;
+            let wanted = by_holder.entry(addr.to_string()).or_default();
+            if !wanted.contains(key) {
+                wanted.push(*key);
+            }
+        }
+        let mut fetched: HashMap<TaskKey, bytes::Bytes> = HashMap::new();
+        for (addr, wanted) in by_holder {
+            let values = self
+                .inner
+                .peers
+                .fetch(&addr, &wanted, &self.inner.limits)
+                .await
+                .map_err(|message| ClientError::Fetch {
+                    key: wanted[0],
+                    message,
+                })?;
+            fetched.extend(wanted.into_iter().zip(values));
+        }
+        futures
+            .iter()
+            .map(|future| decode_result(future, &fetched[&future.key]))
+            .collect()
+    }
+
+    /// The workers of the cluster.
+    pub async fn workers(&self) -> Result<Vec<WorkerInfo>, ClientError> {
+        match self
+            .request(|request| ClientRequest::ListWorkers { request })
+            .await?
+        {
+            ClientEvent::Workers { workers, .. } => Ok(workers),
+            other => Err(ClientError::Connection(format!(
+                "unexpected reply: {other:?}"
+            ))),
+        }
+    }
+
+    pub(crate) fn status_of(&self, key: &TaskKey) -> FutureStatus {
+        lock(&self.inner.state)
+            .keys
+            .get(key)
+            .map_or(FutureStatus::Pending, |entry| entry.status.clone())
+    }
+
+    /// Waits until `key` is final; an error if it failed.
+    pub(crate) async fn wait_key(&self, key: &TaskKey) -> Result<(), ClientError> {
+        loop {
+            let woken = {
+                let mut state = lock(&self.inner.state);
+                let closed = state.closed.clone();
+                let Some(entry) = state.keys.get_mut(key) else {
+                    return Err(ClientError::Refused(format!(
+                        "{key} is not held by this client"
+                    )));
+                };
+                match &entry.status {
+                    FutureStatus::Finished => return Ok(()),
+                    FutureStatus::Error(failure) => {
+                        return Err(ClientError::Task {
+                            key: *key,
+                            failure: failure.clone(),
+                        });
+                    }
+                    FutureStatus::Refused(reason) => {
+                        return Err(ClientError::Refused(reason.clone()));
+                    }
+                    FutureStatus::Pending | FutureStatus::Lost => {}
+                }
+                if let Some(reason) = closed {
+                    return Err(ClientError::Closed(reason));
+                }
+                let (wake, woken) = oneshot::channel();
+                entry.waiters.push(wake);
+                woken
+            };
+            if woken.await.is_err() && lock(&self.inner.state).closed.is_some() {
+                let reason = lock(&self.inner.state).closed.clone().unwrap_or_default();
+                return Err(ClientError::Closed(reason));
+            }
+        }
+    }
+
+    /// One more reference to `key`; true if it is new to this client.
+    pub(crate) fn hold(&self, key: TaskKey) -> bool {
+        lock(&self.inner.state).hold(key)
+    }
+
+    /// One reference less; the last one releases the key.
+    pub(crate) fn unhold(&self, key: &TaskKey) {
+        if lock(&self.inner.state).unhold(key) {
+            let _ = self
+                .inner
+                .requests
+                .send(ClientRequest::Release { keys: vec![*key] });
+        }
+    }
+}
+
+/// Decodes a result as `R`; when the bytes are not `R`'s own encoding,
+/// converts through the declared type (e.g. an `i64` result read as `i32`).
+fn decode_result<R: DeserializeOwned>(future: &Future<R>, bytes: &[u8]) -> Result<R, ClientError> {
+    match weft_sdk::codec::decode::<R>(bytes) {
+        Ok(value) => Ok(value),
+        Err(direct) => {
+            let fail = |message: String| ClientError::Decode {
+                key: future.key,
+                message,
+            };
+            let ty = future
+                .ret
+                .as_ref()
+                .ok_or_else(|| fail(direct.to_string()))?;
+            let value = weft_schema::json::decode(ty, bytes).map_err(|e| fail(e.to_string()))?;
+            serde_json::from_value(value).map_err(|e| fail(format!("the task returns {ty}: {e}")))
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The Rust client of a Weft cluster.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), weft_client::ClientError> {
+//! use weft_client::Client;
+//!
+//! let client = Client::connect("127.0.0.1:8786").await?;
+//! let module = client.upload_module_file("tasks.wasm").await?;
+//! let a = client.submit::<i64>(&module, "inc", (1,))?;
+//! let b = client.submit::<i64>(&module, "add", (&a, 10))?;   // futures as arguments
+//! assert_eq!(b.result().await?, 12);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Arguments are encoded by the task's declared parameter types (read from
+//! the module when it is uploaded), so a literal `1` fits an `i64`
+//! parameter, and a mismatch is an error before anything is sent. A
+//! [`Future`] keeps its result in distributed memory while any clone of it
+//! exists; dropping the last clone releases it.
+
+#![warn(missing_docs)]
+
+mod args;
+mod client;
+mod error;
+mod fetch;
+mod future;
+mod link;
+mod module;
+mod state;
+
+pub use args::{Arg, Args};
+pub use client::{Client, SubmitOptions};
+pub use error::ClientError;
+pub use future::Future;
+pub use module::Module;
+pub use state::FutureStatus;
+pub use weft_core::{FailureKind, TaskFailure};
+pub use weft_schema::graph::TaskKey;

@@ -1,0 +1,122 @@
+//! The client's shared state: for every key it holds, how many `Future`
+//! handles point at it, its last known status and who is waiting on it;
+//! and the requests waiting for a reply. The reader task updates it from
+//! the scheduler's messages.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use weft_core::{TaskFailure, ToClient};
+use weft_proto::messages::{ClientEvent, RequestId};
+use weft_schema::graph::TaskKey;
+
+/// Where a future stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FutureStatus {
+    /// Not computed yet.
+    Pending,
+    /// The result is in distributed memory.
+    Finished,
+    /// It failed, or a task it depends on failed.
+    Error(Arc<TaskFailure>),
+    /// The scheduler refused the submission.
+    Refused(String),
+    /// Its data was lost with a worker; it is being recomputed.
+    Lost,
+}
+
+impl FutureStatus {
+    pub(crate) fn is_final(&self) -> bool {
+        !matches!(self, FutureStatus::Pending | FutureStatus::Lost)
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct KeyEntry {
+    pub(crate) refs: usize,
+    pub(crate) status: FutureStatus,
+    pub(crate) waiters: Vec<oneshot::Sender<()>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) keys: HashMap<TaskKey, KeyEntry>,
+    pub(crate) requests: HashMap<RequestId, oneshot::Sender<ClientEvent>>,
+    pub(crate) next_request: RequestId,
+    /// Why the connection closed, once it has.
+    pub(crate) closed: Option<String>,
+}
+
+impl State {
+    /// Takes one more reference to `key`; true if it is new to this client.
+    pub(crate) fn hold(&mut self, key: TaskKey) -> bool {
+        let entry = self.keys.entry(key).or_insert_with(|| KeyEntry {
+            refs: 0,
+            status: FutureStatus::Pending,
+            waiters: Vec::new(),
+        });
+        entry.refs += 1;
+        entry.refs == 1
+    }
+
+    /// Drops one reference; true if it was the last.
+    pub(crate) fn unhold(&mut self, key: &TaskKey) -> bool {
+        let Some(entry) = self.keys.get_mut(key) else {
+            return false;
+        };
+        entry.refs -= 1;
+        if entry.refs == 0 {
+            self.keys.remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn set(&mut self, key: &TaskKey, status: FutureStatus) {
+        if let Some(entry) = self.keys.get_mut(key) {
+            entry.status = status;
+            if entry.status.is_final() {
+                for waiter in entry.waiters.drain(..) {
+                    let _ = waiter.send(());
+                }
+            }
+        }
+    }
+
+    /// Applies a message from the scheduler.
+    pub(crate) fn apply(&mut self, event: ClientEvent) {
+        match event {
+            ClientEvent::Key(ToClient::Finished { key, .. }) => {
+                self.set(&key, FutureStatus::Finished)
+            }
+            ClientEvent::Key(ToClient::Erred { key, failure }) => {
+                self.set(&key, FutureStatus::Error(failure))
+            }
+            ClientEvent::Key(ToClient::Lost { key }) => self.set(&key, FutureStatus::Lost),
+            ClientEvent::Key(ToClient::Rejected { keys, reason }) => {
+                tracing::warn!(%reason, "the scheduler refused a submission");
+                for key in keys {
+                    self.set(&key, FutureStatus::Refused(reason.clone()));
+                }
+            }
+            reply @ (ClientEvent::ModuleStored { request, .. }
+            | ClientEvent::Locations { request, .. }
+            | ClientEvent::Workers { request, .. }
+            | ClientEvent::RequestFailed { request, .. }) => {
+                if let Some(waiter) = self.requests.remove(&request) {
+                    let _ = waiter.send(reply);
+                }
+            }
+        }
+    }
+
+    /// The connection is gone: every waiter learns it.
+    pub(crate) fn close(&mut self, reason: String) {
+        self.closed.get_or_insert(reason);
+        self.requests.clear();
+        for entry in self.keys.values_mut() {
+            entry.waiters.clear();
+        }
+    }
+}
