@@ -6,5 +6,7 @@ mod c_guest;
 mod cli;
 mod hostile;
 mod loading;
+mod processes;
+mod scheduler_port;
 mod support;
 mod values;

@@ -4,6 +4,7 @@
 
 mod limits;
 mod local_run;
+mod servers;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,6 +38,11 @@ enum Command {
         #[command(flatten)]
         limits: limits::LimitArgs,
     },
+    /// Run a scheduler: clients and workers connect to it.
+    Scheduler {
+        #[command(flatten)]
+        args: servers::SchedulerArgs,
+    },
     /// List a module's tasks and their signatures.
     Tasks {
         /// The task module (.wasm).
@@ -64,6 +70,7 @@ fn main() -> ExitCode {
             limits,
         } => local_run::run(&module, &task, &args, pretty, &limits),
         Command::Tasks { module, limits } => local_run::tasks(&module, &limits),
+        Command::Scheduler { args } => servers::scheduler(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

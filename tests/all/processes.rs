@@ -1,0 +1,56 @@
+//! Real `weft` processes for the end-to-end tests: started on 127.0.0.1
+//! port 0, their address read from their first line of output (with a
+//! deadline), and killed when the guard is dropped.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long a process may take to start listening.
+const START_DEADLINE: Duration = Duration::from_secs(60);
+
+/// A running `weft` process, killed on drop.
+pub struct Process {
+    child: Child,
+    /// The address it printed.
+    pub addr: String,
+}
+
+impl Process {
+    /// Starts `weft ARGS...` and waits for its `listening on ADDR` line.
+    pub fn start(args: &[&str]) -> Process {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(args)
+            .env("WEFT_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start weft");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+        });
+        let addr = rx.recv_timeout(START_DEADLINE).unwrap_or_else(|_| {
+            panic!("weft {args:?} did not start listening within {START_DEADLINE:?}")
+        });
+        Process { child, addr }
+    }
+
+    /// Kills the process now (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
