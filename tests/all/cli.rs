@@ -107,7 +107,13 @@ fn task_errors_exit_1_with_the_message() {
     let err = stderr_of_failure(&["run", "--timeout", "100ms", HOSTILE, "spin"], 1);
     assert!(err.contains("timed out"), "{err}");
     let err = stderr_of_failure(
-        &["run", "--memory-limit", "16MiB", HOSTILE, "memory_bomb"],
+        &[
+            "run",
+            "--task-memory-limit",
+            "16MiB",
+            HOSTILE,
+            "memory_bomb",
+        ],
         1,
     );
     assert!(

@@ -4,6 +4,7 @@
 
 mod c_guest;
 mod cli;
+mod cluster;
 mod hostile;
 mod loading;
 mod processes;

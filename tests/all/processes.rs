@@ -20,6 +20,22 @@ pub struct Process {
 impl Process {
     /// Starts `weft ARGS...` and waits for its `listening on ADDR` line.
     pub fn start(args: &[&str]) -> Process {
+        Process::start_until(args, "listening on ")
+    }
+
+    /// Starts a worker of the scheduler at `scheduler` and waits until it
+    /// has joined.
+    pub fn worker(scheduler: &str, nthreads: u32) -> Process {
+        let nthreads = nthreads.to_string();
+        Process::start_until(
+            &["worker", scheduler, "--nthreads", &nthreads],
+            "serving data on ",
+        )
+    }
+
+    /// Starts `weft ARGS...` and waits for a line containing `marker`; the
+    /// rest of that line is the address.
+    fn start_until(args: &[&str], marker: &'static str) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
             .args(args)
             .env("WEFT_LOG", "warn")
@@ -31,7 +47,7 @@ impl Process {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
+                if let Some((_, addr)) = line.split_once(marker) {
                     let _ = tx.send(addr.to_string());
                 }
             }

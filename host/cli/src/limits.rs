@@ -10,9 +10,9 @@ use weft_runtime::config::{self, RuntimeConfig, TaskLimits};
 /// Sandbox limits; each flag also reads an environment variable.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct LimitArgs {
-    /// Most linear memory a task may use (memory_bytes_max).
-    #[arg(long, env = "WEFT_MEMORY_LIMIT", default_value_t = ByteSize::b(config::DEFAULT_MEMORY_BYTES_MAX))]
-    memory_limit: ByteSize,
+    /// Most linear memory one task may use (memory_bytes_max).
+    #[arg(long, env = "WEFT_TASK_MEMORY_LIMIT", default_value_t = ByteSize::b(config::DEFAULT_MEMORY_BYTES_MAX))]
+    task_memory_limit: ByteSize,
     /// Wall-clock time a task may run (timeout), e.g. 500ms, 30s, 2m.
     #[arg(long, env = "WEFT_TIMEOUT", value_parser = humantime::parse_duration, default_value = "60s")]
     timeout: Duration,
@@ -44,7 +44,7 @@ impl LimitArgs {
     pub(crate) fn runtime_config(&self) -> RuntimeConfig {
         let defaults = RuntimeConfig::default();
         let task = TaskLimits {
-            memory_bytes_max: self.memory_limit.as_u64(),
+            memory_bytes_max: self.task_memory_limit.as_u64(),
             timeout: self.timeout,
             fuel: self.fuel,
             result_bytes_max: self.result_limit.as_u64(),

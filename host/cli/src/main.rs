@@ -43,6 +43,16 @@ enum Command {
         #[command(flatten)]
         args: servers::SchedulerArgs,
     },
+    /// Run a worker of the scheduler at SCHEDULER_ADDR.
+    Worker {
+        #[command(flatten)]
+        args: servers::WorkerArgs,
+    },
+    /// Run a scheduler and workers in this one process.
+    Local {
+        #[command(flatten)]
+        args: servers::LocalArgs,
+    },
     /// List a module's tasks and their signatures.
     Tasks {
         /// The task module (.wasm).
@@ -71,6 +81,8 @@ fn main() -> ExitCode {
         } => local_run::run(&module, &task, &args, pretty, &limits),
         Command::Tasks { module, limits } => local_run::tasks(&module, &limits),
         Command::Scheduler { args } => servers::scheduler(&args),
+        Command::Worker { args } => servers::worker(&args),
+        Command::Local { args } => servers::local(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -52,6 +52,9 @@ struct Inner {
     peers: PeerPool,
     seed: u64,
     counter: AtomicU64,
+    /// A cluster this client started (`Client::local`), stopped with it.
+    #[cfg(feature = "local")]
+    cluster: Mutex<Option<crate::local::LocalCluster>>,
 }
 
 impl std::fmt::Debug for Client {
@@ -97,8 +100,29 @@ impl Client {
                 peers: PeerPool::default(),
                 seed,
                 counter: AtomicU64::new(0),
+                #[cfg(feature = "local")]
+                cluster: Mutex::new(None),
             }),
         })
+    }
+
+    #[cfg(feature = "local")]
+    pub(crate) fn own_cluster(&self, cluster: crate::local::LocalCluster) {
+        *self.inner.cluster.lock().unwrap_or_else(|p| p.into_inner()) = Some(cluster);
+    }
+
+    /// The local cluster this client started, if any.
+    #[cfg(feature = "local")]
+    pub fn with_cluster<T>(
+        &self,
+        f: impl FnOnce(Option<&mut crate::local::LocalCluster>) -> T,
+    ) -> T {
+        f(self
+            .inner
+            .cluster
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_mut())
     }
 
     fn send(&self, request: ClientRequest) -> Result<(), ClientError> {

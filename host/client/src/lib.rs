@@ -27,6 +27,8 @@ mod error;
 mod fetch;
 mod future;
 mod link;
+#[cfg(feature = "local")]
+mod local;
 mod module;
 mod state;
 
@@ -34,6 +36,8 @@ pub use args::{Arg, Args};
 pub use client::{Client, SubmitOptions};
 pub use error::ClientError;
 pub use future::Future;
+#[cfg(feature = "local")]
+pub use local::{LocalCluster, LocalConfig};
 pub use module::Module;
 pub use state::FutureStatus;
 pub use weft_core::{FailureKind, TaskFailure};

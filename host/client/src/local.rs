@@ -1,0 +1,104 @@
+//! [`LocalCluster`]: a scheduler and workers inside this process, on
+//! 127.0.0.1 ports chosen by the OS; what `Client::local()` and `weft local`
+//! run. Dropping the cluster stops it.
+
+use crate::{Client, ClientError};
+use weft_runtime::TaskLimits;
+use weft_scheduler::{SchedulerConfig, SchedulerHandle};
+use weft_worker::{WorkerConfig, WorkerHandle};
+
+/// The shape of a local cluster.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    /// How many workers. Default 1.
+    pub workers: usize,
+    /// Executor threads per worker. Default: the machine's parallelism.
+    pub nthreads: u32,
+    /// Limits of every task.
+    pub limits: TaskLimits,
+    /// The scheduler's listen address. Default `127.0.0.1:0`.
+    pub listen: String,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        LocalConfig {
+            workers: 1,
+            nthreads: weft_worker::default_nthreads(),
+            limits: TaskLimits::default(),
+            listen: "127.0.0.1:0".into(),
+        }
+    }
+}
+
+/// A scheduler and workers in this process.
+#[derive(Debug)]
+pub struct LocalCluster {
+    scheduler: SchedulerHandle,
+    workers: Vec<WorkerHandle>,
+}
+
+impl LocalCluster {
+    /// Starts the scheduler, then the workers, and waits until every worker
+    /// has joined.
+    pub async fn start(config: LocalConfig) -> Result<LocalCluster, ClientError> {
+        let scheduler = weft_scheduler::start(SchedulerConfig {
+            listen: config.listen.clone(),
+            ..SchedulerConfig::default()
+        })
+        .await
+        .map_err(|e| ClientError::Connection(e.to_string()))?;
+        let mut workers = Vec::with_capacity(config.workers);
+        for index in 0..config.workers {
+            let mut worker = WorkerConfig::new(scheduler.addr().to_string());
+            worker.name = format!("local-{index}");
+            worker.nthreads = config.nthreads.max(1);
+            worker.runtime.instances_max = worker.runtime.instances_max.max(worker.nthreads);
+            worker.limits = config.limits.clone();
+            let handle = weft_worker::start(worker).await.map_err(|e| {
+                ClientError::Connection(format!("could not start worker {index}: {e}"))
+            })?;
+            workers.push(handle);
+        }
+        Ok(LocalCluster { scheduler, workers })
+    }
+
+    /// The scheduler's address.
+    pub fn addr(&self) -> String {
+        self.scheduler.addr().to_string()
+    }
+
+    /// The workers.
+    pub fn workers(&self) -> &[WorkerHandle] {
+        &self.workers
+    }
+
+    /// Stops one worker (as if its process died), for tests of recovery.
+    pub fn stop_worker(&mut self, index: usize) {
+        if index < self.workers.len() {
+            let worker = self.workers.remove(index);
+            worker.shutdown();
+        }
+    }
+
+    /// A client of this cluster.
+    pub async fn client(&self) -> Result<Client, ClientError> {
+        Client::connect(&self.addr()).await
+    }
+}
+
+impl Client {
+    /// A client of a new local cluster (one worker, one thread per core),
+    /// which lives as long as the client: Dask's `Client()`.
+    pub async fn local() -> Result<Client, ClientError> {
+        Client::local_with(LocalConfig::default()).await
+    }
+
+    /// [`Client::local`] with a given shape.
+    pub async fn local_with(config: LocalConfig) -> Result<Client, ClientError> {
+        let cluster = LocalCluster::start(config).await?;
+        let client = cluster.client().await?;
+        client.own_cluster(cluster);
+        Ok(client)
+    }
+}

@@ -1,0 +1,198 @@
+//! The data port: where clients and peer workers get results from this
+//! worker ([`DataRequest::Get`]) and clients put values on it
+//! ([`DataRequest::Put`]).
+//!
+//! Each accepted connection is served by its own task, at most
+//! `max_connections` at once (the ones over it are closed at once). The
+//! handshake must name the role client or peer. Anything wrong on a
+//! connection (garbage, a frame over `frame_bytes_max`, a truncated frame, a
+//! message that does not decode, an I/O error) closes that connection only,
+//! with a warning naming the peer and the reason.
+
+use crate::store::Store;
+use bytes::Bytes;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use weft_proto::{
+    Connection, ConnectionLimits, ConnectionReader, ConnectionWriter, Hello, Role,
+    messages::{DataReply, DataRequest},
+};
+
+/// Values up to this size are copied into the write buffer with their
+/// header, so that a `Get` of many small keys goes out in one write; larger
+/// ones are written from where they are.
+const QUEUE_VALUE_BYTES_MAX: usize = 64 * 1024;
+
+/// Values received from the network smaller than this are copied out of
+/// the connection's read buffer before being stored, so that a small stored
+/// value does not keep a whole read chunk (32 KiB) alive.
+pub(crate) const COPY_RECEIVED_BYTES_MAX: usize = 32 * 1024;
+
+/// How long the accept loop pauses after an accept error (out of file
+/// descriptors, say) before trying again.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
+
+/// What every connection of the data port shares.
+#[derive(Debug)]
+pub(crate) struct DataPort {
+    /// The worker's data.
+    pub(crate) store: Arc<Store>,
+    /// Our hello (role worker).
+    pub(crate) hello: Hello,
+    /// Per-connection limits.
+    pub(crate) limits: ConnectionLimits,
+    /// `max_connections`.
+    pub(crate) max_connections: usize,
+}
+
+/// Accepts connections on `listener` and serves them until the returned
+/// future is dropped (which drops every connection too).
+pub(crate) async fn serve(listener: TcpListener, port: Arc<DataPort>) {
+    let permits = Arc::new(Semaphore::new(port.max_connections));
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => match permits.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let port = port.clone();
+                        connections.spawn(async move {
+                            serve_connection(stream, peer, &port).await;
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => {
+                        tracing::warn!(
+                            %peer,
+                            limit = port.max_connections,
+                            "data port: closing a connection over the limit of {} connections \
+                             (max_connections)",
+                            port.max_connections
+                        );
+                        drop(stream);
+                    }
+                },
+                Err(error) => {
+                    tracing::warn!(%error, "data port: accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                }
+            },
+            Some(finished) = connections.join_next() => {
+                if let Err(error) = finished
+                    && error.is_panic()
+                {
+                    tracing::error!(%error, "data port: a connection task panicked");
+                }
+            }
+        }
+    }
+}
+
+/// Serves one connection until the peer closes it or something is wrong.
+async fn serve_connection(stream: TcpStream, peer: SocketAddr, port: &DataPort) {
+    let (connection, hello) = match Connection::accept(stream, &port.hello, &port.limits).await {
+        Ok(accepted) => accepted,
+        Err(error) => {
+            tracing::warn!(%peer, reason = %error, "data port: closing connection");
+            return;
+        }
+    };
+    if !matches!(hello.role, Role::Client | Role::Peer) {
+        tracing::warn!(
+            %peer,
+            role = %hello.role,
+            name = %hello.name,
+            "data port: closing connection: only clients and peer workers may connect here"
+        );
+        return;
+    }
+    let (mut reader, mut writer) = connection.into_split();
+    match serve_requests(&mut reader, &mut writer, &port.store).await {
+        Ok(()) => tracing::debug!(%peer, "data port: peer closed the connection"),
+        Err(reason) => {
+            tracing::warn!(%peer, name = %hello.name, %reason, "data port: closing connection");
+        }
+    }
+}
+
+/// Answers requests until the peer closes the connection (`Ok`) or
+/// something goes wrong (`Err` with the reason).
+async fn serve_requests(
+    reader: &mut ConnectionReader,
+    writer: &mut ConnectionWriter,
+    store: &Store,
+) -> Result<(), String> {
+    loop {
+        let request = match reader.recv::<DataRequest>().await {
+            Ok(Some(request)) => request,
+            Ok(None) => return Ok(()),
+            Err(error) => return Err(error.to_string()),
+        };
+        match request {
+            DataRequest::Get { keys } => {
+                let frame_bytes_max = writer.frame_writer_mut().frame_bytes_max();
+                for key in keys {
+                    match store.get(&key) {
+                        Some(value) if value.len() > frame_bytes_max => {
+                            tracing::warn!(
+                                %key,
+                                nbytes = value.len(),
+                                "data port: a value is over the frame size limit of {} bytes \
+                                 (frame_bytes_max) and cannot be served; answering Missing",
+                                frame_bytes_max
+                            );
+                            writer
+                                .queue(&DataReply::Missing { key })
+                                .map_err(|e| e.to_string())?;
+                        }
+                        Some(value) => {
+                            let found = DataReply::Found {
+                                key,
+                                nbytes: value.len() as u64,
+                            };
+                            writer.queue(&found).map_err(|e| e.to_string())?;
+                            if value.len() <= QUEUE_VALUE_BYTES_MAX {
+                                writer.queue_frame(&value).map_err(|e| e.to_string())?;
+                            } else {
+                                writer.send_frame(&value).await.map_err(|e| e.to_string())?;
+                            }
+                        }
+                        None => writer
+                            .queue(&DataReply::Missing { key })
+                            .map_err(|e| e.to_string())?,
+                    }
+                }
+                writer.flush().await.map_err(|e| e.to_string())?;
+            }
+            DataRequest::Put { key } => {
+                let value = match reader.recv_frame().await {
+                    Ok(Some(value)) => value,
+                    Ok(None) => {
+                        return Err(format!(
+                            "the peer closed the connection before sending the value of Put {key}"
+                        ));
+                    }
+                    Err(error) => return Err(error.to_string()),
+                };
+                store.insert(key, own(value));
+                writer
+                    .send(&DataReply::Stored { key })
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+    }
+}
+
+/// A received value, copied out of the read buffer it shares if small.
+pub(crate) fn own(value: Bytes) -> Bytes {
+    if value.len() < COPY_RECEIVED_BYTES_MAX {
+        Bytes::copy_from_slice(&value)
+    } else {
+        value
+    }
+}

@@ -1,0 +1,245 @@
+//! The executor threads: `nthreads` std threads named `weft-exec-N` that
+//! take [`Job`]s from one FIFO queue, run them with
+//! [`Runtime::call`](weft_runtime::Runtime::call) and send a [`JobDone`] back
+//! to the async side through a tokio channel.
+//!
+//! Jobs are taken from the queue in the order they were submitted, so they
+//! start in that order (the scheduler relies on it). A job that was
+//! cancelled while queued (its task was freed) is skipped when it comes up;
+//! [`Ticket`] settles the race between cancelling and starting. The threads
+//! never touch the network and never wait on anything but the queue.
+
+use bytes::Bytes;
+use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+use weft_core::{SpecArg, TaskSpec};
+use weft_runtime::{Runtime, TaskLimits, TaskModule};
+use weft_schema::graph::TaskKey;
+
+/// One task call for an executor thread.
+pub(crate) struct Job {
+    /// The loop's number for this submission, echoed in [`JobDone`].
+    pub(crate) seq: u64,
+    /// The task's key, echoed in [`JobDone`].
+    pub(crate) key: TaskKey,
+    /// The loaded module.
+    pub(crate) module: Arc<TaskModule>,
+    /// What to call.
+    pub(crate) spec: Arc<TaskSpec>,
+    /// The bytes of each `SpecArg::Key` argument of `spec`, in order.
+    pub(crate) inputs: Vec<Bytes>,
+    /// Started or cancelled.
+    pub(crate) ticket: Arc<Ticket>,
+}
+
+/// What became of a [`Job`] that started.
+#[derive(Debug)]
+pub(crate) struct JobDone {
+    /// The job's `seq`.
+    pub(crate) seq: u64,
+    /// The job's `key`.
+    pub(crate) key: TaskKey,
+    /// The result, or the task error's text.
+    pub(crate) result: Result<Bytes, String>,
+    /// Time spent in the runtime (argument assembly included).
+    pub(crate) duration: Duration,
+}
+
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// Decides, once, whether a queued job starts or is cancelled.
+#[derive(Debug, Default)]
+pub(crate) struct Ticket(AtomicU8);
+
+impl Ticket {
+    /// Called by the executor thread: true if the job may start (it was not
+    /// cancelled); from then on it cannot be cancelled.
+    fn start(&self) -> bool {
+        self.0
+            .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Called by the loop: true if the job will never start; false if it
+    /// already started (its result must then be discarded when it comes).
+    pub(crate) fn cancel(&self) -> bool {
+        self.0
+            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// The pool of executor threads. Dropping it closes the queue: each thread
+/// exits after the job it is running, if any.
+#[derive(Debug)]
+pub(crate) struct Executors {
+    queue: Sender<Job>,
+}
+
+impl Executors {
+    /// Starts `nthreads` threads running tasks on `runtime` under `limits`.
+    pub(crate) fn start(
+        nthreads: u32,
+        runtime: Arc<Runtime>,
+        limits: TaskLimits,
+        done: UnboundedSender<JobDone>,
+    ) -> std::io::Result<Executors> {
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let jobs = Arc::new(Mutex::new(jobs));
+        let limits = Arc::new(limits);
+        for index in 0..nthreads {
+            let jobs = jobs.clone();
+            let runtime = runtime.clone();
+            let limits = limits.clone();
+            let done = done.clone();
+            std::thread::Builder::new()
+                .name(format!("weft-exec-{index}"))
+                .spawn(move || run_jobs(&jobs, &runtime, &limits, &done))?;
+        }
+        Ok(Executors { queue })
+    }
+
+    /// Queues a job. False if the threads are gone.
+    pub(crate) fn submit(&self, job: Job) -> bool {
+        self.queue.send(job).is_ok()
+    }
+}
+
+/// One executor thread's life: take jobs until the queue closes or the
+/// loop stops listening.
+fn run_jobs(
+    jobs: &Mutex<Receiver<Job>>,
+    runtime: &Runtime,
+    limits: &TaskLimits,
+    done: &UnboundedSender<JobDone>,
+) {
+    loop {
+        let job = {
+            // Receiving cannot panic, so the lock cannot be poisoned by a
+            // holder; take it anyway if it is.
+            let jobs = jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match jobs.recv() {
+                Ok(job) => job,
+                Err(_closed) => return,
+            }
+        };
+        if !job.ticket.start() {
+            continue;
+        }
+        let started = Instant::now();
+        let result = run_job(&job, runtime, limits);
+        let duration = started.elapsed();
+        let report = JobDone {
+            seq: job.seq,
+            key: job.key,
+            result,
+            duration,
+        };
+        drop(job);
+        if done.send(report).is_err() {
+            return;
+        }
+    }
+}
+
+/// Assembles the arguments and calls the task, turning a panic inside the
+/// runtime (a bug) into a task error rather than a lost task.
+fn run_job(job: &Job, runtime: &Runtime, limits: &TaskLimits) -> Result<Bytes, String> {
+    let args = arguments(&job.spec, &job.inputs);
+    let call = catch_unwind(AssertUnwindSafe(|| {
+        runtime.call(&job.module, &job.spec.function, &args, limits)
+    }));
+    match call {
+        Ok(Ok(output)) => Ok(output),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_string());
+            tracing::error!(task = %job.spec.function, panic = %what, "the runtime panicked");
+            Err(format!(
+                "task `{}`: the worker's runtime panicked (a bug in Weft): {what}",
+                job.spec.function
+            ))
+        }
+    }
+}
+
+/// The argument bytes of a call: the spec's arguments in order, each
+/// `Value` as is and each `Key` replaced by the next input, concatenated
+/// (`schema/ABI.md`, "Arguments"). A single argument is not copied.
+pub(crate) fn arguments<'a>(spec: &'a TaskSpec, inputs: &'a [Bytes]) -> Cow<'a, [u8]> {
+    match (spec.args.as_slice(), inputs) {
+        ([], _) => Cow::Borrowed(&[]),
+        ([SpecArg::Value(value)], _) => Cow::Borrowed(value),
+        ([SpecArg::Key(_)], [input]) => Cow::Borrowed(input),
+        (args, _) => {
+            let mut inputs = inputs.iter();
+            let mut len = 0;
+            let mut parts: Vec<&[u8]> = Vec::with_capacity(args.len());
+            for arg in args {
+                let part: &[u8] = match arg {
+                    SpecArg::Value(value) => value,
+                    SpecArg::Key(_) => inputs.next().map_or(&[], |input| input),
+                };
+                len += part.len();
+                parts.push(part);
+            }
+            let mut out = Vec::with_capacity(len);
+            for part in parts {
+                out.extend_from_slice(part);
+            }
+            Cow::Owned(out)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(args: Vec<SpecArg>) -> TaskSpec {
+        TaskSpec {
+            module: [0; 32],
+            function: "f".into(),
+            args,
+        }
+    }
+
+    #[test]
+    fn arguments_are_values_and_inputs_in_order() {
+        let key = SpecArg::Key(TaskKey([7; 16]));
+        let inputs = [Bytes::from_static(b"AA"), Bytes::from_static(b"BBB")];
+        let s = spec(vec![
+            SpecArg::Value(b"1".to_vec()),
+            key.clone(),
+            SpecArg::Value(b"22".to_vec()),
+            key.clone(),
+        ]);
+        assert_eq!(&*arguments(&s, &inputs), b"1AA22BBB");
+        let s = spec(vec![key]);
+        assert!(matches!(arguments(&s, &inputs[..1]), Cow::Borrowed(b"AA")));
+        let s = spec(vec![SpecArg::Value(b"xyz".to_vec())]);
+        assert!(matches!(arguments(&s, &[]), Cow::Borrowed(b"xyz")));
+        assert!(arguments(&spec(vec![]), &[]).is_empty());
+    }
+
+    #[test]
+    fn a_ticket_starts_or_cancels_once() {
+        let ticket = Ticket::default();
+        assert!(ticket.cancel());
+        assert!(!ticket.start());
+        let ticket = Ticket::default();
+        assert!(ticket.start());
+        assert!(!ticket.cancel());
+    }
+}

@@ -1,0 +1,226 @@
+//! Getting inputs from other workers' data ports: the [`Fetcher`] keeps one
+//! connection per peer (role peer), asks each holder for all the keys wanted
+//! from it in one [`DataRequest::Get`], and falls back to the next holder of
+//! a key when a holder fails (cannot be reached, does not answer within
+//! `fetch_timeout`, breaks the protocol, or says `Missing`).
+//!
+//! Requests to one peer go one at a time over its connection; requests to
+//! different peers run concurrently. A connection that failed is dropped and
+//! forgotten, so the peer table holds only live connections.
+
+use crate::data_server::own;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Mutex as AsyncMutex;
+use weft_core::WorkerId;
+use weft_proto::messages::{DataReply, DataRequest};
+use weft_proto::{Connection, ConnectionLimits, Hello, Role};
+use weft_schema::graph::TaskKey;
+
+/// An input to fetch and where it may be, in the order to try.
+#[derive(Debug, Clone)]
+pub(crate) struct Wanted {
+    /// The input's key.
+    pub(crate) key: TaskKey,
+    /// Its holders with their data ports, never empty.
+    pub(crate) holders: Vec<(WorkerId, String)>,
+}
+
+/// What became of one [`Wanted`] input: its bytes, or the first holder
+/// tried when no holder had it.
+pub(crate) type Fetched = (TaskKey, Result<Bytes, WorkerId>);
+
+/// One peer's connection, used by one request at a time.
+type PeerSlot = Arc<AsyncMutex<Option<Connection>>>;
+
+/// Fetches values from peers' data ports.
+#[derive(Debug)]
+pub(crate) struct Fetcher {
+    hello: Hello,
+    limits: ConnectionLimits,
+    timeout: Duration,
+    peers: Mutex<HashMap<String, PeerSlot>>,
+}
+
+impl Fetcher {
+    /// A fetcher introducing itself as peer `name`.
+    pub(crate) fn new(name: &str, limits: ConnectionLimits, timeout: Duration) -> Fetcher {
+        Fetcher {
+            hello: Hello::new(Role::Peer, name),
+            limits,
+            timeout,
+            peers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Fetches every wanted input, trying its holders in order; keys wanted
+    /// from the same holder go in one request.
+    pub(crate) async fn fetch(&self, wanted: Vec<Wanted>) -> Vec<Fetched> {
+        let mut results = Vec::with_capacity(wanted.len());
+        // Each input with the index of the next holder to try.
+        let mut todo: Vec<(Wanted, usize)> = wanted.into_iter().map(|w| (w, 0)).collect();
+        while !todo.is_empty() {
+            // Group by next holder, keeping the order of first appearance.
+            let mut groups: Vec<(String, Vec<(Wanted, usize)>)> = Vec::new();
+            for (want, next) in todo.drain(..) {
+                let addr = &want.holders[next].1;
+                match groups.iter_mut().find(|(a, _)| a == addr) {
+                    Some((_, group)) => group.push((want, next)),
+                    None => groups.push((addr.clone(), vec![(want, next)])),
+                }
+            }
+            for (addr, group) in groups {
+                let keys: Vec<TaskKey> = group.iter().map(|(w, _)| w.key).collect();
+                let outcome = self.get_from(&addr, &keys).await;
+                for (index, (want, next)) in group.into_iter().enumerate() {
+                    let value = match &outcome {
+                        Ok(values) => values.get(index).cloned().flatten(),
+                        Err(_) => None,
+                    };
+                    if let Some(value) = value {
+                        results.push((want.key, Ok(value)));
+                        continue;
+                    }
+                    let holder = want.holders[next].0;
+                    match &outcome {
+                        Ok(_) => {
+                            tracing::debug!(key = %want.key, %holder, %addr, "input missing at holder")
+                        }
+                        Err(reason) => {
+                            tracing::warn!(key = %want.key, %holder, %addr, %reason, "cannot fetch input")
+                        }
+                    }
+                    if next + 1 < want.holders.len() {
+                        todo.push((want, next + 1));
+                    } else {
+                        let first = want.holders[0].0;
+                        results.push((want.key, Err(first)));
+                    }
+                }
+            }
+        }
+        results
+    }
+
+    /// Asks the peer at `addr` for `keys`: one entry per key, `None` for a
+    /// key it does not hold; `Err` if the request failed as a whole.
+    async fn get_from(&self, addr: &str, keys: &[TaskKey]) -> Result<Vec<Option<Bytes>>, String> {
+        let slot = self.slot(addr);
+        let mut connection = slot.lock().await;
+        let attempt = tokio::time::timeout(self.timeout, async {
+            // A pooled connection may have gone stale (the peer restarted):
+            // one fresh try is allowed after a failure on a reused one.
+            let mut reused = connection.is_some();
+            loop {
+                let current = match connection.as_mut() {
+                    Some(current) => current,
+                    None => connection.insert(self.connect(addr).await?),
+                };
+                match request(current, keys).await {
+                    Ok(values) => return Ok(values),
+                    Err(reason) => {
+                        *connection = None;
+                        if !reused {
+                            return Err(reason);
+                        }
+                        tracing::debug!(%addr, %reason, "reused peer connection failed; reconnecting");
+                        reused = false;
+                    }
+                }
+            }
+        })
+        .await;
+        let outcome = attempt.unwrap_or_else(|_elapsed| {
+            Err(format!(
+                "no answer within {:?} (fetch_timeout)",
+                self.timeout
+            ))
+        });
+        if outcome.is_err() {
+            *connection = None;
+            drop(connection);
+            self.forget(addr, &slot);
+        }
+        outcome
+    }
+
+    async fn connect(&self, addr: &str) -> Result<Connection, String> {
+        let (connection, hello) = Connection::connect(addr, &self.hello, &self.limits)
+            .await
+            .map_err(|e| e.to_string())?;
+        if hello.role != Role::Worker {
+            return Err(format!(
+                "the process at {addr} is a {}, not a worker",
+                hello.role
+            ));
+        }
+        Ok(connection)
+    }
+
+    fn peers(&self) -> std::sync::MutexGuard<'_, HashMap<String, PeerSlot>> {
+        self.peers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn slot(&self, addr: &str) -> PeerSlot {
+        self.peers()
+            .entry(addr.to_string())
+            .or_insert_with(|| Arc::new(AsyncMutex::new(None)))
+            .clone()
+    }
+
+    /// Drops the table entry of a failed peer, unless it was replaced.
+    fn forget(&self, addr: &str, slot: &PeerSlot) {
+        let mut peers = self.peers();
+        if peers.get(addr).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            peers.remove(addr);
+        }
+    }
+}
+
+/// One `Get` on an established connection.
+async fn request(
+    connection: &mut Connection,
+    keys: &[TaskKey],
+) -> Result<Vec<Option<Bytes>>, String> {
+    connection
+        .send(&DataRequest::Get {
+            keys: keys.to_vec(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut values = Vec::with_capacity(keys.len());
+    for key in keys {
+        let reply = connection
+            .recv::<DataReply>()
+            .await
+            .map_err(|e| e.to_string())?;
+        match reply {
+            Some(DataReply::Found { key: found, nbytes }) if found == *key => {
+                let value = connection
+                    .recv_frame()
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| {
+                        format!("the peer closed the connection before the value of {key}")
+                    })?;
+                if value.len() as u64 != nbytes {
+                    return Err(format!(
+                        "the peer announced {nbytes} bytes for {key} and sent {}",
+                        value.len()
+                    ));
+                }
+                values.push(Some(own(value)));
+            }
+            Some(DataReply::Missing { key: missing }) if missing == *key => values.push(None),
+            Some(other) => {
+                return Err(format!("unexpected reply to a Get of {key}: {other:?}"));
+            }
+            None => return Err("the peer closed the connection".to_string()),
+        }
+    }
+    Ok(values)
+}

@@ -1,0 +1,298 @@
+//! A fake scheduler and a data-port client for the worker's tests. Every
+//! wait is bounded by [`DEADLINE`].
+
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use weft_core::{SpecArg, TaskSpec, WorkerId};
+use weft_proto::messages::{
+    DataReply, DataRequest, WireCompute, WireInput, WorkerCommand, WorkerReport,
+};
+use weft_proto::{Connection, ConnectionLimits, Hello, Role};
+use weft_schema::graph::TaskKey;
+use weft_worker::{WorkerConfig, WorkerHandle};
+
+/// The longest any step of a test may take (the first module compilation
+/// of a debug build included).
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+/// Awaits `future` within [`DEADLINE`], or fails the test saying what.
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(DEADLINE, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {DEADLINE:?} waiting for {what}"),
+    }
+}
+
+/// The test guest module's bytes and hash.
+pub fn testkit() -> &'static (Vec<u8>, [u8; 32]) {
+    static MODULE: OnceLock<(Vec<u8>, [u8; 32])> = OnceLock::new();
+    MODULE.get_or_init(|| {
+        let bytes = std::fs::read(weft_guest_artifacts::TESTKIT).expect("the testkit module");
+        let hash = *blake3::hash(&bytes).as_bytes();
+        (bytes, hash)
+    })
+}
+
+/// A distinct key per number.
+pub fn key(n: u64) -> TaskKey {
+    let mut bytes = [0xa5; 16];
+    bytes[..8].copy_from_slice(&n.to_le_bytes());
+    TaskKey(bytes)
+}
+
+/// An encoded argument value.
+pub fn value<T: serde::Serialize>(v: &T) -> SpecArg {
+    SpecArg::Value(weft_sdk::codec::encode(v).expect("encode"))
+}
+
+/// A compute of `function` of the testkit module.
+pub fn compute(
+    key: TaskKey,
+    function: &str,
+    args: Vec<SpecArg>,
+    inputs: Vec<WireInput>,
+) -> WireCompute {
+    WireCompute {
+        key,
+        run: 1,
+        spec: Arc::new(TaskSpec {
+            module: testkit().1,
+            function: function.to_string(),
+            args,
+        }),
+        inputs,
+    }
+}
+
+/// Where an input is.
+pub fn input(key: TaskKey, holders: &[(WorkerId, SocketAddr)]) -> WireInput {
+    WireInput {
+        key,
+        nbytes: 8,
+        holders: holders
+            .iter()
+            .map(|(id, addr)| (*id, addr.to_string()))
+            .collect(),
+    }
+}
+
+/// An address nobody listens on.
+pub async fn dead_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    addr
+}
+
+/// A worker configuration for tests.
+pub fn config(scheduler: SocketAddr, nthreads: u32) -> WorkerConfig {
+    let mut config = WorkerConfig::new(scheduler.to_string());
+    config.name = "test-worker".into();
+    config.nthreads = nthreads;
+    config.runtime.instances_max = nthreads;
+    config.fetch_timeout = Duration::from_secs(10);
+    config
+}
+
+/// A scheduler that speaks the protocol by hand.
+pub struct FakeScheduler {
+    listener: TcpListener,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl FakeScheduler {
+    pub async fn new() -> FakeScheduler {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        FakeScheduler { listener, addr }
+    }
+
+    /// Accepts one worker, checks its registration and welcomes it as `id`.
+    pub async fn accept(&self, id: u32) -> WorkerLink {
+        let (stream, _) = self.listener.accept().await.expect("accept");
+        let (mut connection, hello) = Connection::accept(
+            stream,
+            &Hello::new(Role::Scheduler, "fake-scheduler"),
+            &ConnectionLimits::default(),
+        )
+        .await
+        .expect("handshake");
+        assert_eq!(hello.role, Role::Worker);
+        let register = connection
+            .recv::<WorkerReport>()
+            .await
+            .expect("recv")
+            .expect("a registration");
+        let WorkerReport::Register {
+            data_addr,
+            nthreads,
+            ..
+        } = register
+        else {
+            panic!("expected Register, got {register:?}");
+        };
+        assert!(nthreads >= 1);
+        connection
+            .send(&WorkerCommand::Welcome {
+                worker: WorkerId(id),
+            })
+            .await
+            .expect("welcome");
+        WorkerLink {
+            connection,
+            id: WorkerId(id),
+            data_addr: data_addr.parse().expect("a socket address"),
+            modules_sent: 0,
+        }
+    }
+
+    /// Starts a worker with `config` and accepts it as `id`.
+    pub async fn start(&self, id: u32, config: WorkerConfig) -> (WorkerHandle, WorkerLink) {
+        let (worker, link) = within("a worker to join", async {
+            tokio::join!(weft_worker::start(config), self.accept(id))
+        })
+        .await;
+        let worker = worker.expect("the worker starts");
+        assert_eq!(worker.id(), WorkerId(id));
+        assert_eq!(worker.data_addr(), link.data_addr);
+        (worker, link)
+    }
+}
+
+/// The scheduler's side of one worker's connection.
+pub struct WorkerLink {
+    pub connection: Connection,
+    pub id: WorkerId,
+    pub data_addr: SocketAddr,
+    /// How many `GetModule`s were answered.
+    pub modules_sent: usize,
+}
+
+impl WorkerLink {
+    pub async fn send(&mut self, command: WorkerCommand) {
+        self.connection.send(&command).await.expect("send");
+    }
+
+    /// The next report, `GetModule`s of the testkit answered on the way.
+    pub async fn report(&mut self) -> WorkerReport {
+        loop {
+            let report = within("a report", self.connection.recv::<WorkerReport>())
+                .await
+                .expect("recv")
+                .expect("the worker is connected");
+            match report {
+                WorkerReport::GetModule { hash } if hash == testkit().1 => {
+                    self.modules_sent += 1;
+                    self.send(WorkerCommand::Module {
+                        hash,
+                        bytes: testkit().0.clone(),
+                    })
+                    .await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Expects `Finished` for `key`; returns its size.
+    pub async fn finished(&mut self, key: TaskKey) -> u64 {
+        match self.report().await {
+            WorkerReport::Finished {
+                key: done, nbytes, ..
+            } if done == key => nbytes,
+            other => panic!("expected Finished of {key}, got {other:?}"),
+        }
+    }
+
+    /// Runs `compute` and waits for it to finish.
+    pub async fn run(&mut self, compute: WireCompute) {
+        let key = compute.key;
+        self.send(WorkerCommand::Compute(compute)).await;
+        self.finished(key).await;
+    }
+}
+
+/// A client of a worker's data port.
+pub struct DataClient {
+    pub connection: Connection,
+}
+
+impl DataClient {
+    pub async fn connect(addr: SocketAddr) -> DataClient {
+        let (connection, hello) = within(
+            "a data port connection",
+            Connection::connect(
+                addr,
+                &Hello::new(Role::Client, "test-client"),
+                &ConnectionLimits::default(),
+            ),
+        )
+        .await
+        .expect("connect to the data port");
+        assert_eq!(hello.role, Role::Worker);
+        DataClient { connection }
+    }
+
+    /// Gets `keys`: the bytes of each, or `None` if missing.
+    pub async fn get(&mut self, keys: &[TaskKey]) -> Vec<Option<Bytes>> {
+        let connection = &mut self.connection;
+        within("a Get", async {
+            connection
+                .send(&DataRequest::Get {
+                    keys: keys.to_vec(),
+                })
+                .await
+                .expect("send Get");
+            let mut out = Vec::new();
+            for key in keys {
+                match connection.recv::<DataReply>().await.expect("recv") {
+                    Some(DataReply::Found { key: found, nbytes }) => {
+                        assert_eq!(found, *key);
+                        let value = connection
+                            .recv_frame()
+                            .await
+                            .expect("recv value")
+                            .expect("a value");
+                        assert_eq!(value.len() as u64, nbytes);
+                        out.push(Some(value));
+                    }
+                    Some(DataReply::Missing { key: missing }) => {
+                        assert_eq!(missing, *key);
+                        out.push(None);
+                    }
+                    other => panic!("unexpected reply {other:?}"),
+                }
+            }
+            out
+        })
+        .await
+    }
+
+    /// Gets one `i64` result.
+    pub async fn get_i64(&mut self, key: TaskKey) -> i64 {
+        let value = self.get(&[key]).await.remove(0).expect("the key is held");
+        weft_sdk::codec::decode(&value).expect("an i64")
+    }
+
+    /// Puts a value.
+    pub async fn put(&mut self, key: TaskKey, value: &[u8]) {
+        let connection = &mut self.connection;
+        within("a Put", async {
+            connection
+                .send(&DataRequest::Put { key })
+                .await
+                .expect("send Put");
+            connection.send_frame(value).await.expect("send value");
+            let reply = connection.recv::<DataReply>().await.expect("recv");
+            assert_eq!(reply, Some(DataReply::Stored { key }));
+        })
+        .await;
+    }
+}

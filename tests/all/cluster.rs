@@ -1,0 +1,136 @@
+//! A real cluster: a `weft scheduler` process and three `weft worker`
+//! processes on 127.0.0.1, driven by the Rust client.
+
+use crate::processes::Process;
+use std::time::Duration;
+use weft_client::{Client, ClientError, Future, Module};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+struct Cluster {
+    scheduler: Process,
+    _workers: Vec<Process>,
+}
+
+fn cluster(workers: usize) -> Cluster {
+    let scheduler = Process::start(&["scheduler", "--listen", "127.0.0.1:0"]);
+    let workers = (0..workers)
+        .map(|_| Process::worker(&scheduler.addr, 1))
+        .collect();
+    Cluster {
+        scheduler,
+        _workers: workers,
+    }
+}
+
+async fn bounded<T>(
+    future: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    tokio::time::timeout(Duration::from_secs(120), future)
+        .await
+        .unwrap_or(Err(ClientError::Timeout))
+}
+
+async fn connect(cluster: &Cluster) -> (Client, Module) {
+    let client = Client::connect(&cluster.scheduler.addr).await.unwrap();
+    let module = client
+        .upload_module(std::fs::read(weft_guest_artifacts::TESTKIT).unwrap())
+        .await
+        .unwrap();
+    (client, module)
+}
+
+/// Sums `leaves` pairwise with `add` until one future is left.
+fn reduce(client: &Client, module: &Module, mut level: Vec<Future<i64>>) -> Future<i64> {
+    while level.len() > 1 {
+        let pairs: Vec<(&Future<i64>, &Future<i64>)> = level
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| (&c[0], &c[1]))
+            .collect();
+        let mut next = client.map::<i64, _>(module, "add", pairs).unwrap();
+        if level.len() % 2 == 1 {
+            next.push(level.last().unwrap().clone());
+        }
+        level = next;
+    }
+    level.pop().unwrap()
+}
+
+#[test]
+fn a_ten_thousand_task_graph_across_three_workers_gives_the_right_answer() {
+    let cluster = cluster(3);
+    runtime().block_on(async {
+        let (client, module) = connect(&cluster).await;
+        let n: i64 = 5_000;
+        let leaves = client
+            .map::<i64, _>(&module, "inc", (0..n).map(|i| (i,)))
+            .unwrap();
+        let total = reduce(&client, &module, leaves);
+        // 5,000 inc + 4,999 add.
+        assert_eq!(bounded(total.result()).await.unwrap(), n * (n + 1) / 2);
+        let workers = client.workers().await.unwrap();
+        assert_eq!(workers.len(), 3);
+    });
+}
+
+#[test]
+fn errors_propagate_to_dependents_and_name_the_failed_key() {
+    let cluster = cluster(2);
+    runtime().block_on(async {
+        let (client, module) = connect(&cluster).await;
+        let bad = client.submit::<i64>(&module, "divide", (1, 0)).unwrap();
+        let dependent = client.submit::<i64>(&module, "add", (&bad, 1)).unwrap();
+        let err = bounded(bad.result()).await.unwrap_err();
+        assert!(err.to_string().contains("cannot divide 1 by zero"), "{err}");
+        let err = bounded(dependent.result()).await.unwrap_err();
+        let ClientError::Task { failure, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            failure.origin,
+            bad.key(),
+            "the dependent's error names the failed key"
+        );
+        assert!(err.to_string().contains(&bad.key().to_string()), "{err}");
+    });
+}
+
+#[test]
+fn identical_submissions_share_a_key_and_retries_rerun() {
+    let cluster = cluster(1);
+    runtime().block_on(async {
+        let (client, module) = connect(&cluster).await;
+        let a = client.submit::<i64>(&module, "inc", (41,)).unwrap();
+        let b = client.submit::<i64>(&module, "inc", (41,)).unwrap();
+        assert_eq!(a.key(), b.key());
+        let c = client.submit::<i64>(&module, "inc", (42,)).unwrap();
+        assert_ne!(a.key(), c.key());
+        assert_eq!(bounded(b.result()).await.unwrap(), 42);
+        drop(a);
+        assert_eq!(
+            bounded(b.result()).await.unwrap(),
+            42,
+            "one handle dropped, the other still holds it"
+        );
+        let impure = client
+            .submit_with::<i64>(
+                &module,
+                "inc",
+                (41,),
+                weft_client::SubmitOptions {
+                    pure: false,
+                    retries: 0,
+                },
+            )
+            .unwrap();
+        assert_ne!(impure.key(), b.key(), "an impure task gets its own key");
+        assert_eq!(bounded(impure.result()).await.unwrap(), 42);
+    });
+}
