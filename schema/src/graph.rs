@@ -45,7 +45,7 @@ use serde::{Deserialize, Serialize};
 pub use check::check_graph;
 pub use codec::{decode_graph, encode_graph};
 pub use error::{GraphError, GraphLocation, KeyHexError};
-pub use key::{deterministic_key, unique_key};
+pub use key::{deterministic_key, scatter_key, unique_key};
 
 /// The identity of a task: 16 bytes, shown as 32 lowercase hex digits.
 ///

@@ -103,7 +103,7 @@ fn errors_propagate_to_dependents_and_name_the_failed_key() {
 }
 
 #[test]
-fn identical_submissions_share_a_key_and_retries_rerun() {
+fn identical_submissions_share_a_key() {
     let cluster = cluster(1);
     runtime().block_on(async {
         let (client, module) = connect(&cluster).await;
@@ -132,5 +132,154 @@ fn identical_submissions_share_a_key_and_retries_rerun() {
             .unwrap();
         assert_ne!(impure.key(), b.key(), "an impure task gets its own key");
         assert_eq!(bounded(impure.result()).await.unwrap(), 42);
+    });
+}
+
+#[test]
+fn a_failing_task_with_retries_still_reports_its_error() {
+    let cluster = cluster(1);
+    runtime().block_on(async {
+        let (client, module) = connect(&cluster).await;
+        let options = weft_client::SubmitOptions {
+            pure: true,
+            retries: 2,
+        };
+        let bad = client
+            .submit_with::<i64>(&module, "divide", (7, 0), options)
+            .unwrap();
+        let err = bounded(bad.result()).await.unwrap_err();
+        assert!(err.to_string().contains("cannot divide 7 by zero"), "{err}");
+    });
+}
+
+#[test]
+fn scattered_data_feeds_tasks_and_broadcast_reaches_every_worker() {
+    let cluster = cluster(3);
+    runtime().block_on(async {
+        let (client, module) = connect(&cluster).await;
+        let scattered = bounded(client.scatter(&[10i64, 20, 30], false))
+            .await
+            .unwrap();
+        let sums = client
+            .map::<i64, _>(&module, "add", scattered.iter().map(|f| (f, 1)))
+            .unwrap();
+        assert_eq!(bounded(client.gather(&sums)).await.unwrap(), [11, 21, 31]);
+        assert_eq!(bounded(scattered[1].result()).await.unwrap(), 20);
+
+        let everywhere = bounded(client.scatter(&[String::from("shared")], true))
+            .await
+            .unwrap();
+        let greeted = client
+            .submit::<String>(&module, "greet", (&everywhere[0],))
+            .unwrap();
+        assert_eq!(bounded(greeted.result()).await.unwrap(), "hello, shared");
+        // The same value scattered again shares the key.
+        let again = bounded(client.scatter(&[String::from("shared")], false))
+            .await
+            .unwrap();
+        assert_eq!(again[0].key(), everywhere[0].key());
+    });
+}
+
+#[test]
+fn persist_returns_at_once_and_compute_reuses_the_persisted_partitions() {
+    let cluster = cluster(2);
+    runtime().block_on(async {
+        let (client, module) = connect(&cluster).await;
+        let hostile = client
+            .upload_module(std::fs::read(weft_guest_artifacts::HOSTILE).unwrap())
+            .await
+            .unwrap();
+        // Slow partitions: persisting must not wait for them.
+        let slow = weft_client::Collection::<u64>::from_tasks(
+            &hostile,
+            "burn",
+            (0..4u64).map(|i| (200_000_000 + i,)),
+        )
+        .unwrap();
+        let persisted = client.persist(&slow).unwrap();
+        assert!(persisted.is_persisted());
+        let computed = client.compute(&persisted).unwrap();
+        assert!(
+            computed
+                .futures()
+                .iter()
+                .any(|f| f.status() == weft_client::FutureStatus::Pending),
+            "persist returned before the work was done"
+        );
+        let keys: Vec<_> = computed.futures().iter().map(|f| f.key()).collect();
+        assert_eq!(
+            keys,
+            persisted.keys(),
+            "compute reuses the persisted partitions"
+        );
+        assert_eq!(bounded(computed.result()).await.unwrap().len(), 4);
+
+        // A lazy collection over words, mapped, persisted, then mapped again.
+        let words = weft_client::Collection::<Vec<String>>::from_tasks(
+            &module,
+            "sort_words",
+            [vec!["b", "a"], vec!["d", "c"]].into_iter().map(|w| (w,)),
+        )
+        .unwrap();
+        assert!(!words.is_persisted());
+        let persisted_words = client.persist(&words).unwrap();
+        let computed = client.compute(&persisted_words).unwrap();
+        assert_eq!(
+            bounded(computed.result()).await.unwrap(),
+            [
+                vec!["a".to_string(), "b".into()],
+                vec!["c".into(), "d".into()]
+            ]
+        );
+    });
+}
+
+#[test]
+fn wait_and_as_completed_report_progress() {
+    let cluster = cluster(2);
+    runtime().block_on(async {
+        let (client, module) = connect(&cluster).await;
+        let hostile = client
+            .upload_module(std::fs::read(weft_guest_artifacts::HOSTILE).unwrap())
+            .await
+            .unwrap();
+        let quick = client.submit::<i64>(&module, "inc", (1,)).unwrap();
+        let failing = client.submit::<i64>(&module, "divide", (1, 0)).unwrap();
+        let slow = client
+            .submit::<u64>(&hostile, "burn", (3_000_000_000u64,))
+            .unwrap();
+        let quick_ones = [quick.clone()];
+        let outcome =
+            bounded(client.wait(&quick_ones, None, weft_client::ReturnWhen::AllCompleted))
+                .await
+                .unwrap();
+        assert_eq!(outcome.done, [0]);
+
+        let pair = [failing.clone(), quick.clone()];
+        let outcome = bounded(client.wait(&pair, None, weft_client::ReturnWhen::FirstException))
+            .await
+            .unwrap();
+        assert!(outcome.done.contains(&0), "{outcome:?}");
+
+        // A timeout is not an error: the slow one is reported not done.
+        let slow_ones = [slow];
+        let outcome = bounded(client.wait(
+            &slow_ones,
+            Some(Duration::from_millis(50)),
+            weft_client::ReturnWhen::AllCompleted,
+        ))
+        .await
+        .unwrap();
+        assert_eq!(outcome.not_done, [0]);
+
+        let mixed = [quick, failing];
+        let mut completed = client.as_completed(&mixed);
+        let mut seen = Vec::new();
+        while let Some((index, result)) = completed.next().await {
+            seen.push((index, result.is_ok()));
+        }
+        seen.sort();
+        assert_eq!(seen, [(0, true), (1, false)]);
     });
 }

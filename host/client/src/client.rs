@@ -125,6 +125,19 @@ impl Client {
             .as_mut())
     }
 
+    /// Whether the connection to the scheduler is closed.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.inner.state).closed.is_some()
+    }
+
+    pub(crate) fn connection_limits(&self) -> ConnectionLimits {
+        self.inner.limits
+    }
+
+    pub(crate) fn send_request(&self, request: ClientRequest) -> Result<(), ClientError> {
+        self.send(request)
+    }
+
     fn send(&self, request: ClientRequest) -> Result<(), ClientError> {
         if let Some(reason) = &lock(&self.inner.state).closed {
             return Err(ClientError::Closed(reason.clone()));
@@ -229,28 +242,7 @@ impl Client {
         let mut tasks = Vec::new();
         let mut futures = Vec::new();
         for args in inputs {
-            if args.count() != signature.params.len() {
-                return Err(ClientError::Arguments {
-                    task: signature.to_string(),
-                    message: format!(
-                        "{} arguments given, the task takes {}",
-                        args.count(),
-                        signature.params.len()
-                    ),
-                });
-            }
-            let graph_args = signature
-                .params
-                .iter()
-                .enumerate()
-                .map(|(i, param)| {
-                    args.arg(i, &param.ty)
-                        .map_err(|message| ClientError::Arguments {
-                            task: signature.to_string(),
-                            message: format!("argument `{}`: {message}", param.name),
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let graph_args = encode_args(signature, &args)?;
             let mut graph_task = GraphTask::new_pure(module.hash, task, graph_args);
             if !options.pure {
                 let counter = self.inner.counter.fetch_add(1, Ordering::Relaxed);
@@ -430,4 +422,33 @@ fn decode_result<R: DeserializeOwned>(future: &Future<R>, bytes: &[u8]) -> Resul
             serde_json::from_value(value).map_err(|e| fail(format!("the task returns {ty}: {e}")))
         }
     }
+}
+
+/// Encodes a call's arguments by the task's parameter types.
+pub(crate) fn encode_args(
+    signature: &weft_schema::signature::TaskSignature,
+    args: &impl Args,
+) -> Result<Vec<weft_schema::graph::GraphArg>, ClientError> {
+    if args.count() != signature.params.len() {
+        return Err(ClientError::Arguments {
+            task: signature.to_string(),
+            message: format!(
+                "{} arguments given, the task takes {}",
+                args.count(),
+                signature.params.len()
+            ),
+        });
+    }
+    signature
+        .params
+        .iter()
+        .enumerate()
+        .map(|(i, param)| {
+            args.arg(i, &param.ty)
+                .map_err(|message| ClientError::Arguments {
+                    task: signature.to_string(),
+                    message: format!("argument `{}`: {message}", param.name),
+                })
+        })
+        .collect()
 }

@@ -56,6 +56,19 @@ impl<T> Future<T> {
     }
 }
 
+impl<T> Future<T> {
+    /// Another handle to the same key, not typed.
+    pub(crate) fn untyped(&self) -> Future<()> {
+        self.client.hold(self.key);
+        Future {
+            key: self.key,
+            client: self.client.clone(),
+            ret: None,
+            _result: PhantomData,
+        }
+    }
+}
+
 impl<T> Clone for Future<T> {
     fn clone(&self) -> Self {
         self.client.hold(self.key);

@@ -23,6 +23,7 @@
 
 mod args;
 mod client;
+mod collection;
 mod error;
 mod fetch;
 mod future;
@@ -30,15 +31,19 @@ mod link;
 #[cfg(feature = "local")]
 mod local;
 mod module;
+mod scatter;
 mod state;
+mod wait;
 
 pub use args::{Arg, Args};
 pub use client::{Client, SubmitOptions};
+pub use collection::{Collection, Computed};
 pub use error::ClientError;
 pub use future::Future;
 #[cfg(feature = "local")]
 pub use local::{LocalCluster, LocalConfig};
 pub use module::Module;
 pub use state::FutureStatus;
+pub use wait::{AsCompleted, ReturnWhen, WaitOutcome};
 pub use weft_core::{FailureKind, TaskFailure};
 pub use weft_schema::graph::TaskKey;

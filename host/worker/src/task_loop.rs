@@ -205,7 +205,13 @@ impl TaskLoop {
                 }
             }
             self.cx.start_fetches();
-            while self.cx.background.try_join_next().is_some() {}
+            while let Some(finished) = self.cx.background.try_join_next() {
+                if let Err(error) = finished
+                    && error.is_panic()
+                {
+                    tracing::error!(%error, "a fetch or module load panicked (a bug)");
+                }
+            }
             if !self.cx.outbox.is_empty() {
                 // If the writer is gone, the next turn learns why.
                 let _ = io.reports.send(std::mem::take(&mut self.cx.outbox));

@@ -69,6 +69,16 @@ pub fn unique_key(seed: u64, counter: u64) -> TaskKey {
     truncate(hasher.finalize())
 }
 
+/// The key of data a client scatters: the hash of its encoded bytes, so
+/// scattering the same value twice gives the same key.
+pub fn scatter_key(bytes: &[u8]) -> TaskKey {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"weft/task-key/scatter/v1\0");
+    hasher.update(&len_le(bytes.len()));
+    hasher.update(bytes);
+    truncate(hasher.finalize())
+}
+
 fn len_le(len: usize) -> [u8; 8] {
     // usize is at most 64 bits on every supported target.
     (len as u64).to_le_bytes()

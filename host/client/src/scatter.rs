@@ -1,0 +1,80 @@
+//! `scatter`: put values from this process straight onto workers' data
+//! ports, then tell the scheduler where they are. Keys come from the values'
+//! bytes, so scattering the same value twice shares one key.
+
+use crate::{Client, ClientError, Future};
+use serde::Serialize;
+use std::marker::PhantomData;
+use weft_proto::messages::{ClientRequest, DataReply, DataRequest, WorkerInfo};
+use weft_proto::{Connection, Hello, Role};
+use weft_schema::graph::{TaskKey, scatter_key};
+
+impl Client {
+    /// Sends each value to a worker (to every worker with `broadcast`) and
+    /// returns futures to them. Values are spread round-robin over the
+    /// workers.
+    pub async fn scatter<T: Serialize>(
+        &self,
+        values: &[T],
+        broadcast: bool,
+    ) -> Result<Vec<Future<T>>, ClientError> {
+        let workers = self.workers().await?;
+        if workers.is_empty() {
+            return Err(ClientError::Refused("no workers to scatter to".into()));
+        }
+        let mut futures = Vec::with_capacity(values.len());
+        for (index, value) in values.iter().enumerate() {
+            let bytes = weft_sdk::codec::encode(value).map_err(|e| ClientError::Arguments {
+                task: "scatter".into(),
+                message: e.to_string(),
+            })?;
+            let key = scatter_key(&bytes);
+            let targets: Vec<&WorkerInfo> = if broadcast {
+                workers.iter().collect()
+            } else {
+                vec![&workers[index % workers.len()]]
+            };
+            for worker in &targets {
+                self.put(&worker.data_addr, key, &bytes).await?;
+            }
+            self.hold(key);
+            self.send_request(ClientRequest::Scattered {
+                key,
+                workers: targets.iter().map(|w| w.id).collect(),
+                nbytes: bytes.len() as u64,
+            })?;
+            futures.push(Future {
+                key,
+                client: self.clone(),
+                ret: None,
+                _result: PhantomData,
+            });
+        }
+        Ok(futures)
+    }
+
+    async fn put(&self, addr: &str, key: TaskKey, bytes: &[u8]) -> Result<(), ClientError> {
+        let fail = |message: String| ClientError::Fetch { key, message };
+        let hello = Hello::new(Role::Client, "client");
+        let (mut connection, _) = Connection::connect(addr, &hello, &self.connection_limits())
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        connection
+            .queue(&DataRequest::Put { key })
+            .map_err(|e| fail(e.to_string()))?;
+        connection
+            .send_frame(bytes)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        match connection
+            .recv::<DataReply>()
+            .await
+            .map_err(|e| fail(e.to_string()))?
+        {
+            Some(DataReply::Stored { key: stored }) if stored == key => Ok(()),
+            other => Err(fail(format!(
+                "the worker at {addr} did not store it: {other:?}"
+            ))),
+        }
+    }
+}
