@@ -44,6 +44,18 @@ pub fn fib(n: u32) -> u64 {
     go(n)
 }
 
+/// A partition of `len` values `p * len + j`, for the bulk-data benchmark.
+#[task]
+pub fn gen_partition(p: i64, len: i64) -> Vec<i64> {
+    (0..len).map(|j| p * len + j).collect()
+}
+
+/// Keeps the values divisible by 3.
+#[task]
+pub fn keep_multiples_of_3(xs: Vec<i64>) -> Vec<i64> {
+    xs.into_iter().filter(|x| x % 3 == 0).collect()
+}
+
 /// Parses `name,balance` CSV text (with a header line) into accounts.
 #[task]
 pub fn parse_accounts(csv: String) -> Result<Vec<Account>, String> {

@@ -10,28 +10,60 @@ use weft_schema::signature::Type;
 
 /// One argument of a task call.
 pub trait Arg {
-    /// The argument for a parameter of type `ty`.
-    fn to_graph_arg(&self, ty: &Type) -> Result<GraphArg, String>;
+    /// Appends the graph arguments for a parameter of type `ty` (one, or
+    /// several for a list of futures).
+    fn to_graph_args(&self, ty: &Type, out: &mut Vec<GraphArg>) -> Result<(), String>;
 }
 
 impl<T: Serialize> Arg for T {
-    fn to_graph_arg(&self, ty: &Type) -> Result<GraphArg, String> {
+    fn to_graph_args(&self, ty: &Type, out: &mut Vec<GraphArg>) -> Result<(), String> {
         let value = serde_json::to_value(self).map_err(|e| e.to_string())?;
         let mut bytes = Vec::new();
         weft_schema::json::encode(ty, &value, &mut bytes).map_err(|e| e.to_string())?;
-        Ok(GraphArg::Value(bytes))
+        out.push(GraphArg::Value(bytes));
+        Ok(())
     }
 }
 
 impl<R> Arg for Future<R> {
-    fn to_graph_arg(&self, _ty: &Type) -> Result<GraphArg, String> {
-        Ok(GraphArg::Key(self.key()))
+    fn to_graph_args(&self, _ty: &Type, out: &mut Vec<GraphArg>) -> Result<(), String> {
+        out.push(GraphArg::Key(self.key()));
+        Ok(())
     }
 }
 
 impl<R> Arg for &Future<R> {
-    fn to_graph_arg(&self, _ty: &Type) -> Result<GraphArg, String> {
-        Ok(GraphArg::Key(self.key()))
+    fn to_graph_args(&self, _ty: &Type, out: &mut Vec<GraphArg>) -> Result<(), String> {
+        out.push(GraphArg::Key(self.key()));
+        Ok(())
+    }
+}
+
+/// A list of futures for a `list<T>` parameter (`Vec<T>` in Rust): the task
+/// receives their results as one list. Built by [`futures_list`].
+#[derive(Debug)]
+pub struct FutureList<'a, R>(&'a [Future<R>]);
+
+/// Passes the results of `futures` as one list argument: the encoding of a
+/// list is its length followed by its elements, so the length goes as a
+/// value and each result is spliced in after it, without coming to the
+/// client.
+pub fn futures_list<R>(futures: &[Future<R>]) -> FutureList<'_, R> {
+    FutureList(futures)
+}
+
+impl<R> Arg for FutureList<'_, R> {
+    fn to_graph_args(&self, ty: &Type, out: &mut Vec<GraphArg>) -> Result<(), String> {
+        if !matches!(ty, Type::List(_)) {
+            return Err(format!(
+                "a list of futures needs a list parameter, this one is {ty}"
+            ));
+        }
+        out.push(GraphArg::Value(
+            (self.0.len() as u64).to_le_bytes().to_vec(),
+        ));
+        out.extend(self.0.iter().map(|f| GraphArg::Key(f.key())));
+        Ok(())
     }
 }
 
@@ -39,15 +71,15 @@ impl<R> Arg for &Future<R> {
 pub trait Args {
     /// How many there are.
     fn count(&self) -> usize;
-    /// Argument `index` for a parameter of type `ty`.
-    fn arg(&self, index: usize, ty: &Type) -> Result<GraphArg, String>;
+    /// Appends argument `index`'s graph arguments for a parameter of type `ty`.
+    fn arg(&self, index: usize, ty: &Type, out: &mut Vec<GraphArg>) -> Result<(), String>;
 }
 
 impl Args for () {
     fn count(&self) -> usize {
         0
     }
-    fn arg(&self, index: usize, _ty: &Type) -> Result<GraphArg, String> {
+    fn arg(&self, index: usize, _ty: &Type, _out: &mut Vec<GraphArg>) -> Result<(), String> {
         Err(format!("no argument {index}"))
     }
 }
@@ -58,9 +90,9 @@ macro_rules! tuple_args {
             fn count(&self) -> usize {
                 $count
             }
-            fn arg(&self, index: usize, ty: &Type) -> Result<GraphArg, String> {
+            fn arg(&self, index: usize, ty: &Type, out: &mut Vec<GraphArg>) -> Result<(), String> {
                 match index {
-                    $($index => self.$index.to_graph_arg(ty),)+
+                    $($index => self.$index.to_graph_args(ty, out),)+
                     _ => Err(format!("no argument {index}")),
                 }
             }

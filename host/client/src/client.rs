@@ -439,16 +439,13 @@ pub(crate) fn encode_args(
             ),
         });
     }
-    signature
-        .params
-        .iter()
-        .enumerate()
-        .map(|(i, param)| {
-            args.arg(i, &param.ty)
-                .map_err(|message| ClientError::Arguments {
-                    task: signature.to_string(),
-                    message: format!("argument `{}`: {message}", param.name),
-                })
-        })
-        .collect()
+    let mut out = Vec::with_capacity(signature.params.len());
+    for (i, param) in signature.params.iter().enumerate() {
+        args.arg(i, &param.ty, &mut out)
+            .map_err(|message| ClientError::Arguments {
+                task: signature.to_string(),
+                message: format!("argument `{}`: {message}", param.name),
+            })?;
+    }
+    Ok(out)
 }

@@ -35,7 +35,7 @@ mod scatter;
 mod state;
 mod wait;
 
-pub use args::{Arg, Args};
+pub use args::{Arg, Args, FutureList, futures_list};
 pub use client::{Client, SubmitOptions};
 pub use collection::{Collection, Computed};
 pub use error::ClientError;
