@@ -1,88 +1,95 @@
-//! The README's demo: load the example task module (built from
-//! `examples/tasks` by `cargo run` itself), list its tasks, run some of them
-//! in the sandbox with JSON arguments, and show how failures are reported.
+//! The README's demo, on an embedded local cluster (a scheduler and two
+//! workers in this process, over loopback): upload the example task module
+//! (built from `examples/tasks` by `cargo run` itself), submit tasks and
+//! futures of futures, persist a collection of account partitions filtered
+//! in wasm, and show how a failing task is reported.
 
 use anyhow::{Context, Result};
-use serde_json::{Value, json};
 use std::time::Instant;
-use weft_runtime::{Runtime, RuntimeConfig, TaskModule};
-use weft_schema::json as values;
+use weft_client::{Client, Collection, Future, LocalConfig};
 
-fn main() -> Result<()> {
-    let path = weft_guest_artifacts::EXAMPLE_TASKS;
-    let runtime = Runtime::new(RuntimeConfig::default())?;
-    let bytes = std::fs::read(path).with_context(|| format!("read {path}"))?;
-    let module = runtime.load(&bytes)?;
+/// Three CSV partitions of accounts, as if read from three files.
+const PARTITIONS: [&str; 3] = [
+    "name,balance\nAlice,-100\nBob,200\n",
+    "name,balance\nCharlie,-300\nDennis,-400\n",
+    "name,balance\nEdith,-500\nFrank,600\n",
+];
 
+#[derive(Debug, serde::Deserialize)]
+struct Account {
+    name: String,
+    balance: i64,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let client = Client::local_with(LocalConfig {
+        workers: 2,
+        nthreads: 1,
+        ..LocalConfig::default()
+    })
+    .await?;
+    let module = client
+        .upload_module_file(weft_guest_artifacts::EXAMPLE_TASKS)
+        .await
+        .context("upload the example task module")?;
     println!(
-        "Loaded {} ({} bytes, hash {})",
-        path,
-        bytes.len(),
-        module.hash()
+        "A local cluster with {} workers; the module's tasks:",
+        client.workers().await?.len()
     );
-    println!("Its tasks, as recorded in the module:");
     for signature in module.signatures() {
         println!("  {signature}");
     }
 
-    println!("\nRunning tasks, each in a fresh sandboxed instance:");
-    show(&runtime, &module, "inc", vec![json!(41)])?;
-    show(&runtime, &module, "add", vec![json!(2), json!(40)])?;
-    show(&runtime, &module, "fib", vec![json!(27)])?;
-    let csv = "name,balance\nAlice,-100\nBob,200\nCharlie,-300\nDennis,-400\nEdith,500\n";
-    let rows = show(&runtime, &module, "parse_accounts", vec![json!(csv)])?;
-    show(&runtime, &module, "negative_accounts", vec![rows])?;
+    let a = client.submit::<i64>(&module, "inc", (1,))?;
+    let b = client.submit::<i64>(&module, "add", (&a, 10))?;
+    println!("\nadd(inc(1), 10) = {}", b.result().await?);
 
-    println!("\nFailures are typed and name the module and task:");
-    show(
-        &runtime,
+    let started = Instant::now();
+    let mut level = client.map::<i64, _>(&module, "inc", (0..4096).map(|i| (i,)))?;
+    while level.len() > 1 {
+        let pairs: Vec<(&Future<i64>, &Future<i64>)> =
+            level.chunks(2).map(|c| (&c[0], &c[1])).collect();
+        level = client.map(&module, "add", pairs)?;
+    }
+    println!(
+        "a tree reduction of 8,191 tasks: {} in {:.0} ms",
+        level[0].result().await?,
+        started.elapsed().as_secs_f64() * 1e3
+    );
+
+    let accounts = Collection::<Vec<serde_json::Value>>::from_tasks(
         &module,
         "parse_accounts",
-        vec![json!("name,balance\nAlice,lots\n")],
+        PARTITIONS.iter().map(|csv| (*csv,)),
     )?;
-
-    let calls = 20_000;
-    let args = encode_i64(1);
-    let started = Instant::now();
-    for _ in 0..calls {
-        runtime.call(&module, "inc", &args, &runtime.config().default_limits)?;
+    let negative =
+        client.persist(&accounts.map::<Vec<serde_json::Value>>(&module, "negative_accounts")?)?;
+    println!(
+        "\npersisted {} partitions of accounts with a negative balance (returned at once)",
+        negative.len()
+    );
+    let rows: Vec<Account> = client
+        .compute(&negative)?
+        .result()
+        .await?
+        .into_iter()
+        .flatten()
+        .map(serde_json::from_value)
+        .collect::<Result<_, _>>()?;
+    println!("  {:<10} {:>8}", "name", "balance");
+    for row in &rows {
+        println!("  {:<10} {:>8}", row.name, row.balance);
     }
-    let elapsed = started.elapsed();
-    let build = if cfg!(debug_assertions) {
-        "a debug build; `cargo run --release` is faster"
-    } else {
-        "a release build"
-    };
-    println!(
-        "\n{calls} calls of `inc`, one instance each, in {:.1} ms ({:.2} µs per call on one thread, {build})",
-        elapsed.as_secs_f64() * 1e3,
-        elapsed.as_secs_f64() * 1e6 / calls as f64
-    );
-    println!(
-        "\nTry the same from the command line:\n  cargo run -p weft-cli -- tasks {path}\n  cargo run -p weft-cli -- run {path} fib 20"
-    );
+
+    let broken = client.submit::<Vec<serde_json::Value>>(
+        &module,
+        "parse_accounts",
+        ("name,balance\nAlice,lots\n",),
+    )?;
+    match broken.result().await {
+        Ok(_) => println!("\nunexpected: the broken CSV parsed"),
+        Err(error) => println!("\nA failing task is reported with its message:\n  {error}"),
+    }
     Ok(())
-}
-
-/// Runs `task` with JSON arguments and prints the call and its outcome.
-fn show(runtime: &Runtime, module: &TaskModule, task: &str, args: Vec<Value>) -> Result<Value> {
-    let signature = module.signature(task).context("no such task")?;
-    let shown: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    let encoded = values::encode_args(signature, &args)?;
-    match runtime.call(module, task, &encoded, &runtime.config().default_limits) {
-        Ok(output) => {
-            let result = values::decode(&signature.ret, &output)?;
-            println!("  {task}({}) = {result}", shown.join(", "));
-            Ok(result)
-        }
-        Err(error) => {
-            println!("  {task}({}) failed: {error}", shown.join(", "));
-            Ok(Value::Null)
-        }
-    }
-}
-
-/// The encoding of one i64 argument: 8 little-endian bytes (ENCODING.md).
-fn encode_i64(x: i64) -> Vec<u8> {
-    x.to_le_bytes().to_vec()
 }
