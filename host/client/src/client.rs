@@ -281,48 +281,62 @@ impl Client {
             self.wait_key(&future.key).await?;
         }
         let keys: Vec<TaskKey> = futures.iter().map(|f| f.key).collect();
-        let locations = match self
+        let (workers, locations) = match self
             .request(|request| ClientRequest::WhoHas {
                 request,
                 keys: keys.clone(),
             })
             .await?
         {
-            ClientEvent::Locations { locations, .. } => locations,
+            ClientEvent::Locations {
+                workers, locations, ..
+            } => (workers, locations),
             other => {
                 return Err(ClientError::Connection(format!(
                     "unexpected reply to who-has: {other:?}"
                 )));
             }
         };
-        let mut by_holder: HashMap<String, Vec<TaskKey>> = HashMap::new();
+        let addresses: HashMap<_, &str> = workers
+            .iter()
+            .map(|w| (w.id, w.data_addr.as_str()))
+            .collect();
         let where_is: HashMap<TaskKey, &str> = locations
             .iter()
-            .filter_map(|l| l.holders.first().map(|h| (l.key, h.data_addr.as_str())))
+            .filter_map(|l| {
+                l.holders
+                    .iter()
+                    .find_map(|h| addresses.get(h))
+                    .map(|addr| (l.key, *addr))
+            })
             .collect();
+        let mut by_holder: HashMap<&str, Vec<TaskKey>> = HashMap::new();
+        let mut seen = std::collections::HashSet::with_capacity(keys.len());
         for key in &keys {
             let addr = where_is.get(key).ok_or_else(|| ClientError::Fetch {
                 key: *key,
                 message: "no worker holds it any more (lost; it will be recomputed, try again)"
                     .into(),
             })?;
-            let wanted = by_holder.entry(addr.to_string()).or_default();
-            if !wanted.contains(key) {
-                wanted.push(*key);
+            if seen.insert(*key) {
+                by_holder.entry(addr).or_default().push(*key);
             }
         }
-        let mut fetched: HashMap<TaskKey, bytes::Bytes> = HashMap::new();
-        for (addr, wanted) in by_holder {
+        let fetches = by_holder.into_iter().map(|(addr, wanted)| async move {
             let values = self
                 .inner
                 .peers
-                .fetch(&addr, &wanted, &self.inner.limits)
+                .fetch(addr, &wanted, &self.inner.limits)
                 .await
                 .map_err(|message| ClientError::Fetch {
                     key: wanted[0],
                     message,
                 })?;
-            fetched.extend(wanted.into_iter().zip(values));
+            Ok::<_, ClientError>(wanted.into_iter().zip(values).collect::<Vec<_>>())
+        });
+        let mut fetched: HashMap<TaskKey, bytes::Bytes> = HashMap::with_capacity(keys.len());
+        for batch in futures_util::future::join_all(fetches).await {
+            fetched.extend(batch?);
         }
         futures
             .iter()

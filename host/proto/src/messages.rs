@@ -85,6 +85,8 @@ pub enum ClientEvent {
     Locations {
         /// The request.
         request: RequestId,
+        /// The workers named in `locations`.
+        workers: Vec<WorkerInfo>,
         /// One entry per key in memory.
         locations: Vec<KeyLocation>,
     },
@@ -111,8 +113,8 @@ pub struct KeyLocation {
     pub key: TaskKey,
     /// The result's size.
     pub nbytes: u64,
-    /// Workers holding it.
-    pub holders: Vec<WorkerInfo>,
+    /// Workers holding it (see the reply's `workers`).
+    pub holders: Vec<WorkerId>,
 }
 
 /// A worker as others see it.

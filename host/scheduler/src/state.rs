@@ -189,14 +189,12 @@ impl State {
             }
             ClientRequest::Release { keys } => self.event(Event::ReleaseKeys { client, keys }),
             ClientRequest::WhoHas { request, keys } => {
+                let mut named = std::collections::BTreeSet::new();
                 let locations = keys
                     .iter()
                     .filter_map(|key| {
                         let (holders, nbytes) = self.core.who_has(key)?;
-                        let holders = holders
-                            .iter()
-                            .filter_map(|w| self.workers.get(w).map(|entry| entry.info.clone()))
-                            .collect();
+                        named.extend(holders.iter().copied());
                         Some(KeyLocation {
                             key: *key,
                             nbytes,
@@ -204,7 +202,16 @@ impl State {
                         })
                     })
                     .collect();
-                self.send_client(client, ClientEvent::Locations { request, locations });
+                let workers = named
+                    .iter()
+                    .filter_map(|w| self.workers.get(w).map(|entry| entry.info.clone()))
+                    .collect();
+                let reply = ClientEvent::Locations {
+                    request,
+                    workers,
+                    locations,
+                };
+                self.send_client(client, reply);
             }
             ClientRequest::Scattered {
                 key,

@@ -508,9 +508,14 @@ async fn many_tasks_on_two_threads_all_finish() {
     }
     let elapsed = started.elapsed();
     eprintln!(
-        "{n} inc tasks on 2 executor threads in {elapsed:?}: {:.0} tasks/s (debug build, \
+        "{n} inc tasks on 2 executor threads in {elapsed:?}: {:.0} tasks/s ({} build, \
          fake scheduler in the same process)",
-        n as f64 / elapsed.as_secs_f64()
+        n as f64 / elapsed.as_secs_f64(),
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
     );
     assert_eq!(worker.stored_keys(), n as usize + 1);
 }
@@ -618,4 +623,19 @@ async fn start_errors_name_what_failed() {
     let error = started.expect_err("not a scheduler");
     assert!(matches!(error, WorkerError::Handshake { .. }), "{error}");
     assert!(error.to_string().contains("not a scheduler"), "{error}");
+}
+
+#[tokio::test]
+async fn connections_over_max_connections_are_closed() {
+    let scheduler = FakeScheduler::new().await;
+    let mut config = config(scheduler.addr, 1);
+    config.max_connections = 1;
+    let (worker, _link) = scheduler.start(1, config).await;
+    let mut first = DataClient::connect(worker.data_addr()).await;
+    first.put(key(1), b"one").await;
+    let second = TcpStream::connect(worker.data_addr())
+        .await
+        .expect("connect");
+    within("the second connection to be closed", closed_by_peer(second)).await;
+    assert_eq!(first.get(&[key(1)]).await[0].as_deref(), Some(&b"one"[..]));
 }

@@ -86,7 +86,18 @@ async fn run_workload(
     let (tasks, result, expected) = match workload {
         "a" => {
             let futures = client.map::<i64, _>(module, "inc", (0..n).map(|i| (i,)))?;
+            let submitted = started.elapsed();
+            client
+                .wait(&futures, None, weft_client::ReturnWhen::AllCompleted)
+                .await?;
+            let computed = started.elapsed();
             let values = client.gather(&futures).await?;
+            eprintln!(
+                "weft-bench a: submitted in {:.3}s, computed by {:.3}s, gathered by {:.3}s",
+                submitted.as_secs_f64(),
+                computed.as_secs_f64(),
+                started.elapsed().as_secs_f64()
+            );
             (size, values.iter().sum::<i64>(), n * (n + 1) / 2)
         }
         "b" => {

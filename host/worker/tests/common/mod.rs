@@ -109,6 +109,11 @@ pub struct FakeScheduler {
 
 impl FakeScheduler {
     pub async fn new() -> FakeScheduler {
+        // Logs of the worker, shown with `--nocapture` and `RUST_LOG`.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .try_init();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         FakeScheduler { listener, addr }
