@@ -18,6 +18,7 @@
 //! | the task loop: what runs when, modules, fetch bookkeeping, reports | `task_loop.rs` | one tokio task |
 //! | executor threads `weft-exec-N` calling the runtime, FIFO | `executor.rs` | `nthreads` std threads |
 //! | results and replicas by key | `store.rs` | shared |
+//! | task modules: asked for, loading, ready | `modules.rs` | |
 //! | fetching inputs from peers | `fetch.rs` | tokio tasks |
 //! | the data port (`Get`, `Put`) | `data_server.rs` | a tokio task per connection |
 //!
@@ -36,6 +37,7 @@ mod data_server;
 mod error;
 mod executor;
 mod fetch;
+mod modules;
 mod scheduler_link;
 mod store;
 mod task_loop;

@@ -20,11 +20,12 @@
 
 use crate::executor::{Executors, Job, JobDone, Ticket};
 use crate::fetch::{Fetched, Fetcher, Wanted};
+use crate::modules::{Modules, Need, Waiter, load};
 use crate::scheduler_link::command_name;
 use crate::store::Store;
 use crate::{AbortOnDrop, WorkerError};
 use bytes::Bytes;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -76,19 +77,6 @@ enum TaskState {
     Submitted(Arc<Ticket>),
 }
 
-/// A waiting task, as recorded by what it waits for.
-type Waiter = (TaskKey, u64);
-
-#[derive(Debug)]
-enum ModuleState {
-    /// `GetModule` sent; these tasks wait.
-    Requested(Vec<Waiter>),
-    /// The bytes arrived and are being checked and compiled.
-    Loading(Vec<Waiter>),
-    /// Ready to run.
-    Ready(Arc<TaskModule>),
-}
-
 /// Everything the loop owns besides the task table.
 #[derive(Debug)]
 struct Context {
@@ -97,9 +85,7 @@ struct Context {
     store: Arc<Store>,
     fetcher: Arc<Fetcher>,
     executors: Executors,
-    modules: HashMap<ModuleHash, ModuleState>,
-    /// Ready modules, oldest first, to bound how many are held.
-    ready_order: VecDeque<ModuleHash>,
+    modules: Modules,
     /// Inputs being fetched, with the tasks waiting for each.
     fetching: HashMap<TaskKey, Vec<Waiter>>,
     /// Inputs to fetch, gathered during this wakeup.
@@ -147,6 +133,7 @@ impl TaskLoop {
         executors: Executors,
         background_tx: mpsc::UnboundedSender<Background>,
     ) -> TaskLoop {
+        let modules = Modules::new(runtime.config().modules_in_memory_max);
         TaskLoop {
             tasks: HashMap::new(),
             cx: Context {
@@ -155,8 +142,7 @@ impl TaskLoop {
                 store,
                 fetcher,
                 executors,
-                modules: HashMap::new(),
-                ready_order: VecDeque::new(),
+                modules,
                 fetching: HashMap::new(),
                 to_fetch: Vec::new(),
                 outbox: Vec::new(),
@@ -315,8 +301,9 @@ impl TaskLoop {
                     }
                     return;
                 }
-                Gathered::Waiting(count) => {
+                Gathered::Waiting(count, missing) => {
                     *pending = count;
+                    *failed = missing;
                     return;
                 }
                 Gathered::Failed(missing) => *failed = missing,
@@ -364,7 +351,7 @@ impl TaskLoop {
             Background::Fetched(results) => self.fetched(results),
             Background::Loaded { hash, result } => match result {
                 Ok(module) => {
-                    let parked = self.cx.module_ready(hash, module);
+                    let parked = self.cx.modules.ready(hash, module);
                     for (key, id) in parked {
                         if self.is_waiter(key, id) {
                             self.settle(key);
@@ -426,18 +413,7 @@ impl TaskLoop {
 
     /// Every task parked on the module errs with `message`.
     fn module_failed(&mut self, hash: ModuleHash, message: &str) {
-        let parked = match self.cx.modules.remove(&hash) {
-            Some(ModuleState::Requested(parked) | ModuleState::Loading(parked)) => parked,
-            Some(ready @ ModuleState::Ready(_)) => {
-                // A late failure for a module that loaded since: keep it.
-                self.cx.modules.insert(hash, ready);
-                return;
-            }
-            None => {
-                tracing::debug!(module = %weft_runtime::ModuleHash(hash), "failure of a module nobody waits for");
-                return;
-            }
-        };
+        let parked = self.cx.modules.failed(hash);
         for (key, id) in parked {
             if !self.is_waiter(key, id) {
                 continue;
@@ -464,8 +440,9 @@ impl TaskLoop {
 enum Gathered {
     /// Everything: the module and each `Key` argument's bytes, in order.
     Ready(Arc<TaskModule>, Vec<Bytes>),
-    /// Waiting for this many things (the module, inputs), now asked for.
-    Waiting(usize),
+    /// Waiting for this many things (the module, inputs), now asked for;
+    /// with the inputs that already failed.
+    Waiting(usize, Vec<(TaskKey, WorkerId)>),
     /// Inputs that nobody can give (no holder named but us).
     Failed(Vec<(TaskKey, WorkerId)>),
 }
@@ -474,18 +451,13 @@ impl Context {
     /// Looks for a task's module and inputs, and asks for what is missing.
     fn gather(&mut self, key: TaskKey, id: u64, spec: &TaskSpec, inputs: &[WireInput]) -> Gathered {
         let mut pending = 0;
-        let module = match self.modules.get_mut(&spec.module) {
-            Some(ModuleState::Ready(module)) => Some(module.clone()),
-            Some(ModuleState::Requested(parked) | ModuleState::Loading(parked)) => {
-                parked.push((key, id));
-                pending += 1;
-                None
-            }
-            None => {
-                self.modules
-                    .insert(spec.module, ModuleState::Requested(vec![(key, id)]));
-                self.outbox
-                    .push(WorkerReport::GetModule { hash: spec.module });
+        let module = match self.modules.need(spec.module, (key, id)) {
+            Need::Ready(module) => Some(module),
+            Need::Parked { ask } => {
+                if ask {
+                    self.outbox
+                        .push(WorkerReport::GetModule { hash: spec.module });
+                }
                 pending += 1;
                 None
             }
@@ -536,14 +508,14 @@ impl Context {
         }
 
         if pending > 0 {
-            return Gathered::Waiting(pending);
+            return Gathered::Waiting(pending, failed);
         }
         if !failed.is_empty() {
             return Gathered::Failed(failed);
         }
         match module {
             Some(module) => Gathered::Ready(module, values),
-            None => Gathered::Waiting(0),
+            None => Gathered::Waiting(pending, failed),
         }
     }
 
@@ -572,19 +544,9 @@ impl Context {
 
     /// The scheduler sent a module: check and load it off the loop.
     fn module_arrived(&mut self, hash: ModuleHash, bytes: Vec<u8>) {
-        let parked = match self.modules.remove(&hash) {
-            Some(ModuleState::Requested(parked)) => parked,
-            Some(other) => {
-                tracing::debug!(module = %weft_runtime::ModuleHash(hash), "module sent again; ignored");
-                self.modules.insert(hash, other);
-                return;
-            }
-            None => {
-                tracing::debug!(module = %weft_runtime::ModuleHash(hash), "module nobody asked for; ignored");
-                return;
-            }
-        };
-        self.modules.insert(hash, ModuleState::Loading(parked));
+        if !self.modules.arrived(hash) {
+            return;
+        }
         let runtime = self.runtime.clone();
         let tx = self.background_tx.clone();
         self.background.spawn(async move {
@@ -594,37 +556,6 @@ impl Context {
             let _ = tx.send(Background::Loaded { hash, result });
         });
     }
-
-    /// A module is loaded: keep it (dropping the oldest beyond the runtime's
-    /// `modules_in_memory_max`) and return the tasks parked on it.
-    fn module_ready(&mut self, hash: ModuleHash, module: Arc<TaskModule>) -> Vec<Waiter> {
-        let parked = match self.modules.insert(hash, ModuleState::Ready(module)) {
-            Some(ModuleState::Requested(parked) | ModuleState::Loading(parked)) => parked,
-            Some(ModuleState::Ready(_)) | None => Vec::new(),
-        };
-        self.ready_order.retain(|h| *h != hash);
-        self.ready_order.push_back(hash);
-        let max = self.runtime.config().modules_in_memory_max.max(1);
-        while self.ready_order.len() > max {
-            if let Some(oldest) = self.ready_order.pop_front() {
-                self.modules.remove(&oldest);
-            }
-        }
-        parked
-    }
-}
-
-/// Checks the bytes against the hash they were asked by, then loads them.
-fn load(runtime: &Runtime, hash: ModuleHash, bytes: &[u8]) -> Result<Arc<TaskModule>, String> {
-    let actual = blake3::hash(bytes);
-    if *actual.as_bytes() != hash {
-        return Err(format!(
-            "the scheduler sent a module whose hash is {} for module {}",
-            actual.to_hex(),
-            weft_runtime::ModuleHash(hash).to_hex()
-        ));
-    }
-    runtime.load(bytes).map_err(|error| error.to_string())
 }
 
 /// The result of a finished reading or writing task.

@@ -156,6 +156,30 @@ async fn an_unreachable_input_is_a_fetch_failure_and_other_holders_are_tried() {
         }
     );
 
+    // Every input that cannot be had is named in one report.
+    link_b
+        .send(WorkerCommand::Compute(compute(
+            key(6),
+            "add",
+            vec![SpecArg::Key(key(20)), SpecArg::Key(key(21))],
+            vec![input(key(20), &[(gone, dead)])],
+        )))
+        .await;
+    match link_b.report().await {
+        WorkerReport::FetchFailed {
+            key: failed,
+            mut missing,
+            ..
+        } => {
+            assert_eq!(failed, key(6));
+            missing.sort();
+            let mut expected = vec![(key(20), gone), (key(21), link_b.id)];
+            expected.sort();
+            assert_eq!(missing, expected);
+        }
+        other => panic!("expected FetchFailed, got {other:?}"),
+    }
+
     // Once A holds it, a dead first holder is skipped for A.
     link_a
         .run(compute(key(1), "inc", vec![value(&1i64)], vec![]))

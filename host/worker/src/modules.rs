@@ -1,0 +1,172 @@
+//! The worker's table of task modules, by content hash: which were asked
+//! for (`GetModule` is sent once per module while it is outstanding), which
+//! are being checked and compiled, which are ready, and the tasks parked on
+//! each in arrival order.
+//!
+//! Ready modules are held up to the runtime's `modules_in_memory_max`; the
+//! oldest is dropped past it (and asked for again if a task needs it). A
+//! module that is missing or fails to load is forgotten, so a later task
+//! asks again.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use weft_core::ModuleHash;
+use weft_runtime::{Runtime, TaskModule};
+use weft_schema::graph::TaskKey;
+
+/// A waiting task: its key and the loop's id for it.
+pub(crate) type Waiter = (TaskKey, u64);
+
+#[derive(Debug)]
+enum ModuleState {
+    /// `GetModule` sent; these tasks wait.
+    Requested(Vec<Waiter>),
+    /// The bytes arrived and are being checked and compiled.
+    Loading(Vec<Waiter>),
+    /// Ready to run.
+    Ready(Arc<TaskModule>),
+}
+
+/// What a task gets when it needs a module.
+pub(crate) enum Need {
+    /// The module, ready.
+    Ready(Arc<TaskModule>),
+    /// The task is parked; `ask` says whether to send `GetModule` (the
+    /// module was not asked for yet).
+    Parked {
+        /// Send `GetModule`.
+        ask: bool,
+    },
+}
+
+/// Modules by hash.
+#[derive(Debug)]
+pub(crate) struct Modules {
+    states: HashMap<ModuleHash, ModuleState>,
+    /// Ready modules, oldest first.
+    ready_order: VecDeque<ModuleHash>,
+    /// How many ready modules are kept.
+    ready_max: usize,
+}
+
+impl Modules {
+    /// A table keeping at most `ready_max` ready modules (at least one).
+    pub(crate) fn new(ready_max: usize) -> Modules {
+        Modules {
+            states: HashMap::new(),
+            ready_order: VecDeque::new(),
+            ready_max: ready_max.max(1),
+        }
+    }
+
+    /// The module `hash` for `waiter`: ready, or `waiter` is parked on it.
+    pub(crate) fn need(&mut self, hash: ModuleHash, waiter: Waiter) -> Need {
+        match self.states.get_mut(&hash) {
+            Some(ModuleState::Ready(module)) => Need::Ready(module.clone()),
+            Some(ModuleState::Requested(parked) | ModuleState::Loading(parked)) => {
+                parked.push(waiter);
+                Need::Parked { ask: false }
+            }
+            None => {
+                self.states
+                    .insert(hash, ModuleState::Requested(vec![waiter]));
+                Need::Parked { ask: true }
+            }
+        }
+    }
+
+    /// The scheduler sent the bytes of `hash`: true if they should be loaded
+    /// (they were asked for and are not being loaded already).
+    pub(crate) fn arrived(&mut self, hash: ModuleHash) -> bool {
+        match self.states.remove(&hash) {
+            Some(ModuleState::Requested(parked)) => {
+                self.states.insert(hash, ModuleState::Loading(parked));
+                true
+            }
+            Some(other) => {
+                tracing::debug!(module = %weft_runtime::ModuleHash(hash), "module sent again; ignored");
+                self.states.insert(hash, other);
+                false
+            }
+            None => {
+                tracing::debug!(module = %weft_runtime::ModuleHash(hash), "module nobody asked for; ignored");
+                false
+            }
+        }
+    }
+
+    /// `hash` is loaded: keeps it and returns the tasks parked on it.
+    pub(crate) fn ready(&mut self, hash: ModuleHash, module: Arc<TaskModule>) -> Vec<Waiter> {
+        let parked = match self.states.insert(hash, ModuleState::Ready(module)) {
+            Some(ModuleState::Requested(parked) | ModuleState::Loading(parked)) => parked,
+            Some(ModuleState::Ready(_)) | None => Vec::new(),
+        };
+        self.ready_order.retain(|h| *h != hash);
+        self.ready_order.push_back(hash);
+        while self.ready_order.len() > self.ready_max {
+            if let Some(oldest) = self.ready_order.pop_front() {
+                self.states.remove(&oldest);
+            }
+        }
+        parked
+    }
+
+    /// `hash` is missing or failed to load: forgets it and returns the tasks
+    /// parked on it. A module that is ready is kept (nothing is returned).
+    pub(crate) fn failed(&mut self, hash: ModuleHash) -> Vec<Waiter> {
+        match self.states.remove(&hash) {
+            Some(ModuleState::Requested(parked) | ModuleState::Loading(parked)) => parked,
+            Some(ready @ ModuleState::Ready(_)) => {
+                self.states.insert(hash, ready);
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Checks the bytes against the hash they were asked by, then loads them.
+/// Blocking (hashing and compiling): run it off the async threads.
+pub(crate) fn load(
+    runtime: &Runtime,
+    hash: ModuleHash,
+    bytes: &[u8],
+) -> Result<Arc<TaskModule>, String> {
+    let actual = blake3::hash(bytes);
+    if *actual.as_bytes() != hash {
+        return Err(format!(
+            "the scheduler sent a module whose hash is {} for module {}",
+            actual.to_hex(),
+            weft_runtime::ModuleHash(hash).to_hex()
+        ));
+    }
+    runtime.load(bytes).map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_module_is_asked_for_once_and_forgotten_on_failure() {
+        let mut modules = Modules::new(2);
+        let hash = [1; 32];
+        let waiter = |n: u8| (TaskKey([n; 16]), u64::from(n));
+        assert!(matches!(
+            modules.need(hash, waiter(1)),
+            Need::Parked { ask: true }
+        ));
+        assert!(matches!(
+            modules.need(hash, waiter(2)),
+            Need::Parked { ask: false }
+        ));
+        assert!(!modules.arrived([9; 32]));
+        assert!(modules.arrived(hash));
+        assert!(!modules.arrived(hash), "already loading");
+        assert_eq!(modules.failed(hash), vec![waiter(1), waiter(2)]);
+        assert!(matches!(
+            modules.need(hash, waiter(3)),
+            Need::Parked { ask: true }
+        ));
+    }
+}
