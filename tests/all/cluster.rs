@@ -246,9 +246,6 @@ fn wait_and_as_completed_report_progress() {
             .unwrap();
         let quick = client.submit::<i64>(&module, "inc", (1,)).unwrap();
         let failing = client.submit::<i64>(&module, "divide", (1, 0)).unwrap();
-        let slow = client
-            .submit::<u64>(&hostile, "burn", (3_000_000_000u64,))
-            .unwrap();
         let quick_ones = [quick.clone()];
         let outcome =
             bounded(client.wait(&quick_ones, None, weft_client::ReturnWhen::AllCompleted))
