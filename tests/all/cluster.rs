@@ -281,3 +281,30 @@ fn wait_and_as_completed_report_progress() {
         assert_eq!(seen, [(0, true), (1, false)]);
     });
 }
+
+#[test]
+fn an_idle_worker_steals_tasks_queued_behind_a_long_one() {
+    let cluster = cluster(2);
+    runtime().block_on(async {
+        let (client, module) = connect(&cluster).await;
+        let hostile = client
+            .upload_module(std::fs::read(weft_guest_artifacts::HOSTILE).unwrap())
+            .await
+            .unwrap();
+        // Warm both workers up so that placement has duration estimates.
+        let warm = client
+            .map::<i64, _>(&module, "inc", (0..20).map(|i| (i,)))
+            .unwrap();
+        bounded(client.gather(&warm)).await.unwrap();
+        // One task that never ends, then quick ones: some are sent to the
+        // worker stuck on it and must be stolen by the other.
+        let _endless = client.submit::<u64>(&hostile, "burn", (u64::MAX,)).unwrap();
+        let quick = client
+            .map::<i64, _>(&module, "inc", (100..200).map(|i| (i,)))
+            .unwrap();
+        let values = bounded(client.gather(&quick))
+            .await
+            .expect("no task stays stuck behind the endless one");
+        assert_eq!(values, (101..201).collect::<Vec<i64>>());
+    });
+}

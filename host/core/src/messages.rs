@@ -144,6 +144,17 @@ pub enum Event {
         /// Each input that could not be fetched, with the holder that failed.
         missing: Vec<(TaskKey, WorkerId)>,
     },
+    /// A worker answers a steal request.
+    StealResponse {
+        /// The worker.
+        worker: WorkerId,
+        /// The task.
+        key: TaskKey,
+        /// The run the steal was asked for.
+        run: u32,
+        /// Whether the worker gave the task up (it had not started it).
+        stolen: bool,
+    },
     /// A worker now holds a copy of a key (it fetched it as an input).
     ReplicaAdded {
         /// The worker.
@@ -171,6 +182,14 @@ pub enum ToWorker {
     Free {
         /// The keys.
         keys: Vec<TaskKey>,
+    },
+    /// Give this task up if it has not started (another worker is idle);
+    /// answer with a steal response either way.
+    Steal {
+        /// The task.
+        key: TaskKey,
+        /// Its run.
+        run: u32,
     },
 }
 

@@ -5,12 +5,19 @@
 //! soonest wins: its backlog per thread plus the time to fetch the inputs
 //! it lacks. Ready tasks wait at the scheduler, not on workers, so root
 //! tasks never flood a worker and a new worker gets work at once.
+//!
+//! Work stealing: when the queue is empty and a worker has idle threads,
+//! the scheduler asks the busiest workers to give up tasks they have not
+//! started (the most recently sent first); a task given up is queued again
+//! and goes to the idle worker.
 
 use crate::ids::{TaskId, WorkerId};
 use crate::messages::{Command, ComputeTask, Input, ToWorker};
 use crate::scheduler::Scheduler;
 use crate::task::TaskState;
 use crate::worker::{Dispatch, WorkerState};
+use std::collections::BTreeMap;
+use weft_schema::graph::TaskKey;
 
 impl Scheduler {
     /// Sends queued tasks to workers while any has room.
@@ -22,6 +29,119 @@ impl Scheduler {
             self.queue.pop_first();
             self.dispatch(id, worker);
         }
+        if self.queue.is_empty() {
+            self.steal();
+        }
+    }
+
+    /// Asks busy workers to give up unstarted tasks for idle ones: for each
+    /// idle thread no request is already on its way for, the unstarted task
+    /// (most recently sent first) of the busiest worker, if the idle worker
+    /// would start it sooner than its own worker would.
+    fn steal(&mut self) {
+        let mut promised: BTreeMap<WorkerId, usize> = BTreeMap::new();
+        for worker in self.workers.values() {
+            for thief in worker.stealing.values() {
+                *promised.entry(*thief).or_default() += 1;
+            }
+        }
+        let thieves: Vec<(WorkerId, usize)> = self
+            .workers
+            .iter()
+            .map(|(id, w)| {
+                let idle = (w.nthreads as usize).saturating_sub(w.processing.len());
+                (
+                    *id,
+                    idle.saturating_sub(promised.get(id).copied().unwrap_or(0)),
+                )
+            })
+            .filter(|(_, idle)| *idle > 0)
+            .collect();
+        for (thief, idle) in thieves {
+            for _ in 0..idle {
+                let victim = self
+                    .workers
+                    .iter()
+                    .filter(|(id, _)| **id != thief)
+                    .map(|(id, w)| {
+                        (
+                            w.processing
+                                .len()
+                                .saturating_sub(w.nthreads as usize + w.stealing.len()),
+                            *id,
+                        )
+                    })
+                    .filter(|(waiting, _)| *waiting > 0)
+                    .max();
+                let Some((_, victim)) = victim else { return };
+                let state = &self.workers[&victim];
+                let candidate = state
+                    .processing
+                    .iter()
+                    .filter(|(id, _)| !state.stealing.contains_key(id))
+                    .max_by_key(|(_, dispatch)| dispatch.seq)
+                    .map(|(id, _)| *id);
+                let Some(task) = candidate else { return };
+                let wait_on_victim_us = state.backlog_us / u64::from(state.nthreads);
+                if self.transfer_us(task, thief) >= wait_on_victim_us {
+                    return;
+                }
+                self.workers
+                    .get_mut(&victim)
+                    .expect("exists")
+                    .stealing
+                    .insert(task, thief);
+                let (key, run) = (self.task(task).key, self.task(task).runs);
+                self.send(Command::Worker(victim, ToWorker::Steal { key, run }));
+            }
+        }
+    }
+
+    pub(crate) fn steal_response(
+        &mut self,
+        worker: WorkerId,
+        key: TaskKey,
+        run: u32,
+        stolen: bool,
+    ) {
+        let Some(id) = self.id_of(&key) else { return };
+        let thief = self
+            .workers
+            .get_mut(&worker)
+            .and_then(|state| state.stealing.remove(&id));
+        let task = self.task(id);
+        if !(stolen && task.state == (TaskState::Processing { worker }) && task.runs == run) {
+            return;
+        }
+        self.unassign(id, worker);
+        self.transition(id, TaskState::Released);
+        let ready = self
+            .task(id)
+            .dependencies
+            .iter()
+            .all(|d| self.task(*d).state == TaskState::Memory);
+        match thief {
+            Some(thief) if ready && self.workers.get(&thief).is_some_and(|w| self.has_room(w)) => {
+                self.enqueue(id);
+                let priority = self.task(id).priority;
+                self.queue.remove(&(priority, id));
+                self.dispatch(id, thief);
+            }
+            _ => self.rewant_or_release(id),
+        }
+    }
+
+    /// Microseconds to move the inputs `worker` lacks for `id`.
+    fn transfer_us(&self, id: TaskId, worker: WorkerId) -> u64 {
+        let missing_bytes: u64 = self
+            .task(id)
+            .dependencies
+            .iter()
+            .map(|d| self.task(*d))
+            .filter(|dep| !dep.who_has.contains(&worker))
+            .map(|dep| dep.nbytes)
+            .sum();
+        missing_bytes.saturating_mul(1_000_000) / self.config.bandwidth_bytes_per_s.max(1)
     }
 
     pub(crate) fn has_room(&self, worker: &WorkerState) -> bool {

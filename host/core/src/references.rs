@@ -219,6 +219,7 @@ impl Scheduler {
             && let Some(dispatch) = state.processing.remove(&id)
         {
             state.backlog_us -= dispatch.estimate_us;
+            state.stealing.remove(&id);
         }
     }
 

@@ -129,6 +129,12 @@ impl Scheduler {
                 missing,
             } => self.fetch_failed(worker, key, run, &missing),
             Event::ReplicaAdded { worker, key } => self.replica_added(worker, key),
+            Event::StealResponse {
+                worker,
+                key,
+                run,
+                stolen,
+            } => self.steal_response(worker, key, run, stolen),
         }
         self.schedule();
     }
@@ -155,6 +161,14 @@ impl Scheduler {
     pub fn who_has(&self, key: &TaskKey) -> Option<(Vec<WorkerId>, u64)> {
         let task = &self.tasks[self.keys.get(key)?.index()];
         (task.state == TaskState::Memory).then(|| (task.who_has.to_vec(), task.nbytes))
+    }
+
+    /// The worker running `key`, if it is processing.
+    pub fn processing_on(&self, key: &TaskKey) -> Option<WorkerId> {
+        match self.task(*self.keys.get(key)?).state {
+            TaskState::Processing { worker } => Some(worker),
+            _ => None,
+        }
     }
 
     /// The keys a worker holds, with their sizes.

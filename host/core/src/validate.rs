@@ -125,6 +125,15 @@ impl Scheduler {
                     ));
                 }
             }
+            if let Some(id) = worker
+                .stealing
+                .keys()
+                .find(|id| !worker.processing.contains_key(id))
+            {
+                return Err(format!(
+                    "{worker_id} has a steal pending for {id:?}, which it is not processing"
+                ));
+            }
             if backlog != worker.backlog_us {
                 return Err(format!(
                     "{worker_id}: backlog {} != sum {backlog}",

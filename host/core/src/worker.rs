@@ -21,6 +21,9 @@ pub(crate) struct WorkerState {
     pub(crate) processing: BTreeMap<TaskId, Dispatch>,
     /// Sum of the duration estimates of `processing`, in microseconds.
     pub(crate) backlog_us: u64,
+    /// Processing tasks it was asked to give up, answer pending, with the
+    /// idle worker each is meant for.
+    pub(crate) stealing: BTreeMap<TaskId, crate::ids::WorkerId>,
     /// Results it holds.
     pub(crate) has_what: BTreeSet<TaskId>,
     /// Sum of the sizes of `has_what`.
@@ -33,6 +36,7 @@ impl WorkerState {
             nthreads: nthreads.max(1),
             processing: BTreeMap::new(),
             backlog_us: 0,
+            stealing: BTreeMap::new(),
             has_what: BTreeSet::new(),
             managed_bytes: 0,
         }

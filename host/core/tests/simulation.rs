@@ -16,6 +16,10 @@ use weft_core::{
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
+/// Tasks given up by simulated workers on a steal request, over all seeds:
+/// the run must exercise work stealing.
+static STOLEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// splitmix64: small, seedable, good enough to pick events.
 struct Rng(u64);
 
@@ -40,8 +44,11 @@ impl Rng {
 
 #[derive(Default)]
 struct SimWorker {
+    nthreads: usize,
     queue: VecDeque<ComputeTask>,
     data: BTreeSet<TaskKey>,
+    /// Steal answers not delivered yet: (key, run, stolen).
+    steal_answers: Vec<(TaskKey, u32, bool)>,
 }
 
 #[derive(Default)]
@@ -100,6 +107,19 @@ impl Sim {
                                 sim.data.remove(&key);
                                 sim.queue.retain(|t| t.key != key);
                             }
+                        }
+                        ToWorker::Steal { key, run } => {
+                            // The first `nthreads` queued tasks are running.
+                            let position =
+                                sim.queue.iter().position(|t| t.key == key && t.run == run);
+                            let stolen = position.is_some_and(|at| at >= sim.nthreads);
+                            if let Some(at) = position.filter(|_| stolen) {
+                                sim.queue.remove(at);
+                            }
+                            if stolen {
+                                STOLEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            sim.steal_answers.push((key, run, stolen));
                         }
                     }
                 }
@@ -210,8 +230,12 @@ impl Sim {
         match roll {
             0..=3 if workers.len() < 5 => {
                 let worker = WorkerId(self.new_id());
-                self.workers.insert(worker, SimWorker::default());
                 let nthreads = 1 + self.rng.below(3) as u32;
+                let sim = SimWorker {
+                    nthreads: nthreads as usize,
+                    ..SimWorker::default()
+                };
+                self.workers.insert(worker, sim);
                 self.event(Event::WorkerJoined { worker, nthreads });
             }
             4..=5 if !workers.is_empty() => {
@@ -292,6 +316,10 @@ impl Sim {
                     self.event(Event::ReplicaAdded { worker, key });
                 }
             }
+            47..=52 if !workers.is_empty() => {
+                let worker = self.rng.pick(&workers).expect("non-empty");
+                self.answer_steals(worker);
+            }
             _ => {
                 if let Some(worker) = self.rng.pick(&workers) {
                     self.run_one(worker, true);
@@ -359,6 +387,22 @@ impl Sim {
         });
     }
 
+    /// `worker` delivers its pending steal answers.
+    fn answer_steals(&mut self, worker: WorkerId) {
+        let answers =
+            std::mem::take(&mut self.workers.get_mut(&worker).expect("live").steal_answers);
+        for (key, run, stolen) in answers {
+            if self.workers.contains_key(&worker) {
+                self.event(Event::StealResponse {
+                    worker,
+                    key,
+                    run,
+                    stolen,
+                });
+            }
+        }
+    }
+
     /// `worker` finishes (or fails) the next task in its queue.
     fn run_one(&mut self, worker: WorkerId, may_fail: bool) {
         let Some(task) = self
@@ -417,22 +461,32 @@ impl Sim {
     fn drain(&mut self) {
         if self.workers.is_empty() {
             let worker = WorkerId(self.new_id());
-            self.workers.insert(worker, SimWorker::default());
+            let sim = SimWorker {
+                nthreads: 2,
+                ..SimWorker::default()
+            };
+            self.workers.insert(worker, sim);
             self.event(Event::WorkerJoined {
                 worker,
                 nthreads: 2,
             });
         }
         for _ in 0..1_000_000 {
-            let busy: Vec<WorkerId> = self
+            let answering = self
                 .workers
                 .iter()
-                .filter(|(_, w)| !w.queue.is_empty())
-                .map(|(id, _)| *id)
-                .collect();
-            let Some(worker) = busy.first().copied() else {
-                break;
-            };
+                .find(|(_, w)| !w.steal_answers.is_empty())
+                .map(|(id, _)| *id);
+            if let Some(worker) = answering {
+                self.answer_steals(worker);
+                continue;
+            }
+            let busy = self
+                .workers
+                .iter()
+                .find(|(_, w)| !w.queue.is_empty())
+                .map(|(id, _)| *id);
+            let Some(worker) = busy else { break };
             self.run_one(worker, false);
         }
         for (client, sim) in &self.clients {
@@ -440,7 +494,19 @@ impl Sim {
                 let state = self.core.state_of(key);
                 assert!(
                     matches!(state, StateName::Memory | StateName::Erred),
-                    "{client} holds {key}, still {state:?} after draining:\n{:#?}",
+                    "{client} holds {key}, still {state:?} after draining (on {:?}; queues: {:?}; answers: {:?}):\n{:#?}",
+                    self.core.processing_on(key),
+                    self.workers
+                        .iter()
+                        .map(|(w, s)| (
+                            w,
+                            s.queue.iter().map(|t| (t.key, t.run)).collect::<Vec<_>>()
+                        ))
+                        .collect::<Vec<_>>(),
+                    self.workers
+                        .iter()
+                        .map(|(w, s)| (w, s.steal_answers.clone()))
+                        .collect::<Vec<_>>(),
                     self.core.story(key)
                 );
             }
@@ -489,5 +555,11 @@ fn random_event_sequences_keep_every_invariant() {
         if std::panic::catch_unwind(|| run(seed, steps)).is_err() {
             panic!("simulation failed with seed {seed}; replay it with WEFT_SIM_SEED={seed}");
         }
+    }
+    if std::env::var("WEFT_SIM_SEED").is_err() {
+        assert!(
+            STOLEN.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            "no task was ever stolen: the simulation does not exercise work stealing"
+        );
     }
 }

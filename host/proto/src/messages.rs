@@ -179,6 +179,15 @@ pub enum WorkerReport {
         /// The key.
         key: TaskKey,
     },
+    /// The answer to [`WorkerCommand::Steal`].
+    StealResponse {
+        /// The task.
+        key: TaskKey,
+        /// The run asked for.
+        run: u32,
+        /// True if the task was given up (it had not started).
+        stolen: bool,
+    },
     /// Send me this module ([`WorkerCommand::Module`]).
     GetModule {
         /// Its hash.
@@ -214,6 +223,14 @@ pub enum WorkerCommand {
     ModuleMissing {
         /// Its hash.
         hash: [u8; 32],
+    },
+    /// Give this task up if it has not started; answer with
+    /// [`WorkerReport::StealResponse`] either way.
+    Steal {
+        /// The task.
+        key: TaskKey,
+        /// Its run.
+        run: u32,
     },
 }
 

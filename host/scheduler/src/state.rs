@@ -259,6 +259,12 @@ impl State {
                 missing,
             },
             WorkerReport::Replica { key } => Event::ReplicaAdded { worker, key },
+            WorkerReport::StealResponse { key, run, stolen } => Event::StealResponse {
+                worker,
+                key,
+                run,
+                stolen,
+            },
             WorkerReport::GetModule { hash } => {
                 let reply = match self.modules.get(&hash) {
                     Some(bytes) => WorkerCommand::Module {
@@ -281,6 +287,9 @@ impl State {
     fn route(&mut self, command: Command) {
         match command {
             Command::Client(client, message) => self.send_client(client, ClientEvent::Key(message)),
+            Command::Worker(worker, ToWorker::Steal { key, run }) => {
+                self.send_worker(worker, WorkerCommand::Steal { key, run })
+            }
             Command::Worker(worker, ToWorker::Free { keys }) => {
                 self.send_worker(worker, WorkerCommand::Free { keys })
             }

@@ -151,5 +151,6 @@ pub(crate) fn command_name(command: &WorkerCommand) -> &'static str {
         WorkerCommand::Free { .. } => "Free",
         WorkerCommand::Module { .. } => "Module",
         WorkerCommand::ModuleMissing { .. } => "ModuleMissing",
+        WorkerCommand::Steal { .. } => "Steal",
     }
 }

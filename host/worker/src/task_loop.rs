@@ -210,6 +210,7 @@ impl TaskLoop {
         match command {
             WorkerCommand::Compute(compute) => self.compute(compute),
             WorkerCommand::Free { keys } => self.free(keys),
+            WorkerCommand::Steal { key, run } => self.steal(key, run),
             WorkerCommand::Module { hash, bytes } => self.cx.module_arrived(hash, bytes),
             WorkerCommand::ModuleMissing { hash } => {
                 let message = format!(
@@ -269,6 +270,23 @@ impl TaskLoop {
                 ticket.cancel();
             }
         }
+    }
+
+    /// Gives a task up for another worker if it has not started.
+    fn steal(&mut self, key: TaskKey, run: u32) {
+        let stolen = match self.tasks.get(&key) {
+            Some(task) if task.run == run => match &task.state {
+                TaskState::Waiting { .. } => true,
+                TaskState::Submitted(ticket) => ticket.cancel(),
+            },
+            _ => false,
+        };
+        if stolen {
+            self.tasks.remove(&key);
+        }
+        self.cx
+            .outbox
+            .push(WorkerReport::StealResponse { key, run, stolen });
     }
 
     /// Moves a waiting task on if it waits for nothing: reports its failed

@@ -1,0 +1,160 @@
+//! Hand-written scenarios of the scheduler core, each checking one behaviour
+//! step by step (the simulation covers the random interleavings).
+
+use weft_core::{
+    ClientId, Command, ComputeTask, Event, Scheduler, SchedulerConfig, StateName, StimulusId,
+    ToWorker, WorkerId,
+};
+use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
+
+struct Harness {
+    core: Scheduler,
+    stimulus: u64,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness {
+            core: Scheduler::new(SchedulerConfig::default()),
+            stimulus: 0,
+        }
+    }
+
+    fn event(&mut self, event: Event) -> Vec<Command> {
+        self.stimulus += 1;
+        self.core.handle(StimulusId(self.stimulus), event);
+        self.core.validate().expect("invariants hold");
+        std::iter::from_fn(|| self.core.poll_command()).collect()
+    }
+}
+
+fn key(n: u8) -> TaskKey {
+    TaskKey([n; 16])
+}
+
+fn task(n: u8) -> GraphTask {
+    GraphTask {
+        key: key(n),
+        module: [1; 32],
+        function: "inc".into(),
+        args: vec![GraphArg::Value(vec![n])],
+        retries: 0,
+        pure: false,
+    }
+}
+
+fn computes(commands: &[Command]) -> Vec<(WorkerId, ComputeTask)> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Worker(w, ToWorker::Compute(t)) => Some((*w, t.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_idle_worker_steals_a_task_that_has_not_started() {
+    let mut h = Harness::new();
+    let (a, b, client) = (WorkerId(1), WorkerId(2), ClientId(1));
+    h.event(Event::WorkerJoined {
+        worker: a,
+        nthreads: 1,
+    });
+    h.event(Event::ClientConnected { client });
+    // Ten tasks while only worker A exists: it gets several (short
+    // estimated durations leave room for a backlog).
+    let tasks: Vec<GraphTask> = (1..=10).map(task).collect();
+    let wants = tasks.iter().map(|t| t.key).collect();
+    let sent = computes(&h.event(Event::UpdateGraph {
+        client,
+        tasks,
+        wants,
+    }));
+    assert!(
+        sent.len() > 1,
+        "worker A gets a backlog, got {}",
+        sent.len()
+    );
+    // Worker B joins idle: the queue goes to it first, then it steals.
+    let commands = h.event(Event::WorkerJoined {
+        worker: b,
+        nthreads: 1,
+    });
+    let steal = commands.iter().find_map(|c| match c {
+        Command::Worker(w, ToWorker::Steal { key, run }) => Some((*w, *key, *run)),
+        _ => None,
+    });
+    assert_eq!(sent.len(), 10, "all ten fit worker A's backlog");
+    assert!(
+        computes(&commands).is_empty(),
+        "nothing was left in the queue"
+    );
+    {
+        let (victim, stolen_key, run) = steal.expect("an idle worker triggers a steal request");
+        assert_eq!(victim, a);
+        // The task stolen is the one sent last (least likely to have started).
+        assert_eq!(stolen_key, sent.last().unwrap().1.key);
+        let commands = h.event(Event::StealResponse {
+            worker: a,
+            key: stolen_key,
+            run,
+            stolen: true,
+        });
+        let moved = computes(&commands);
+        assert_eq!(moved.len(), 1);
+        assert_eq!(moved[0].0, b, "the stolen task goes to the idle worker");
+        assert_eq!(moved[0].1.key, stolen_key);
+        assert_eq!(
+            moved[0].1.run,
+            run + 1,
+            "a new run, so a late report of the old one is ignored"
+        );
+        assert_eq!(h.core.processing_on(&stolen_key), Some(b));
+    }
+}
+
+#[test]
+fn a_refused_steal_leaves_the_task_where_it_is() {
+    let mut h = Harness::new();
+    let (a, b, client) = (WorkerId(1), WorkerId(2), ClientId(1));
+    h.event(Event::WorkerJoined {
+        worker: a,
+        nthreads: 1,
+    });
+    let tasks: Vec<GraphTask> = (1..=10).map(task).collect();
+    let wants = tasks.iter().map(|t| t.key).collect();
+    h.event(Event::UpdateGraph {
+        client,
+        tasks,
+        wants,
+    });
+    let commands = h.event(Event::WorkerJoined {
+        worker: b,
+        nthreads: 1,
+    });
+    let (key, run) = commands
+        .iter()
+        .find_map(|c| match c {
+            Command::Worker(_, ToWorker::Steal { key, run }) => Some((*key, *run)),
+            _ => None,
+        })
+        .expect("an idle worker triggers a steal request");
+    h.event(Event::StealResponse {
+        worker: a,
+        key,
+        run,
+        stolen: false,
+    });
+    assert_eq!(h.core.processing_on(&key), Some(a));
+    assert_eq!(h.core.state_of(&key), StateName::Processing);
+    // Its result still counts when it comes.
+    h.event(Event::TaskFinished {
+        worker: a,
+        key,
+        run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    assert_eq!(h.core.state_of(&key), StateName::Memory);
+}
