@@ -7,6 +7,7 @@ mod cli;
 mod cluster;
 mod hostile;
 mod loading;
+mod local;
 mod processes;
 mod scheduler_port;
 mod support;

@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod args;
+pub mod blocking;
 mod client;
 mod collection;
 mod error;
@@ -31,6 +32,7 @@ mod link;
 #[cfg(feature = "local")]
 mod local;
 mod module;
+mod progress;
 mod scatter;
 mod state;
 mod wait;
@@ -43,6 +45,7 @@ pub use future::Future;
 #[cfg(feature = "local")]
 pub use local::{LocalCluster, LocalConfig};
 pub use module::Module;
+pub use progress::progress;
 pub use state::FutureStatus;
 pub use wait::{AsCompleted, ReturnWhen, WaitOutcome};
 pub use weft_core::{FailureKind, TaskFailure};

@@ -1,0 +1,93 @@
+//! The embedded cluster: `Client::local()`, the blocking client, the
+//! progress bar, and the `weft local` command.
+
+use crate::processes::Process;
+use std::time::Duration;
+use weft_client::{LocalConfig, blocking};
+
+#[test]
+fn the_blocking_client_on_a_local_cluster_submits_maps_scatters_and_gathers() {
+    let client = blocking::Client::local_with(LocalConfig {
+        workers: 2,
+        nthreads: 1,
+        ..LocalConfig::default()
+    })
+    .unwrap();
+    let module = client
+        .upload_module_file(weft_guest_artifacts::TESTKIT)
+        .unwrap();
+    let a = client.submit::<i64>(&module, "inc", (1,)).unwrap();
+    let b = client.submit::<i64>(&module, "add", (&a, 10)).unwrap();
+    assert_eq!(client.result(&b).unwrap(), 12);
+    let xs = client
+        .map::<i64, _>(&module, "inc", (0..100).map(|i| (i,)))
+        .unwrap();
+    assert_eq!(client.gather(&xs).unwrap(), (1..101).collect::<Vec<i64>>());
+    let data = client.scatter(&[vec![3u8, 2, 1]], false).unwrap();
+    let reversed = client
+        .submit::<Vec<u8>>(&module, "reverse_bytes", (&data[0],))
+        .unwrap();
+    assert_eq!(client.result(&reversed).unwrap(), [1, 2, 3]);
+    let outcome = client
+        .wait(
+            &xs,
+            Some(Duration::from_secs(60)),
+            weft_client::ReturnWhen::AllCompleted,
+        )
+        .unwrap();
+    assert_eq!(outcome.done.len(), 100);
+}
+
+#[test]
+fn progress_waits_for_everything_and_reports_a_failure() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = weft_client::Client::local_with(LocalConfig {
+            workers: 1,
+            nthreads: 2,
+            ..LocalConfig::default()
+        })
+        .await
+        .unwrap();
+        let module = client
+            .upload_module_file(weft_guest_artifacts::TESTKIT)
+            .await
+            .unwrap();
+        let mut futures = client
+            .map::<i64, _>(&module, "inc", (0..50).map(|i| (i,)))
+            .unwrap();
+        weft_client::progress(&client, &futures).await.unwrap();
+        assert!(
+            futures
+                .iter()
+                .all(|f| f.status() == weft_client::FutureStatus::Finished)
+        );
+        futures.push(client.submit::<i64>(&module, "divide", (1, 0)).unwrap());
+        let err = weft_client::progress(&client, &futures).await.unwrap_err();
+        assert!(err.to_string().contains("cannot divide"), "{err}");
+    });
+}
+
+#[test]
+fn weft_local_runs_a_cluster_in_one_process() {
+    let local = Process::start(&[
+        "local",
+        "--listen",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+        "--nthreads",
+        "1",
+    ]);
+    let client = blocking::Client::connect(&local.addr).unwrap();
+    let module = client
+        .upload_module_file(weft_guest_artifacts::TESTKIT)
+        .unwrap();
+    let total = client.submit::<i64>(&module, "add", (20, 22)).unwrap();
+    assert_eq!(client.result(&total).unwrap(), 42);
+    assert!(!client.as_async().is_closed());
+}
