@@ -169,3 +169,43 @@ fn guest_logs_reach_stderr() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("chatty says hello"), "{err}");
 }
+
+#[test]
+fn map_runs_a_task_over_json_lines_on_a_local_cluster() {
+    let input = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(input.path(), "1\n2\n\n41\n").unwrap();
+    let out = weft(&[
+        "map",
+        TESTKIT,
+        "inc",
+        "--input",
+        input.path().to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2\n3\n42\n");
+    std::fs::write(input.path(), "[1, 2]\n[-5, 5]\n").unwrap();
+    let out = weft(&[
+        "map",
+        TESTKIT,
+        "add",
+        "--input",
+        input.path().to_str().unwrap(),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "3\n0\n");
+    std::fs::write(input.path(), "[1, 0]\n").unwrap();
+    let err = stderr_of_failure(
+        &[
+            "map",
+            TESTKIT,
+            "divide",
+            "--input",
+            input.path().to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(err.contains("cannot divide 1 by zero"), "{err}");
+}

@@ -4,6 +4,7 @@
 
 mod limits;
 mod local_run;
+mod map;
 mod servers;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,15 @@ enum Command {
         pretty: bool,
         #[command(flatten)]
         limits: limits::LimitArgs,
+    },
+    /// Map a task over JSON lines on a cluster, with a progress bar.
+    ///
+    /// Each input line is the task's arguments: a JSON array of them, or the
+    /// argument itself for a task with one parameter. Results are printed as
+    /// JSON lines in input order.
+    Map {
+        #[command(flatten)]
+        args: map::MapArgs,
     },
     /// Run a scheduler: clients and workers connect to it.
     Scheduler {
@@ -81,6 +91,7 @@ fn main() -> ExitCode {
         } => local_run::run(&module, &task, &args, pretty, &limits),
         Command::Tasks { module, limits } => local_run::tasks(&module, &limits),
         Command::Scheduler { args } => servers::scheduler(&args),
+        Command::Map { args } => map::map(&args),
         Command::Worker { args } => servers::worker(&args),
         Command::Local { args } => servers::local(&args),
     };

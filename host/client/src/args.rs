@@ -108,3 +108,16 @@ tuple_args!(5; A 0, B 1, C 2, D 3, E 4);
 tuple_args!(6; A 0, B 1, C 2, D 3, E 4, F 5);
 tuple_args!(7; A 0, B 1, C 2, D 3, E 4, F 5, G 6);
 tuple_args!(8; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7);
+
+/// Arguments given as a list (all of one type), e.g. JSON values read from
+/// a file.
+impl<T: Arg> Args for Vec<T> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn arg(&self, index: usize, ty: &Type, out: &mut Vec<GraphArg>) -> Result<(), String> {
+        self.get(index)
+            .ok_or_else(|| format!("no argument {index}"))?
+            .to_graph_args(ty, out)
+    }
+}
