@@ -15,7 +15,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 struct Cluster {
     scheduler: Process,
-    _workers: Vec<Process>,
+    workers: Vec<Process>,
 }
 
 fn cluster(workers: usize) -> Cluster {
@@ -23,10 +23,7 @@ fn cluster(workers: usize) -> Cluster {
     let workers = (0..workers)
         .map(|_| Process::worker(&scheduler.addr, 1))
         .collect();
-    Cluster {
-        scheduler,
-        _workers: workers,
-    }
+    Cluster { scheduler, workers }
 }
 
 async fn bounded<T>(
@@ -306,5 +303,46 @@ fn an_idle_worker_steals_tasks_queued_behind_a_long_one() {
             .await
             .expect("no task stays stuck behind the endless one");
         assert_eq!(values, (101..201).collect::<Vec<i64>>());
+    });
+}
+
+#[test]
+fn bad_bytes_on_a_worker_data_port_close_only_that_connection() {
+    use std::io::{Read, Write};
+    let cluster = cluster(1);
+    let data_port = cluster.workers[0].addr.clone();
+    runtime().block_on(async {
+        let (client, module) = connect(&cluster).await;
+        let before = client
+            .map::<i64, _>(&module, "inc", (0..100).map(|i| (i,)))
+            .unwrap();
+        bounded(client.gather(&before)).await.unwrap();
+        let garbage: [&[u8]; 3] = [
+            b"GET / HTTP/1.1\r\n\r\n",
+            &u32::MAX.to_le_bytes(),
+            &[5, 0, 0, 0, 1],
+        ];
+        for bytes in garbage {
+            let mut stream = std::net::TcpStream::connect(&data_port).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(30)))
+                .unwrap();
+            let _ = stream.write_all(bytes);
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let mut sink = Vec::new();
+            assert!(
+                stream.read_to_end(&mut sink).is_ok(),
+                "the worker closed the bad connection"
+            );
+        }
+        // The client, and the worker's data, are unaffected.
+        assert_eq!(
+            bounded(client.gather(&before)).await.unwrap(),
+            (1..101).collect::<Vec<i64>>()
+        );
+        let after = client
+            .submit::<i64>(&module, "add", (&before[0], &before[1]))
+            .unwrap();
+        assert_eq!(bounded(after.result()).await.unwrap(), 3);
     });
 }
