@@ -4,7 +4,6 @@
 use bytes::Bytes;
 use std::collections::HashMap;
 use tokio::sync::Mutex;
-use weft_proto::messages::{DataReply, DataRequest};
 use weft_proto::{Connection, ConnectionLimits, Hello, Role};
 use weft_schema::graph::TaskKey;
 
@@ -45,39 +44,9 @@ impl PeerPool {
 }
 
 async fn fetch_on(connection: &mut Connection, keys: &[TaskKey]) -> Result<Vec<Bytes>, String> {
-    connection
-        .send(&DataRequest::Get {
-            keys: keys.to_vec(),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut values = Vec::with_capacity(keys.len());
-    for key in keys {
-        match connection
-            .recv::<DataReply>()
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            Some(DataReply::Found { key: found, nbytes }) if found == *key => {
-                let bytes = connection
-                    .recv_frame()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or("the worker closed the connection mid-reply")?;
-                if bytes.len() as u64 != nbytes {
-                    return Err(format!(
-                        "announced {nbytes} bytes for {key}, sent {}",
-                        bytes.len()
-                    ));
-                }
-                values.push(bytes);
-            }
-            Some(DataReply::Missing { key }) => {
-                return Err(format!("the worker does not hold {key}"));
-            }
-            Some(other) => return Err(format!("unexpected reply {other:?}")),
-            None => return Err("the worker closed the connection".into()),
-        }
-    }
-    Ok(values)
+    let values = weft_proto::data::get_values(connection, keys).await?;
+    keys.iter()
+        .zip(values)
+        .map(|(key, value)| value.ok_or_else(|| format!("the worker does not hold {key}")))
+        .collect()
 }

@@ -69,6 +69,7 @@
 
 pub mod codec;
 pub mod connection;
+pub mod data;
 pub mod frame;
 pub mod handshake;
 pub mod messages;

@@ -27,11 +27,6 @@ use weft_proto::{
 /// ones are written from where they are.
 const QUEUE_VALUE_BYTES_MAX: usize = 64 * 1024;
 
-/// Values received from the network smaller than this are copied out of
-/// the connection's read buffer before being stored, so that a small stored
-/// value does not keep a whole read chunk (32 KiB) alive.
-pub(crate) const COPY_RECEIVED_BYTES_MAX: usize = 32 * 1024;
-
 /// How long the accept loop pauses after an accept error (out of file
 /// descriptors, say) before trying again.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(50);
@@ -190,7 +185,7 @@ async fn serve_requests(
 
 /// A received value, copied out of the read buffer it shares if small.
 pub(crate) fn own(value: Bytes) -> Bytes {
-    if value.len() < COPY_RECEIVED_BYTES_MAX {
+    if value.len() < weft_proto::data::COPY_RECEIVED_BYTES_MAX {
         Bytes::copy_from_slice(&value)
     } else {
         value

@@ -8,14 +8,13 @@
 //! different peers run concurrently. A connection that failed is dropped and
 //! forgotten, so the peer table holds only live connections.
 
-use crate::data_server::own;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Mutex as AsyncMutex;
 use weft_core::WorkerId;
-use weft_proto::messages::{DataReply, DataRequest};
+
 use weft_proto::{Connection, ConnectionLimits, Hello, Role};
 use weft_schema::graph::TaskKey;
 
@@ -118,7 +117,7 @@ impl Fetcher {
                     Some(current) => current,
                     None => connection.insert(self.connect(addr).await?),
                 };
-                match request(current, keys).await {
+                match weft_proto::data::get_values(current, keys).await {
                     Ok(values) => return Ok(values),
                     Err(reason) => {
                         *connection = None;
@@ -179,48 +178,4 @@ impl Fetcher {
             peers.remove(addr);
         }
     }
-}
-
-/// One `Get` on an established connection.
-async fn request(
-    connection: &mut Connection,
-    keys: &[TaskKey],
-) -> Result<Vec<Option<Bytes>>, String> {
-    connection
-        .send(&DataRequest::Get {
-            keys: keys.to_vec(),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut values = Vec::with_capacity(keys.len());
-    for key in keys {
-        let reply = connection
-            .recv::<DataReply>()
-            .await
-            .map_err(|e| e.to_string())?;
-        match reply {
-            Some(DataReply::Found { key: found, nbytes }) if found == *key => {
-                let value = connection
-                    .recv_frame()
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| {
-                        format!("the peer closed the connection before the value of {key}")
-                    })?;
-                if value.len() as u64 != nbytes {
-                    return Err(format!(
-                        "the peer announced {nbytes} bytes for {key} and sent {}",
-                        value.len()
-                    ));
-                }
-                values.push(Some(own(value)));
-            }
-            Some(DataReply::Missing { key: missing }) if missing == *key => values.push(None),
-            Some(other) => {
-                return Err(format!("unexpected reply to a Get of {key}: {other:?}"));
-            }
-            None => return Err("the peer closed the connection".to_string()),
-        }
-    }
-    Ok(values)
 }
