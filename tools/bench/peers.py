@@ -122,12 +122,21 @@ class DaskRunner:
         self.client.wait_for_workers(2, timeout=120)
 
     def close(self) -> None:
-        # Retiring the workers first avoids their heartbeats racing the
-        # scheduler's shutdown (which logs tracebacks, harmless but noisy).
+        # Workers' heartbeats race the scheduler's shutdown and log harmless
+        # tracebacks; silence distributed's loggers (in the workers and here,
+        # where the scheduler runs) for the shutdown only, and retire the
+        # workers before closing the scheduler.
+        import logging
+
+        def _quiet():
+            logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
         try:
+            self.client.run(_quiet)
+            _quiet()
             self.client.retire_workers(close_workers=True)
         except Exception as exc:  # noqa: BLE001
-            log(f"dask: retire_workers: {type(exc).__name__}: {exc}")
+            log(f"dask: before shutdown: {type(exc).__name__}: {exc}")
         try:
             self.client.close(timeout=30)
         finally:

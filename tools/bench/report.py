@@ -75,10 +75,22 @@ def fmt_num(v: float) -> str:
     return f"{v:,.2f}"
 
 
+def fmt_secs(v: float) -> str:
+    return f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 10 else f"{v:.1f}"
+
+
 def fmt_ratio(v: float | None, why: str) -> str:
     if v is None:
         return why
     return f"{v:,.0f}x" if v >= 100 else f"{v:,.1f}x" if v >= 10 else f"{v:.2f}x"
+
+
+def _loadavg() -> str:
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def main() -> int:
@@ -116,7 +128,7 @@ def main() -> int:
                     rec = dict(rec, error=f"bad result line: {err}")
             if st == "ok":
                 values[s] = rec
-                cells[s] = f"{fmt_num(rec[metric])} ({rec['seconds']:.1f} s)"
+                cells[s] = f"{fmt_num(rec[metric])} ({fmt_secs(rec['seconds'])} s)"
                 systems_out[s] = dict(rec, status="ok")
             elif st == "skipped":
                 cells[s] = "skipped"
@@ -195,6 +207,7 @@ def main() -> int:
             "machine": platform.machine(),
             "system": platform.system(),
             "loadavg_start": args.loadavg_start,
+            "loadavg_end": _loadavg(),
         },
         "versions": versions,
         "workloads": workloads_out,
