@@ -99,6 +99,7 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     ap.add_argument("--command", default="")
     ap.add_argument("--loadavg-start", default="")
+    ap.add_argument("--git", default="", help="the commit measured")
     args = ap.parse_args()
 
     records, problems = load(args.lines)
@@ -201,6 +202,7 @@ def main() -> int:
     out = {
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": args.command,
+        "git": args.git,
         "quick": quick,
         "host": {
             "cpus": os.cpu_count(),
