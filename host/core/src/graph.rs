@@ -148,6 +148,7 @@ impl Scheduler {
         let Some(state) = self.clients.remove(&client) else {
             return;
         };
+        self.operations.retain(|(holder, _), _| *holder != client);
         let mut held: Vec<TaskId> = state.wants.into_iter().collect();
         held.sort_unstable();
         for id in held {
@@ -207,7 +208,7 @@ impl Scheduler {
 
     /// Tells a client that just took a future to `id` where it stands, when
     /// it is already final.
-    fn report_status(&mut self, client: ClientId, id: TaskId) {
+    pub(crate) fn report_status(&mut self, client: ClientId, id: TaskId) {
         let task = self.task(id);
         let key = task.key;
         let message = match task.state {

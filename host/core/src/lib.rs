@@ -30,6 +30,7 @@ mod graph;
 mod ids;
 mod log;
 mod messages;
+mod operations;
 mod placement;
 mod references;
 mod scheduler;
@@ -45,5 +46,6 @@ pub use messages::{
     Command, ComputeTask, Event, FailureKind, Input, ModuleHash, SpecArg, TaskFailure, TaskSpec,
     ToClient, ToWorker,
 };
+pub use operations::RESTART_REASON;
 pub use scheduler::{Scheduler, Summary};
 pub use task::StateName;

@@ -107,6 +107,9 @@ pub enum Event {
     WorkerLeft {
         /// The worker.
         worker: WorkerId,
+        /// Why, when the worker said (for example "restarted: memory
+        /// limit ..."); `None` for a dropped connection.
+        reason: Option<String>,
     },
     /// A worker finished a task.
     TaskFinished {
@@ -155,12 +158,70 @@ pub enum Event {
         /// Whether the worker gave the task up (it had not started it).
         stolen: bool,
     },
-    /// A worker now holds a copy of a key (it fetched it as an input).
+    /// A worker now holds a copy of a key (it fetched it as an input, or
+    /// was told to by `ToWorker::Fetch`).
     ReplicaAdded {
         /// The worker.
         worker: WorkerId,
         /// The key.
         key: TaskKey,
+    },
+    /// A worker could not make a copy asked for by `ToWorker::Fetch`.
+    ReplicaFailed {
+        /// The worker.
+        worker: WorkerId,
+        /// The key.
+        key: TaskKey,
+        /// Why.
+        message: String,
+    },
+    /// A client reconnected within its grace period: it is told again where
+    /// each of its keys stands.
+    ClientResumed {
+        /// The client.
+        client: ClientId,
+    },
+    /// A client cancels futures. Without `force` only its own interest
+    /// goes; with it, every client's futures to the keys and to everything
+    /// depending on them are cancelled and their computation stopped.
+    Cancel {
+        /// The client.
+        client: ClientId,
+        /// The keys.
+        keys: Vec<TaskKey>,
+        /// For everyone, dependents included.
+        force: bool,
+        /// Told to the clients whose futures are cancelled.
+        reason: String,
+    },
+    /// Forget every task; every future is cancelled with reason "restart";
+    /// workers are taken to hold nothing and run nothing (the driver
+    /// restarts them).
+    Restart,
+    /// A client wants each key held by at least `n` workers. Answered with
+    /// `ToClient::Done` once every copy asked for is made or has failed.
+    Replicate {
+        /// The client.
+        client: ClientId,
+        /// The client's request id, echoed in `Done`.
+        request: u64,
+        /// The keys.
+        keys: Vec<TaskKey>,
+        /// Copies wanted.
+        n: u32,
+    },
+    /// A client wants data moved from workers above the mean of managed
+    /// bytes to those below. Empty `keys`/`workers` mean all. Answered with
+    /// `ToClient::Done`.
+    Rebalance {
+        /// The client.
+        client: ClientId,
+        /// The client's request id, echoed in `Done`.
+        request: u64,
+        /// The keys that may move.
+        keys: Vec<TaskKey>,
+        /// The workers taking part.
+        workers: Vec<WorkerId>,
     },
 }
 
@@ -182,6 +243,13 @@ pub enum ToWorker {
     Free {
         /// The keys.
         keys: Vec<TaskKey>,
+    },
+    /// Fetch these values from their holders and keep them as replicas
+    /// (replicate, rebalance); answered by `ReplicaAdded` or
+    /// `ReplicaFailed` for each.
+    Fetch {
+        /// The values and where they are.
+        inputs: Vec<Input>,
     },
     /// Give this task up if it has not started (another worker is idle);
     /// answer with a steal response either way.
@@ -238,6 +306,20 @@ pub enum ToClient {
     Lost {
         /// The key.
         key: TaskKey,
+    },
+    /// The future was cancelled (by a client, or by a restart).
+    Cancelled {
+        /// The key.
+        key: TaskKey,
+        /// Why.
+        reason: String,
+    },
+    /// A request the core answers (replicate, rebalance) is done.
+    Done {
+        /// The request id the client chose.
+        request: u64,
+        /// Why it failed, if it did.
+        error: Option<String>,
     },
     /// A graph update was refused; nothing of it was applied.
     Rejected {

@@ -50,6 +50,9 @@ pub struct Scheduler {
     pub(crate) stimulus: StimulusId,
     pub(crate) log: TransitionLog,
     pub(crate) outbox: VecDeque<Command>,
+    /// Replicate and rebalance requests waiting for workers, by (client,
+    /// request id).
+    pub(crate) operations: BTreeMap<(ClientId, u64), crate::operations::Operation>,
 }
 
 /// Counts of tasks by state, and other totals.
@@ -80,6 +83,7 @@ impl Scheduler {
             next_dispatch: 0,
             stimulus: StimulusId(0),
             outbox: VecDeque::new(),
+            operations: BTreeMap::new(),
         }
     }
 
@@ -108,7 +112,10 @@ impl Scheduler {
                     .entry(worker)
                     .or_insert_with(|| WorkerState::new(nthreads));
             }
-            Event::WorkerLeft { worker } => self.worker_left(worker),
+            Event::WorkerLeft { worker, reason } => {
+                self.copies_lost(worker);
+                self.worker_left(worker, reason.as_deref());
+            }
             Event::TaskFinished {
                 worker,
                 key,
@@ -128,7 +135,37 @@ impl Scheduler {
                 run,
                 missing,
             } => self.fetch_failed(worker, key, run, &missing),
-            Event::ReplicaAdded { worker, key } => self.replica_added(worker, key),
+            Event::ReplicaAdded { worker, key } => {
+                self.replica_added(worker, key);
+                self.copy_answered(worker, key, Ok(()));
+            }
+            Event::ReplicaFailed {
+                worker,
+                key,
+                message,
+            } => {
+                self.copy_answered(worker, key, Err(message));
+            }
+            Event::ClientResumed { client } => self.client_resumed(client),
+            Event::Cancel {
+                client,
+                keys,
+                force,
+                reason,
+            } => self.cancel(client, &keys, force, &reason),
+            Event::Restart => self.restart(),
+            Event::Replicate {
+                client,
+                request,
+                keys,
+                n,
+            } => self.replicate(client, request, &keys, n),
+            Event::Rebalance {
+                client,
+                request,
+                keys,
+                workers,
+            } => self.rebalance(client, request, &keys, &workers),
             Event::StealResponse {
                 worker,
                 key,
@@ -182,6 +219,19 @@ impl Scheduler {
                 })
                 .collect()
         })
+    }
+
+    /// Every worker's managed bytes and key count, by the scheduler's books.
+    pub fn worker_memory(&self) -> Vec<(WorkerId, u64, usize)> {
+        self.workers
+            .iter()
+            .map(|(id, w)| (*id, w.managed_bytes, w.has_what.len()))
+            .collect()
+    }
+
+    /// How many tasks are sent to `worker` and not yet reported.
+    pub fn processing_count(&self, worker: WorkerId) -> usize {
+        self.workers.get(&worker).map_or(0, |w| w.processing.len())
     }
 
     /// The keys that take `key`'s result as an input.

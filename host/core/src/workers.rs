@@ -189,7 +189,7 @@ impl Scheduler {
         }
     }
 
-    pub(crate) fn worker_left(&mut self, worker: WorkerId) {
+    pub(crate) fn worker_left(&mut self, worker: WorkerId, reason: Option<&str>) {
         let Some(state) = self.workers.remove(&worker) else {
             return;
         };
@@ -222,8 +222,11 @@ impl Scheduler {
                     origin: task.key,
                     kind: FailureKind::KilledWorker,
                     message: format!(
-                        "{} workers died while running this task (allowed_failures is {})",
-                        task.deaths, self.config.allowed_failures
+                        "{} workers died while running this task (allowed_failures is {}); \
+                         the last, {worker}: {}",
+                        task.deaths,
+                        self.config.allowed_failures,
+                        reason.unwrap_or("its connection dropped")
                     ),
                 };
                 self.fail(id, Arc::new(failure));

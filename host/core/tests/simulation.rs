@@ -1,6 +1,7 @@
 //! Drives the scheduler core with random event sequences: clients submit
 //! random graphs and drop futures, workers run, fail, lose fetches, join and
-//! die. After every step: `Scheduler::validate`, plus the checks that tie the
+//! die, clients cancel (forced or not), ask for replicas and rebalancing,
+//! and the cluster restarts. After every step: `Scheduler::validate`, plus the checks that tie the
 //! core to the simulated world (what workers really hold, what clients were
 //! told, no wanted result dropped). At the end everything drains: every
 //! held key finishes or fails, and once clients let go nothing is left.
@@ -11,14 +12,19 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use weft_core::{
-    ClientId, Command, ComputeTask, Event, Scheduler, SchedulerConfig, StateName, StimulusId,
-    ToClient, ToWorker, WorkerId,
+    ClientId, Command, ComputeTask, Event, Input, Scheduler, SchedulerConfig, StateName,
+    StimulusId, ToClient, ToWorker, WorkerId,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
 /// Tasks given up by simulated workers on a steal request, over all seeds:
 /// the run must exercise work stealing.
 static STOLEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Copies asked of workers (replicate, rebalance) and futures cancelled,
+/// over all seeds: the run must exercise both.
+static FETCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static CANCELLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// splitmix64: small, seedable, good enough to pick events.
 struct Rng(u64);
@@ -49,6 +55,8 @@ struct SimWorker {
     data: BTreeSet<TaskKey>,
     /// Steal answers not delivered yet: (key, run, stolen).
     steal_answers: Vec<(TaskKey, u32, bool)>,
+    /// Copies asked for (`ToWorker::Fetch`) not made yet.
+    fetches: Vec<Input>,
 }
 
 #[derive(Default)]
@@ -69,6 +77,9 @@ struct Sim {
     known: Vec<TaskKey>,
     step: usize,
     last_event: String,
+    /// Replicate/rebalance requests not answered yet, by client.
+    operations: BTreeSet<(ClientId, u64)>,
+    next_request: u64,
 }
 
 impl Sim {
@@ -87,6 +98,8 @@ impl Sim {
             known: Vec::new(),
             step: 0,
             last_event: String::new(),
+            operations: BTreeSet::new(),
+            next_request: 0,
         }
     }
 
@@ -102,6 +115,10 @@ impl Sim {
                     });
                     match message {
                         ToWorker::Compute(task) => sim.queue.push_back(task),
+                        ToWorker::Fetch { inputs } => {
+                            FETCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            sim.fetches.extend(inputs);
+                        }
                         ToWorker::Free { keys } => {
                             for key in keys {
                                 sim.data.remove(&key);
@@ -124,12 +141,28 @@ impl Sim {
                     }
                 }
                 Command::Client(client, message) => {
+                    if let ToClient::Done { request, .. } = &message {
+                        assert!(
+                            self.operations.remove(&(client, *request)),
+                            "step {}: {client} was told request {request} is done, which it did not ask or was told before",
+                            self.step
+                        );
+                        continue;
+                    }
                     if let Some(sim) = self.clients.get_mut(&client) {
                         let key = match &message {
                             ToClient::Finished { key, .. }
                             | ToClient::Erred { key, .. }
                             | ToClient::Lost { key } => *key,
-                            ToClient::Rejected { .. } => continue,
+                            ToClient::Cancelled { key, .. } => {
+                                // The future is cancelled: the client no
+                                // longer holds it.
+                                CANCELLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                sim.held.remove(key);
+                                sim.last.remove(key);
+                                continue;
+                            }
+                            ToClient::Rejected { .. } | ToClient::Done { .. } => continue,
                         };
                         sim.last.insert(key, message);
                     }
@@ -241,7 +274,11 @@ impl Sim {
             4..=5 if !workers.is_empty() => {
                 let worker = self.rng.pick(&workers).expect("non-empty");
                 self.workers.remove(&worker);
-                self.event(Event::WorkerLeft { worker });
+                let reason = self
+                    .rng
+                    .chance(30)
+                    .then(|| "restarted: memory limit".to_string());
+                self.event(Event::WorkerLeft { worker, reason });
             }
             6..=8 if clients.len() < 4 => {
                 let client = ClientId(self.new_id());
@@ -251,6 +288,8 @@ impl Sim {
             9 if !clients.is_empty() => {
                 let client = self.rng.pick(&clients).expect("non-empty");
                 self.clients.remove(&client);
+                // Its pending requests die with it.
+                self.operations.retain(|(c, _)| *c != client);
                 self.event(Event::ClientGone { client });
             }
             10..=29 if !clients.is_empty() => {
@@ -319,6 +358,87 @@ impl Sim {
             47..=52 if !workers.is_empty() => {
                 let worker = self.rng.pick(&workers).expect("non-empty");
                 self.answer_steals(worker);
+            }
+            53..=55 if !clients.is_empty() => {
+                let client = self.rng.pick(&clients).expect("non-empty");
+                let pool = self.live_known();
+                let keys: Vec<TaskKey> = (0..1 + self.rng.below(3))
+                    .filter_map(|_| self.rng.pick(&pool))
+                    .collect();
+                let force = self.rng.chance(50);
+                if !force {
+                    // Withdrawing interest: the client lets go of its futures.
+                    let sim = self.clients.get_mut(&client).expect("exists");
+                    for key in &keys {
+                        sim.held.remove(key);
+                        sim.last.remove(key);
+                    }
+                }
+                self.event(Event::Cancel {
+                    client,
+                    keys,
+                    force,
+                    reason: "test".into(),
+                });
+            }
+            56 if self.rng.chance(20) => {
+                // A restart: workers clear themselves in place.
+                for sim in self.workers.values_mut() {
+                    sim.queue.clear();
+                    sim.data.clear();
+                    sim.steal_answers.clear();
+                    sim.fetches.clear();
+                }
+                self.event(Event::Restart);
+                assert_eq!(self.core.task_count(), 0, "tasks remain after a restart");
+                assert!(
+                    self.operations.is_empty(),
+                    "operations not answered by the restart: {:?}",
+                    self.operations
+                );
+            }
+            57..=58 if !clients.is_empty() => {
+                let client = self.rng.pick(&clients).expect("non-empty");
+                let in_memory: Vec<TaskKey> = self
+                    .live_known()
+                    .into_iter()
+                    .filter(|k| self.core.state_of(k) == StateName::Memory)
+                    .collect();
+                let keys: Vec<TaskKey> = (0..self.rng.below(4))
+                    .filter_map(|_| self.rng.pick(&in_memory))
+                    .collect();
+                self.next_request += 1;
+                let request = self.next_request;
+                self.operations.insert((client, request));
+                if self.rng.chance(50) {
+                    let n = self.rng.below(4) as u32;
+                    self.event(Event::Replicate {
+                        client,
+                        request,
+                        keys,
+                        n,
+                    });
+                } else {
+                    let workers = if self.rng.chance(50) {
+                        Vec::new()
+                    } else {
+                        workers.iter().copied().filter(|_| self.rng.chance(60)).collect()
+                    };
+                    self.event(Event::Rebalance {
+                        client,
+                        request,
+                        keys,
+                        workers,
+                    });
+                }
+            }
+            59..=61 if !workers.is_empty() => {
+                let worker = self.rng.pick(&workers).expect("non-empty");
+                self.answer_fetches(worker);
+            }
+            62 if !clients.is_empty() => {
+                let client = self.rng.pick(&clients).expect("non-empty");
+                self.event(Event::ClientResumed { client });
             }
             _ => {
                 if let Some(worker) = self.rng.pick(&workers) {
@@ -403,6 +523,39 @@ impl Sim {
         }
     }
 
+    /// `worker` makes the copies it was asked for, from holders that still
+    /// have them.
+    fn answer_fetches(&mut self, worker: WorkerId) {
+        let fetches = std::mem::take(&mut self.workers.get_mut(&worker).expect("live").fetches);
+        for input in fetches {
+            if !self.workers.contains_key(&worker) {
+                return;
+            }
+            let available = input.holders.iter().any(|h| {
+                self.workers
+                    .get(h)
+                    .is_some_and(|w| w.data.contains(&input.key))
+            });
+            if available {
+                self.workers
+                    .get_mut(&worker)
+                    .expect("live")
+                    .data
+                    .insert(input.key);
+                self.event(Event::ReplicaAdded {
+                    worker,
+                    key: input.key,
+                });
+            } else {
+                self.event(Event::ReplicaFailed {
+                    worker,
+                    key: input.key,
+                    message: "no holder has it".into(),
+                });
+            }
+        }
+    }
+
     /// `worker` finishes (or fails) the next task in its queue.
     fn run_one(&mut self, worker: WorkerId, may_fail: bool) {
         let Some(task) = self
@@ -481,6 +634,15 @@ impl Sim {
                 self.answer_steals(worker);
                 continue;
             }
+            let fetching = self
+                .workers
+                .iter()
+                .find(|(_, w)| !w.fetches.is_empty())
+                .map(|(id, _)| *id);
+            if let Some(worker) = fetching {
+                self.answer_fetches(worker);
+                continue;
+            }
             let busy = self
                 .workers
                 .iter()
@@ -511,6 +673,15 @@ impl Sim {
                 );
             }
         }
+        let unanswered: Vec<_> = self
+            .operations
+            .iter()
+            .filter(|(c, _)| self.clients.contains_key(c))
+            .collect();
+        assert!(
+            unanswered.is_empty(),
+            "requests never answered after draining: {unanswered:?}"
+        );
         let clients: Vec<ClientId> = self.clients.keys().copied().collect();
         for client in clients {
             self.clients.remove(&client);
@@ -561,5 +732,7 @@ fn random_event_sequences_keep_every_invariant() {
             STOLEN.load(std::sync::atomic::Ordering::Relaxed) > 0,
             "no task was ever stolen: the simulation does not exercise work stealing"
         );
+        assert!(FETCHES.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        assert!(CANCELLED.load(std::sync::atomic::Ordering::Relaxed) > 0);
     }
 }

@@ -67,6 +67,61 @@ pub enum ClientRequest {
         /// Echoed in the reply.
         request: RequestId,
     },
+    /// Names this client's session, so that a reconnection within the
+    /// scheduler's grace period carries on where the old connection was.
+    /// Sent first, before anything else, by clients that want this.
+    Session {
+        /// A random token the client keeps for its lifetime.
+        token: u128,
+    },
+    /// Cancel these futures. With `force`, every client's futures to them
+    /// and everything depending on them are cancelled and their
+    /// computation stopped; without, only this client's interest goes.
+    Cancel {
+        /// The keys.
+        keys: Vec<TaskKey>,
+        /// Cancel for everyone, dependents included.
+        force: bool,
+        /// Shown to the clients whose futures are cancelled.
+        reason: String,
+    },
+    /// Forget every task, cancel every future (reason "restart") and
+    /// restart every worker. Answered by [`ClientEvent::Done`] when as many
+    /// workers as before are back, or `RequestFailed`.
+    Restart {
+        /// Echoed in the reply.
+        request: RequestId,
+    },
+    /// Make sure each key is held by at least `n` workers. Answered by
+    /// [`ClientEvent::Done`] (with an error if some copies could not be
+    /// made).
+    Replicate {
+        /// Echoed in the reply.
+        request: RequestId,
+        /// The keys (in memory).
+        keys: Vec<TaskKey>,
+        /// Copies wanted, at least 1.
+        n: u32,
+    },
+    /// Move data from workers holding more than the mean to those holding
+    /// less. Empty `keys`: every key; empty `workers`: every worker.
+    /// Answered by [`ClientEvent::Done`].
+    Rebalance {
+        /// Echoed in the reply.
+        request: RequestId,
+        /// The keys that may move.
+        keys: Vec<TaskKey>,
+        /// The workers that take part.
+        workers: Vec<WorkerId>,
+    },
+    /// The cluster's state: workers, memory, who holds which key.
+    /// Answered by [`ClientEvent::Status`].
+    Status {
+        /// Echoed in the reply.
+        request: RequestId,
+        /// Also list the keys each worker holds.
+        keys: bool,
+    },
 }
 
 /// Scheduler → client.
@@ -97,6 +152,18 @@ pub enum ClientEvent {
         /// Every connected worker.
         workers: Vec<WorkerInfo>,
     },
+    /// The cluster's state.
+    Status {
+        /// The request.
+        request: RequestId,
+        /// What the scheduler knows.
+        status: ClusterStatus,
+    },
+    /// A request without another reply succeeded.
+    Done {
+        /// The request.
+        request: RequestId,
+    },
     /// A request failed.
     RequestFailed {
         /// The request.
@@ -117,6 +184,55 @@ pub struct KeyLocation {
     pub holders: Vec<WorkerId>,
 }
 
+/// The cluster as the scheduler sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// Each connected worker.
+    pub workers: Vec<WorkerStatus>,
+    /// Tasks by state name.
+    pub tasks: std::collections::BTreeMap<String, u64>,
+    /// Connected clients (and clients within their reconnection grace).
+    pub clients: u64,
+    /// Keys the scheduler knows (every state).
+    pub keys: u64,
+}
+
+/// One worker, as the scheduler sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    /// Who it is.
+    pub info: WorkerInfo,
+    /// Bytes of results the scheduler counts on this worker.
+    pub managed_bytes: u64,
+    /// Keys the scheduler counts on this worker.
+    pub managed_keys: u64,
+    /// Tasks running or queued on it.
+    pub processing: u64,
+    /// The worker's last [`WorkerReport::Metrics`] (zeros before the first).
+    pub metrics: WorkerMetrics,
+    /// The keys it holds with their sizes, if asked for.
+    pub has_what: Vec<(TaskKey, u64)>,
+}
+
+/// What a worker says about its own memory, every metrics interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerMetrics {
+    /// Bytes of values held in memory.
+    pub memory_bytes: u64,
+    /// Values held in memory.
+    pub memory_keys: u64,
+    /// Bytes of values spilled to disk.
+    pub spilled_bytes: u64,
+    /// Values spilled to disk.
+    pub spilled_keys: u64,
+    /// The process's resident memory (RSS), 0 where unknown.
+    pub process_bytes: u64,
+    /// The worker's memory limit (0: none).
+    pub memory_limit: u64,
+    /// True while it starts no new tasks (above the pause fraction).
+    pub paused: bool,
+}
+
 /// A worker as others see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerInfo {
@@ -128,6 +244,8 @@ pub struct WorkerInfo {
     pub nthreads: u32,
     /// Its name.
     pub name: String,
+    /// Its process id (0 where unknown).
+    pub pid: u32,
 }
 
 /// Worker → scheduler.
@@ -144,6 +262,8 @@ pub enum WorkerReport {
         name: String,
         /// Its memory limit in bytes (0: none).
         memory_limit: u64,
+        /// Its process id.
+        pid: u32,
     },
     /// A task finished; the result is held by the worker.
     Finished {
@@ -193,6 +313,24 @@ pub enum WorkerReport {
         /// Its hash.
         hash: [u8; 32],
     },
+    /// A copy asked for by [`WorkerCommand::Fetch`] could not be made.
+    ReplicaFailed {
+        /// The key.
+        key: TaskKey,
+        /// Why.
+        message: String,
+    },
+    /// Sent every metrics interval (also a sign of life).
+    Metrics(WorkerMetrics),
+    /// The worker is about to exit on its own, and why (for example
+    /// "restarted: memory limit ..."); its connection closes next.
+    Leaving {
+        /// Why.
+        reason: String,
+    },
+    /// The worker has done a [`WorkerCommand::Restart`] in place: it holds
+    /// nothing and runs nothing.
+    Restarted,
 }
 
 /// Scheduler → worker.
@@ -232,7 +370,26 @@ pub enum WorkerCommand {
         /// Its run.
         run: u32,
     },
+    /// Fetch these values from their holders and keep them; answer
+    /// [`WorkerReport::Replica`] or [`WorkerReport::ReplicaFailed`] for
+    /// each.
+    Fetch {
+        /// The values and where they are.
+        inputs: Vec<WireInput>,
+    },
+    /// Drop everything, stop every task. A worker run by a nanny exits
+    /// (with [`EXIT_RESTART`]) so that a fresh process takes its place;
+    /// one without clears itself and answers [`WorkerReport::Restarted`].
+    Restart,
 }
+
+/// The exit status of a worker process that exits to be restarted by its
+/// nanny (a `Restart` command).
+pub const EXIT_RESTART: i32 = 75;
+/// The exit status of a worker process that exits because its process
+/// memory passed the terminate fraction of its memory limit; its nanny
+/// restarts it.
+pub const EXIT_MEMORY: i32 = 76;
 
 /// A task to run, with where its inputs are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

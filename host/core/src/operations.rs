@@ -1,0 +1,366 @@
+//! Client operations on what exists already: cancel (own interest, or
+//! forced with every dependent), restart (forget everything), and the
+//! copies clients ask for: replicate (at least `n` holders per key) and
+//! rebalance (move data from workers above the mean of managed bytes to
+//! those below). Copies are made by workers (`ToWorker::Fetch`); an
+//! [`Operation`] waits for each answer and then tells its client `Done`.
+
+use crate::ids::{ClientId, TaskId, WorkerId};
+use crate::messages::{Command, Input, ToClient, ToWorker};
+use crate::scheduler::Scheduler;
+use crate::task::TaskState;
+use std::collections::{BTreeMap, BTreeSet};
+use weft_schema::graph::TaskKey;
+
+/// The reason restarted futures are cancelled with.
+pub const RESTART_REASON: &str = "restart";
+
+/// A replicate or rebalance waiting for workers to answer.
+#[derive(Debug, Default)]
+pub(crate) struct Operation {
+    /// Copies asked for and not answered: (key, worker making the copy) →
+    /// the worker to drop its copy once it is made (rebalance moves).
+    pub(crate) outstanding: BTreeMap<(TaskKey, WorkerId), Option<WorkerId>>,
+    /// What went wrong so far.
+    pub(crate) errors: Vec<String>,
+}
+
+impl Scheduler {
+    /// See [`crate::Event::Cancel`].
+    pub(crate) fn cancel(&mut self, client: ClientId, keys: &[TaskKey], force: bool, reason: &str) {
+        if !force {
+            for key in keys {
+                let Some(id) = self.id_of(key) else { continue };
+                if self.task(id).who_wants.contains(&client) {
+                    let (key, reason) = (*key, reason.to_string());
+                    self.send(Command::Client(client, ToClient::Cancelled { key, reason }));
+                }
+            }
+            self.release_keys(client, keys);
+            return;
+        }
+        // Every key and everything depending on it, transitively.
+        let mut closure = BTreeSet::new();
+        let mut work: Vec<TaskId> = keys.iter().filter_map(|k| self.id_of(k)).collect();
+        while let Some(id) = work.pop() {
+            if closure.insert(id) {
+                work.extend(self.task(id).dependents.iter().copied());
+            }
+        }
+        // Dependents first (they were added later), so that by the time an
+        // input is looked at nothing still waits for it.
+        let mut order: Vec<TaskId> = closure.into_iter().collect();
+        order.sort_unstable_by_key(|id| std::cmp::Reverse(self.task(*id).priority));
+        for &id in &order {
+            let key = self.task(id).key;
+            let holders = std::mem::take(&mut self.task_mut(id).who_wants);
+            for holder in holders {
+                if let Some(state) = self.clients.get_mut(&holder) {
+                    state.wants.remove(&id);
+                }
+                let reason = reason.to_string();
+                self.send(Command::Client(holder, ToClient::Cancelled { key, reason }));
+            }
+        }
+        for id in order {
+            if self.tasks.contains(id.index()) {
+                self.release_if_unneeded(id);
+            }
+        }
+    }
+
+    /// See [`crate::Event::Restart`].
+    pub(crate) fn restart(&mut self) {
+        let clients: Vec<ClientId> = self.clients.keys().copied().collect();
+        for client in clients {
+            let mut held: Vec<TaskId> = std::mem::take(
+                &mut self.clients.get_mut(&client).expect("listed").wants,
+            )
+            .into_iter()
+            .collect();
+            held.sort_unstable();
+            for id in held {
+                let key = self.task(id).key;
+                let reason = RESTART_REASON.to_string();
+                self.send(Command::Client(client, ToClient::Cancelled { key, reason }));
+            }
+        }
+        for (client, request) in std::mem::take(&mut self.operations).into_keys() {
+            let error = Some("the cluster was restarted".to_string());
+            self.send(Command::Client(client, ToClient::Done { request, error }));
+        }
+        let ids: Vec<TaskId> = self.tasks.iter().map(|(i, _)| TaskId(i as u32)).collect();
+        for id in ids {
+            let key = self.task(id).key;
+            let from = self.task(id).state.name();
+            self.log.record(crate::log::Transition {
+                key,
+                from,
+                to: crate::task::StateName::Forgotten,
+                stimulus: self.stimulus,
+            });
+        }
+        self.tasks.clear();
+        self.keys.clear();
+        self.queue.clear();
+        for worker in self.workers.values_mut() {
+            let nthreads = worker.nthreads;
+            *worker = crate::worker::WorkerState::new(nthreads);
+        }
+    }
+
+    /// See [`crate::Event::Replicate`].
+    pub(crate) fn replicate(&mut self, client: ClientId, request: u64, keys: &[TaskKey], n: u32) {
+        let refuse = |s: &mut Scheduler, error: String| {
+            let error = Some(error);
+            s.send(Command::Client(client, ToClient::Done { request, error }));
+        };
+        if n == 0 {
+            return refuse(self, "replicate needs n of at least 1".into());
+        }
+        if n as usize > self.workers.len() {
+            return refuse(
+                self,
+                format!(
+                    "cannot keep {n} copies: there are only {} workers",
+                    self.workers.len()
+                ),
+            );
+        }
+        let ids = match self.in_memory(keys) {
+            Ok(ids) => ids,
+            Err(error) => return refuse(self, error),
+        };
+        let mut copies = Vec::new();
+        for id in ids {
+            let task = self.task(id);
+            let missing = (n as usize).saturating_sub(task.who_has.len());
+            let mut targets: Vec<(u64, WorkerId)> = self
+                .workers
+                .iter()
+                .filter(|(w, _)| !task.who_has.contains(w))
+                .map(|(w, state)| (state.managed_bytes, *w))
+                .collect();
+            targets.sort_unstable();
+            for (_, target) in targets.into_iter().take(missing) {
+                copies.push((id, target, None));
+            }
+        }
+        self.start_operation(client, request, copies);
+    }
+
+    /// See [`crate::Event::Rebalance`].
+    pub(crate) fn rebalance(
+        &mut self,
+        client: ClientId,
+        request: u64,
+        keys: &[TaskKey],
+        workers: &[WorkerId],
+    ) {
+        let refuse = |s: &mut Scheduler, error: String| {
+            let error = Some(error);
+            s.send(Command::Client(client, ToClient::Done { request, error }));
+        };
+        if let Some(unknown) = workers.iter().find(|w| !self.workers.contains_key(w)) {
+            return refuse(self, format!("{unknown} is not a connected worker"));
+        }
+        let movable: Option<BTreeSet<TaskId>> = if keys.is_empty() {
+            None
+        } else {
+            match self.in_memory(keys) {
+                Ok(ids) => Some(ids.into_iter().collect()),
+                Err(error) => return refuse(self, error),
+            }
+        };
+        let members: Vec<WorkerId> = if workers.is_empty() {
+            self.workers.keys().copied().collect()
+        } else {
+            let set: BTreeSet<WorkerId> = workers.iter().copied().collect();
+            set.into_iter().collect()
+        };
+        if members.is_empty() {
+            return refuse(self, "there are no workers to rebalance".into());
+        }
+        let mut bytes: BTreeMap<WorkerId, u64> = members
+            .iter()
+            .map(|w| (*w, self.workers[w].managed_bytes))
+            .collect();
+        let mean = bytes.values().sum::<u64>() / members.len() as u64;
+        let mut senders: Vec<WorkerId> = members
+            .iter()
+            .copied()
+            .filter(|w| bytes[w] > mean)
+            .collect();
+        senders.sort_unstable_by_key(|w| std::cmp::Reverse(bytes[w]));
+        let mut moves = Vec::new();
+        let mut moving: BTreeSet<TaskId> = BTreeSet::new();
+        for sender in senders {
+            // Largest values first: fewest moves to reach the mean.
+            let mut candidates: Vec<TaskId> = self.workers[&sender]
+                .has_what
+                .iter()
+                .copied()
+                .filter(|id| movable.as_ref().is_none_or(|m| m.contains(id)))
+                .filter(|id| !moving.contains(id))
+                .collect();
+            candidates.sort_unstable_by_key(|id| (std::cmp::Reverse(self.task(*id).nbytes), *id));
+            for id in candidates {
+                if bytes[&sender] <= mean {
+                    break;
+                }
+                let nbytes = self.task(id).nbytes;
+                let receiver = members
+                    .iter()
+                    .copied()
+                    .filter(|w| !self.task(id).who_has.contains(w))
+                    .filter(|w| bytes[w] + nbytes <= mean)
+                    .min_by_key(|w| (bytes[w], *w));
+                let Some(receiver) = receiver else { continue };
+                *bytes.get_mut(&sender).expect("member") -= nbytes;
+                *bytes.get_mut(&receiver).expect("member") += nbytes;
+                moving.insert(id);
+                moves.push((id, receiver, Some(sender)));
+            }
+        }
+        self.start_operation(client, request, moves);
+    }
+
+    /// The ids of `keys`, all of which must be in memory.
+    fn in_memory(&self, keys: &[TaskKey]) -> Result<Vec<TaskId>, String> {
+        let mut ids = Vec::with_capacity(keys.len());
+        for key in keys {
+            match self.id_of(key) {
+                Some(id) if self.task(id).state == TaskState::Memory => ids.push(id),
+                Some(id) => {
+                    return Err(format!(
+                        "key {key} is not in memory (it is {:?})",
+                        self.task(id).state.name()
+                    ));
+                }
+                None => return Err(format!("key {key} is not known to the scheduler")),
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    /// Asks each target worker for its copies: (value, target, worker to
+    /// drop its copy after).
+    fn start_operation(
+        &mut self,
+        client: ClientId,
+        request: u64,
+        copies: Vec<(TaskId, WorkerId, Option<WorkerId>)>,
+    ) {
+        if copies.is_empty() {
+            let error = None;
+            self.send(Command::Client(client, ToClient::Done { request, error }));
+            return;
+        }
+        let mut operation = Operation::default();
+        let mut per_worker: BTreeMap<WorkerId, Vec<Input>> = BTreeMap::new();
+        for (id, target, source) in copies {
+            let task = self.task(id);
+            operation.outstanding.insert((task.key, target), source);
+            per_worker.entry(target).or_default().push(Input {
+                key: task.key,
+                nbytes: task.nbytes,
+                holders: task.who_has.to_vec(),
+            });
+        }
+        self.operations.insert((client, request), operation);
+        for (worker, inputs) in per_worker {
+            self.send(Command::Worker(worker, ToWorker::Fetch { inputs }));
+        }
+    }
+
+    /// A copy asked for by an operation was made (`Ok`) or not (`Err`).
+    /// Returns whether an operation was waiting for it.
+    pub(crate) fn copy_answered(
+        &mut self,
+        worker: WorkerId,
+        key: TaskKey,
+        outcome: Result<(), String>,
+    ) -> bool {
+        let found = self
+            .operations
+            .iter_mut()
+            .find_map(|(op, state)| state.outstanding.remove(&(key, worker)).map(|s| (*op, s)));
+        let Some(((client, request), source)) = found else {
+            return false;
+        };
+        let operation = self.operations.get_mut(&(client, request)).expect("found");
+        match outcome {
+            Err(message) => operation
+                .errors
+                .push(format!("{worker} could not copy {key}: {message}")),
+            Ok(()) => {
+                if let Some(source) = source
+                    && let Some(id) = self.id_of(&key)
+                    && self.task(id).state == TaskState::Memory
+                    && self.task(id).who_has.contains(&worker)
+                    && self.task(id).who_has.contains(&source)
+                {
+                    self.remove_replica(id, source);
+                    self.send(Command::Worker(source, ToWorker::Free { keys: vec![key] }));
+                }
+            }
+        }
+        self.finish_operation(client, request);
+        true
+    }
+
+    /// Copies an operation was waiting for from a worker that left fail.
+    pub(crate) fn copies_lost(&mut self, worker: WorkerId) {
+        let ops: Vec<(ClientId, u64)> = self.operations.keys().copied().collect();
+        for (client, request) in ops {
+            let operation = self.operations.get_mut(&(client, request)).expect("listed");
+            let lost: Vec<(TaskKey, WorkerId)> = operation
+                .outstanding
+                .keys()
+                .filter(|(_, w)| *w == worker)
+                .copied()
+                .collect();
+            for (key, _) in lost {
+                operation.outstanding.remove(&(key, worker));
+                operation
+                    .errors
+                    .push(format!("{worker} left before copying {key}"));
+            }
+            self.finish_operation(client, request);
+        }
+    }
+
+    /// Tells the client an operation is done if nothing is outstanding.
+    fn finish_operation(&mut self, client: ClientId, request: u64) {
+        let done = self
+            .operations
+            .get(&(client, request))
+            .is_some_and(|op| op.outstanding.is_empty());
+        if done {
+            let operation = self.operations.remove(&(client, request)).expect("exists");
+            let error = (!operation.errors.is_empty()).then(|| {
+                format!(
+                    "{} of the copies failed: {}",
+                    operation.errors.len(),
+                    operation.errors.join("; ")
+                )
+            });
+            self.send(Command::Client(client, ToClient::Done { request, error }));
+        }
+    }
+
+    /// See [`crate::Event::ClientResumed`].
+    pub(crate) fn client_resumed(&mut self, client: ClientId) {
+        let Some(state) = self.clients.get(&client) else {
+            self.clients.entry(client).or_default();
+            return;
+        };
+        let mut held: Vec<TaskId> = state.wants.iter().copied().collect();
+        held.sort_unstable();
+        for id in held {
+            self.report_status(client, id);
+        }
+    }
+}
