@@ -1,6 +1,15 @@
 //! Everything a worker can be told when it starts: [`WorkerConfig`], with
-//! the name, default and meaning of each setting and limit.
+//! the name, default and meaning of each setting and limit, and
+//! [`RestartMode`].
+//!
+//! Memory settings follow Dask's (`distributed.worker.memory.*`): with a
+//! `memory_limit`, *managed memory* (the bytes of the values the worker
+//! holds in memory) is spilled to disk above `memory_target_fraction` of
+//! it, tasks stop starting above `memory_pause_fraction` of it, and the
+//! worker leaves when the *process memory* (RSS) passes
+//! `memory_terminate_fraction` of it.
 
+use std::path::PathBuf;
 use std::time::Duration;
 use weft_proto::ConnectionLimits;
 use weft_runtime::{RuntimeConfig, TaskLimits};
@@ -15,6 +24,37 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:0";
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default of [`WorkerConfig::max_connections`].
 pub const DEFAULT_MAX_CONNECTIONS: usize = 512;
+/// Default of [`WorkerConfig::memory_target_fraction`] (Dask's
+/// `memory.target`).
+pub const DEFAULT_MEMORY_TARGET_FRACTION: f64 = 0.6;
+/// Default of [`WorkerConfig::memory_pause_fraction`] (Dask's
+/// `memory.pause`).
+pub const DEFAULT_MEMORY_PAUSE_FRACTION: f64 = 0.8;
+/// Default of [`WorkerConfig::memory_terminate_fraction`] (Dask's
+/// `memory.terminate`).
+pub const DEFAULT_MEMORY_TERMINATE_FRACTION: f64 = 0.95;
+/// Default of [`WorkerConfig::metrics_interval`]: 500 ms.
+pub const DEFAULT_METRICS_INTERVAL: Duration = Duration::from_millis(500);
+/// How long a worker that leaves on its own (a `Restart` with
+/// [`RestartMode::Exit`], or the terminate fraction) waits for its last
+/// reports (`Leaving`, say) to be written to the scheduler before it
+/// closes the connection anyway. Not configurable: it only bounds the exit.
+pub const LEAVING_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a worker does with a `Restart` command from the scheduler. In both
+/// modes it first drops every value it holds (in memory and spilled),
+/// drops its queued tasks and discards the results of running ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RestartMode {
+    /// Clear itself and carry on in the same process, answering
+    /// `Restarted`. For workers without a nanny (embedded local clusters).
+    #[default]
+    InPlace,
+    /// Stop: [`WorkerHandle::closed`](crate::WorkerHandle::closed) resolves
+    /// to [`WorkerError::RestartRequested`](crate::WorkerError::RestartRequested)
+    /// so that the process can exit and its nanny start a fresh one.
+    Exit,
+}
 
 /// How a worker is set up. Every field has a default ([`Default`]); a
 /// worker with the defaults joins a scheduler on `127.0.0.1:8786`.
@@ -30,9 +70,48 @@ pub struct WorkerConfig {
     /// `nthreads`: how many executor threads run tasks at once. At least 1.
     /// Default: the machine's available parallelism.
     pub nthreads: u32,
-    /// `memory_limit`: bytes of results the worker should hold at most
-    /// (0: none). Only reported to the scheduler for now. Default 0.
+    /// `memory_limit`: the memory the worker may use, in bytes (0: none;
+    /// then nothing is spilled, tasks never pause and the worker never
+    /// leaves because of memory). The fractions below are of this; it is
+    /// also reported to the scheduler. Default 0.
     pub memory_limit: u64,
+    /// `memory_target_fraction`: above this fraction of `memory_limit` of
+    /// managed memory (values held in memory), values are written to disk,
+    /// least recently used first, until managed memory is below it again.
+    /// `None`: never spill. Otherwise within (0, 1]. Default
+    /// [`DEFAULT_MEMORY_TARGET_FRACTION`].
+    pub memory_target_fraction: Option<f64>,
+    /// `memory_pause_fraction`: above this fraction of `memory_limit` of
+    /// managed memory (what spilling could not bring down), the worker
+    /// starts no new tasks (they stay queued; running ones finish) until it
+    /// is below again. `None`: never pause. Otherwise within (0, 1].
+    /// Default [`DEFAULT_MEMORY_PAUSE_FRACTION`].
+    pub memory_pause_fraction: Option<f64>,
+    /// `memory_terminate_fraction`: above this fraction of `memory_limit`
+    /// of process memory (resident set size, checked every
+    /// `metrics_interval`), the worker tells the scheduler it is leaving
+    /// and stops with [`WorkerError::MemoryLimit`](crate::WorkerError::MemoryLimit)
+    /// (its nanny restarts it). `None`: never. Otherwise within (0, 1].
+    /// Default [`DEFAULT_MEMORY_TERMINATE_FRACTION`].
+    pub memory_terminate_fraction: Option<f64>,
+    /// `spill_dir`: where spilled values are written. The worker creates a
+    /// directory of its own inside it (private, uniquely named) and removes
+    /// it with everything in it when it stops. `None`: a fresh directory in
+    /// the system's temporary directory. The directory is made only if the
+    /// worker can spill (`memory_limit` and `memory_target_fraction` set).
+    /// Default `None`.
+    pub spill_dir: Option<PathBuf>,
+    /// `spill_bytes_max`: bytes of spilled values the worker keeps on disk
+    /// at most (0: no limit); past it values stay in memory (and the pause
+    /// fraction then applies). Default 0.
+    pub spill_bytes_max: u64,
+    /// `metrics_interval`: how often the worker sends its memory metrics
+    /// to the scheduler (also its sign of life) and checks the terminate
+    /// fraction. More than zero. Default [`DEFAULT_METRICS_INTERVAL`].
+    pub metrics_interval: Duration,
+    /// `restart`: what a `Restart` command does. Default
+    /// [`RestartMode::InPlace`].
+    pub restart: RestartMode,
     /// `listen`: where the data port binds, `host:port` (port 0: any free
     /// port). If the host is unspecified (`0.0.0.0`, `::`) the worker
     /// advertises the address of the interface it reaches the scheduler
@@ -69,6 +148,13 @@ impl Default for WorkerConfig {
             name: DEFAULT_NAME.to_string(),
             nthreads,
             memory_limit: 0,
+            memory_target_fraction: Some(DEFAULT_MEMORY_TARGET_FRACTION),
+            memory_pause_fraction: Some(DEFAULT_MEMORY_PAUSE_FRACTION),
+            memory_terminate_fraction: Some(DEFAULT_MEMORY_TERMINATE_FRACTION),
+            spill_dir: None,
+            spill_bytes_max: 0,
+            metrics_interval: DEFAULT_METRICS_INTERVAL,
+            restart: RestartMode::InPlace,
             listen: DEFAULT_LISTEN.to_string(),
             runtime: RuntimeConfig {
                 instances_max: nthreads,
@@ -102,8 +188,56 @@ impl WorkerConfig {
         if self.fetch_timeout.is_zero() {
             return Err("fetch_timeout must be more than zero".into());
         }
+        if self.metrics_interval.is_zero() {
+            return Err("metrics_interval must be more than zero".into());
+        }
+        for (name, fraction) in [
+            ("memory_target_fraction", self.memory_target_fraction),
+            ("memory_pause_fraction", self.memory_pause_fraction),
+            ("memory_terminate_fraction", self.memory_terminate_fraction),
+        ] {
+            if let Some(fraction) = fraction
+                && !(fraction > 0.0 && fraction <= 1.0)
+            {
+                return Err(format!(
+                    "{name} must be within (0, 1] (or unset to disable), not {fraction}"
+                ));
+            }
+        }
         Ok(())
     }
+
+    /// The memory thresholds in bytes, from `memory_limit` and the
+    /// fractions.
+    pub(crate) fn thresholds(&self) -> Thresholds {
+        let of = |fraction: Option<f64>| match (self.memory_limit, fraction) {
+            (0, _) | (_, None) => None,
+            // Lossy for limits over 2^53 bytes, which is fine for a fraction.
+            (limit, Some(fraction)) => Some((limit as f64 * fraction) as u64),
+        };
+        Thresholds {
+            limit: self.memory_limit,
+            target: of(self.memory_target_fraction),
+            pause: of(self.memory_pause_fraction),
+            terminate: of(self.memory_terminate_fraction),
+            terminate_fraction: self.memory_terminate_fraction.unwrap_or(0.0),
+        }
+    }
+}
+
+/// The memory thresholds of a worker, in bytes (`None`: disabled).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Thresholds {
+    /// `memory_limit` (0: none).
+    pub(crate) limit: u64,
+    /// Managed memory above which values are spilled.
+    pub(crate) target: Option<u64>,
+    /// Managed memory above which tasks do not start.
+    pub(crate) pause: Option<u64>,
+    /// Process memory above which the worker leaves.
+    pub(crate) terminate: Option<u64>,
+    /// `memory_terminate_fraction`, for messages.
+    pub(crate) terminate_fraction: f64,
 }
 
 /// The machine's available parallelism, at least 1.
@@ -111,4 +245,56 @@ pub fn default_nthreads() -> u32 {
     std::thread::available_parallelism()
         .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
         .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_or_out_of_range_settings_are_refused() {
+        assert_eq!(WorkerConfig::default().validate(), Ok(()));
+        let config = WorkerConfig {
+            metrics_interval: Duration::ZERO,
+            ..WorkerConfig::default()
+        };
+        assert!(config.validate().unwrap_err().contains("metrics_interval"));
+        for bad in [0.0, -0.5, 1.5, f64::NAN] {
+            let config = WorkerConfig {
+                memory_pause_fraction: Some(bad),
+                ..WorkerConfig::default()
+            };
+            let error = config.validate().unwrap_err();
+            assert!(error.contains("memory_pause_fraction"), "{error}");
+        }
+        let config = WorkerConfig {
+            memory_target_fraction: None,
+            memory_pause_fraction: Some(1.0),
+            ..WorkerConfig::default()
+        };
+        assert_eq!(config.validate(), Ok(()));
+    }
+
+    #[test]
+    fn thresholds_are_fractions_of_the_limit() {
+        assert_eq!(
+            WorkerConfig::default().thresholds(),
+            Thresholds {
+                limit: 0,
+                target: None,
+                pause: None,
+                terminate: None,
+                terminate_fraction: DEFAULT_MEMORY_TERMINATE_FRACTION,
+            }
+        );
+        let config = WorkerConfig {
+            memory_limit: 1000,
+            memory_pause_fraction: None,
+            ..WorkerConfig::default()
+        };
+        let thresholds = config.thresholds();
+        assert_eq!(thresholds.target, Some(600));
+        assert_eq!(thresholds.pause, None);
+        assert_eq!(thresholds.terminate, Some(950));
+    }
 }

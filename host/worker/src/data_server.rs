@@ -2,7 +2,8 @@
 //! worker ([`DataRequest::Get`]) and clients put values on it
 //! ([`DataRequest::Put`]).
 //!
-//! Each accepted connection is served by its own task, at most
+//! Values spilled to disk are read back for each `Get` (on a blocking
+//! thread) and stay on disk. Each accepted connection is served by its own task, at most
 //! `max_connections` at once (the ones over it are closed at once). The
 //! handshake must name the role client or peer. Anything wrong on a
 //! connection (garbage, a frame over `frame_bytes_max`, a truncated frame, a
@@ -131,7 +132,16 @@ async fn serve_requests(
             DataRequest::Get { keys } => {
                 let frame_bytes_max = writer.frame_writer_mut().frame_bytes_max();
                 for key in keys {
-                    match store.get(&key) {
+                    // A spilled value is read back on a blocking thread.
+                    let value = store.load(&key).await.unwrap_or_else(|error| {
+                        tracing::warn!(
+                            %key,
+                            %error,
+                            "data port: a spilled value cannot be read back; answering Missing"
+                        );
+                        None
+                    });
+                    match value {
                         Some(value) if value.len() > frame_bytes_max => {
                             tracing::warn!(
                                 %key,

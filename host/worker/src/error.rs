@@ -70,6 +70,31 @@ pub enum WorkerError {
         #[source]
         source: Arc<ConnectionError>,
     },
+    /// The spill directory could not be created (`spill_dir`).
+    #[error("cannot create the spill directory in {path}: {source}")]
+    SpillDir {
+        /// Where it was to be created.
+        path: String,
+        /// What the system said.
+        #[source]
+        source: Arc<io::Error>,
+    },
+    /// The scheduler sent `Restart` and the worker is configured with
+    /// [`RestartMode::Exit`](crate::RestartMode::Exit): it dropped
+    /// everything and stopped, so that its process exits and a fresh one
+    /// takes its place (the CLI exits with
+    /// [`EXIT_RESTART`](weft_proto::messages::EXIT_RESTART)).
+    #[error("the scheduler asked for a restart")]
+    RestartRequested,
+    /// The process's memory passed `memory_terminate_fraction` of
+    /// `memory_limit`: the worker told the scheduler it was leaving and
+    /// stopped (the CLI exits with
+    /// [`EXIT_MEMORY`](weft_proto::messages::EXIT_MEMORY)).
+    #[error("{reason}")]
+    MemoryLimit {
+        /// What was measured, as sent in `Leaving`.
+        reason: String,
+    },
     /// The scheduler sent a message that makes no sense at this point (a
     /// second welcome, anything before the welcome); the worker stopped.
     #[error("protocol violation by the scheduler at {addr}: {message}")]

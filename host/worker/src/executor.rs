@@ -7,14 +7,20 @@
 //! start in that order (the scheduler relies on it). A job that was
 //! cancelled while queued (its task was freed) is skipped when it comes up;
 //! [`Ticket`] settles the race between cancelling and starting. The threads
-//! never touch the network and never wait on anything but the queue.
+//! never touch the network and never wait on anything but the queue and the
+//! pause gate.
+//!
+//! **Pausing** ([`Executors::set_paused`], when managed memory is above the
+//! pause fraction): a thread that takes a job while paused holds it,
+//! unstarted (it can still be cancelled), until the pause ends; the other
+//! jobs stay in the queue. Running jobs finish.
 
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use weft_core::{SpecArg, TaskSpec};
@@ -76,11 +82,57 @@ impl Ticket {
     }
 }
 
+/// Whether jobs may start: open, paused, or closed (the pool is gone).
+#[derive(Debug, Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct GateState {
+    paused: bool,
+    closed: bool,
+}
+
+impl Gate {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        // The state is two flags set in one statement: never inconsistent.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn set(&self, update: impl FnOnce(&mut GateState)) {
+        update(&mut self.lock());
+        self.changed.notify_all();
+    }
+
+    /// Waits while paused; false if the pool closed.
+    fn wait_open(&self) -> bool {
+        let mut state = self.lock();
+        while state.paused && !state.closed {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        !state.closed
+    }
+}
+
 /// The pool of executor threads. Dropping it closes the queue: each thread
 /// exits after the job it is running, if any.
 #[derive(Debug)]
 pub(crate) struct Executors {
     queue: Sender<Job>,
+    gate: Arc<Gate>,
+}
+
+impl Drop for Executors {
+    fn drop(&mut self) {
+        self.gate.set(|state| state.closed = true);
+    }
 }
 
 impl Executors {
@@ -94,21 +146,29 @@ impl Executors {
         let (queue, jobs) = mpsc::channel::<Job>();
         let jobs = Arc::new(Mutex::new(jobs));
         let limits = Arc::new(limits);
+        let gate = Arc::new(Gate::default());
         for index in 0..nthreads {
             let jobs = jobs.clone();
             let runtime = runtime.clone();
             let limits = limits.clone();
             let done = done.clone();
+            let gate = gate.clone();
+            // On failure the queue is dropped: the threads started end.
             std::thread::Builder::new()
                 .name(format!("weft-exec-{index}"))
-                .spawn(move || run_jobs(&jobs, &runtime, &limits, &done))?;
+                .spawn(move || run_jobs(&jobs, &gate, &runtime, &limits, &done))?;
         }
-        Ok(Executors { queue })
+        Ok(Executors { queue, gate })
     }
 
     /// Queues a job. False if the threads are gone.
     pub(crate) fn submit(&self, job: Job) -> bool {
         self.queue.send(job).is_ok()
+    }
+
+    /// Pauses (no job starts) or resumes the threads.
+    pub(crate) fn set_paused(&self, paused: bool) {
+        self.gate.set(|state| state.paused = paused);
     }
 }
 
@@ -116,6 +176,7 @@ impl Executors {
 /// loop stops listening.
 fn run_jobs(
     jobs: &Mutex<Receiver<Job>>,
+    gate: &Gate,
     runtime: &Runtime,
     limits: &TaskLimits,
     done: &UnboundedSender<JobDone>,
@@ -130,6 +191,9 @@ fn run_jobs(
                 Err(_closed) => return,
             }
         };
+        if !gate.wait_open() {
+            return;
+        }
         if !job.ticket.start() {
             continue;
         }
@@ -231,6 +295,25 @@ mod tests {
         let s = spec(vec![SpecArg::Value(b"xyz".to_vec())]);
         assert!(matches!(arguments(&s, &[]), Cow::Borrowed(b"xyz")));
         assert!(arguments(&spec(vec![]), &[]).is_empty());
+    }
+
+    #[test]
+    fn the_gate_holds_while_paused_and_opens_on_resume_or_close() {
+        let gate = Arc::new(Gate::default());
+        assert!(gate.wait_open());
+        for (resume, expected) in [(true, true), (false, false)] {
+            gate.set(|state| state.paused = true);
+            let waiter = {
+                let gate = gate.clone();
+                std::thread::spawn(move || gate.wait_open())
+            };
+            if resume {
+                gate.set(|state| state.paused = false);
+            } else {
+                gate.set(|state| state.closed = true);
+            }
+            assert_eq!(waiter.join().expect("the waiter"), expected);
+        }
     }
 
     #[test]

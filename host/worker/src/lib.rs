@@ -1,6 +1,8 @@
 //! A Weft worker: runs tasks (WebAssembly functions) for a scheduler, keeps
-//! their results in memory, serves them to clients and peers on its data
-//! port, and fetches the inputs it needs from other workers.
+//! their results in memory (spilling the least recently used to disk past a
+//! memory target), serves them to clients and peers on its data port, and
+//! fetches the inputs it needs, and the copies the scheduler asks for, from
+//! other workers.
 //!
 //! [`start`] binds the data port, connects to the scheduler, registers and
 //! waits for the welcome, then runs in background tokio tasks until the
@@ -15,12 +17,27 @@
 //! | --- | --- | --- |
 //! | settings and limits | `config.rs` | |
 //! | the scheduler connection: join, read commands, write reports in batches | `scheduler_link.rs` | two tokio tasks |
-//! | the task loop: what runs when, modules, fetch bookkeeping, reports | `task_loop.rs` | one tokio task |
-//! | executor threads `weft-exec-N` calling the runtime, FIFO | `executor.rs` | `nthreads` std threads |
-//! | results and replicas by key | `store.rs` | shared |
+//! | the task loop: what runs when, modules, reports, metrics, pause, restart | `task_loop.rs` | one tokio task |
+//! | inputs and `Fetch` copies in flight: from peers or read back from disk | `task_loop/inputs.rs` | (the loop) |
+//! | executor threads `weft-exec-N` calling the runtime, FIFO, pause gate | `executor.rs` | `nthreads` std threads |
+//! | results and replicas by key, in memory or spilled; LRU; what to spill | `store.rs` | shared |
+//! | the spill directory and files; the spiller writing what the store picks | `spill.rs` | a tokio task, blocking threads |
+//! | process memory (RSS), pause and terminate decisions, metrics | `memory.rs` | (the loop) |
 //! | task modules: asked for, loading, ready | `modules.rs` | |
-//! | fetching inputs from peers | `fetch.rs` | tokio tasks |
+//! | fetching values from peers | `fetch.rs` | tokio tasks |
 //! | the data port (`Get`, `Put`) | `data_server.rs` | a tokio task per connection |
+//!
+//! **Memory.** With a `memory_limit`, managed memory (the bytes of values
+//! held in memory) is kept under `memory_target_fraction` of it by spilling
+//! values to disk, least recently used first; above
+//! `memory_pause_fraction` no new task starts; above
+//! `memory_terminate_fraction` of *process* memory (RSS) the worker sends
+//! `Leaving` and stops with [`WorkerError::MemoryLimit`]. `Metrics` go to the
+//! scheduler every `metrics_interval`. See [`WorkerConfig`].
+//!
+//! **Restart.** `Restart` drops every value and task; the worker then
+//! answers `Restarted`, or stops with [`WorkerError::RestartRequested`]
+//! ([`RestartMode`]).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), weft_worker::WorkerError> {
@@ -37,14 +54,18 @@ mod data_server;
 mod error;
 mod executor;
 mod fetch;
+mod memory;
 mod modules;
 mod scheduler_link;
+mod spill;
 mod store;
 mod task_loop;
 
 pub use config::{
-    DEFAULT_FETCH_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_NAME,
-    DEFAULT_SCHEDULER, WorkerConfig, default_nthreads,
+    DEFAULT_FETCH_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MEMORY_PAUSE_FRACTION,
+    DEFAULT_MEMORY_TARGET_FRACTION, DEFAULT_MEMORY_TERMINATE_FRACTION, DEFAULT_METRICS_INTERVAL,
+    DEFAULT_NAME, DEFAULT_SCHEDULER, LEAVING_FLUSH_TIMEOUT, RestartMode, WorkerConfig,
+    default_nthreads,
 };
 pub use error::WorkerError;
 pub use weft_core::WorkerId;
@@ -52,12 +73,15 @@ pub use weft_core::WorkerId;
 use data_server::DataPort;
 use executor::Executors;
 use fetch::Fetcher;
+use spill::SpillDir;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use store::Store;
-use task_loop::{LoopIo, TaskLoop};
+use std::time::Duration;
+use store::{SpillPolicy, Store};
+use task_loop::{LoopIo, LoopSettings, TaskLoop};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -68,6 +92,10 @@ use weft_runtime::Runtime;
 /// How many scheduler commands may wait for the task loop before the
 /// reading task stops reading (and TCP pushes back on the scheduler).
 const COMMANDS_QUEUED_MAX: usize = 4096;
+
+/// How long a stopping worker waits for the spill write in progress (at
+/// most one batch) before it removes its spill directory anyway.
+const SPILLER_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A running worker. Dropping it stops the worker (as
 /// [`shutdown`](Self::shutdown) does, but at once).
@@ -92,14 +120,34 @@ impl WorkerHandle {
         self.data_addr
     }
 
-    /// How many values (results, replicas, values put) the worker holds.
+    /// How many values (results, replicas, values put) the worker holds,
+    /// in memory and spilled to disk.
     pub fn stored_keys(&self) -> usize {
-        self.store.usage().0
+        let usage = self.store.usage();
+        usize::try_from(usage.memory_keys + usage.spilled_keys).unwrap_or(usize::MAX)
     }
 
-    /// The total size of the values the worker holds, in bytes.
+    /// The total size of the values the worker holds, in memory and
+    /// spilled to disk, in bytes.
     pub fn stored_bytes(&self) -> u64 {
-        self.store.usage().1
+        let usage = self.store.usage();
+        usage.memory_bytes + usage.spilled_bytes
+    }
+
+    /// How many of the values the worker holds are spilled to disk.
+    pub fn spilled_keys(&self) -> usize {
+        usize::try_from(self.store.usage().spilled_keys).unwrap_or(usize::MAX)
+    }
+
+    /// The size of the values spilled to disk, in bytes.
+    pub fn spilled_bytes(&self) -> u64 {
+        self.store.usage().spilled_bytes
+    }
+
+    /// The worker's own spill directory, if it can spill (it is removed
+    /// when the worker stops).
+    pub fn spill_dir(&self) -> Option<&Path> {
+        self.store.spill_dir()
     }
 
     /// Resolves when the worker has stopped: `Ok` after
@@ -124,8 +172,9 @@ impl WorkerHandle {
     }
 
     /// Asks the worker to stop: it closes its scheduler connection and data
-    /// port, drops its results and lets its executor threads end after the
-    /// task each is running. [`closed`](Self::closed) resolves when done.
+    /// port, drops its results (removing its spill directory) and lets its
+    /// executor threads end after the task each is running.
+    /// [`closed`](Self::closed) resolves when done.
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
     }
@@ -159,6 +208,35 @@ impl<T> Future for AbortOnDrop<T> {
     }
 }
 
+/// Drops the store's values, lets the spiller finish the write in progress
+/// (it stops once the store is closed) and removes the spill directory.
+/// If the worker is dropped instead, the directory is removed when the
+/// last reference to the store goes.
+async fn stop_spilling(store: &Store, spiller: Option<AbortOnDrop<()>>) {
+    let dir = store.close();
+    if let Some(spiller) = spiller
+        && tokio::time::timeout(SPILLER_STOP_TIMEOUT, spiller)
+            .await
+            .is_err()
+    {
+        // Dropping it aborted it.
+        tracing::warn!(
+            "the spiller did not stop within {SPILLER_STOP_TIMEOUT:?}; removing the spill \
+             directory anyway"
+        );
+    }
+    if let Some(dir) = dir {
+        let path = dir.path().display().to_string();
+        match tokio::task::spawn_blocking(move || dir.remove()).await {
+            Ok(Ok(())) => tracing::debug!(%path, "spill directory removed"),
+            Ok(Err(error)) => tracing::warn!(%path, %error, "cannot remove the spill directory"),
+            Err(error) => {
+                tracing::warn!(%path, %error, "removing the spill directory did not finish");
+            }
+        }
+    }
+}
+
 /// Starts a worker: creates its runtime and executor threads, binds its
 /// data port, connects to the scheduler, registers and waits for the
 /// welcome. The worker then runs in background tasks of the current tokio
@@ -188,7 +266,31 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         source: Arc::new(error),
     })?;
 
-    let store = Arc::new(Store::default());
+    let thresholds = config.thresholds();
+    let policy = match thresholds.target {
+        Some(target) => {
+            let dir = SpillDir::create(config.spill_dir.as_deref()).map_err(|error| {
+                WorkerError::SpillDir {
+                    path: config.spill_dir.as_deref().map_or_else(
+                        || std::env::temp_dir().display().to_string(),
+                        |dir| dir.display().to_string(),
+                    ),
+                    source: Arc::new(error),
+                }
+            })?;
+            Some(SpillPolicy {
+                dir,
+                target,
+                bytes_max: config.spill_bytes_max,
+            })
+        }
+        None => None,
+    };
+    let store = Arc::new(Store::new(policy));
+    let spiller = store
+        .spill_dir()
+        .is_some()
+        .then(|| AbortOnDrop(tokio::spawn(spill::run(store.clone()))));
     let data_port = Arc::new(DataPort {
         store: store.clone(),
         hello: Hello::new(Role::Worker, config.name.as_str()),
@@ -213,6 +315,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
                 data_addr: data_addr.to_string(),
                 name: config.name.clone(),
                 memory_limit: config.memory_limit,
+                pid: std::process::id(),
             }
         },
     )
@@ -257,6 +360,11 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         fetcher,
         executors,
         background_tx,
+        LoopSettings {
+            restart: config.restart,
+            metrics_interval: config.metrics_interval,
+            thresholds,
+        },
     );
     let io = LoopIo {
         commands: commands_rx,
@@ -267,9 +375,11 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         shutdown: shutdown_rx,
         scheduler: config.scheduler.clone(),
     };
+    let stopping_store = store.clone();
     let task = tokio::spawn(async move {
-        let _data_server = data_server;
         let outcome = task_loop.run(io, background_rx).await;
+        drop(data_server);
+        stop_spilling(&stopping_store, spiller).await;
         match &outcome {
             Ok(()) => tracing::info!(worker = %id, "worker stopped"),
             Err(error) => tracing::warn!(worker = %id, %error, "worker stopped"),

@@ -152,5 +152,7 @@ pub(crate) fn command_name(command: &WorkerCommand) -> &'static str {
         WorkerCommand::Module { .. } => "Module",
         WorkerCommand::ModuleMissing { .. } => "ModuleMissing",
         WorkerCommand::Steal { .. } => "Steal",
+        WorkerCommand::Fetch { .. } => "Fetch",
+        WorkerCommand::Restart => "Restart",
     }
 }

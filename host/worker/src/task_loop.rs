@@ -17,19 +17,40 @@
 //! Tasks whose module and inputs are at hand when they arrive are submitted
 //! at once, so they start in the order the scheduler sent them; a task
 //! that waits for an input fetch is overtaken by later tasks that do not.
+//!
+//! Inputs, and the replicas the scheduler asks for with `Fetch`, are
+//! gathered by `task_loop/inputs.rs`. The loop also:
+//!
+//! - sends `Metrics` every `metrics_interval` (the first at once, after
+//!   registration), and leaves (`Leaving`, then
+//!   [`WorkerError::MemoryLimit`]) when the process memory is above the
+//!   terminate fraction;
+//! - after every wakeup, pauses or resumes the executor threads by managed
+//!   memory against the pause fraction (the spiller wakes it when it moved
+//!   values to disk);
+//! - on `Restart`, drops every value, task and pending input, then answers
+//!   `Restarted` or stops with [`WorkerError::RestartRequested`]
+//!   ([`RestartMode`]).
 
+mod inputs;
+
+use crate::config::{LEAVING_FLUSH_TIMEOUT, RestartMode, Thresholds};
 use crate::executor::{Executors, Job, JobDone, Ticket};
 use crate::fetch::{Fetched, Fetcher, Wanted};
-use crate::modules::{Modules, Need, Waiter, load};
+use crate::memory::{self, MemoryWatch};
+use crate::modules::{Modules, load};
 use crate::scheduler_link::command_name;
 use crate::store::Store;
-use crate::{AbortOnDrop, WorkerError};
+use crate::{AbortOnDrop, WorkerError, spill};
 use bytes::Bytes;
+use inputs::{Gathered, InFlight};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use weft_core::{ModuleHash, SpecArg, TaskSpec, WorkerId};
+use tokio::time::MissedTickBehavior;
+use weft_core::{ModuleHash, TaskSpec, WorkerId};
 use weft_proto::messages::{WireCompute, WireInput, WorkerCommand, WorkerReport};
 use weft_runtime::{Runtime, TaskModule};
 use weft_schema::graph::TaskKey;
@@ -43,8 +64,14 @@ pub(crate) const MESSAGE_BYTES_MAX: usize = 64 * 1024;
 /// Work done off the loop, reported back to it.
 #[derive(Debug)]
 pub(crate) enum Background {
-    /// A fetch finished.
-    Fetched(Vec<Fetched>),
+    /// A fetch from peers, or a read-back of spilled inputs, finished.
+    Fetched {
+        /// The loop's epoch when it started (results of an older epoch,
+        /// from before a restart, are dropped).
+        epoch: u64,
+        /// What became of each input.
+        results: Vec<Fetched>,
+    },
     /// A module was checked and loaded, or refused.
     Loaded {
         /// The module's hash.
@@ -63,6 +90,9 @@ struct Task {
     run: u32,
     spec: Arc<TaskSpec>,
     inputs: Vec<WireInput>,
+    /// Inputs fetched or read back from disk for this task while it waits
+    /// (they may not be in memory in the store: spilled, or freed).
+    have: HashMap<TaskKey, Bytes>,
     state: TaskState,
 }
 
@@ -86,10 +116,18 @@ struct Context {
     fetcher: Arc<Fetcher>,
     executors: Executors,
     modules: Modules,
-    /// Inputs being fetched, with the tasks waiting for each.
-    fetching: HashMap<TaskKey, Vec<Waiter>>,
+    /// Inputs being fetched or read back from disk.
+    fetching: HashMap<TaskKey, InFlight>,
     /// Inputs to fetch, gathered during this wakeup.
     to_fetch: Vec<Wanted>,
+    /// Spilled inputs to read back, gathered during this wakeup.
+    to_read: Vec<TaskKey>,
+    /// Counts restarts: tells fetch results to drop.
+    epoch: u64,
+    /// Pause and terminate decisions.
+    memory: MemoryWatch,
+    /// What `Restart` does.
+    restart: RestartMode,
     /// Reports to send at the end of this wakeup.
     outbox: Vec<WorkerReport>,
     background: JoinSet<()>,
@@ -97,10 +135,30 @@ struct Context {
     next_id: u64,
 }
 
+/// The loop's settings from the worker's configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LoopSettings {
+    /// `restart`.
+    pub(crate) restart: RestartMode,
+    /// `metrics_interval`.
+    pub(crate) metrics_interval: Duration,
+    /// The memory thresholds.
+    pub(crate) thresholds: Thresholds,
+}
+
+/// Why the loop stops after a command.
+enum Stop {
+    /// The scheduler broke the protocol.
+    Protocol(String),
+    /// `Restart` with [`RestartMode::Exit`].
+    Restart,
+}
+
 /// The loop's state.
 #[derive(Debug)]
 pub(crate) struct TaskLoop {
     tasks: HashMap<TaskKey, Task>,
+    metrics_interval: Duration,
     cx: Context,
 }
 
@@ -132,10 +190,12 @@ impl TaskLoop {
         fetcher: Arc<Fetcher>,
         executors: Executors,
         background_tx: mpsc::UnboundedSender<Background>,
+        settings: LoopSettings,
     ) -> TaskLoop {
         let modules = Modules::new(runtime.config().modules_in_memory_max);
         TaskLoop {
             tasks: HashMap::new(),
+            metrics_interval: settings.metrics_interval,
             cx: Context {
                 id,
                 runtime,
@@ -145,6 +205,10 @@ impl TaskLoop {
                 modules,
                 fetching: HashMap::new(),
                 to_fetch: Vec::new(),
+                to_read: Vec::new(),
+                epoch: 0,
+                memory: MemoryWatch::new(settings.thresholds),
+                restart: settings.restart,
                 outbox: Vec::new(),
                 background: JoinSet::new(),
                 background_tx,
@@ -154,8 +218,9 @@ impl TaskLoop {
     }
 
     /// Runs until the scheduler connection ends (its error), writing fails
-    /// (its error), the scheduler breaks the protocol, or shutdown is asked
-    /// for (`Ok`).
+    /// (its error), the scheduler breaks the protocol, a `Restart` asks the
+    /// worker to exit, the process memory passes the terminate fraction, or
+    /// shutdown is asked for (`Ok`).
     pub(crate) async fn run(
         mut self,
         mut io: LoopIo,
@@ -163,6 +228,10 @@ impl TaskLoop {
     ) -> Result<(), WorkerError> {
         let mut commands = Vec::with_capacity(BATCH);
         let mut done = Vec::with_capacity(BATCH);
+        let store = self.cx.store.clone();
+        // The first tick is at once: metrics right after registration.
+        let mut metrics = tokio::time::interval(self.metrics_interval);
+        metrics.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -178,17 +247,41 @@ impl TaskLoop {
                     }
                 }
                 Some(event) = background.recv() => self.background(event),
+                // Managed memory went down: the pause is looked at below.
+                () = store.spilled() => {}
+                _ = metrics.tick() => {
+                    if let Some(reason) = self.tick() {
+                        tracing::warn!(%reason, "leaving");
+                        self.cx.outbox.push(WorkerReport::Leaving { reason: reason.clone() });
+                        leave(&mut io, std::mem::take(&mut self.cx.outbox)).await;
+                        return Err(WorkerError::MemoryLimit { reason });
+                    }
+                }
                 received = io.commands.recv_many(&mut commands, BATCH) => {
                     if received == 0 {
                         return joined((&mut io.reader).await);
                     }
                     for command in commands.drain(..) {
-                        self.command(command).map_err(|message| WorkerError::Protocol {
-                            addr: io.scheduler.clone(),
-                            message,
-                        })?;
+                        match self.command(command) {
+                            Ok(()) => {}
+                            Err(Stop::Protocol(message)) => {
+                                return Err(WorkerError::Protocol {
+                                    addr: io.scheduler.clone(),
+                                    message,
+                                });
+                            }
+                            Err(Stop::Restart) => {
+                                tracing::info!("restart asked for: stopping so that a fresh process takes over");
+                                leave(&mut io, std::mem::take(&mut self.cx.outbox)).await;
+                                return Err(WorkerError::RestartRequested);
+                            }
+                        }
                     }
                 }
+            }
+            if self.update_pause() {
+                // The scheduler hears of a pause or resume at once.
+                self.push_metrics(memory::process_bytes());
             }
             self.cx.start_fetches();
             while let Some(finished) = self.cx.background.try_join_next() {
@@ -205,11 +298,38 @@ impl TaskLoop {
         }
     }
 
-    /// Applies one command; `Err` for a protocol violation.
-    fn command(&mut self, command: WorkerCommand) -> Result<(), String> {
+    /// Sends metrics; returns why the worker must leave, if it must.
+    fn tick(&mut self) -> Option<String> {
+        let process_bytes = memory::process_bytes();
+        self.update_pause();
+        self.push_metrics(process_bytes);
+        self.cx.memory.terminate_reason(process_bytes)
+    }
+
+    fn push_metrics(&mut self, process_bytes: u64) {
+        let metrics = self.cx.memory.metrics(self.cx.store.usage(), process_bytes);
+        self.cx.outbox.push(WorkerReport::Metrics(metrics));
+    }
+
+    /// Pauses or resumes the executor threads by managed memory; true if
+    /// that changed.
+    fn update_pause(&mut self) -> bool {
+        match self.cx.memory.update_pause(self.cx.store.memory_bytes()) {
+            Some(paused) => {
+                self.cx.executors.set_paused(paused);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Applies one command.
+    fn command(&mut self, command: WorkerCommand) -> Result<(), Stop> {
         match command {
             WorkerCommand::Compute(compute) => self.compute(compute),
             WorkerCommand::Free { keys } => self.free(keys),
+            WorkerCommand::Fetch { inputs } => self.cx.fetch_replicas(inputs),
+            WorkerCommand::Restart => return self.restart(),
             WorkerCommand::Steal { key, run } => self.steal(key, run),
             WorkerCommand::Module { hash, bytes } => self.cx.module_arrived(hash, bytes),
             WorkerCommand::ModuleMissing { hash } => {
@@ -220,13 +340,47 @@ impl TaskLoop {
                 self.module_failed(hash, &message);
             }
             other @ WorkerCommand::Welcome { .. } => {
-                return Err(format!(
+                return Err(Stop::Protocol(format!(
                     "unexpected {} after registration",
                     command_name(&other)
-                ));
+                )));
             }
         }
         Ok(())
+    }
+
+    /// Drops every value, task and pending input; then answers `Restarted`
+    /// (and fresh metrics), or asks the loop to stop.
+    fn restart(&mut self) -> Result<(), Stop> {
+        let cancelled = self.tasks.len();
+        for (_, task) in self.tasks.drain() {
+            if let TaskState::Submitted(ticket) = task.state {
+                // If it already started, its result is discarded on arrival.
+                ticket.cancel();
+            }
+        }
+        self.cx.fetching.clear();
+        self.cx.to_fetch.clear();
+        self.cx.to_read.clear();
+        self.cx.epoch += 1;
+        let usage = self.cx.store.usage();
+        let files = self.cx.store.clear();
+        self.cx.background.spawn(spill::delete_files(files));
+        tracing::info!(
+            tasks = cancelled,
+            keys = usage.memory_keys + usage.spilled_keys,
+            spilled = usage.spilled_keys,
+            "restart: dropped every task and value"
+        );
+        match self.cx.restart {
+            RestartMode::Exit => Err(Stop::Restart),
+            RestartMode::InPlace => {
+                self.update_pause();
+                self.cx.outbox.push(WorkerReport::Restarted);
+                self.push_metrics(memory::process_bytes());
+                Ok(())
+            }
+        }
     }
 
     fn compute(&mut self, compute: WireCompute) {
@@ -251,6 +405,7 @@ impl TaskLoop {
                 run,
                 spec,
                 inputs,
+                have: HashMap::new(),
                 state: TaskState::Waiting {
                     pending: 0,
                     failed: Vec::new(),
@@ -263,6 +418,11 @@ impl TaskLoop {
     fn free(&mut self, keys: Vec<TaskKey>) {
         for key in keys {
             self.cx.store.remove(&key);
+            if let Some(flight) = self.cx.fetching.get_mut(&key) {
+                // Being fetched: dropped on arrival, and not reported.
+                flight.replica = false;
+                flight.keep = false;
+            }
             if let Some(task) = self.tasks.remove(&key)
                 && let TaskState::Submitted(ticket) = task.state
             {
@@ -302,8 +462,12 @@ impl TaskLoop {
             return;
         }
         if failed.is_empty() {
-            match self.cx.gather(key, task.id, &task.spec, &task.inputs) {
+            match self
+                .cx
+                .gather(key, task.id, &task.spec, &task.inputs, &task.have)
+            {
                 Gathered::Ready(module, values) => {
+                    task.have = HashMap::new();
                     let ticket = Arc::new(Ticket::default());
                     let job = Job {
                         seq: task.id,
@@ -366,7 +530,11 @@ impl TaskLoop {
 
     fn background(&mut self, event: Background) {
         match event {
-            Background::Fetched(results) => self.fetched(results),
+            Background::Fetched { epoch, results } => {
+                if epoch == self.cx.epoch {
+                    self.fetched(results);
+                }
+            }
             Background::Loaded { hash, result } => match result {
                 Ok(module) => {
                     let parked = self.cx.modules.ready(hash, module);
@@ -378,42 +546,6 @@ impl TaskLoop {
                 }
                 Err(message) => self.module_failed(hash, &message),
             },
-        }
-    }
-
-    fn fetched(&mut self, results: Vec<Fetched>) {
-        let mut settled = Vec::new();
-        for (input, outcome) in results {
-            let waiters = self.cx.fetching.remove(&input).unwrap_or_default();
-            let live: Vec<TaskKey> = waiters
-                .into_iter()
-                .filter(|&(key, id)| self.is_waiter(key, id))
-                .map(|(key, _)| key)
-                .collect();
-            match outcome {
-                Ok(value) => {
-                    // Kept only if a task still wants it, and reported.
-                    if !live.is_empty() && !self.cx.store.contains(&input) {
-                        self.cx.store.insert(input, value);
-                        self.cx.outbox.push(WorkerReport::Replica { key: input });
-                    }
-                }
-                Err(holder) => {
-                    for key in &live {
-                        if let Some(Task {
-                            state: TaskState::Waiting { failed, .. },
-                            ..
-                        }) = self.tasks.get_mut(key)
-                        {
-                            failed.push((input, holder));
-                        }
-                    }
-                }
-            }
-            settled.extend(live);
-        }
-        for key in settled {
-            self.settle(key);
         }
     }
 
@@ -454,112 +586,7 @@ impl TaskLoop {
     }
 }
 
-/// What a task has and lacks.
-enum Gathered {
-    /// Everything: the module and each `Key` argument's bytes, in order.
-    Ready(Arc<TaskModule>, Vec<Bytes>),
-    /// Waiting for this many things (the module, inputs), now asked for;
-    /// with the inputs that already failed.
-    Waiting(usize, Vec<(TaskKey, WorkerId)>),
-    /// Inputs that nobody can give (no holder named but us).
-    Failed(Vec<(TaskKey, WorkerId)>),
-}
-
 impl Context {
-    /// Looks for a task's module and inputs, and asks for what is missing.
-    fn gather(&mut self, key: TaskKey, id: u64, spec: &TaskSpec, inputs: &[WireInput]) -> Gathered {
-        let mut pending = 0;
-        let module = match self.modules.need(spec.module, (key, id)) {
-            Need::Ready(module) => Some(module),
-            Need::Parked { ask } => {
-                if ask {
-                    self.outbox
-                        .push(WorkerReport::GetModule { hash: spec.module });
-                }
-                pending += 1;
-                None
-            }
-        };
-
-        let mut values = Vec::new();
-        let mut failed = Vec::new();
-        for arg in &spec.args {
-            let SpecArg::Key(input) = arg else {
-                continue;
-            };
-            if let Some(value) = self.store.get(input) {
-                values.push(value);
-                continue;
-            }
-            if let Some(waiters) = self.fetching.get_mut(input) {
-                if !waiters.contains(&(key, id)) {
-                    waiters.push((key, id));
-                    pending += 1;
-                }
-                continue;
-            }
-            if failed.iter().any(|(k, _)| k == input) {
-                continue;
-            }
-            let holders: Vec<(WorkerId, String)> = inputs
-                .iter()
-                .find(|i| i.key == *input)
-                .map(|i| {
-                    i.holders
-                        .iter()
-                        .filter(|(holder, _)| *holder != self.id)
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
-            if holders.is_empty() {
-                // Only we were named (and we do not have it), or nobody.
-                failed.push((*input, self.id));
-                continue;
-            }
-            self.fetching.insert(*input, vec![(key, id)]);
-            self.to_fetch.push(Wanted {
-                key: *input,
-                holders,
-            });
-            pending += 1;
-        }
-
-        if pending > 0 {
-            return Gathered::Waiting(pending, failed);
-        }
-        if !failed.is_empty() {
-            return Gathered::Failed(failed);
-        }
-        match module {
-            Some(module) => Gathered::Ready(module, values),
-            None => Gathered::Waiting(pending, failed),
-        }
-    }
-
-    /// Starts the fetches gathered during this wakeup: one per first holder.
-    fn start_fetches(&mut self) {
-        if self.to_fetch.is_empty() {
-            return;
-        }
-        let mut groups: Vec<(String, Vec<Wanted>)> = Vec::new();
-        for wanted in self.to_fetch.drain(..) {
-            let addr = &wanted.holders[0].1;
-            match groups.iter_mut().find(|(a, _)| a == addr) {
-                Some((_, group)) => group.push(wanted),
-                None => groups.push((addr.clone(), vec![wanted])),
-            }
-        }
-        for (_, group) in groups {
-            let fetcher = self.fetcher.clone();
-            let tx = self.background_tx.clone();
-            self.background.spawn(async move {
-                let results = fetcher.fetch(group).await;
-                let _ = tx.send(Background::Fetched(results));
-            });
-        }
-    }
-
     /// The scheduler sent a module: check and load it off the loop.
     fn module_arrived(&mut self, hash: ModuleHash, bytes: Vec<u8>) {
         if !self.modules.arrived(hash) {
@@ -573,6 +600,27 @@ impl Context {
                 loading.unwrap_or_else(|error| Err(format!("module loading failed: {error}")));
             let _ = tx.send(Background::Loaded { hash, result });
         });
+    }
+}
+
+/// Sends the last reports and waits, within [`LEAVING_FLUSH_TIMEOUT`], for
+/// the writer to have written them and everything queued before.
+async fn leave(io: &mut LoopIo, last: Vec<WorkerReport>) {
+    if !last.is_empty() {
+        let _ = io.reports.send(last);
+    }
+    // Closing the channel ends the writer once it has written everything.
+    let (closed, _) = mpsc::unbounded_channel();
+    drop(std::mem::replace(&mut io.reports, closed));
+    match tokio::time::timeout(LEAVING_FLUSH_TIMEOUT, &mut io.writer).await {
+        Ok(written) => {
+            if let Err(error) = joined(written) {
+                tracing::warn!(%error, "the last reports could not be sent");
+            }
+        }
+        Err(_elapsed) => tracing::warn!(
+            "the last reports were not written within {LEAVING_FLUSH_TIMEOUT:?}; leaving anyway"
+        ),
     }
 }
 

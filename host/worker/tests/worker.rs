@@ -582,12 +582,7 @@ async fn a_second_welcome_is_a_protocol_violation() {
     assert!(matches!(error, WorkerError::Protocol { .. }), "{error}");
     assert!(error.to_string().contains("Welcome"), "{error}");
     // The worker hung up.
-    let end = within(
-        "the connection to close",
-        link.connection.recv::<WorkerReport>(),
-    )
-    .await;
-    assert!(matches!(end, Ok(None) | Err(_)), "{end:?}");
+    link.until_closed().await;
 }
 
 #[tokio::test]
@@ -598,12 +593,7 @@ async fn shutdown_stops_the_worker_cleanly() {
     within("the worker to stop", worker.closed())
         .await
         .expect("a clean stop");
-    let end = within(
-        "the connection to close",
-        link.connection.recv::<WorkerReport>(),
-    )
-    .await;
-    assert!(matches!(end, Ok(None) | Err(_)), "{end:?}");
+    link.until_closed().await;
 }
 
 #[tokio::test]

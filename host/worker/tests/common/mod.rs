@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use bytes::Bytes;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -11,7 +12,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use weft_core::{SpecArg, TaskSpec, WorkerId};
 use weft_proto::messages::{
-    DataReply, DataRequest, WireCompute, WireInput, WorkerCommand, WorkerReport,
+    DataReply, DataRequest, WireCompute, WireInput, WorkerCommand, WorkerMetrics, WorkerReport,
 };
 use weft_proto::{Connection, ConnectionLimits, Hello, Role};
 use weft_schema::graph::TaskKey;
@@ -138,12 +139,14 @@ impl FakeScheduler {
         let WorkerReport::Register {
             data_addr,
             nthreads,
+            pid,
             ..
         } = register
         else {
             panic!("expected Register, got {register:?}");
         };
         assert!(nthreads >= 1);
+        assert_eq!(pid, std::process::id());
         connection
             .send(&WorkerCommand::Welcome {
                 worker: WorkerId(id),
@@ -155,6 +158,8 @@ impl FakeScheduler {
             id: WorkerId(id),
             data_addr: data_addr.parse().expect("a socket address"),
             modules_sent: 0,
+            metrics_seen: Vec::new(),
+            held: VecDeque::new(),
         }
     }
 
@@ -178,6 +183,10 @@ pub struct WorkerLink {
     pub data_addr: SocketAddr,
     /// How many `GetModule`s were answered.
     pub modules_sent: usize,
+    /// Every `Metrics` received so far, in order.
+    pub metrics_seen: Vec<WorkerMetrics>,
+    /// Reports read while looking for metrics, for [`report`](Self::report).
+    held: VecDeque<WorkerReport>,
 }
 
 impl WorkerLink {
@@ -185,8 +194,9 @@ impl WorkerLink {
         self.connection.send(&command).await.expect("send");
     }
 
-    /// The next report, `GetModule`s of the testkit answered on the way.
-    pub async fn report(&mut self) -> WorkerReport {
+    /// The next report of any kind off the wire (`Metrics` recorded),
+    /// `GetModule`s of the testkit answered on the way.
+    async fn next_report(&mut self) -> WorkerReport {
         loop {
             let report = within("a report", self.connection.recv::<WorkerReport>())
                 .await
@@ -201,9 +211,78 @@ impl WorkerLink {
                     })
                     .await;
                 }
+                WorkerReport::Metrics(metrics) => {
+                    self.metrics_seen.push(metrics);
+                    return report;
+                }
                 other => return other,
             }
         }
+    }
+
+    /// The next report that is not `Metrics` (those are recorded in
+    /// `metrics_seen`), `GetModule`s of the testkit answered on the way.
+    pub async fn report(&mut self) -> WorkerReport {
+        if let Some(report) = self.held.pop_front() {
+            return report;
+        }
+        loop {
+            match self.next_report().await {
+                WorkerReport::Metrics(_) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The next `Metrics`; other reports on the way are kept for
+    /// [`report`](Self::report).
+    pub async fn metrics(&mut self) -> WorkerMetrics {
+        loop {
+            match self.next_report().await {
+                WorkerReport::Metrics(metrics) => return metrics,
+                other => self.held.push_back(other),
+            }
+        }
+    }
+
+    /// How many non-`Metrics` reports [`metrics`](Self::metrics) read and
+    /// kept for [`report`](Self::report).
+    pub fn held_reports(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Waits for `Metrics` satisfying `ok` (polling the worker's own
+    /// reports, within [`DEADLINE`]); returns them.
+    pub async fn metrics_until(
+        &mut self,
+        what: &str,
+        ok: impl Fn(&WorkerMetrics) -> bool,
+    ) -> WorkerMetrics {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        loop {
+            let metrics = self.metrics().await;
+            if ok(&metrics) {
+                return metrics;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for metrics with {what}; last: {metrics:?}"
+            );
+        }
+    }
+
+    /// Reads until the worker closes the connection, ignoring what it
+    /// sends; returns the reports read.
+    pub async fn until_closed(&mut self) -> Vec<WorkerReport> {
+        let connection = &mut self.connection;
+        let mut reports: Vec<WorkerReport> = self.held.drain(..).collect();
+        within("the connection to close", async {
+            while let Ok(Some(report)) = connection.recv::<WorkerReport>().await {
+                reports.push(report);
+            }
+        })
+        .await;
+        reports
     }
 
     /// Expects `Finished` for `key`; returns its size.
@@ -299,5 +378,75 @@ impl DataClient {
             assert_eq!(reply, Some(DataReply::Stored { key }));
         })
         .await;
+    }
+}
+
+/// A worker's data port played by hand: the test sees each `Get` and
+/// decides when and what to answer.
+pub struct FakePeer {
+    listener: TcpListener,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    connection: Option<Connection>,
+}
+
+impl FakePeer {
+    pub async fn new() -> FakePeer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        FakePeer {
+            listener,
+            addr,
+            connection: None,
+        }
+    }
+
+    /// The keys of the next `Get` (accepting the worker's connection
+    /// first if there is none).
+    pub async fn next_get(&mut self) -> Vec<TaskKey> {
+        let (listener, connection) = (&self.listener, &mut self.connection);
+        within("a Get at the fake peer", async {
+            if connection.is_none() {
+                let (stream, _) = listener.accept().await.expect("accept");
+                let (accepted, hello) = Connection::accept(
+                    stream,
+                    &Hello::new(Role::Worker, "fake-peer"),
+                    &ConnectionLimits::default(),
+                )
+                .await
+                .expect("handshake");
+                assert_eq!(hello.role, Role::Peer);
+                *connection = Some(accepted);
+            }
+            let connection = connection.as_mut().expect("connected");
+            match connection.recv::<DataRequest>().await.expect("recv") {
+                Some(DataRequest::Get { keys }) => keys,
+                other => panic!("expected a Get, got {other:?}"),
+            }
+        })
+        .await
+    }
+
+    /// Answers the last `Get`: a value, or missing, per key.
+    pub async fn answer(&mut self, replies: &[(TaskKey, Option<&[u8]>)]) {
+        let connection = self.connection.as_mut().expect("connected");
+        for (key, value) in replies {
+            match value {
+                Some(value) => {
+                    connection
+                        .send(&DataReply::Found {
+                            key: *key,
+                            nbytes: value.len() as u64,
+                        })
+                        .await
+                        .expect("send");
+                    connection.send_frame(value).await.expect("send value");
+                }
+                None => connection
+                    .send(&DataReply::Missing { key: *key })
+                    .await
+                    .expect("send"),
+            }
+        }
     }
 }
