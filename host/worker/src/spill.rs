@@ -185,7 +185,10 @@ pub(crate) async fn run(store: Arc<Store>) {
             let failed = written.iter().any(|(_, outcome)| outcome.is_err());
             delete_files(store.commit(written)).await;
             if failed {
-                tokio::time::sleep(pause).await;
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    () = store.closing() => return,
+                }
                 pause = (pause * 2).min(RETRY_PAUSE_MAX);
             } else {
                 pause = RETRY_PAUSE;

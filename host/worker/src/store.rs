@@ -71,6 +71,9 @@ pub(crate) struct Store {
     spill_wanted: Notify,
     /// Wakes the task loop: the spiller moved values out of memory.
     spilled: Notify,
+    /// Wakes the spiller from a pause between failed attempts: the store
+    /// was closed.
+    closing: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -158,6 +161,7 @@ impl Store {
             bytes_max,
             spill_wanted: Notify::new(),
             spilled: Notify::new(),
+            closing: Notify::new(),
         }
     }
 
@@ -287,9 +291,17 @@ impl Store {
     pub(crate) fn close(&self) -> Option<SpillDir> {
         let _ = self.clear();
         let dir = self.lock().dir.take();
-        // A spiller waiting for work wakes up and sees it is closed.
+        // A spiller waiting for work or pausing wakes up and sees it is
+        // closed.
         self.spill_wanted.notify_one();
+        self.closing.notify_one();
         dir
+    }
+
+    /// Resolves once [`close`](Self::close) was called (for the spiller;
+    /// one waiter).
+    pub(crate) async fn closing(&self) {
+        self.closing.notified().await;
     }
 
     /// Whether [`close`](Self::close) was called (or the store never
