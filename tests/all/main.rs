@@ -8,6 +8,7 @@ mod cluster;
 mod hostile;
 mod loading;
 mod local;
+mod memory;
 mod processes;
 mod scheduler_port;
 mod support;

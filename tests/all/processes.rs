@@ -26,11 +26,16 @@ impl Process {
     /// Starts a worker of the scheduler at `scheduler` and waits until it
     /// has joined.
     pub fn worker(scheduler: &str, nthreads: u32) -> Process {
+        Process::worker_with(scheduler, nthreads, &[])
+    }
+
+    /// [`Process::worker`] with more flags (`--memory-limit`, ...). The
+    /// worker runs under its nanny: `kill` ends both.
+    pub fn worker_with(scheduler: &str, nthreads: u32, flags: &[&str]) -> Process {
         let nthreads = nthreads.to_string();
-        Process::start_until(
-            &["worker", scheduler, "--nthreads", &nthreads],
-            "serving data on ",
-        )
+        let mut args = vec!["worker", scheduler, "--nthreads", &nthreads];
+        args.extend_from_slice(flags);
+        Process::start_until(&args, "serving data on ")
     }
 
     /// Starts `weft ARGS...` and waits for a line containing `marker`; the
@@ -63,6 +68,16 @@ impl Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends SIGKILL to the process `pid` (a worker under a nanny, by the pid
+/// the scheduler's status gives).
+pub fn kill_pid(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -9 {pid} failed");
 }
 
 impl Drop for Process {

@@ -5,7 +5,9 @@
 mod limits;
 mod local_run;
 mod map;
+mod nanny;
 mod servers;
+mod status;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -63,6 +65,11 @@ enum Command {
         #[command(flatten)]
         args: servers::LocalArgs,
     },
+    /// Show the cluster: workers, their memory, who holds which keys.
+    Status {
+        #[command(flatten)]
+        args: status::StatusArgs,
+    },
     /// List a module's tasks and their signatures.
     Tasks {
         /// The task module (.wasm).
@@ -94,6 +101,7 @@ fn main() -> ExitCode {
         Command::Map { args } => map::map(&args),
         Command::Worker { args } => servers::worker(&args),
         Command::Local { args } => servers::local(&args),
+        Command::Status { args } => status::status(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

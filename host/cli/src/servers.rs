@@ -19,6 +19,17 @@ pub(crate) struct SchedulerArgs {
     /// Most bytes of uploaded modules kept (module_store_bytes_max).
     #[arg(long, default_value_t = weft_scheduler::DEFAULT_MODULE_STORE_BYTES_MAX)]
     module_store_limit: u64,
+    /// How long a disconnected client's futures are kept for it to
+    /// reconnect (client_grace), e.g. "10s"; "0s": released at once.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    client_grace: std::time::Duration,
+    /// A task that was running on this many workers when they died fails
+    /// with a killed-workers error (worker_deaths_max).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    worker_deaths_max: u32,
+    /// How long a restart waits for the workers to be back (restart_timeout).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    restart_timeout: std::time::Duration,
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -33,6 +44,12 @@ pub(crate) fn scheduler(args: &SchedulerArgs) -> Result<(), Failure> {
     let config = SchedulerConfig {
         listen: args.listen.clone(),
         module_store_bytes_max: args.module_store_limit,
+        client_grace: args.client_grace,
+        core: weft_core::SchedulerConfig {
+            worker_deaths_max: args.worker_deaths_max,
+            ..weft_core::SchedulerConfig::default()
+        },
+        restart_timeout: args.restart_timeout,
         ..SchedulerConfig::default()
     };
     runtime()?.block_on(async {
@@ -56,9 +73,28 @@ pub(crate) struct WorkerArgs {
     /// Executor threads [default: one per core].
     #[arg(long)]
     nthreads: Option<u32>,
-    /// Memory limit of the worker in bytes (0: none).
+    /// Memory limit of the worker in bytes (0: none). Results spill to disk
+    /// above the target fraction of it, new tasks pause above the pause
+    /// fraction, and the process is restarted above the terminate fraction.
     #[arg(long, default_value_t = 0)]
     memory_limit: u64,
+    /// Spill results to disk above this fraction of the memory limit (0: never).
+    #[arg(long, default_value_t = weft_worker::DEFAULT_MEMORY_TARGET_FRACTION)]
+    memory_target_fraction: f64,
+    /// Start no new tasks above this fraction of the memory limit (0: never).
+    #[arg(long, default_value_t = weft_worker::DEFAULT_MEMORY_PAUSE_FRACTION)]
+    memory_pause_fraction: f64,
+    /// Restart the worker process above this fraction of the memory limit
+    /// in process memory (0: never).
+    #[arg(long, default_value_t = weft_worker::DEFAULT_MEMORY_TERMINATE_FRACTION)]
+    memory_terminate_fraction: f64,
+    /// Where to spill results [default: the system's temporary directory].
+    #[arg(long)]
+    spill_dir: Option<std::path::PathBuf>,
+    /// Run the worker in this process, without a nanny process that
+    /// restarts it (on a cluster restart, a memory limit or a crash).
+    #[arg(long)]
+    no_nanny: bool,
     /// The worker's name.
     #[arg(long, default_value = weft_worker::DEFAULT_NAME)]
     name: String,
@@ -69,8 +105,21 @@ pub(crate) struct WorkerArgs {
     limits: LimitArgs,
 }
 
-/// `weft worker`.
+fn fraction(value: f64) -> Option<f64> {
+    (value > 0.0).then_some(value)
+}
+
+/// `weft worker`: a nanny process running the worker as its child, or with
+/// `--no-nanny` the worker itself.
 pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
+    if !args.no_nanny {
+        let argv: Vec<String> = std::env::args().skip(1).collect();
+        return crate::nanny::run(&argv);
+    }
+    let under_nanny = std::env::var_os(crate::nanny::NANNY_ENV).is_some();
+    if under_nanny {
+        crate::nanny::exit_when_parent_dies();
+    }
     let runtime_config = args.limits.runtime_config();
     let nthreads = args
         .nthreads
@@ -81,6 +130,15 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         name: args.name.clone(),
         nthreads,
         memory_limit: args.memory_limit,
+        memory_target_fraction: fraction(args.memory_target_fraction),
+        memory_pause_fraction: fraction(args.memory_pause_fraction),
+        memory_terminate_fraction: fraction(args.memory_terminate_fraction),
+        spill_dir: args.spill_dir.clone(),
+        restart: if under_nanny {
+            weft_worker::RestartMode::Exit
+        } else {
+            weft_worker::RestartMode::InPlace
+        },
         listen: args.listen.clone(),
         limits: runtime_config.default_limits.clone(),
         runtime: weft_runtime::RuntimeConfig {
@@ -97,7 +155,18 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
             worker.data_addr()
         );
         tokio::select! {
-            outcome = worker.closed() => outcome.map_err(Failure::task)?,
+            outcome = worker.closed() => match outcome {
+                Ok(()) => {}
+                Err(weft_worker::WorkerError::RestartRequested) => {
+                    tracing::info!("restarting at the scheduler's request");
+                    std::process::exit(weft_proto::messages::EXIT_RESTART);
+                }
+                Err(weft_worker::WorkerError::MemoryLimit { reason }) => {
+                    tracing::warn!(%reason, "leaving: memory limit");
+                    std::process::exit(weft_proto::messages::EXIT_MEMORY);
+                }
+                Err(error) => return Err(Failure::task(error)),
+            },
             _ = tokio::signal::ctrl_c() => tracing::info!("interrupted; stopping"),
         }
         Ok(())

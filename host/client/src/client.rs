@@ -84,14 +84,19 @@ impl Client {
         let (reader, writer) = connection.into_split();
         let state = Arc::new(Mutex::new(State::default()));
         let requests = link::spawn(reader, writer, state.clone());
-        let seed = u64::from_le_bytes(
-            blake3::hash(
-                format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).as_bytes(),
+        let entropy = blake3::hash(
+            format!(
+                "{:?}{}{:p}",
+                std::time::SystemTime::now(),
+                std::process::id(),
+                &state
             )
-            .as_bytes()[..8]
-                .try_into()
-                .expect("8 bytes"),
+            .as_bytes(),
         );
+        let seed = u64::from_le_bytes(entropy.as_bytes()[..8].try_into().expect("8 bytes"));
+        let session = u128::from_le_bytes(entropy.as_bytes()[16..].try_into().expect("16 bytes"));
+        // First, so that a reconnection could resume this client's holdings.
+        let _ = requests.send(ClientRequest::Session { token: session });
         Ok(Client {
             inner: Arc::new(Inner {
                 state,
@@ -134,6 +139,10 @@ impl Client {
         self.inner.limits
     }
 
+    pub(crate) fn state(&self) -> &Mutex<State> {
+        &self.inner.state
+    }
+
     pub(crate) fn send_request(&self, request: ClientRequest) -> Result<(), ClientError> {
         self.send(request)
     }
@@ -148,7 +157,7 @@ impl Client {
             .map_err(|_| ClientError::Closed("the connection task ended".into()))
     }
 
-    async fn request(
+    pub(crate) async fn request(
         &self,
         build: impl FnOnce(RequestId) -> ClientRequest,
     ) -> Result<ClientEvent, ClientError> {
@@ -386,6 +395,12 @@ impl Client {
                     FutureStatus::Refused(reason) => {
                         return Err(ClientError::Refused(reason.clone()));
                     }
+                    FutureStatus::Cancelled(reason) => {
+                        return Err(ClientError::Cancelled {
+                            key: *key,
+                            reason: reason.clone(),
+                        });
+                    }
                     FutureStatus::Pending | FutureStatus::Lost => {}
                 }
                 if let Some(reason) = closed {
@@ -405,6 +420,11 @@ impl Client {
     /// One more reference to `key`; true if it is new to this client.
     pub(crate) fn hold(&self, key: TaskKey) -> bool {
         lock(&self.inner.state).hold(key)
+    }
+
+    /// One more reference to a key this client already holds.
+    pub(crate) fn hold_again(&self, key: TaskKey) {
+        lock(&self.inner.state).hold_again(key)
     }
 
     /// One reference less; the last one releases the key.

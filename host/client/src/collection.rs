@@ -142,6 +142,18 @@ impl<T> Collection<T> {
         self.parts.iter().map(Part::key).collect()
     }
 
+    /// Handles to the partitions that are futures (all of them once
+    /// persisted); lazy partitions are left out.
+    pub fn futures(&self) -> Vec<Future<T>> {
+        self.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Held(future) => Some(future.clone()),
+                Part::Lazy(_) => None,
+            })
+            .collect()
+    }
+
     /// Whether every partition is a future (the collection was persisted).
     pub fn is_persisted(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, Part::Held(_)))

@@ -51,6 +51,14 @@ pub enum ClientError {
         /// What went wrong.
         message: String,
     },
+    /// The future was cancelled.
+    #[error("{key} was cancelled: {reason}")]
+    Cancelled {
+        /// The key.
+        key: TaskKey,
+        /// Why (the canceller's reason, or "restart").
+        reason: String,
+    },
     /// Waiting took longer than the timeout given.
     #[error("timed out waiting")]
     Timeout,

@@ -33,6 +33,15 @@ impl<T> Future<T> {
         self.client.status_of(&self.key)
     }
 
+    /// How many times its data was lost with a worker (and recomputed, or
+    /// being recomputed) since this client took it.
+    pub fn times_lost(&self) -> u32 {
+        crate::link::lock(self.client.state())
+            .keys
+            .get(&self.key)
+            .map_or(0, |entry| entry.lost)
+    }
+
     /// The failure, if it failed.
     pub fn error(&self) -> Option<Arc<TaskFailure>> {
         match self.status() {
@@ -59,7 +68,7 @@ impl<T> Future<T> {
 impl<T> Future<T> {
     /// Another handle to the same key, not typed.
     pub(crate) fn untyped(&self) -> Future<()> {
-        self.client.hold(self.key);
+        self.client.hold_again(self.key);
         Future {
             key: self.key,
             client: self.client.clone(),
@@ -71,7 +80,7 @@ impl<T> Future<T> {
 
 impl<T> Clone for Future<T> {
     fn clone(&self) -> Self {
-        self.client.hold(self.key);
+        self.client.hold_again(self.key);
         Future {
             key: self.key,
             client: self.client.clone(),

@@ -31,6 +31,7 @@ mod future;
 mod link;
 #[cfg(feature = "local")]
 mod local;
+mod memory;
 mod module;
 mod progress;
 mod scatter;
@@ -48,5 +49,6 @@ pub use module::Module;
 pub use progress::progress;
 pub use state::FutureStatus;
 pub use wait::{AsCompleted, ReturnWhen, WaitOutcome};
-pub use weft_core::{FailureKind, TaskFailure};
+pub use weft_core::{FailureKind, TaskFailure, WorkerId};
+pub use weft_proto::messages::{ClusterStatus, WorkerInfo, WorkerMetrics, WorkerStatus};
 pub use weft_schema::graph::TaskKey;

@@ -5,6 +5,7 @@
 use crate::{Client, ClientError, Future};
 use serde::Serialize;
 use std::marker::PhantomData;
+use weft_core::WorkerId;
 use weft_proto::messages::{ClientRequest, DataReply, DataRequest, WorkerInfo};
 use weft_proto::{Connection, Hello, Role};
 use weft_schema::graph::{TaskKey, scatter_key};
@@ -19,6 +20,33 @@ impl Client {
         broadcast: bool,
     ) -> Result<Vec<Future<T>>, ClientError> {
         let workers = self.workers().await?;
+        self.scatter_among(values, broadcast, workers).await
+    }
+
+    /// Sends each value to one of `workers` (round-robin) and returns
+    /// futures to them; an error if one of them is not a connected worker.
+    pub async fn scatter_to<T: Serialize>(
+        &self,
+        values: &[T],
+        workers: &[WorkerId],
+    ) -> Result<Vec<Future<T>>, ClientError> {
+        let all = self.workers().await?;
+        let mut chosen = Vec::with_capacity(workers.len());
+        for id in workers {
+            let info = all.iter().find(|w| w.id == *id).ok_or_else(|| {
+                ClientError::Refused(format!("{id} is not a connected worker"))
+            })?;
+            chosen.push(info.clone());
+        }
+        self.scatter_among(values, false, chosen).await
+    }
+
+    async fn scatter_among<T: Serialize>(
+        &self,
+        values: &[T],
+        broadcast: bool,
+        workers: Vec<WorkerInfo>,
+    ) -> Result<Vec<Future<T>>, ClientError> {
         if workers.is_empty() {
             return Err(ClientError::Refused("no workers to scatter to".into()));
         }

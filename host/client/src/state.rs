@@ -23,6 +23,9 @@ pub enum FutureStatus {
     Refused(String),
     /// Its data was lost with a worker; it is being recomputed.
     Lost,
+    /// It was cancelled (by `cancel`, another client's forced cancel, or a
+    /// restart), with the reason.
+    Cancelled(String),
 }
 
 impl FutureStatus {
@@ -34,6 +37,8 @@ impl FutureStatus {
 #[derive(Debug)]
 pub(crate) struct KeyEntry {
     pub(crate) refs: usize,
+    /// How many times the scheduler said its data was lost.
+    pub(crate) lost: u32,
     pub(crate) status: FutureStatus,
     pub(crate) waiters: Vec<oneshot::Sender<()>>,
 }
@@ -48,15 +53,31 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Takes one more reference to `key`; true if it is new to this client.
+    /// Takes one more reference to `key`; true if the scheduler must be
+    /// told (it is new to this client, or its futures were cancelled).
     pub(crate) fn hold(&mut self, key: TaskKey) -> bool {
         let entry = self.keys.entry(key).or_insert_with(|| KeyEntry {
             refs: 0,
+            lost: 0,
             status: FutureStatus::Pending,
             waiters: Vec::new(),
         });
         entry.refs += 1;
+        if matches!(entry.status, FutureStatus::Cancelled(_)) {
+            entry.status = FutureStatus::Pending;
+            return true;
+        }
         entry.refs == 1
+    }
+
+    /// Another handle to a key already held (a clone): never news to the
+    /// scheduler.
+    pub(crate) fn hold_again(&mut self, key: TaskKey) {
+        if let Some(entry) = self.keys.get_mut(&key) {
+            entry.refs += 1;
+        } else {
+            self.hold(key);
+        }
     }
 
     /// Drops one reference; true if it was the last.
@@ -93,7 +114,18 @@ impl State {
             ClientEvent::Key(ToClient::Erred { key, failure }) => {
                 self.set(&key, FutureStatus::Error(failure))
             }
-            ClientEvent::Key(ToClient::Lost { key }) => self.set(&key, FutureStatus::Lost),
+            ClientEvent::Key(ToClient::Lost { key }) => {
+                if let Some(entry) = self.keys.get_mut(&key) {
+                    entry.lost += 1;
+                }
+                self.set(&key, FutureStatus::Lost)
+            }
+            ClientEvent::Key(ToClient::Cancelled { key, reason }) => {
+                self.set(&key, FutureStatus::Cancelled(reason))
+            }
+            ClientEvent::Key(ToClient::Done { request, .. }) => {
+                tracing::warn!(request, "an operation reply arrived in the wrong form; ignored");
+            }
             ClientEvent::Key(ToClient::Rejected { keys, reason }) => {
                 tracing::warn!(%reason, "the scheduler refused a submission");
                 for key in keys {
@@ -103,6 +135,8 @@ impl State {
             reply @ (ClientEvent::ModuleStored { request, .. }
             | ClientEvent::Locations { request, .. }
             | ClientEvent::Workers { request, .. }
+            | ClientEvent::Status { request, .. }
+            | ClientEvent::Done { request }
             | ClientEvent::RequestFailed { request, .. }) => {
                 if let Some(waiter) = self.requests.remove(&request) {
                     let _ = waiter.send(reply);

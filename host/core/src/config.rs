@@ -20,9 +20,10 @@ pub struct SchedulerConfig {
     /// `bandwidth_bytes_per_s`: the assumed speed of moving an input between
     /// workers, to weigh locality against load.
     pub bandwidth_bytes_per_s: u64,
-    /// `allowed_failures`: how many worker deaths a task may be part of
-    /// before it fails with a killed-workers error.
-    pub allowed_failures: u32,
+    /// `worker_deaths_max`: a task whose runs coincided with this many
+    /// worker deaths fails with a killed-workers error instead of being
+    /// sent to kill another worker. At least 1. Default 3.
+    pub worker_deaths_max: u32,
 }
 
 impl Default for SchedulerConfig {
@@ -33,7 +34,7 @@ impl Default for SchedulerConfig {
             processing_per_thread_max: 256,
             unknown_duration_us: 1_000,
             bandwidth_bytes_per_s: 1 << 30,
-            allowed_failures: 3,
+            worker_deaths_max: 3,
         }
     }
 }

@@ -217,15 +217,15 @@ impl Scheduler {
                 continue;
             }
             let task = self.task(id);
-            if task.deaths > self.config.allowed_failures {
+            if task.deaths >= self.config.worker_deaths_max {
                 let failure = TaskFailure {
                     origin: task.key,
                     kind: FailureKind::KilledWorker,
                     message: format!(
-                        "{} workers died while running this task (allowed_failures is {}); \
+                        "{} workers died while running this task (worker_deaths_max is {}); \
                          the last, {worker}: {}",
                         task.deaths,
-                        self.config.allowed_failures,
+                        self.config.worker_deaths_max,
                         reason.unwrap_or("its connection dropped")
                     ),
                 };

@@ -87,7 +87,7 @@ impl Sim {
         Sim {
             rng: Rng(seed),
             core: Scheduler::new(SchedulerConfig {
-                allowed_failures: 2,
+                worker_deaths_max: 2,
                 ..SchedulerConfig::default()
             }),
             stimulus: 0,

@@ -1,5 +1,6 @@
 //! The scheduler process's settings, each with its name and default.
 
+use std::time::Duration;
 use weft_proto::ConnectionLimits;
 use weft_schema::graph::GraphLimits;
 
@@ -11,6 +12,11 @@ pub const DEFAULT_MODULE_STORE_BYTES_MAX: u64 = 1 << 30;
 pub const DEFAULT_OUTBOX_MESSAGES_MAX: usize = 1 << 20;
 /// Default of [`SchedulerConfig::connections_max`].
 pub const DEFAULT_CONNECTIONS_MAX: usize = 1024;
+
+/// Default of [`SchedulerConfig::client_grace`]: 10 s.
+pub const DEFAULT_CLIENT_GRACE: Duration = Duration::from_secs(10);
+/// Default of [`SchedulerConfig::restart_timeout`]: 30 s.
+pub const DEFAULT_RESTART_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Settings of a scheduler process.
 #[derive(Debug, Clone)]
@@ -30,6 +36,13 @@ pub struct SchedulerConfig {
     pub outbox_messages_max: usize,
     /// `connections_max`: open connections at once; more are refused.
     pub connections_max: usize,
+    /// `client_grace`: how long what a disconnected client held is kept
+    /// for it to reconnect with the same session token (clients that sent
+    /// no token are released at once). Zero: no grace.
+    pub client_grace: Duration,
+    /// `restart_timeout`: how long a restart waits for as many workers as
+    /// before to be back before it reports failure.
+    pub restart_timeout: Duration,
 }
 
 impl Default for SchedulerConfig {
@@ -42,6 +55,8 @@ impl Default for SchedulerConfig {
             module_store_bytes_max: DEFAULT_MODULE_STORE_BYTES_MAX,
             outbox_messages_max: DEFAULT_OUTBOX_MESSAGES_MAX,
             connections_max: DEFAULT_CONNECTIONS_MAX,
+            client_grace: DEFAULT_CLIENT_GRACE,
+            restart_timeout: DEFAULT_RESTART_TIMEOUT,
         }
     }
 }

@@ -14,10 +14,11 @@
 mod config;
 mod modules;
 mod server;
+mod sessions;
 mod state;
 
 pub use config::{
-    DEFAULT_CONNECTIONS_MAX, DEFAULT_LISTEN, DEFAULT_MODULE_STORE_BYTES_MAX,
+    DEFAULT_CLIENT_GRACE, DEFAULT_RESTART_TIMEOUT, DEFAULT_CONNECTIONS_MAX, DEFAULT_LISTEN, DEFAULT_MODULE_STORE_BYTES_MAX,
     DEFAULT_OUTBOX_MESSAGES_MAX, SchedulerConfig,
 };
 
@@ -84,7 +85,7 @@ pub async fn start(config: SchedulerConfig) -> Result<SchedulerHandle, Scheduler
             error,
         })?;
     let (inputs, received) = mpsc::unbounded_channel();
-    let state = tokio::spawn(state::State::new(&config).run(received));
+    let state = tokio::spawn(state::State::new(&config, inputs.downgrade()).run(received));
     let accept = tokio::spawn(server::accept_loop(
         listener,
         inputs,

@@ -2,17 +2,24 @@
 //! connection registry. It takes inputs from the connection tasks in the
 //! order they arrive, feeds them to the core as events, and routes the
 //! core's commands to the right connection. Everything that decides lives
-//! in `weft-core`; this file only translates.
+//! in `weft-core`; this file only translates, and keeps the two things the
+//! core has no clock for: client sessions within their reconnection grace
+//! (`sessions.rs`) and restarts waiting for workers to come back.
 
 use crate::modules::ModuleStore;
 use crate::server::Outgoing;
+use crate::sessions::Sessions;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use weft_core::{ClientId, Command, Event, Scheduler, StimulusId, ToClient, ToWorker, WorkerId};
+use weft_core::{
+    ClientId, Command, Event, Input as CoreInput, Scheduler, StimulusId, ToClient, ToWorker,
+    WorkerId,
+};
 use weft_proto::messages::{
-    ClientEvent, ClientRequest, KeyLocation, WireCompute, WireInput, WorkerCommand, WorkerInfo,
-    WorkerReport,
+    ClientEvent, ClientRequest, ClusterStatus, KeyLocation, RequestId, WireCompute, WireInput,
+    WorkerCommand, WorkerInfo, WorkerMetrics, WorkerReport, WorkerStatus,
 };
 use weft_schema::graph::{GraphLimits, decode_graph};
 
@@ -40,11 +47,30 @@ pub(crate) enum Input {
     },
     Worker(WorkerId, WorkerReport),
     WorkerClosed(WorkerId),
+    /// A disconnected client's grace period is over (if it is still the
+    /// same disconnection: `epoch`).
+    GraceExpired { client: ClientId, epoch: u64 },
+    /// A restart's time is up.
+    RestartTimeout { restart: u64 },
 }
 
 struct WorkerEntry {
     peer: Peer,
     info: WorkerInfo,
+    metrics: WorkerMetrics,
+    /// Why it is leaving, if it said so before its connection closed.
+    leaving: Option<String>,
+}
+
+/// A restart waiting for the workers to be back.
+struct PendingRestart {
+    id: u64,
+    client: ClientId,
+    request: RequestId,
+    /// Workers before the restart.
+    expected: usize,
+    /// Workers back since: restarted in place, or newly registered.
+    back: usize,
 }
 
 pub(crate) struct State {
@@ -53,21 +79,44 @@ pub(crate) struct State {
     graph_limits: GraphLimits,
     clients: HashMap<ClientId, Peer>,
     workers: HashMap<WorkerId, WorkerEntry>,
+    sessions: Sessions,
+    restart: Option<PendingRestart>,
+    restart_timeout: Duration,
+    /// For timers: a sender that does not keep the input channel open.
+    inputs: mpsc::WeakUnboundedSender<Input>,
     next_id: u32,
     stimulus: u64,
 }
 
 impl State {
-    pub(crate) fn new(config: &crate::SchedulerConfig) -> State {
+    pub(crate) fn new(
+        config: &crate::SchedulerConfig,
+        inputs: mpsc::WeakUnboundedSender<Input>,
+    ) -> State {
         State {
             core: Scheduler::new(config.core.clone()),
             modules: ModuleStore::new(config.module_store_bytes_max),
             graph_limits: config.graph.clone(),
             clients: HashMap::new(),
             workers: HashMap::new(),
+            sessions: Sessions::new(config.client_grace),
+            restart: None,
+            restart_timeout: config.restart_timeout,
+            inputs,
             next_id: 0,
             stimulus: 0,
         }
+    }
+
+    /// Sends `input` to this state task after `delay`.
+    fn after(&self, delay: Duration, input: Input) {
+        let inputs = self.inputs.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            if let Some(inputs) = inputs.upgrade() {
+                let _ = inputs.send(input);
+            }
+        });
     }
 
     /// Runs until every input sender is gone.
@@ -106,18 +155,44 @@ impl State {
                 let _ = id.send(client);
                 self.event(Event::ClientConnected { client });
             }
-            Input::Client(client, request) => self.client_request(client, request),
-            Input::ClientClosed(client) => {
+            Input::Client(connection, request) => {
+                let client = self.sessions.client_of(connection);
+                self.client_request(connection, client, request)
+            }
+            Input::ClientClosed(connection) => {
+                let client = self.sessions.client_of(connection);
                 tracing::info!(%client, "client disconnected");
                 self.clients.remove(&client);
-                self.event(Event::ClientGone { client });
+                match self.sessions.detach(connection) {
+                    Some((grace, epoch)) => {
+                        self.after(grace, Input::GraceExpired { client, epoch });
+                    }
+                    None => self.event(Event::ClientGone { client }),
+                }
+            }
+            Input::GraceExpired { client, epoch } => {
+                if self.sessions.expire(client, epoch) {
+                    tracing::info!(%client, "client did not reconnect within its grace period; releasing what it held");
+                    self.event(Event::ClientGone { client });
+                }
+            }
+            Input::RestartTimeout { restart } => {
+                if let Some(pending) = self.restart.take_if(|p| p.id == restart) {
+                    let message = format!(
+                        "only {} of {} workers were back within {:?} of the restart (restart_timeout)",
+                        pending.back, pending.expected, self.restart_timeout
+                    );
+                    let request = pending.request;
+                    self.send_client(pending.client, ClientEvent::RequestFailed { request, message });
+                }
             }
             Input::WorkerConnected { peer, register, id } => {
                 let WorkerReport::Register {
                     nthreads,
                     data_addr,
                     name,
-                    ..
+                    pid,
+                    memory_limit,
                 } = register
                 else {
                     return;
@@ -129,24 +204,119 @@ impl State {
                     data_addr,
                     nthreads,
                     name,
+                    pid,
                 };
                 let _ = peer
                     .outbox
                     .try_send(Outgoing::Worker(WorkerCommand::Welcome { worker }));
-                self.workers.insert(worker, WorkerEntry { peer, info });
+                let metrics = WorkerMetrics {
+                    memory_limit,
+                    ..WorkerMetrics::default()
+                };
+                let entry = WorkerEntry {
+                    peer,
+                    info,
+                    metrics,
+                    leaving: None,
+                };
+                self.workers.insert(worker, entry);
                 let _ = id.send(worker);
                 self.event(Event::WorkerJoined { worker, nthreads });
+                self.worker_back();
             }
             Input::Worker(worker, report) => self.worker_report(worker, report),
             Input::WorkerClosed(worker) => {
-                tracing::info!(%worker, "worker left");
-                self.workers.remove(&worker);
-                self.event(Event::WorkerLeft { worker });
+                let reason = self.workers.remove(&worker).and_then(|w| w.leaving);
+                tracing::info!(%worker, reason = reason.as_deref().unwrap_or("connection closed"), "worker left");
+                self.event(Event::WorkerLeft { worker, reason });
             }
         }
     }
 
-    fn client_request(&mut self, client: ClientId, request: ClientRequest) {
+    /// A worker is back after a restart (or joined during one).
+    fn worker_back(&mut self) {
+        let Some(pending) = self.restart.as_mut() else {
+            return;
+        };
+        pending.back += 1;
+        if pending.back >= pending.expected {
+            let pending = self.restart.take().expect("present");
+            tracing::info!(workers = pending.back, "restart complete");
+            let request = pending.request;
+            self.send_client(pending.client, ClientEvent::Done { request });
+        }
+    }
+
+    fn restart(&mut self, client: ClientId, request: RequestId) {
+        if self.restart.is_some() {
+            let message = "a restart is already under way".to_string();
+            self.send_client(client, ClientEvent::RequestFailed { request, message });
+            return;
+        }
+        tracing::info!(%client, workers = self.workers.len(), "restarting the cluster");
+        self.event(Event::Restart);
+        let id = u64::from(self.new_id());
+        self.restart = Some(PendingRestart {
+            id,
+            client,
+            request,
+            expected: self.workers.len(),
+            back: 0,
+        });
+        let workers: Vec<WorkerId> = self.workers.keys().copied().collect();
+        for worker in workers {
+            self.send_worker(worker, WorkerCommand::Restart);
+        }
+        if self.workers.is_empty() {
+            self.worker_back_check_empty();
+        }
+        self.after(self.restart_timeout, Input::RestartTimeout { restart: id });
+    }
+
+    /// A restart of a cluster without workers is done at once.
+    fn worker_back_check_empty(&mut self) {
+        if let Some(pending) = self.restart.take_if(|p| p.expected == 0) {
+            let request = pending.request;
+            self.send_client(pending.client, ClientEvent::Done { request });
+        }
+    }
+
+    fn status(&self, with_keys: bool) -> ClusterStatus {
+        let summary = self.core.summary();
+        let mut workers: Vec<WorkerStatus> = self
+            .core
+            .worker_memory()
+            .into_iter()
+            .filter_map(|(id, managed_bytes, managed_keys)| {
+                let entry = self.workers.get(&id)?;
+                Some(WorkerStatus {
+                    info: entry.info.clone(),
+                    managed_bytes,
+                    managed_keys: managed_keys as u64,
+                    processing: self.core.processing_count(id) as u64,
+                    metrics: entry.metrics,
+                    has_what: if with_keys {
+                        self.core.has_what(id)
+                    } else {
+                        Vec::new()
+                    },
+                })
+            })
+            .collect();
+        workers.sort_by_key(|w| w.info.id);
+        ClusterStatus {
+            workers,
+            keys: summary.tasks.values().sum::<usize>() as u64,
+            tasks: summary
+                .tasks
+                .into_iter()
+                .map(|(state, n)| (state, n as u64))
+                .collect(),
+            clients: summary.clients as u64,
+        }
+    }
+
+    fn client_request(&mut self, connection: ClientId, client: ClientId, request: ClientRequest) {
         match request {
             ClientRequest::UploadModule { request, bytes } => {
                 let reply = match self.modules.insert(bytes) {
@@ -229,6 +399,47 @@ impl State {
                 workers.sort_by_key(|w| w.id);
                 self.send_client(client, ClientEvent::Workers { request, workers });
             }
+            ClientRequest::Session { token } => {
+                if let Some(resumed) = self.sessions.attach(connection, token) {
+                    tracing::info!(client = %resumed, "client reconnected within its grace period");
+                    if let Some(peer) = self.clients.remove(&connection) {
+                        self.clients.insert(resumed, peer);
+                    }
+                    self.event(Event::ClientGone { client: connection });
+                    self.event(Event::ClientResumed { client: resumed });
+                }
+            }
+            ClientRequest::Cancel {
+                keys,
+                force,
+                reason,
+            } => self.event(Event::Cancel {
+                client,
+                keys,
+                force,
+                reason,
+            }),
+            ClientRequest::Restart { request } => self.restart(client, request),
+            ClientRequest::Replicate { request, keys, n } => self.event(Event::Replicate {
+                client,
+                request,
+                keys,
+                n,
+            }),
+            ClientRequest::Rebalance {
+                request,
+                keys,
+                workers,
+            } => self.event(Event::Rebalance {
+                client,
+                request,
+                keys,
+                workers,
+            }),
+            ClientRequest::Status { request, keys } => {
+                let status = self.status(keys);
+                self.send_client(client, ClientEvent::Status { request, status });
+            }
         }
     }
 
@@ -280,13 +491,46 @@ impl State {
                 tracing::warn!(%worker, "ignoring a second registration");
                 return;
             }
+            WorkerReport::ReplicaFailed { key, message } => Event::ReplicaFailed {
+                worker,
+                key,
+                message,
+            },
+            WorkerReport::Metrics(metrics) => {
+                if let Some(entry) = self.workers.get_mut(&worker) {
+                    entry.metrics = metrics;
+                }
+                return;
+            }
+            WorkerReport::Leaving { reason } => {
+                tracing::warn!(%worker, %reason, "worker is leaving");
+                if let Some(entry) = self.workers.get_mut(&worker) {
+                    entry.leaving = Some(reason);
+                }
+                return;
+            }
+            WorkerReport::Restarted => {
+                self.worker_back();
+                return;
+            }
         };
         self.event(event);
     }
 
     fn route(&mut self, command: Command) {
         match command {
+            Command::Client(client, ToClient::Done { request, error }) => {
+                let event = match error {
+                    None => ClientEvent::Done { request },
+                    Some(message) => ClientEvent::RequestFailed { request, message },
+                };
+                self.send_client(client, event);
+            }
             Command::Client(client, message) => self.send_client(client, ClientEvent::Key(message)),
+            Command::Worker(worker, ToWorker::Fetch { inputs }) => {
+                let inputs = inputs.into_iter().map(|i| self.wire_input(i)).collect();
+                self.send_worker(worker, WorkerCommand::Fetch { inputs });
+            }
             Command::Worker(worker, ToWorker::Steal { key, run }) => {
                 self.send_worker(worker, WorkerCommand::Steal { key, run })
             }
@@ -297,17 +541,7 @@ impl State {
                 let inputs = task
                     .inputs
                     .into_iter()
-                    .map(|input| WireInput {
-                        key: input.key,
-                        nbytes: input.nbytes,
-                        holders: input
-                            .holders
-                            .iter()
-                            .filter_map(|w| {
-                                self.workers.get(w).map(|e| (*w, e.info.data_addr.clone()))
-                            })
-                            .collect(),
-                    })
+                    .map(|input| self.wire_input(input))
                     .collect();
                 let wire = WireCompute {
                     key: task.key,
@@ -320,6 +554,18 @@ impl State {
         }
     }
 
+    fn wire_input(&self, input: CoreInput) -> WireInput {
+        WireInput {
+            key: input.key,
+            nbytes: input.nbytes,
+            holders: input
+                .holders
+                .iter()
+                .filter_map(|w| self.workers.get(w).map(|e| (*w, e.info.data_addr.clone())))
+                .collect(),
+        }
+    }
+
     fn send_client(&mut self, client: ClientId, event: ClientEvent) {
         let Some(peer) = self.clients.get(&client) else {
             return;
@@ -327,6 +573,7 @@ impl State {
         if peer.outbox.try_send(Outgoing::Client(event)).is_err() {
             tracing::warn!(%client, "disconnecting a client that does not read its messages (outbox_messages_max)");
             self.clients.remove(&client);
+            self.sessions.forget(client);
             self.event(Event::ClientGone { client });
         }
     }
@@ -343,7 +590,8 @@ impl State {
         {
             tracing::warn!(%worker, "disconnecting a worker that does not read its messages (outbox_messages_max)");
             self.workers.remove(&worker);
-            self.event(Event::WorkerLeft { worker });
+            let reason = Some("it did not read its messages (outbox_messages_max)".to_string());
+            self.event(Event::WorkerLeft { worker, reason });
         }
     }
 }

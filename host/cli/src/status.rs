@@ -1,0 +1,131 @@
+//! `weft status SCHEDULER`: the cluster as the scheduler sees it. One line
+//! per worker: its managed data (by the scheduler's books), what it says
+//! it holds in memory and on disk, its process memory and limit; then task
+//! counts. `--keys` adds which keys each worker holds; `--json` prints the
+//! whole status as JSON.
+
+use crate::Failure;
+use bytesize::ByteSize;
+use clap::Args;
+use weft_client::{Client, ClusterStatus};
+
+/// Flags of `weft status`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StatusArgs {
+    /// The scheduler's address, `host:port`.
+    scheduler: String,
+    /// Also list the keys each worker holds.
+    #[arg(long)]
+    keys: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `weft status`.
+pub(crate) fn status(args: &StatusArgs) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::usage)?;
+    let status = runtime.block_on(async {
+        let client = Client::connect(&args.scheduler)
+            .await
+            .map_err(Failure::usage)?;
+        client.status(args.keys).await.map_err(Failure::task)
+    })?;
+    if args.json {
+        println!("{}", to_json(&status));
+    } else {
+        print!("{}", table(&status, args.keys));
+    }
+    Ok(())
+}
+
+fn to_json(status: &ClusterStatus) -> serde_json::Value {
+    let workers: Vec<serde_json::Value> = status
+        .workers
+        .iter()
+        .map(|w| {
+            serde_json::json!({
+                "id": w.info.id.0,
+                "name": w.info.name,
+                "pid": w.info.pid,
+                "data_addr": w.info.data_addr,
+                "nthreads": w.info.nthreads,
+                "managed_bytes": w.managed_bytes,
+                "managed_keys": w.managed_keys,
+                "processing": w.processing,
+                "memory_bytes": w.metrics.memory_bytes,
+                "memory_keys": w.metrics.memory_keys,
+                "spilled_bytes": w.metrics.spilled_bytes,
+                "spilled_keys": w.metrics.spilled_keys,
+                "process_bytes": w.metrics.process_bytes,
+                "memory_limit": w.metrics.memory_limit,
+                "paused": w.metrics.paused,
+                "keys": w.has_what.iter().map(|(k, n)| serde_json::json!({"key": k.to_string(), "nbytes": n})).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "workers": workers,
+        "tasks": status.tasks,
+        "clients": status.clients,
+        "keys": status.keys,
+    })
+}
+
+fn table(status: &ClusterStatus, keys: bool) -> String {
+    let mut out = format!(
+        "{:<6} {:<16} {:>7} {:>4} {:>16} {:>10} {:>10} {:>10} {:>10} {:>5}\n",
+        "worker",
+        "name",
+        "pid",
+        "thr",
+        "managed",
+        "in memory",
+        "on disk",
+        "process",
+        "limit",
+        "busy"
+    );
+    for w in &status.workers {
+        let limit = match w.metrics.memory_limit {
+            0 => "none".to_string(),
+            n => ByteSize(n).to_string(),
+        };
+        out += &format!(
+            "{:<6} {:<16} {:>7} {:>4} {:>16} {:>10} {:>10} {:>10} {:>10} {:>5}{}\n",
+            w.info.id.0,
+            w.info.name,
+            w.info.pid,
+            w.info.nthreads,
+            format!("{} in {}", ByteSize(w.managed_bytes), w.managed_keys),
+            ByteSize(w.metrics.memory_bytes).to_string(),
+            ByteSize(w.metrics.spilled_bytes).to_string(),
+            ByteSize(w.metrics.process_bytes).to_string(),
+            limit,
+            w.processing,
+            if w.metrics.paused { " paused" } else { "" }
+        );
+        if keys {
+            for (key, nbytes) in &w.has_what {
+                out += &format!("         {key} {}\n", ByteSize(*nbytes));
+            }
+        }
+    }
+    let tasks: Vec<String> = status
+        .tasks
+        .iter()
+        .map(|(state, n)| format!("{state} {n}"))
+        .collect();
+    out += &format!(
+        "{} workers, {} clients, {} keys{}{}\n",
+        status.workers.len(),
+        status.clients,
+        status.keys,
+        if tasks.is_empty() { "" } else { ": " },
+        tasks.join(", ")
+    );
+    out
+}

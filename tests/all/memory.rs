@@ -1,0 +1,469 @@
+//! Distributed memory on a real cluster (a `weft scheduler` process and
+//! `weft worker` processes under their nannies): results live exactly as
+//! long as someone holds them; killed workers' data is recomputed; tasks
+//! that kill workers fail; cancel, restart, replicate, rebalance; spilling
+//! under a memory limit.
+
+use crate::processes::{Process, kill_pid};
+use std::time::{Duration, Instant};
+use weft_client::{
+    Client, ClientError, ClusterStatus, Collection, FailureKind, Future, FutureStatus, Module,
+};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// How long anything below may take to happen.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// 1 MiB of i64 values.
+const PARTITION_LEN: i64 = 131_072;
+/// The encoded size of one partition: the values plus the length prefix.
+const PARTITION_BYTES: u64 = 8 * PARTITION_LEN as u64 + 8;
+
+struct Cluster {
+    scheduler: Process,
+    _workers: Vec<Process>,
+}
+
+fn cluster(workers: usize, scheduler_flags: &[&str], worker_flags: &[&str]) -> Cluster {
+    let mut args = vec!["scheduler", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(scheduler_flags);
+    let scheduler = Process::start(&args);
+    let workers = (0..workers)
+        .map(|_| Process::worker_with(&scheduler.addr, 1, worker_flags))
+        .collect();
+    Cluster {
+        scheduler,
+        _workers: workers,
+    }
+}
+
+async fn bounded<T>(
+    future: impl std::future::Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    tokio::time::timeout(DEADLINE, future)
+        .await
+        .unwrap_or(Err(ClientError::Timeout))
+}
+
+async fn connect(cluster: &Cluster) -> (Client, Module, Module) {
+    let client = Client::connect(&cluster.scheduler.addr).await.unwrap();
+    let examples = client
+        .upload_module(std::fs::read(weft_guest_artifacts::EXAMPLE_TASKS).unwrap())
+        .await
+        .unwrap();
+    let hostile = client
+        .upload_module(std::fs::read(weft_guest_artifacts::HOSTILE).unwrap())
+        .await
+        .unwrap();
+    (client, examples, hostile)
+}
+
+/// Polls the cluster's status until `done` says yes, or panics after the
+/// deadline with the last status and `what`.
+async fn eventually(client: &Client, what: &str, done: impl Fn(&ClusterStatus) -> bool) {
+    let start = Instant::now();
+    loop {
+        let status = client.status(true).await.unwrap();
+        if done(&status) {
+            return;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{what}: not so after {DEADLINE:?}; last status: {status:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn managed_bytes(status: &ClusterStatus) -> u64 {
+    status.workers.iter().map(|w| w.managed_bytes).sum()
+}
+
+fn partitions(module: &Module, count: i64) -> Collection<Vec<i64>> {
+    Collection::from_tasks(module, "gen_partition", (0..count).map(|p| (p, PARTITION_LEN))).unwrap()
+}
+
+async fn wait_all<T>(futures: &[Future<T>]) {
+    for future in futures {
+        bounded(future.wait()).await.unwrap();
+    }
+}
+
+#[test]
+fn persisted_data_is_freed_once_every_holder_lets_go() {
+    let cluster = cluster(2, &[], &[]);
+    runtime().block_on(async {
+        let (a, examples, _) = connect(&cluster).await;
+        let persisted = a.persist(&partitions(&examples, 100)).unwrap();
+        wait_all(&persisted.futures()).await;
+        let status = a.status(false).await.unwrap();
+        assert_eq!(managed_bytes(&status), 100 * PARTITION_BYTES, "{status:#?}");
+        assert!(
+            status.workers.iter().all(|w| w.managed_bytes > 0),
+            "both workers hold partitions: {status:#?}"
+        );
+        // The workers' own accounts agree (they report every 500 ms).
+        eventually(&a, "the workers report 100 MiB in memory", |s| {
+            s.workers.iter().map(|w| w.metrics.memory_bytes).sum::<u64>() == 100 * PARTITION_BYTES
+        })
+        .await;
+
+        // A second client takes the same keys (identical tasks share keys).
+        let b = Client::connect(&cluster.scheduler.addr).await.unwrap();
+        let examples_b = b
+            .upload_module(std::fs::read(weft_guest_artifacts::EXAMPLE_TASKS).unwrap())
+            .await
+            .unwrap();
+        let persisted_b = b.persist(&partitions(&examples_b, 100)).unwrap();
+        assert_eq!(persisted_b.keys(), persisted.keys());
+        wait_all(&persisted_b.futures()).await;
+
+        drop(persisted);
+        // The release travels on `a`'s ordered channel before this request.
+        let status = a.status(false).await.unwrap();
+        assert_eq!(status.keys, 100, "b still holds every key: {status:#?}");
+        assert_eq!(managed_bytes(&status), 100 * PARTITION_BYTES);
+
+        drop(persisted_b);
+        eventually(&a, "nothing held once both let go", |s| {
+            s.keys == 0 && managed_bytes(s) == 0
+        })
+        .await;
+        eventually(&a, "the workers report nothing in memory", |s| {
+            s.workers
+                .iter()
+                .all(|w| w.metrics.memory_bytes == 0 && w.metrics.memory_keys == 0)
+        })
+        .await;
+    });
+}
+
+#[test]
+fn a_derived_collection_keeps_its_inputs_only_while_it_is_pending() {
+    let cluster = cluster(2, &[], &[]);
+    runtime().block_on(async {
+        let (client, examples, _) = connect(&cluster).await;
+        let inputs = client.persist(&partitions(&examples, 20)).unwrap();
+        let derived = client
+            .persist(&inputs.map::<Vec<i64>>(&examples, "keep_multiples_of_3").unwrap())
+            .unwrap();
+        drop(inputs);
+        let results = bounded(client.compute(&derived).unwrap().result()).await.unwrap();
+        for (p, values) in results.iter().enumerate() {
+            let p = p as i64;
+            let expected: Vec<i64> = (0..PARTITION_LEN)
+                .map(|i| p * PARTITION_LEN + i)
+                .filter(|v| v % 3 == 0)
+                .collect();
+            assert_eq!(values, &expected, "partition {p}");
+        }
+        // The inputs' lineage stays (released, not in memory) while the
+        // derived partitions exist; their data does not.
+        eventually(&client, "only the derived partitions are left", |s| {
+            s.workers.iter().map(|w| w.managed_keys).sum::<u64>() == 20
+                && s.tasks.get("memory") == Some(&20)
+                && s.workers
+                    .iter()
+                    .flat_map(|w| &w.has_what)
+                    .all(|(key, _)| derived.keys().contains(key))
+        })
+        .await;
+    });
+}
+
+#[test]
+fn killing_a_worker_mid_graph_recomputes_what_was_lost() {
+    let cluster = cluster(3, &[], &[]);
+    runtime().block_on(async {
+        let (client, examples, _) = connect(&cluster).await;
+        // A value scattered to one worker only, and one to every worker.
+        let scattered = client.scatter(&[11_i64, 12, 13], false).await.unwrap();
+        let everywhere = client.scatter(&[99_i64], true).await.unwrap();
+        let n: i64 = 2_500;
+        let leaves = client
+            .map::<i64, _>(&examples, "inc", (0..n).map(|i| (i,)))
+            .unwrap();
+        wait_all(&leaves[..100]).await;
+        // The victim: a worker holding a scattered value and some leaves.
+        let status = client.status(true).await.unwrap();
+        let victim = status
+            .workers
+            .iter()
+            .find(|w| w.has_what.iter().any(|(k, _)| *k == scattered[0].key()))
+            .expect("someone holds the scattered value");
+        let lost_leaves: Vec<&Future<i64>> = leaves
+            .iter()
+            .filter(|f| victim.has_what.iter().any(|(k, _)| *k == f.key()))
+            .collect();
+        assert!(!lost_leaves.is_empty(), "the victim holds some leaves");
+        // The rest of the 5,000-task graph goes in, then the victim dies.
+        let mut level = leaves.clone();
+        while level.len() > 1 {
+            let pairs: Vec<(&Future<i64>, &Future<i64>)> = level
+                .chunks(2)
+                .filter(|c| c.len() == 2)
+                .map(|c| (&c[0], &c[1]))
+                .collect();
+            let mut next = client.map::<i64, _>(&examples, "add", pairs).unwrap();
+            if level.len() % 2 == 1 {
+                next.push(level.last().unwrap().clone());
+            }
+            level = next;
+        }
+        kill_pid(victim.info.pid);
+
+        assert_eq!(bounded(level[0].result()).await.unwrap(), n * (n + 1) / 2);
+        for leaf in &lost_leaves {
+            assert_eq!(bounded(leaf.result()).await.unwrap(), {
+                let i = leaves.iter().position(|f| f.key() == leaf.key()).unwrap() as i64;
+                i + 1
+            });
+            assert!(leaf.times_lost() >= 1, "{leaf:?} was not reported lost");
+        }
+        let error = bounded(scattered[0].result()).await.unwrap_err();
+        let ClientError::Task { failure, .. } = &error else {
+            panic!("{error}")
+        };
+        assert_eq!(failure.kind, FailureKind::DataLost, "{error}");
+        assert!(error.to_string().contains("scattered"), "{error}");
+        assert_eq!(
+            bounded(everywhere[0].result()).await.unwrap(),
+            99,
+            "a replica survived"
+        );
+    });
+}
+
+#[test]
+fn a_task_that_keeps_killing_workers_fails_and_the_rest_completes() {
+    let cluster = cluster(2, &["--worker-deaths-max", "2"], &[]);
+    runtime().block_on(async {
+        let (client, examples, hostile) = connect(&cluster).await;
+        let others = client
+            .map::<i64, _>(&examples, "inc", (0..50).map(|i| (i,)))
+            .unwrap();
+        wait_all(&others).await;
+        let killer = client.submit::<u64>(&hostile, "burn", (u64::MAX,)).unwrap();
+        let dependent = client.submit::<u64>(&hostile, "burn", (&killer,)).unwrap();
+        let mut kills = 0;
+        let start = Instant::now();
+        while !matches!(killer.status(), FutureStatus::Error(_)) {
+            assert!(start.elapsed() < DEADLINE, "the killer never failed");
+            let status = client.status(false).await.unwrap();
+            if let Some(runner) = status.workers.iter().find(|w| w.processing > 0) {
+                kill_pid(runner.info.pid);
+                kills += 1;
+                // Wait for the scheduler to see it gone.
+                let gone = runner.info.id;
+                eventually(&client, "the killed worker is gone", |s| {
+                    s.workers.iter().all(|w| w.info.id != gone)
+                })
+                .await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let error = bounded(killer.result()).await.unwrap_err();
+        let ClientError::Task { failure, .. } = &error else {
+            panic!("{error}")
+        };
+        assert_eq!(failure.kind, FailureKind::KilledWorker, "{error}");
+        assert_eq!(kills, 2, "it failed after exactly worker_deaths_max deaths");
+        assert!(error.to_string().contains("2 workers died"), "{error}");
+        let error = bounded(dependent.result()).await.unwrap_err();
+        let ClientError::Task { failure, .. } = &error else {
+            panic!("{error}")
+        };
+        assert_eq!(failure.origin, killer.key(), "{error}");
+        // The rest is intact, and the cluster still works (the nannies
+        // started fresh workers).
+        let values = bounded(client.gather(&others)).await.unwrap();
+        assert_eq!(values, (1..=50).collect::<Vec<i64>>());
+        let more = client.submit::<i64>(&examples, "inc", (1000,)).unwrap();
+        assert_eq!(bounded(more.result()).await.unwrap(), 1001);
+    });
+}
+
+#[test]
+fn a_forced_cancel_cascades_to_dependents_and_a_plain_one_only_withdraws_interest() {
+    let cluster = cluster(2, &[], &[]);
+    runtime().block_on(async {
+        let (client, examples, hostile) = connect(&cluster).await;
+        let slow = client.submit::<u64>(&hostile, "burn", (u64::MAX,)).unwrap();
+        let other = Client::connect(&cluster.scheduler.addr).await.unwrap();
+        let hostile_other = other
+            .upload_module(std::fs::read(weft_guest_artifacts::HOSTILE).unwrap())
+            .await
+            .unwrap();
+        let same_slow = other.submit::<u64>(&hostile_other, "burn", (u64::MAX,)).unwrap();
+        assert_eq!(same_slow.key(), slow.key());
+        let first = client.submit::<i64>(&examples, "inc", (1,)).unwrap();
+        let a = client
+            .submit::<u64>(&hostile, "burn", (&slow,))
+            .expect("burn takes the slow one's u64");
+        let b = client.submit::<u64>(&hostile, "burn", (&a,)).unwrap();
+
+        // Without force: only this client's future is cancelled.
+        other.cancel(std::slice::from_ref(&same_slow), false).unwrap();
+        let error = bounded(same_slow.wait()).await.unwrap_err();
+        assert!(matches!(error, ClientError::Cancelled { .. }), "{error}");
+        assert_eq!(slow.status(), FutureStatus::Pending, "still wanted by client");
+
+        // With force: the key and everything depending on it.
+        client.cancel(std::slice::from_ref(&slow), true).unwrap();
+        for future in [&slow, &a, &b] {
+            let error = bounded(future.wait()).await.unwrap_err();
+            let ClientError::Cancelled { reason, .. } = &error else {
+                panic!("{error}")
+            };
+            assert!(reason.contains("cancelled"), "{reason}");
+            assert!(matches!(future.status(), FutureStatus::Cancelled(_)));
+        }
+        assert_eq!(bounded(first.result()).await.unwrap(), 2, "others unharmed");
+        eventually(&client, "nothing of the cancelled graph is left", |s| {
+            s.keys == 1 && s.workers.iter().all(|w| w.processing == 0)
+        })
+        .await;
+    });
+}
+
+#[test]
+fn restart_brings_back_fresh_workers_with_no_data() {
+    let cluster = cluster(3, &[], &[]);
+    runtime().block_on(async {
+        let (client, examples, _) = connect(&cluster).await;
+        let persisted = client.persist(&partitions(&examples, 12)).unwrap();
+        wait_all(&persisted.futures()).await;
+        let before = client.status(false).await.unwrap();
+        let pids: Vec<u32> = before.workers.iter().map(|w| w.info.pid).collect();
+
+        let start = Instant::now();
+        bounded(client.restart()).await.unwrap();
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(5), "restart took {took:?}");
+
+        for future in &persisted.futures() {
+            assert_eq!(
+                future.status(),
+                FutureStatus::Cancelled("restart".into()),
+                "futures are cancelled by the restart"
+            );
+        }
+        let after = client.status(false).await.unwrap();
+        assert_eq!(after.workers.len(), 3, "{after:#?}");
+        assert_eq!(after.keys, 0);
+        assert_eq!(managed_bytes(&after), 0);
+        for worker in &after.workers {
+            assert!(
+                !pids.contains(&worker.info.pid),
+                "worker {} is a fresh process",
+                worker.info.id
+            );
+        }
+        // The cluster works after it, and new futures are fresh.
+        let again = client.persist(&partitions(&examples, 3)).unwrap();
+        let values = bounded(client.compute(&again).unwrap().result()).await.unwrap();
+        assert_eq!(values[2][0], 2 * PARTITION_LEN);
+    });
+}
+
+#[test]
+fn replicate_and_rebalance_move_copies_where_asked() {
+    let cluster = cluster(3, &[], &[]);
+    runtime().block_on(async {
+        let (client, examples, _) = connect(&cluster).await;
+        let persisted = client.persist(&partitions(&examples, 6)).unwrap();
+        wait_all(&persisted.futures()).await;
+
+        let error = client.replicate(&persisted.futures(), 0).await.unwrap_err();
+        assert!(error.to_string().contains("at least 1"), "{error}");
+        let error = client.replicate(&persisted.futures(), 4).await.unwrap_err();
+        assert!(error.to_string().contains("only 3 workers"), "{error}");
+
+        bounded(client.replicate(&persisted.futures(), 3)).await.unwrap();
+        let status = client.status(true).await.unwrap();
+        for key in persisted.keys() {
+            let holders = status
+                .workers
+                .iter()
+                .filter(|w| w.has_what.iter().any(|(k, _)| *k == key))
+                .count();
+            assert_eq!(holders, 3, "{key} is on every worker");
+        }
+        assert_eq!(managed_bytes(&status), 18 * PARTITION_BYTES);
+
+        drop(persisted);
+        eventually(&client, "the partitions are gone", |s| s.keys == 0).await;
+
+        // Imbalance: 9 values of 1 MiB scattered to one worker.
+        let status = client.status(false).await.unwrap();
+        let first = status.workers[0].info.id;
+        let values: Vec<Vec<i64>> = (0..9).map(|i| vec![i; 131_072]).collect();
+        let heavy = client.scatter_to(&values, &[first]).await.unwrap();
+        let status = client.status(false).await.unwrap();
+        let counts: Vec<u64> = status.workers.iter().map(|w| w.managed_keys).collect();
+        assert_eq!(counts, vec![9, 0, 0]);
+
+        bounded(client.rebalance::<Vec<i64>>(None, None)).await.unwrap();
+        let status = client.status(true).await.unwrap();
+        let counts: Vec<u64> = status.workers.iter().map(|w| w.managed_keys).collect();
+        assert_eq!(counts, vec![3, 3, 3], "moved to the mean: {status:#?}");
+        for future in &heavy {
+            let holders = status
+                .workers
+                .iter()
+                .filter(|w| w.has_what.iter().any(|(k, _)| *k == future.key()))
+                .count();
+            assert_eq!(holders, 1, "moved, not copied");
+        }
+        eventually(&client, "the workers' own accounts follow", |s| {
+            s.workers
+                .iter()
+                .all(|w| w.metrics.memory_keys == 3)
+        })
+        .await;
+        let values_back = bounded(client.gather(&heavy)).await.unwrap();
+        assert_eq!(values_back, values);
+    });
+}
+
+#[test]
+fn a_worker_over_its_memory_limit_spills_and_reads_back() {
+    let limit = 64 << 20;
+    let limit_flag = limit.to_string();
+    let cluster = cluster(1, &[], &["--memory-limit", &limit_flag]);
+    runtime().block_on(async {
+        let (client, examples, _) = connect(&cluster).await;
+        let count = 256;
+        let persisted = client.persist(&partitions(&examples, count)).unwrap();
+        wait_all(&persisted.futures()).await;
+        eventually(&client, "the worker reports spilled data", |s| {
+            let m = &s.workers[0].metrics;
+            m.spilled_bytes > 0
+                && m.memory_bytes <= limit
+                && m.memory_bytes + m.spilled_bytes == count as u64 * PARTITION_BYTES
+        })
+        .await;
+        // Every partition reads back: summed on the worker (spilled inputs
+        // come back from disk) and a few brought here.
+        let sums = client
+            .compute(&persisted.map::<i64>(&examples, "sum").unwrap())
+            .unwrap();
+        let sums = bounded(sums.result()).await.unwrap();
+        for (p, sum) in sums.iter().enumerate() {
+            let first = p as i64 * PARTITION_LEN;
+            let expected = (first..first + PARTITION_LEN).sum::<i64>();
+            assert_eq!(*sum, expected, "partition {p}");
+        }
+        let some = &persisted.futures()[..4];
+        let values = bounded(client.gather(some)).await.unwrap();
+        assert_eq!(values[3][5], 3 * PARTITION_LEN + 5);
+    });
+}
