@@ -467,3 +467,86 @@ fn a_worker_over_its_memory_limit_spills_and_reads_back() {
         assert_eq!(values[3][5], 3 * PARTITION_LEN + 5);
     });
 }
+
+/// A TCP relay between a client and the scheduler whose connections the
+/// test can cut, to drop a client's connection without the client knowing.
+struct Relay {
+    addr: String,
+    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(target: String) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let held = connections.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                held.lock().unwrap().push(relay);
+            }
+        });
+        Relay {
+            addr,
+            connections,
+            accept,
+        }
+    }
+
+    /// Drops every relayed connection (both ends see it close).
+    fn cut(&self) {
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+}
+
+#[test]
+fn a_client_that_reconnects_within_its_grace_carries_on() {
+    let cluster = cluster(1, &["--client-grace", "2s"], &[]);
+    runtime().block_on(async {
+        let relay = Relay::start(cluster.scheduler.addr.clone()).await;
+        let client = Client::connect(&relay.addr).await.unwrap();
+        let examples = client
+            .upload_module(std::fs::read(weft_guest_artifacts::EXAMPLE_TASKS).unwrap())
+            .await
+            .unwrap();
+        let persisted = client.persist(&partitions(&examples, 5)).unwrap();
+        wait_all(&persisted.futures()).await;
+        let observer = Client::connect(&cluster.scheduler.addr).await.unwrap();
+
+        relay.cut();
+        // The client reconnects through the relay by itself and carries on:
+        // its futures still hold their data, and new work runs.
+        let more = client.submit::<i64>(&examples, "inc", (41,)).unwrap();
+        assert_eq!(bounded(more.result()).await.unwrap(), 42);
+        let values = bounded(client.gather(&persisted.futures())).await.unwrap();
+        assert_eq!(values[4][0], 4 * PARTITION_LEN);
+        // Well past the grace, nothing was released.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let status = observer.status(false).await.unwrap();
+        assert_eq!(status.tasks.get("memory"), Some(&6), "{status:#?}");
+
+        // Now it goes away for good: after the grace its data goes.
+        relay.accept.abort();
+        relay.cut();
+        let start = Instant::now();
+        eventually(&observer, "the vanished client's data is released", |s| {
+            s.keys == 0
+        })
+        .await;
+        assert!(
+            start.elapsed() >= Duration::from_millis(1500),
+            "released after the grace, not at once ({:?})",
+            start.elapsed()
+        );
+        drop(persisted);
+    });
+}

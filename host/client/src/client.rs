@@ -38,6 +38,30 @@ impl Default for SubmitOptions {
     }
 }
 
+/// Default of [`ClientOptions::reconnect_timeout`]: 10 s.
+pub const DEFAULT_RECONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How a client connects.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientOptions {
+    /// Frame size limit and handshake timeout of its connections.
+    pub limits: ConnectionLimits,
+    /// `reconnect_timeout`: how long to keep trying to reconnect when the
+    /// connection to the scheduler drops; the scheduler keeps what the
+    /// client held for its `client_grace`. Zero: never reconnect. Default
+    /// [`DEFAULT_RECONNECT_TIMEOUT`].
+    pub reconnect_timeout: std::time::Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            limits: ConnectionLimits::default(),
+            reconnect_timeout: DEFAULT_RECONNECT_TIMEOUT,
+        }
+    }
+}
+
 /// A connection to a Weft cluster. Cheap to clone; every clone is the same
 /// client.
 #[derive(Clone)]
@@ -71,7 +95,21 @@ impl Client {
 
     /// Connects with explicit connection limits.
     pub async fn connect_with(addr: &str, limits: ConnectionLimits) -> Result<Client, ClientError> {
-        let hello = Hello::new(Role::Client, format!("client-{}", std::process::id()));
+        let options = ClientOptions {
+            limits,
+            ..ClientOptions::default()
+        };
+        Client::connect_with_options(addr, options).await
+    }
+
+    /// Connects with explicit [`ClientOptions`].
+    pub async fn connect_with_options(
+        addr: &str,
+        options: ClientOptions,
+    ) -> Result<Client, ClientError> {
+        let limits = options.limits;
+        let name = format!("client-{}", std::process::id());
+        let hello = Hello::new(Role::Client, name.clone());
         let (connection, theirs) = Connection::connect(addr, &hello, &limits)
             .await
             .map_err(|e| ClientError::Connection(e.to_string()))?;
@@ -81,9 +119,7 @@ impl Client {
                 theirs.role
             )));
         }
-        let (reader, writer) = connection.into_split();
         let state = Arc::new(Mutex::new(State::default()));
-        let requests = link::spawn(reader, writer, state.clone());
         let entropy = blake3::hash(
             format!(
                 "{:?}{}{:p}",
@@ -94,9 +130,15 @@ impl Client {
             .as_bytes(),
         );
         let seed = u64::from_le_bytes(entropy.as_bytes()[..8].try_into().expect("8 bytes"));
-        let session = u128::from_le_bytes(entropy.as_bytes()[16..].try_into().expect("16 bytes"));
-        // First, so that a reconnection could resume this client's holdings.
-        let _ = requests.send(ClientRequest::Session { token: session });
+        let token = u128::from_le_bytes(entropy.as_bytes()[16..].try_into().expect("16 bytes"));
+        let reconnect = link::Reconnect {
+            addr: addr.to_string(),
+            limits,
+            name,
+            token,
+            timeout: options.reconnect_timeout,
+        };
+        let requests = link::spawn(connection, state.clone(), reconnect);
         Ok(Client {
             inner: Arc::new(Inner {
                 state,

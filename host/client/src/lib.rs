@@ -39,7 +39,7 @@ mod state;
 mod wait;
 
 pub use args::{Arg, Args, FutureList, futures_list};
-pub use client::{Client, SubmitOptions};
+pub use client::{Client, ClientOptions, DEFAULT_RECONNECT_TIMEOUT, SubmitOptions};
 pub use collection::{Collection, Computed};
 pub use error::ClientError;
 pub use future::Future;

@@ -1,43 +1,159 @@
-//! The connection to the scheduler: one writer task that sends requests in
-//! the order they were made (merging consecutive releases into one
-//! message), and one reader task that applies the scheduler's messages to
-//! the shared state.
+//! The connection to the scheduler: one task that writes requests in the
+//! order they were made (merging consecutive releases into one message)
+//! while reading the scheduler's messages into the shared state.
+//!
+//! When the connection drops (not closed by this client), the link
+//! reconnects to the same address for up to `reconnect_timeout`, names the
+//! client's session token first, and carries on: the scheduler kept what
+//! the client held for its `client_grace` and tells it again where each
+//! key stands. State-changing requests (submissions, releases, scatters,
+//! cancels) written but not yet acknowledged are written again, in order,
+//! on the new connection (each is idempotent, and a reply to any later
+//! request acknowledges them); requests waiting for a reply fail (their
+//! answers are lost). Past the timeout the client is closed.
 
 use crate::state::State;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use weft_proto::messages::{ClientEvent, ClientRequest};
-use weft_proto::{ConnectionReader, ConnectionWriter};
+use weft_proto::{Connection, ConnectionLimits, ConnectionReader, ConnectionWriter, Hello, Role};
+
+/// How to reach the scheduler again.
+#[derive(Debug, Clone)]
+pub(crate) struct Reconnect {
+    pub(crate) addr: String,
+    pub(crate) limits: ConnectionLimits,
+    pub(crate) name: String,
+    pub(crate) token: u128,
+    /// Zero: never reconnect.
+    pub(crate) timeout: Duration,
+}
 
 pub(crate) fn spawn(
-    reader: ConnectionReader,
-    writer: ConnectionWriter,
+    connection: Connection,
     state: Arc<Mutex<State>>,
+    reconnect: Reconnect,
 ) -> mpsc::UnboundedSender<ClientRequest> {
     let (requests, outgoing) = mpsc::unbounded_channel();
-    tokio::spawn(write_loop(writer, outgoing, state.clone()));
-    tokio::spawn(read_loop(reader, state));
+    // First, so that a reconnection can resume this client's holdings.
+    let _ = requests.send(ClientRequest::Session {
+        token: reconnect.token,
+    });
+    tokio::spawn(supervise(connection, outgoing, state, reconnect));
     requests
 }
 
-async fn read_loop(mut reader: ConnectionReader, state: Arc<Mutex<State>>) {
-    let reason = loop {
-        match reader.recv::<ClientEvent>().await {
-            Ok(Some(event)) => lock(&state).apply(event),
-            Ok(None) => break "the scheduler closed the connection".to_string(),
-            Err(error) => break error.to_string(),
-        }
-    };
-    tracing::debug!(%reason, "scheduler connection closed");
-    lock(&state).close(reason);
+/// Unacknowledged requests past which the writer asks for a reply (any
+/// reply acknowledges everything written before it).
+const UNACKED_MAX: usize = 1024;
+
+/// How one connection ended.
+enum Ended {
+    /// The client is gone (every sender dropped): shut down cleanly.
+    ClientDone,
+    /// The connection failed, for this reason.
+    Lost(String),
 }
 
-async fn write_loop(
-    mut writer: ConnectionWriter,
+async fn supervise(
+    connection: Connection,
     mut outgoing: mpsc::UnboundedReceiver<ClientRequest>,
     state: Arc<Mutex<State>>,
+    reconnect: Reconnect,
 ) {
-    while let Some(first) = outgoing.recv().await {
+    let (mut reader, mut writer) = connection.into_split();
+    loop {
+        let ended = tokio::select! {
+            reason = read_loop(&mut reader, &state) => Ended::Lost(reason),
+            ended = write_loop(&mut writer, &mut outgoing, &state) => ended,
+        };
+        let reason = match ended {
+            Ended::ClientDone => {
+                let _ = writer.shutdown().await;
+                return;
+            }
+            Ended::Lost(reason) => reason,
+        };
+        tracing::debug!(%reason, "scheduler connection lost");
+        // Replies to requests already sent will not come.
+        let waiting: Vec<_> = {
+            let mut state = lock(&state);
+            state.written_at.clear();
+            state.requests.drain().collect()
+        };
+        for (request, waiter) in waiting {
+            let message = format!("the connection to the scheduler was lost: {reason}");
+            let _ = waiter.send(ClientEvent::RequestFailed { request, message });
+        }
+        match connect_again(&reconnect).await {
+            Some(connection) => {
+                tracing::info!(addr = %reconnect.addr, "reconnected to the scheduler");
+                (reader, writer) = connection.into_split();
+                let replay: Vec<ClientRequest> = std::iter::once(ClientRequest::Session {
+                    token: reconnect.token,
+                })
+                .chain(lock(&state).unacked.iter().map(|(_, r)| r.clone()))
+                .collect();
+                for request in &replay {
+                    if let Err(error) = writer.queue(request) {
+                        lock(&state).close(error.to_string());
+                        return;
+                    }
+                }
+            }
+            None => {
+                lock(&state).close(reason);
+                return;
+            }
+        }
+    }
+}
+
+/// Tries to connect until `reconnect.timeout` has passed.
+async fn connect_again(reconnect: &Reconnect) -> Option<Connection> {
+    let deadline = Instant::now() + reconnect.timeout;
+    let mut pause = Duration::from_millis(50);
+    while Instant::now() < deadline {
+        let hello = Hello::new(Role::Client, reconnect.name.clone());
+        match Connection::connect(&reconnect.addr, &hello, &reconnect.limits).await {
+            Ok((connection, theirs)) if theirs.role == Role::Scheduler => return Some(connection),
+            Ok(_) => return None,
+            Err(error) => tracing::debug!(%error, "reconnecting to the scheduler"),
+        }
+        tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
+    None
+}
+
+/// Applies the scheduler's messages until the connection ends; returns why.
+async fn read_loop(reader: &mut ConnectionReader, state: &Mutex<State>) -> String {
+    loop {
+        match reader.recv::<ClientEvent>().await {
+            Ok(Some(event)) => lock(state).apply(event),
+            Ok(None) => return "the scheduler closed the connection".to_string(),
+            Err(error) => return error.to_string(),
+        }
+    }
+}
+
+/// Writes requests as they come, batching what is ready into one flush.
+async fn write_loop(
+    writer: &mut ConnectionWriter,
+    outgoing: &mut mpsc::UnboundedReceiver<ClientRequest>,
+    state: &Mutex<State>,
+) -> Ended {
+    loop {
+        // A pending flush (requests queued before a reconnection) goes first.
+        if writer.queued_bytes() > 0
+            && let Err(error) = writer.flush().await
+        {
+            return Ended::Lost(error.to_string());
+        }
+        let Some(first) = outgoing.recv().await else {
+            return Ended::ClientDone;
+        };
         let mut pending = Some(first);
         let mut released = Vec::new();
         loop {
@@ -50,10 +166,11 @@ async fn write_loop(
                             tracing::warn!(%error, "could not queue a release");
                         }
                     }
+                    record(state, &other);
                     if let Err(error) = writer.queue(&other) {
                         tracing::warn!(%error, "could not send a request");
                         if let Some(request) = request_id(&other)
-                            && let Some(waiter) = lock(&state).requests.remove(&request)
+                            && let Some(waiter) = lock(state).requests.remove(&request)
                         {
                             let message = error.to_string();
                             let _ = waiter.send(ClientEvent::RequestFailed { request, message });
@@ -67,21 +184,58 @@ async fn write_loop(
             }
         }
         if !released.is_empty() {
-            let _ = writer.queue(&ClientRequest::Release { keys: released });
+            let release = ClientRequest::Release { keys: released };
+            record(state, &release);
+            let _ = writer.queue(&release);
+        }
+        let barrier = {
+            let mut state = lock(state);
+            (state.unacked.len() > UNACKED_MAX && state.written_at.is_empty()).then(|| {
+                state.next_request += 1;
+                ClientRequest::ListWorkers {
+                    request: state.next_request,
+                }
+            })
+        };
+        if let Some(barrier) = barrier {
+            record(state, &barrier);
+            let _ = writer.queue(&barrier);
         }
         if let Err(error) = writer.flush().await {
-            lock(&state).close(error.to_string());
-            return;
+            return Ended::Lost(error.to_string());
         }
     }
-    let _ = writer.shutdown().await;
+}
+
+/// Notes a request about to be written: state-changing ones are kept for
+/// replay, and requests with replies mark where their reply acknowledges.
+fn record(state: &Mutex<State>, request: &ClientRequest) {
+    let mut state = lock(state);
+    let seq = state.write_seq;
+    state.write_seq += 1;
+    if let Some(id) = request_id(request) {
+        state.written_at.insert(id, seq);
+    }
+    if matches!(
+        request,
+        ClientRequest::SubmitGraph { .. }
+            | ClientRequest::Release { .. }
+            | ClientRequest::Scattered { .. }
+            | ClientRequest::Cancel { .. }
+    ) {
+        state.unacked.push_back((seq, request.clone()));
+    }
 }
 
 fn request_id(request: &ClientRequest) -> Option<weft_proto::messages::RequestId> {
     match request {
         ClientRequest::UploadModule { request, .. }
         | ClientRequest::WhoHas { request, .. }
-        | ClientRequest::ListWorkers { request } => Some(*request),
+        | ClientRequest::ListWorkers { request }
+        | ClientRequest::Restart { request }
+        | ClientRequest::Replicate { request, .. }
+        | ClientRequest::Rebalance { request, .. }
+        | ClientRequest::Status { request, .. } => Some(*request),
         _ => None,
     }
 }

@@ -50,6 +50,14 @@ pub(crate) struct State {
     pub(crate) next_request: RequestId,
     /// Why the connection closed, once it has.
     pub(crate) closed: Option<String>,
+    /// State-changing requests written and not yet known to be applied,
+    /// with their write sequence numbers: replayed after a reconnection.
+    pub(crate) unacked: std::collections::VecDeque<(u64, weft_proto::messages::ClientRequest)>,
+    /// The write sequence number of each request waiting for its reply: a
+    /// reply acknowledges everything written before it.
+    pub(crate) written_at: HashMap<RequestId, u64>,
+    /// The next write sequence number.
+    pub(crate) write_seq: u64,
 }
 
 impl State {
@@ -138,6 +146,11 @@ impl State {
             | ClientEvent::Status { request, .. }
             | ClientEvent::Done { request }
             | ClientEvent::RequestFailed { request, .. }) => {
+                if let Some(seq) = self.written_at.remove(&request) {
+                    while self.unacked.front().is_some_and(|(s, _)| *s < seq) {
+                        self.unacked.pop_front();
+                    }
+                }
                 if let Some(waiter) = self.requests.remove(&request) {
                     let _ = waiter.send(reply);
                 }

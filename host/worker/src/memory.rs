@@ -13,7 +13,15 @@ use weft_proto::messages::WorkerMetrics;
 pub(crate) struct MemoryWatch {
     thresholds: Thresholds,
     paused: bool,
+    /// Consecutive checks that found process memory above the terminate
+    /// fraction.
+    over_terminate: u32,
 }
+
+/// Checks in a row (one per metrics interval) that must find process
+/// memory above the terminate fraction before the worker leaves: a spike
+/// that spilling and trimming undo within one interval is survived.
+pub(crate) const TERMINATE_CHECKS: u32 = 2;
 
 impl MemoryWatch {
     /// A watch over `thresholds`, not paused.
@@ -21,11 +29,14 @@ impl MemoryWatch {
         MemoryWatch {
             thresholds,
             paused: false,
+            over_terminate: 0,
         }
     }
 
     /// Decides pausing from managed memory (`memory_bytes`): `Some(paused)`
-    /// when the decision changed, logged at info.
+    /// when the decision changed, logged at info. (Process memory drives
+    /// spilling instead, through the store's pressure: pausing on it could
+    /// pause for ever a worker whose baseline is over the fraction.)
     pub(crate) fn update_pause(&mut self, memory_bytes: u64) -> Option<bool> {
         let paused = self
             .thresholds
@@ -53,11 +64,22 @@ impl MemoryWatch {
         Some(paused)
     }
 
+    /// Process (and managed) memory above which values are spilled.
+    pub(crate) fn target(&self) -> Option<u64> {
+        self.thresholds.target
+    }
+
     /// Why the worker must leave, if the process memory
-    /// (`process_bytes`) is above the terminate fraction.
-    pub(crate) fn terminate_reason(&self, process_bytes: u64) -> Option<String> {
+    /// (`process_bytes`) was above the terminate fraction at this and the
+    /// previous [`TERMINATE_CHECKS`]` - 1` checks.
+    pub(crate) fn terminate_reason(&mut self, process_bytes: u64) -> Option<String> {
         let terminate = self.thresholds.terminate?;
         if process_bytes <= terminate {
+            self.over_terminate = 0;
+            return None;
+        }
+        self.over_terminate += 1;
+        if self.over_terminate < TERMINATE_CHECKS {
             return None;
         }
         Some(format!(
@@ -96,6 +118,18 @@ pub(crate) fn process_bytes() -> u64 {
     #[cfg(not(target_os = "linux"))]
     {
         0
+    }
+}
+
+/// Gives memory the allocator holds but no longer uses back to the OS
+/// (glibc's `malloc_trim`; nothing elsewhere). Freed results otherwise
+/// stay resident and count against the memory limit.
+pub(crate) fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it
+    // takes the allocator's locks itself.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -156,12 +190,16 @@ mod tests {
         let mut watch = MemoryWatch::new(thresholds(0));
         assert_eq!(watch.update_pause(u64::MAX), None);
         assert_eq!(watch.terminate_reason(u64::MAX), None);
+        assert_eq!(watch.terminate_reason(u64::MAX), None);
     }
 
     #[test]
-    fn the_terminate_reason_names_the_figures() {
-        let watch = MemoryWatch::new(thresholds(1288490189)); // 1.2 GiB
+    fn the_terminate_reason_names_the_figures_after_consecutive_checks() {
+        let mut watch = MemoryWatch::new(thresholds(1288490189)); // 1.2 GiB
         assert_eq!(watch.terminate_reason(1_000_000_000), None);
+        assert_eq!(watch.terminate_reason(1288490189), None, "one spike");
+        assert_eq!(watch.terminate_reason(1_000_000_000), None);
+        assert_eq!(watch.terminate_reason(1288490189), None);
         assert_eq!(
             watch.terminate_reason(1288490189).as_deref(),
             Some(

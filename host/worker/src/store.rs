@@ -64,6 +64,9 @@ pub(crate) struct Store {
     inner: Mutex<Inner>,
     /// `None`: the store never spills.
     target: Option<u64>,
+    /// How far below `target` managed memory must go because the process
+    /// as a whole is over it (see [`Store::set_pressure`]).
+    pressure: std::sync::atomic::AtomicU64,
     bytes_max: u64,
     /// The spill directory's path, while the store has one.
     dir_path: Option<PathBuf>,
@@ -158,6 +161,7 @@ impl Store {
                 ..Inner::default()
             }),
             target,
+            pressure: std::sync::atomic::AtomicU64::new(0),
             bytes_max,
             spill_wanted: Notify::new(),
             spilled: Notify::new(),
@@ -345,7 +349,7 @@ impl Store {
     /// Empty if nothing needs or can be spilled (the disk budget
     /// `spill_bytes_max` is used up, or the store was closed).
     pub(crate) fn pick(&self) -> Vec<Victim> {
-        let Some(target) = self.target else {
+        let Some(target) = self.effective_target() else {
             return Vec::new();
         };
         let mut guard = self.lock();
@@ -453,8 +457,27 @@ impl Store {
     }
 
     fn over_target(&self, inner: &Inner) -> bool {
-        self.target
+        self.effective_target()
             .is_some_and(|target| inner.memory_bytes - inner.spilling_bytes > target)
+    }
+
+    /// The target less the pressure.
+    fn effective_target(&self) -> Option<u64> {
+        let pressure = self.pressure.load(std::sync::atomic::Ordering::Relaxed);
+        self.target.map(|target| target.saturating_sub(pressure))
+    }
+
+    /// The process uses `bytes` more than the target allows (memory the
+    /// store does not manage: the runtime, guests, buffers): managed memory
+    /// is spilled down to that much below the target, as Dask does with its
+    /// spill fraction of process memory. Zero lifts it.
+    pub(crate) fn set_pressure(&self, bytes: u64) {
+        let old = self
+            .pressure
+            .swap(bytes, std::sync::atomic::Ordering::Relaxed);
+        if bytes > old && self.over_target(&self.lock()) {
+            self.spill_wanted.notify_one();
+        }
     }
 }
 

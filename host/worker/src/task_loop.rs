@@ -300,10 +300,29 @@ impl TaskLoop {
 
     /// Sends metrics; returns why the worker must leave, if it must.
     fn tick(&mut self) -> Option<String> {
-        let process_bytes = memory::process_bytes();
+        let process_bytes = self.relieve_process_memory();
         self.update_pause();
         self.push_metrics(process_bytes);
         self.cx.memory.terminate_reason(process_bytes)
+    }
+
+    /// Measures process memory; above the spill target, first gives freed
+    /// heap back to the OS (`malloc_trim`), then asks the store to spill
+    /// managed memory down by what the process is still over. Returns the
+    /// process memory measured last.
+    fn relieve_process_memory(&mut self) -> u64 {
+        let mut process_bytes = memory::process_bytes();
+        let Some(target) = self.cx.memory.target() else {
+            return process_bytes;
+        };
+        if process_bytes > target {
+            memory::trim_heap();
+            process_bytes = memory::process_bytes();
+        }
+        self.cx
+            .store
+            .set_pressure(process_bytes.saturating_sub(target));
+        process_bytes
     }
 
     fn push_metrics(&mut self, process_bytes: u64) {
