@@ -87,7 +87,12 @@ fn managed_bytes(status: &ClusterStatus) -> u64 {
 }
 
 fn partitions(module: &Module, count: i64) -> Collection<Vec<i64>> {
-    Collection::from_tasks(module, "gen_partition", (0..count).map(|p| (p, PARTITION_LEN))).unwrap()
+    Collection::from_tasks(
+        module,
+        "gen_partition",
+        (0..count).map(|p| (p, PARTITION_LEN)),
+    )
+    .unwrap()
 }
 
 async fn wait_all<T>(futures: &[Future<T>]) {
@@ -111,7 +116,11 @@ fn persisted_data_is_freed_once_every_holder_lets_go() {
         );
         // The workers' own accounts agree (they report every 500 ms).
         eventually(&a, "the workers report 100 MiB in memory", |s| {
-            s.workers.iter().map(|w| w.metrics.memory_bytes).sum::<u64>() == 100 * PARTITION_BYTES
+            s.workers
+                .iter()
+                .map(|w| w.metrics.memory_bytes)
+                .sum::<u64>()
+                == 100 * PARTITION_BYTES
         })
         .await;
 
@@ -152,10 +161,16 @@ fn a_derived_collection_keeps_its_inputs_only_while_it_is_pending() {
         let (client, examples, _) = connect(&cluster).await;
         let inputs = client.persist(&partitions(&examples, 20)).unwrap();
         let derived = client
-            .persist(&inputs.map::<Vec<i64>>(&examples, "keep_multiples_of_3").unwrap())
+            .persist(
+                &inputs
+                    .map::<Vec<i64>>(&examples, "keep_multiples_of_3")
+                    .unwrap(),
+            )
             .unwrap();
         drop(inputs);
-        let results = bounded(client.compute(&derived).unwrap().result()).await.unwrap();
+        let results = bounded(client.compute(&derived).unwrap().result())
+            .await
+            .unwrap();
         for (p, values) in results.iter().enumerate() {
             let p = p as i64;
             let expected: Vec<i64> = (0..PARTITION_LEN)
@@ -302,7 +317,9 @@ fn a_forced_cancel_cascades_to_dependents_and_a_plain_one_only_withdraws_interes
             .upload_module(std::fs::read(weft_guest_artifacts::HOSTILE).unwrap())
             .await
             .unwrap();
-        let same_slow = other.submit::<u64>(&hostile_other, "burn", (u64::MAX,)).unwrap();
+        let same_slow = other
+            .submit::<u64>(&hostile_other, "burn", (u64::MAX,))
+            .unwrap();
         assert_eq!(same_slow.key(), slow.key());
         let first = client.submit::<i64>(&examples, "inc", (1,)).unwrap();
         let a = client
@@ -311,10 +328,16 @@ fn a_forced_cancel_cascades_to_dependents_and_a_plain_one_only_withdraws_interes
         let b = client.submit::<u64>(&hostile, "burn", (&a,)).unwrap();
 
         // Without force: only this client's future is cancelled.
-        other.cancel(std::slice::from_ref(&same_slow), false).unwrap();
+        other
+            .cancel(std::slice::from_ref(&same_slow), false)
+            .unwrap();
         let error = bounded(same_slow.wait()).await.unwrap_err();
         assert!(matches!(error, ClientError::Cancelled { .. }), "{error}");
-        assert_eq!(slow.status(), FutureStatus::Pending, "still wanted by client");
+        assert_eq!(
+            slow.status(),
+            FutureStatus::Pending,
+            "still wanted by client"
+        );
 
         // With force: the key and everything depending on it.
         client.cancel(std::slice::from_ref(&slow), true).unwrap();
@@ -369,7 +392,9 @@ fn restart_brings_back_fresh_workers_with_no_data() {
         }
         // The cluster works after it, and new futures are fresh.
         let again = client.persist(&partitions(&examples, 3)).unwrap();
-        let values = bounded(client.compute(&again).unwrap().result()).await.unwrap();
+        let values = bounded(client.compute(&again).unwrap().result())
+            .await
+            .unwrap();
         assert_eq!(values[2][0], 2 * PARTITION_LEN);
     });
 }
@@ -387,7 +412,9 @@ fn replicate_and_rebalance_move_copies_where_asked() {
         let error = client.replicate(&persisted.futures(), 4).await.unwrap_err();
         assert!(error.to_string().contains("only 3 workers"), "{error}");
 
-        bounded(client.replicate(&persisted.futures(), 3)).await.unwrap();
+        bounded(client.replicate(&persisted.futures(), 3))
+            .await
+            .unwrap();
         let status = client.status(true).await.unwrap();
         for key in persisted.keys() {
             let holders = status
@@ -411,7 +438,9 @@ fn replicate_and_rebalance_move_copies_where_asked() {
         let counts: Vec<u64> = status.workers.iter().map(|w| w.managed_keys).collect();
         assert_eq!(counts, vec![9, 0, 0]);
 
-        bounded(client.rebalance::<Vec<i64>>(None, None)).await.unwrap();
+        bounded(client.rebalance::<Vec<i64>>(None, None))
+            .await
+            .unwrap();
         let status = client.status(true).await.unwrap();
         let counts: Vec<u64> = status.workers.iter().map(|w| w.managed_keys).collect();
         assert_eq!(counts, vec![3, 3, 3], "moved to the mean: {status:#?}");
@@ -424,9 +453,7 @@ fn replicate_and_rebalance_move_copies_where_asked() {
             assert_eq!(holders, 1, "moved, not copied");
         }
         eventually(&client, "the workers' own accounts follow", |s| {
-            s.workers
-                .iter()
-                .all(|w| w.metrics.memory_keys == 3)
+            s.workers.iter().all(|w| w.metrics.memory_keys == 3)
         })
         .await;
         let values_back = bounded(client.gather(&heavy)).await.unwrap();

@@ -66,7 +66,8 @@ impl Client {
         futures: Option<&[Future<T>]>,
         workers: Option<&[WorkerId]>,
     ) -> Result<(), ClientError> {
-        let keys: Vec<TaskKey> = futures.map_or_else(Vec::new, |f| f.iter().map(|f| f.key).collect());
+        let keys: Vec<TaskKey> =
+            futures.map_or_else(Vec::new, |f| f.iter().map(|f| f.key).collect());
         let workers = workers.map_or_else(Vec::new, <[WorkerId]>::to_vec);
         match self
             .request(|request| ClientRequest::Rebalance {

@@ -33,9 +33,10 @@ impl Client {
         let all = self.workers().await?;
         let mut chosen = Vec::with_capacity(workers.len());
         for id in workers {
-            let info = all.iter().find(|w| w.id == *id).ok_or_else(|| {
-                ClientError::Refused(format!("{id} is not a connected worker"))
-            })?;
+            let info = all
+                .iter()
+                .find(|w| w.id == *id)
+                .ok_or_else(|| ClientError::Refused(format!("{id} is not a connected worker")))?;
             chosen.push(info.clone());
         }
         self.scatter_among(values, false, chosen).await

@@ -132,7 +132,10 @@ impl State {
                 self.set(&key, FutureStatus::Cancelled(reason))
             }
             ClientEvent::Key(ToClient::Done { request, .. }) => {
-                tracing::warn!(request, "an operation reply arrived in the wrong form; ignored");
+                tracing::warn!(
+                    request,
+                    "an operation reply arrived in the wrong form; ignored"
+                );
             }
             ClientEvent::Key(ToClient::Rejected { keys, reason }) => {
                 tracing::warn!(%reason, "the scheduler refused a submission");

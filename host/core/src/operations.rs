@@ -73,11 +73,10 @@ impl Scheduler {
     pub(crate) fn restart(&mut self) {
         let clients: Vec<ClientId> = self.clients.keys().copied().collect();
         for client in clients {
-            let mut held: Vec<TaskId> = std::mem::take(
-                &mut self.clients.get_mut(&client).expect("listed").wants,
-            )
-            .into_iter()
-            .collect();
+            let mut held: Vec<TaskId> =
+                std::mem::take(&mut self.clients.get_mut(&client).expect("listed").wants)
+                    .into_iter()
+                    .collect();
             held.sort_unstable();
             for id in held {
                 let key = self.task(id).key;

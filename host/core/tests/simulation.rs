@@ -422,7 +422,11 @@ impl Sim {
                     let workers = if self.rng.chance(50) {
                         Vec::new()
                     } else {
-                        workers.iter().copied().filter(|_| self.rng.chance(60)).collect()
+                        workers
+                            .iter()
+                            .copied()
+                            .filter(|_| self.rng.chance(60))
+                            .collect()
                     };
                     self.event(Event::Rebalance {
                         client,

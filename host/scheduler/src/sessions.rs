@@ -118,7 +118,11 @@ mod tests {
         // A second disconnection starts a new grace period for `old`.
         let (_, epoch2) = sessions.detach(new).expect("still a session");
         assert!(sessions.expire(old, epoch2));
-        assert_eq!(sessions.attach(ClientId(3), 42), None, "the session is over");
+        assert_eq!(
+            sessions.attach(ClientId(3), 42),
+            None,
+            "the session is over"
+        );
     }
 
     #[test]

@@ -49,9 +49,14 @@ pub(crate) enum Input {
     WorkerClosed(WorkerId),
     /// A disconnected client's grace period is over (if it is still the
     /// same disconnection: `epoch`).
-    GraceExpired { client: ClientId, epoch: u64 },
+    GraceExpired {
+        client: ClientId,
+        epoch: u64,
+    },
     /// A restart's time is up.
-    RestartTimeout { restart: u64 },
+    RestartTimeout {
+        restart: u64,
+    },
 }
 
 struct WorkerEntry {
@@ -183,7 +188,10 @@ impl State {
                         pending.back, pending.expected, self.restart_timeout
                     );
                     let request = pending.request;
-                    self.send_client(pending.client, ClientEvent::RequestFailed { request, message });
+                    self.send_client(
+                        pending.client,
+                        ClientEvent::RequestFailed { request, message },
+                    );
                 }
             }
             Input::WorkerConnected { peer, register, id } => {
