@@ -74,7 +74,7 @@ pub struct GraphTask {
     pub args: Vec<GraphArg>,
     /// How many more times the task is run again after it fails (an error,
     /// a panic, a trap), as Dask's `retries`; 0 = it fails on its first
-    /// error. Worker deaths are counted separately (`allowed_failures`).
+    /// error. Worker deaths are counted separately (`worker_deaths_max`).
     pub retries: u32,
     /// Whether the output depends only on module, function and arguments, so
     /// that the scheduler may share the result between identical tasks.
