@@ -91,3 +91,55 @@ fn weft_local_runs_a_cluster_in_one_process() {
     assert_eq!(client.result(&total).unwrap(), 42);
     assert!(!client.as_async().is_closed());
 }
+
+#[test]
+fn restart_on_a_local_cluster_clears_its_workers_in_place() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = weft_client::Client::local_with(LocalConfig {
+            workers: 2,
+            nthreads: 1,
+            ..LocalConfig::default()
+        })
+        .await
+        .unwrap();
+        let module = client
+            .upload_module_file(weft_guest_artifacts::TESTKIT)
+            .await
+            .unwrap();
+        let xs = client
+            .map::<i64, _>(&module, "inc", (0..20).map(|i| (i,)))
+            .unwrap();
+        client.gather(&xs).await.unwrap();
+        let ids: Vec<_> = client
+            .workers()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|w| w.id)
+            .collect();
+        tokio::time::timeout(Duration::from_secs(60), client.restart())
+            .await
+            .expect("restart returns")
+            .unwrap();
+        assert!(
+            xs.iter()
+                .all(|x| x.status() == weft_client::FutureStatus::Cancelled("restart".into()))
+        );
+        // The same workers (restarted in place), holding nothing.
+        let status = client.status(false).await.unwrap();
+        let after: Vec<_> = status.workers.iter().map(|w| w.info.id).collect();
+        assert_eq!(after, ids);
+        assert_eq!(status.keys, 0);
+        client.with_cluster(|cluster| {
+            let cluster = cluster.expect("Client::local owns its cluster");
+            assert!(cluster.workers().iter().all(|w| w.stored_keys() == 0));
+        });
+        let again = client.submit::<i64>(&module, "inc", (1,)).unwrap();
+        assert_eq!(again.result().await.unwrap(), 2);
+    });
+}

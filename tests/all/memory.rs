@@ -426,6 +426,28 @@ fn replicate_and_rebalance_move_copies_where_asked() {
         }
         assert_eq!(managed_bytes(&status), 18 * PARTITION_BYTES);
 
+        // `weft status` shows the same, as JSON for scripts.
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["status", &cluster.scheduler.addr, "--json", "--keys"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let workers = json["workers"].as_array().unwrap();
+        assert_eq!(workers.len(), 3);
+        for worker in workers {
+            assert_eq!(worker["managed_keys"], 6, "{json}");
+            assert_eq!(worker["keys"].as_array().unwrap().len(), 6);
+            assert!(worker["pid"].as_u64().unwrap() > 0);
+        }
+        let table = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["status", &cluster.scheduler.addr])
+            .output()
+            .unwrap();
+        let table = String::from_utf8(table.stdout).unwrap();
+        assert!(table.contains("3 workers"), "{table}");
+        assert!(table.contains(" in 6 "), "{table}");
+
         drop(persisted);
         eventually(&client, "the partitions are gone", |s| s.keys == 0).await;
 
