@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod datasets;
 mod graph;
 mod ids;
 mod log;
@@ -40,10 +41,11 @@ mod worker;
 mod workers;
 
 pub use config::SchedulerConfig;
+pub use datasets::DATASET_HOLDERS_START;
 pub use ids::{ClientId, StimulusId, WorkerId};
 pub use log::Transition;
 pub use messages::{
-    Command, ComputeTask, Event, FailureKind, Input, ModuleHash, SpecArg, TaskFailure, TaskSpec,
+    Command, ComputeTask, DatasetValue, Event, FailureKind, Input, ModuleHash, SpecArg, TaskFailure, TaskSpec,
     ToClient, ToWorker,
 };
 pub use operations::RESTART_REASON;

@@ -54,6 +54,23 @@ pub struct TaskFailure {
     pub message: String,
 }
 
+/// What a published dataset holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetValue {
+    /// Its partitions' keys, in order.
+    pub keys: Vec<TaskKey>,
+    /// For a lazy (un-persisted) collection: the Cap'n Proto graph of every
+    /// task it needs, which whoever gets it submits to compute it from
+    /// scratch. `None`: the keys are held in distributed memory.
+    #[serde(with = "serde_bytes")]
+    pub graph: Option<Vec<u8>>,
+    /// Small metadata published with it (JSON text; empty: none).
+    pub metadata: String,
+    /// The type of each partition (a `weft_schema::signature::Type` as
+    /// JSON), when known, so that tools can show the values.
+    pub ret: Option<String>,
+}
+
 /// Something that happened, reported by the driver.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -194,6 +211,39 @@ pub enum Event {
         /// Told to the clients whose futures are cancelled.
         reason: String,
     },
+    /// A client publishes datasets: all of them or none (see
+    /// `ToClient::Done`).
+    PublishDatasets {
+        /// The client.
+        client: ClientId,
+        /// Echoed in `Done`.
+        request: u64,
+        /// Names and values.
+        datasets: Vec<(String, DatasetValue)>,
+        /// Replace datasets of the same names (the new value is pinned
+        /// before the old is let go).
+        replace: bool,
+    },
+    /// A client gets a dataset: it takes futures to its keys, answered by
+    /// `ToClient::Dataset`, or `Done` with the error.
+    GetDataset {
+        /// The client.
+        client: ClientId,
+        /// Echoed in the answer.
+        request: u64,
+        /// The dataset's name.
+        name: String,
+    },
+    /// A client unpublishes a dataset (a no-op if there is none); answered
+    /// by `Done`.
+    UnpublishDataset {
+        /// The client.
+        client: ClientId,
+        /// Echoed in `Done`.
+        request: u64,
+        /// The dataset's name.
+        name: String,
+    },
     /// Forget every task; every future is cancelled with reason "restart";
     /// workers are taken to hold nothing and run nothing (the driver
     /// restarts them).
@@ -320,6 +370,13 @@ pub enum ToClient {
         request: u64,
         /// Why it failed, if it did.
         error: Option<String>,
+    },
+    /// The answer to `GetDataset`: the client now holds futures to its keys.
+    Dataset {
+        /// The request.
+        request: u64,
+        /// The dataset.
+        value: Arc<DatasetValue>,
     },
     /// A graph update was refused; nothing of it was applied.
     Rejected {

@@ -51,7 +51,25 @@ impl Scheduler {
         // input is looked at nothing still waits for it.
         let mut order: Vec<TaskId> = closure.into_iter().collect();
         order.sort_unstable_by_key(|id| std::cmp::Reverse(self.task(*id).priority));
+        // A dataset holding any of them is unpublished: its data is gone.
+        let doomed: Vec<String> = self
+            .datasets
+            .iter()
+            .filter(|(_, d)| {
+                self.clients
+                    .get(&d.holder)
+                    .is_some_and(|h| order.iter().any(|id| h.wants.contains(id)))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in doomed {
+            let dataset = self.datasets.remove(&name).expect("listed");
+            self.client_gone(dataset.holder);
+        }
         for &id in &order {
+            if !self.tasks.contains(id.index()) {
+                continue;
+            }
             let key = self.task(id).key;
             let holders = std::mem::take(&mut self.task_mut(id).who_wants);
             for holder in holders {
@@ -71,6 +89,9 @@ impl Scheduler {
 
     /// See [`crate::Event::Restart`].
     pub(crate) fn restart(&mut self) {
+        for dataset in std::mem::take(&mut self.datasets).into_values() {
+            self.clients.remove(&dataset.holder);
+        }
         let clients: Vec<ClientId> = self.clients.keys().copied().collect();
         for client in clients {
             let mut held: Vec<TaskId> =

@@ -53,6 +53,10 @@ pub struct Scheduler {
     /// Replicate and rebalance requests waiting for workers, by (client,
     /// request id).
     pub(crate) operations: BTreeMap<(ClientId, u64), crate::operations::Operation>,
+    /// Published datasets by name.
+    pub(crate) datasets: BTreeMap<String, crate::datasets::Dataset>,
+    /// The next dataset holder id (counting down).
+    pub(crate) next_dataset_holder: u32,
 }
 
 /// Counts of tasks by state, and other totals.
@@ -84,6 +88,8 @@ impl Scheduler {
             stimulus: StimulusId(0),
             outbox: VecDeque::new(),
             operations: BTreeMap::new(),
+            datasets: BTreeMap::new(),
+            next_dataset_holder: u32::MAX,
         }
     }
 
@@ -154,6 +160,22 @@ impl Scheduler {
                 reason,
             } => self.cancel(client, &keys, force, &reason),
             Event::Restart => self.restart(),
+            Event::PublishDatasets {
+                client,
+                request,
+                datasets,
+                replace,
+            } => self.publish(client, request, datasets, replace),
+            Event::GetDataset {
+                client,
+                request,
+                name,
+            } => self.get_dataset(client, request, &name),
+            Event::UnpublishDataset {
+                client,
+                request,
+                name,
+            } => self.unpublish(client, request, &name),
             Event::Replicate {
                 client,
                 request,

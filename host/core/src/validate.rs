@@ -165,6 +165,18 @@ impl Scheduler {
                 }
             }
         }
+        for (name, dataset) in &self.datasets {
+            let Some(holder) = self.clients.get(&dataset.holder) else {
+                return Err(format!("dataset {name:?} has no holder"));
+            };
+            if dataset.value.graph.is_none() {
+                for key in &dataset.value.keys {
+                    if !self.keys.get(key).is_some_and(|id| holder.wants.contains(id)) {
+                        return Err(format!("dataset {name:?} does not hold its key {key}"));
+                    }
+                }
+            }
+        }
         if let Some(&(_, id)) = self.queue.first()
             && self.workers.values().any(|w| self.has_room(w))
         {

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use weft_core::{
-    ClientId, Command, ComputeTask, Event, Input, Scheduler, SchedulerConfig, StateName,
+    ClientId, Command, ComputeTask, DatasetValue, Event, Input, Scheduler, SchedulerConfig, StateName,
     StimulusId, ToClient, ToWorker, WorkerId,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
@@ -25,6 +25,8 @@ static STOLEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(
 /// over all seeds: the run must exercise both.
 static FETCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static CANCELLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// Datasets got with keys held, over all seeds.
+static DATASETS_GOT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// splitmix64: small, seedable, good enough to pick events.
 struct Rng(u64);
@@ -141,7 +143,21 @@ impl Sim {
                     }
                 }
                 Command::Client(client, message) => {
-                    if let ToClient::Done { request, .. } = &message {
+                    if let ToClient::Dataset { request, value } = &message {
+                    assert!(
+                        self.operations.remove(&(client, *request)),
+                        "step {}: an unasked-for dataset reply",
+                        self.step
+                    );
+                    if value.graph.is_none()
+                        && let Some(sim) = self.clients.get_mut(&client)
+                    {
+                        DATASETS_GOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        sim.held.extend(value.keys.iter().copied());
+                    }
+                    continue;
+                }
+                if let ToClient::Done { request, .. } = &message {
                         assert!(
                             self.operations.remove(&(client, *request)),
                             "step {}: {client} was told request {request} is done, which it did not ask or was told before",
@@ -162,7 +178,9 @@ impl Sim {
                                 sim.last.remove(key);
                                 continue;
                             }
-                            ToClient::Rejected { .. } | ToClient::Done { .. } => continue,
+                            ToClient::Rejected { .. }
+                            | ToClient::Done { .. }
+                            | ToClient::Dataset { .. } => continue,
                         };
                         sim.last.insert(key, message);
                     }
@@ -440,6 +458,56 @@ impl Sim {
                 let worker = self.rng.pick(&workers).expect("non-empty");
                 self.answer_fetches(worker);
             }
+            63..=65 if !clients.is_empty() => {
+                let client = self.rng.pick(&clients).expect("non-empty");
+                self.next_request += 1;
+                let request = self.next_request;
+                self.operations.insert((client, request));
+                let name = ["a", "b", "c"][self.rng.below(3)].to_string();
+                match self.rng.below(3) {
+                    0 => {
+                        let held: Vec<TaskKey> =
+                            self.clients[&client].held.iter().copied().collect();
+                        let mut keys: Vec<TaskKey> = (0..1 + self.rng.below(3))
+                            .filter_map(|_| self.rng.pick(&held))
+                            .collect();
+                        let lazy = self.rng.chance(20);
+                        if lazy {
+                            keys.push(self.key()); // a lazy key the scheduler never saw
+                        }
+                        let value = DatasetValue {
+                            keys,
+                            graph: lazy.then(Vec::new),
+                            metadata: String::new(),
+                            ret: None,
+                        };
+                        let mut datasets = vec![(name, value)];
+                        if self.rng.chance(20) {
+                            // A second name in the same call: all or none.
+                            let mut second = datasets[0].clone();
+                            second.0 = ["a", "b", "c"][self.rng.below(3)].to_string();
+                            datasets.push(second);
+                        }
+                        let replace = self.rng.chance(50);
+                        self.event(Event::PublishDatasets {
+                            client,
+                            request,
+                            datasets,
+                            replace,
+                        });
+                    }
+                    1 => self.event(Event::GetDataset {
+                        client,
+                        request,
+                        name,
+                    }),
+                    _ => self.event(Event::UnpublishDataset {
+                        client,
+                        request,
+                        name,
+                    }),
+                }
+            }
             62 if !clients.is_empty() => {
                 let client = self.rng.pick(&clients).expect("non-empty");
                 self.event(Event::ClientResumed { client });
@@ -686,6 +754,22 @@ impl Sim {
             unanswered.is_empty(),
             "requests never answered after draining: {unanswered:?}"
         );
+        // Someone unpublishes every dataset.
+        let unpublisher = ClientId(self.new_id());
+        self.clients.insert(unpublisher, SimClient::default());
+        self.event(Event::ClientConnected {
+            client: unpublisher,
+        });
+        for name in self.core.dataset_names() {
+            self.next_request += 1;
+            let request = self.next_request;
+            self.operations.insert((unpublisher, request));
+            self.event(Event::UnpublishDataset {
+                client: unpublisher,
+                request,
+                name,
+            });
+        }
         let clients: Vec<ClientId> = self.clients.keys().copied().collect();
         for client in clients {
             self.clients.remove(&client);
@@ -738,5 +822,6 @@ fn random_event_sequences_keep_every_invariant() {
         );
         assert!(FETCHES.load(std::sync::atomic::Ordering::Relaxed) > 0);
         assert!(CANCELLED.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        assert!(DATASETS_GOT.load(std::sync::atomic::Ordering::Relaxed) > 0);
     }
 }

@@ -1,0 +1,156 @@
+//! Published datasets: named bundles of keys that keep their data in
+//! distributed memory until unpublished, whoever published them and
+//! whoever is still connected. A dataset holds its keys the way a client
+//! does: through a holder of its own (a reserved [`ClientId`] in the
+//! client table, from the top of the id space down), so everything in
+//! `references.rs` applies to it unchanged. A lazy dataset (an
+//! un-persisted collection) holds no keys: only its graph, for whoever
+//! gets it to compute from scratch.
+
+use crate::ids::{ClientId, TaskId};
+use crate::messages::{Command, DatasetValue, FailureKind, ToClient};
+use crate::scheduler::Scheduler;
+use crate::task::TaskState;
+use std::sync::Arc;
+use weft_schema::graph::TaskKey;
+
+/// Client ids at or above this are dataset holders; drivers must number
+/// real clients below it.
+pub const DATASET_HOLDERS_START: u32 = 1 << 31;
+
+/// One published dataset.
+#[derive(Debug, Clone)]
+pub(crate) struct Dataset {
+    /// Who holds its keys.
+    pub(crate) holder: ClientId,
+    pub(crate) value: Arc<DatasetValue>,
+}
+
+impl Scheduler {
+    /// Publishes every `(name, value)` or none: an existing name fails the
+    /// whole call unless `replace`; a persisted value whose key the
+    /// scheduler does not know fails it too. With `replace`, the new value
+    /// is pinned before the old one is let go, so shared keys stay.
+    pub(crate) fn publish(
+        &mut self,
+        client: ClientId,
+        request: u64,
+        datasets: Vec<(String, DatasetValue)>,
+        replace: bool,
+    ) {
+        let refuse = |s: &mut Scheduler, error: String| {
+            let error = Some(error);
+            s.send(Command::Client(client, ToClient::Done { request, error }));
+        };
+        for (at, (name, value)) in datasets.iter().enumerate() {
+            if datasets[..at].iter().any(|(other, _)| other == name) {
+                return refuse(self, format!("dataset {name:?} is named twice in one publish"));
+            }
+            if !replace && self.datasets.contains_key(name) {
+                return refuse(
+                    self,
+                    format!(
+                        "a dataset named {name:?} already exists (publish with override to replace it); nothing was published"
+                    ),
+                );
+            }
+            if value.graph.is_none()
+                && let Some(missing) = value.keys.iter().find(|k| !self.keys.contains_key(k))
+            {
+                return refuse(
+                    self,
+                    format!(
+                        "dataset {name:?}: key {missing} is not known to the scheduler (released?); nothing was published"
+                    ),
+                );
+            }
+        }
+        for (name, value) in datasets {
+            let holder = ClientId(self.next_dataset_holder);
+            self.next_dataset_holder -= 1;
+            self.clients.entry(holder).or_default();
+            if value.graph.is_none() {
+                for key in &value.keys {
+                    self.add_want(holder, *key);
+                }
+            }
+            let dataset = Dataset {
+                holder,
+                value: Arc::new(value),
+            };
+            if let Some(old) = self.datasets.insert(name, dataset) {
+                self.client_gone(old.holder);
+            }
+        }
+        let error = None;
+        self.send(Command::Client(client, ToClient::Done { request, error }));
+    }
+
+    /// Unpublishes `name` (a no-op if there is none).
+    pub(crate) fn unpublish(&mut self, client: ClientId, request: u64, name: &str) {
+        if let Some(dataset) = self.datasets.remove(name) {
+            self.client_gone(dataset.holder);
+        }
+        let error = None;
+        self.send(Command::Client(client, ToClient::Done { request, error }));
+    }
+
+    /// Gives `client` futures to dataset `name`'s keys (taken before the
+    /// answer leaves, so a later unpublish cannot free them first), or says
+    /// why not: no such dataset, or data that is gone for good.
+    pub(crate) fn get_dataset(&mut self, client: ClientId, request: u64, name: &str) {
+        let Some(dataset) = self.datasets.get(name).cloned() else {
+            let error = Some(format!("there is no dataset named {name:?}"));
+            self.send(Command::Client(client, ToClient::Done { request, error }));
+            return;
+        };
+        if dataset.value.graph.is_none() {
+            let lost = dataset.value.keys.iter().find_map(|key| {
+                let task = self.task(*self.keys.get(key)?);
+                let failure = task.failure.as_ref()?;
+                (task.state == TaskState::Erred && failure.kind == FailureKind::DataLost)
+                    .then(|| (*key, failure.message.clone()))
+            });
+            if let Some((key, message)) = lost {
+                let error = Some(format!(
+                    "dataset {name:?} lost part of its data for good: key {key}: {message}"
+                ));
+                self.send(Command::Client(client, ToClient::Done { request, error }));
+                return;
+            }
+            self.clients.entry(client).or_default();
+            for key in &dataset.value.keys {
+                self.add_want(client, *key);
+            }
+        }
+        self.send(Command::Client(
+            client,
+            ToClient::Dataset {
+                request,
+                value: dataset.value.clone(),
+            },
+        ));
+        if dataset.value.graph.is_none() {
+            for key in &dataset.value.keys {
+                let id = self.keys[key];
+                self.report_status(client, id);
+            }
+        }
+    }
+
+    /// The published datasets' names, sorted.
+    pub fn dataset_names(&self) -> Vec<String> {
+        self.datasets.keys().cloned().collect()
+    }
+
+    /// `holder` takes a future to `key` (known).
+    fn add_want(&mut self, holder: ClientId, key: TaskKey) {
+        let id: TaskId = self.keys[&key];
+        let task = self.task_mut(id);
+        if !task.who_wants.contains(&holder) {
+            task.who_wants.push(holder);
+        }
+        self.clients.entry(holder).or_default().wants.insert(id);
+        self.want(id);
+    }
+}
