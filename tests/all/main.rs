@@ -5,6 +5,7 @@
 mod c_guest;
 mod cli;
 mod cluster;
+mod datasets;
 mod hostile;
 mod loading;
 mod local;

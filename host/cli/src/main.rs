@@ -2,6 +2,7 @@
 //! locally and prints its result as JSON; `weft tasks` lists a module's tasks
 //! and their signatures. Both are the task author's inner loop.
 
+mod datasets;
 mod limits;
 mod local_run;
 mod map;
@@ -65,6 +66,11 @@ enum Command {
         #[command(flatten)]
         args: servers::LocalArgs,
     },
+    /// Published datasets: list, get (print), unpublish.
+    Datasets {
+        #[command(flatten)]
+        args: datasets::DatasetsArgs,
+    },
     /// Show the cluster: workers, their memory, who holds which keys.
     Status {
         #[command(flatten)]
@@ -102,6 +108,7 @@ fn main() -> ExitCode {
         Command::Worker { args } => servers::worker(&args),
         Command::Local { args } => servers::local(&args),
         Command::Status { args } => status::status(&args),
+        Command::Datasets { args } => datasets::datasets(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -154,10 +154,120 @@ impl<T> Collection<T> {
             .collect()
     }
 
+    /// The type of each partition.
+    pub(crate) fn partition_type(&self) -> &Arc<Type> {
+        &self.ret
+    }
+
+    /// Every task of a wholly lazy collection (`Ok(None)` if persisted);
+    /// an error for a lazy collection built on persisted partitions, whose
+    /// inputs a published graph would not keep alive.
+    pub(crate) fn lazy_tasks(&self) -> Result<Option<Vec<GraphTask>>, ClientError> {
+        if self.is_persisted() {
+            return Ok(None);
+        }
+        let mut tasks = Vec::new();
+        let mut seen = HashSet::new();
+        let mut stack: Vec<Arc<LazyNode>> = Vec::new();
+        for part in &self.parts {
+            match part {
+                Part::Lazy(node) => stack.push(node.clone()),
+                Part::Held(_) => return Err(mixed()),
+            }
+        }
+        while let Some(node) = stack.pop() {
+            if !seen.insert(node.task.key) {
+                continue;
+            }
+            tasks.push(node.task.clone());
+            for need in &node.needs {
+                match need {
+                    Need::Lazy(dep) => stack.push(dep.clone()),
+                    Need::Held { .. } => return Err(mixed()),
+                }
+            }
+        }
+        Ok(Some(tasks))
+    }
+
+    /// A lazy collection from a published graph: partitions `keys`, tasks
+    /// `tasks` (each task's key inputs must be among them).
+    pub(crate) fn from_graph(
+        tasks: Vec<GraphTask>,
+        keys: &[TaskKey],
+        ret: Arc<Type>,
+    ) -> Result<Collection<T>, ClientError> {
+        let by_key: std::collections::HashMap<TaskKey, GraphTask> =
+            tasks.into_iter().map(|t| (t.key, t)).collect();
+        let mut built: std::collections::HashMap<TaskKey, Arc<LazyNode>> = Default::default();
+        let broken =
+            |key: TaskKey| ClientError::Refused(format!("the published graph lacks task {key}"));
+        // Post-order without recursion: dependencies are built first.
+        let mut stack: Vec<(TaskKey, bool)> = keys.iter().rev().map(|k| (*k, false)).collect();
+        let mut visiting = HashSet::new();
+        while let Some((key, ready)) = stack.pop() {
+            if built.contains_key(&key) {
+                continue;
+            }
+            let task = by_key.get(&key).ok_or_else(|| broken(key))?;
+            let deps: Vec<TaskKey> = task
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    GraphArg::Key(k) => Some(*k),
+                    GraphArg::Value(_) => None,
+                })
+                .collect();
+            if !ready {
+                if !visiting.insert(key) {
+                    return Err(ClientError::Refused(format!(
+                        "the published graph has a cycle through {key}"
+                    )));
+                }
+                stack.push((key, true));
+                stack.extend(
+                    deps.iter()
+                        .filter(|d| !built.contains_key(d))
+                        .map(|d| (*d, false)),
+                );
+                continue;
+            }
+            let needs = deps
+                .iter()
+                .map(|d| {
+                    built
+                        .get(d)
+                        .cloned()
+                        .map(Need::Lazy)
+                        .ok_or_else(|| broken(*d))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            built.insert(
+                key,
+                Arc::new(LazyNode {
+                    task: task.clone(),
+                    needs,
+                }),
+            );
+        }
+        Ok(Collection {
+            parts: keys.iter().map(|k| Part::Lazy(built[k].clone())).collect(),
+            ret,
+        })
+    }
+
     /// Whether every partition is a future (the collection was persisted).
     pub fn is_persisted(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, Part::Held(_)))
     }
+}
+
+fn mixed() -> ClientError {
+    ClientError::Refused(
+        "a lazy collection built on persisted partitions cannot be published lazily \
+         (its inputs would not be kept): persist it, or publish its inputs"
+            .into(),
+    )
 }
 
 /// The whole result of a collection: [`Computed::result`] brings every

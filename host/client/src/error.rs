@@ -51,6 +51,9 @@ pub enum ClientError {
         /// What went wrong.
         message: String,
     },
+    /// No dataset has this name.
+    #[error("there is no dataset named {0:?}")]
+    NoSuchDataset(String),
     /// The future was cancelled.
     #[error("{key} was cancelled: {reason}")]
     Cancelled {

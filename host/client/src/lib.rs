@@ -25,6 +25,7 @@ mod args;
 pub mod blocking;
 mod client;
 mod collection;
+mod datasets;
 mod error;
 mod fetch;
 mod future;
@@ -41,6 +42,7 @@ mod wait;
 pub use args::{Arg, Args, FutureList, futures_list};
 pub use client::{Client, ClientOptions, DEFAULT_RECONNECT_TIMEOUT, SubmitOptions};
 pub use collection::{Collection, Computed};
+pub use datasets::{Dataset, DatasetContent, DatasetSpec};
 pub use error::ClientError;
 pub use future::Future;
 #[cfg(feature = "local")]

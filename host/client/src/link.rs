@@ -235,7 +235,11 @@ fn request_id(request: &ClientRequest) -> Option<weft_proto::messages::RequestId
         | ClientRequest::Restart { request }
         | ClientRequest::Replicate { request, .. }
         | ClientRequest::Rebalance { request, .. }
-        | ClientRequest::Status { request, .. } => Some(*request),
+        | ClientRequest::Status { request, .. }
+        | ClientRequest::PublishDatasets { request, .. }
+        | ClientRequest::GetDataset { request, .. }
+        | ClientRequest::UnpublishDataset { request, .. }
+        | ClientRequest::ListDatasets { request } => Some(*request),
         _ => None,
     }
 }

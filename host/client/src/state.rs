@@ -131,7 +131,9 @@ impl State {
             ClientEvent::Key(ToClient::Cancelled { key, reason }) => {
                 self.set(&key, FutureStatus::Cancelled(reason))
             }
-            ClientEvent::Key(ToClient::Done { request, .. }) => {
+            ClientEvent::Key(
+                ToClient::Done { request, .. } | ToClient::Dataset { request, .. },
+            ) => {
                 tracing::warn!(
                     request,
                     "an operation reply arrived in the wrong form; ignored"
@@ -147,6 +149,8 @@ impl State {
             | ClientEvent::Locations { request, .. }
             | ClientEvent::Workers { request, .. }
             | ClientEvent::Status { request, .. }
+            | ClientEvent::Datasets { request, .. }
+            | ClientEvent::Dataset { request, .. }
             | ClientEvent::Done { request }
             | ClientEvent::RequestFailed { request, .. }) => {
                 if let Some(seq) = self.written_at.remove(&request) {

@@ -44,7 +44,10 @@ impl Scheduler {
         };
         for (at, (name, value)) in datasets.iter().enumerate() {
             if datasets[..at].iter().any(|(other, _)| other == name) {
-                return refuse(self, format!("dataset {name:?} is named twice in one publish"));
+                return refuse(
+                    self,
+                    format!("dataset {name:?} is named twice in one publish"),
+                );
             }
             if !replace && self.datasets.contains_key(name) {
                 return refuse(

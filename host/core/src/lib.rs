@@ -45,8 +45,8 @@ pub use datasets::DATASET_HOLDERS_START;
 pub use ids::{ClientId, StimulusId, WorkerId};
 pub use log::Transition;
 pub use messages::{
-    Command, ComputeTask, DatasetValue, Event, FailureKind, Input, ModuleHash, SpecArg, TaskFailure, TaskSpec,
-    ToClient, ToWorker,
+    Command, ComputeTask, DatasetValue, Event, FailureKind, Input, ModuleHash, SpecArg,
+    TaskFailure, TaskSpec, ToClient, ToWorker,
 };
 pub use operations::RESTART_REASON;
 pub use scheduler::{Scheduler, Summary};

@@ -171,7 +171,11 @@ impl Scheduler {
             };
             if dataset.value.graph.is_none() {
                 for key in &dataset.value.keys {
-                    if !self.keys.get(key).is_some_and(|id| holder.wants.contains(id)) {
+                    if !self
+                        .keys
+                        .get(key)
+                        .is_some_and(|id| holder.wants.contains(id))
+                    {
                         return Err(format!("dataset {name:?} does not hold its key {key}"));
                     }
                 }

@@ -12,8 +12,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use weft_core::{
-    ClientId, Command, ComputeTask, DatasetValue, Event, Input, Scheduler, SchedulerConfig, StateName,
-    StimulusId, ToClient, ToWorker, WorkerId,
+    ClientId, Command, ComputeTask, DatasetValue, Event, Input, Scheduler, SchedulerConfig,
+    StateName, StimulusId, ToClient, ToWorker, WorkerId,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
@@ -144,20 +144,20 @@ impl Sim {
                 }
                 Command::Client(client, message) => {
                     if let ToClient::Dataset { request, value } = &message {
-                    assert!(
-                        self.operations.remove(&(client, *request)),
-                        "step {}: an unasked-for dataset reply",
-                        self.step
-                    );
-                    if value.graph.is_none()
-                        && let Some(sim) = self.clients.get_mut(&client)
-                    {
-                        DATASETS_GOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        sim.held.extend(value.keys.iter().copied());
+                        assert!(
+                            self.operations.remove(&(client, *request)),
+                            "step {}: an unasked-for dataset reply",
+                            self.step
+                        );
+                        if value.graph.is_none()
+                            && let Some(sim) = self.clients.get_mut(&client)
+                        {
+                            DATASETS_GOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            sim.held.extend(value.keys.iter().copied());
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                if let ToClient::Done { request, .. } = &message {
+                    if let ToClient::Done { request, .. } = &message {
                         assert!(
                             self.operations.remove(&(client, *request)),
                             "step {}: {client} was told request {request} is done, which it did not ask or was told before",

@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use weft_core::{TaskSpec, ToClient, WorkerId};
+use weft_core::{DatasetValue, TaskSpec, ToClient, WorkerId};
 use weft_schema::graph::TaskKey;
 
 /// A request id chosen by the client, echoed in the reply.
@@ -114,6 +114,37 @@ pub enum ClientRequest {
         /// The workers that take part.
         workers: Vec<WorkerId>,
     },
+    /// Publish datasets, all or none. Answered by [`ClientEvent::Done`] or
+    /// `RequestFailed`.
+    PublishDatasets {
+        /// Echoed in the reply.
+        request: RequestId,
+        /// Names and values.
+        datasets: Vec<(String, DatasetValue)>,
+        /// Replace datasets of the same names.
+        replace: bool,
+    },
+    /// Get a dataset, taking futures to its keys. Answered by
+    /// [`ClientEvent::Dataset`] or `RequestFailed`.
+    GetDataset {
+        /// Echoed in the reply.
+        request: RequestId,
+        /// Its name.
+        name: String,
+    },
+    /// Unpublish a dataset (a no-op if there is none). Answered by
+    /// [`ClientEvent::Done`].
+    UnpublishDataset {
+        /// Echoed in the reply.
+        request: RequestId,
+        /// Its name.
+        name: String,
+    },
+    /// The published datasets' names. Answered by [`ClientEvent::Datasets`].
+    ListDatasets {
+        /// Echoed in the reply.
+        request: RequestId,
+    },
     /// The cluster's state: workers, memory, who holds which key.
     /// Answered by [`ClientEvent::Status`].
     Status {
@@ -158,6 +189,20 @@ pub enum ClientEvent {
         request: RequestId,
         /// What the scheduler knows.
         status: ClusterStatus,
+    },
+    /// A dataset; the client now holds futures to its keys.
+    Dataset {
+        /// The request.
+        request: RequestId,
+        /// The dataset.
+        value: Arc<DatasetValue>,
+    },
+    /// The published datasets' names, sorted.
+    Datasets {
+        /// The request.
+        request: RequestId,
+        /// The names.
+        names: Vec<String>,
     },
     /// A request without another reply succeeded.
     Done {

@@ -147,6 +147,11 @@ impl State {
     }
 
     fn new_id(&mut self) -> u32 {
+        // Ids from DATASET_HOLDERS_START up belong to the core's datasets.
+        assert!(
+            self.next_id + 1 < weft_core::DATASET_HOLDERS_START,
+            "ids exhausted"
+        );
         self.next_id += 1;
         self.next_id
     }
@@ -444,6 +449,32 @@ impl State {
                 keys,
                 workers,
             }),
+            ClientRequest::PublishDatasets {
+                request,
+                datasets,
+                replace,
+            } => self.event(Event::PublishDatasets {
+                client,
+                request,
+                datasets,
+                replace,
+            }),
+            ClientRequest::GetDataset { request, name } => self.event(Event::GetDataset {
+                client,
+                request,
+                name,
+            }),
+            ClientRequest::UnpublishDataset { request, name } => {
+                self.event(Event::UnpublishDataset {
+                    client,
+                    request,
+                    name,
+                })
+            }
+            ClientRequest::ListDatasets { request } => {
+                let names = self.core.dataset_names();
+                self.send_client(client, ClientEvent::Datasets { request, names });
+            }
             ClientRequest::Status { request, keys } => {
                 let status = self.status(keys);
                 self.send_client(client, ClientEvent::Status { request, status });
@@ -533,6 +564,9 @@ impl State {
                     Some(message) => ClientEvent::RequestFailed { request, message },
                 };
                 self.send_client(client, event);
+            }
+            Command::Client(client, ToClient::Dataset { request, value }) => {
+                self.send_client(client, ClientEvent::Dataset { request, value });
             }
             Command::Client(client, message) => self.send_client(client, ClientEvent::Key(message)),
             Command::Worker(worker, ToWorker::Fetch { inputs }) => {
