@@ -296,11 +296,7 @@ fn lost_dataset_data_is_recomputed_unless_it_was_scattered() {
         drop(scattered);
         // Kill a worker holding one of the scattered values.
         let status = a.status(true).await.unwrap();
-        let victim = status
-            .workers
-            .iter()
-            .find(|w| w.managed_keys > 0)
-            .unwrap();
+        let victim = status.workers.iter().find(|w| w.managed_keys > 0).unwrap();
         kill_pid(victim.info.pid);
         eventually(&a, "the dead worker is gone", |s| {
             s.workers.iter().all(|w| w.info.id != victim.info.id)

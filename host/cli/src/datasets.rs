@@ -86,8 +86,7 @@ pub(crate) fn datasets(args: &DatasetsArgs) -> Result<(), Failure> {
                                 "dataset {name}: {} partitions of unknown type{metadata} (values not shown)",
                                 futures.len()
                             );
-                            return Ok(());
-                        }
+                        } else {
                         let values = client.gather(futures).await.map_err(Failure::task)?;
                         let rows: Vec<serde_json::Value> = values
                             .into_iter()
@@ -108,10 +107,14 @@ pub(crate) fn datasets(args: &DatasetsArgs) -> Result<(), Failure> {
                         if rows.len() > shown {
                             println!("... {} more rows (--all prints them)", rows.len() - shown);
                         }
+                        }
                     }
                 }
             }
         }
+        // Our futures are dropped: let the scheduler apply the releases
+        // before this process exits.
+        client.flush().await.map_err(Failure::task)?;
         Ok(())
     })
 }

@@ -74,7 +74,10 @@ pub(crate) fn map(args: &MapArgs) -> Result<(), Failure> {
         weft_client::progress(&client, &futures)
             .await
             .map_err(Failure::task)?;
-        for value in client.gather(&futures).await.map_err(Failure::task)? {
+        let values = client.gather(&futures).await.map_err(Failure::task)?;
+        drop(futures);
+        client.flush().await.map_err(Failure::task)?;
+        for value in values {
             println!("{value}");
         }
         Ok(())

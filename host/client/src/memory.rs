@@ -95,6 +95,14 @@ impl Client {
         }
     }
 
+    /// Returns once the scheduler has applied everything this client sent
+    /// before (releases of dropped futures included): a round trip on the
+    /// ordered connection. Call it before a short-lived program exits, so
+    /// that its releases are not left to the reconnection grace.
+    pub async fn flush(&self) -> Result<(), ClientError> {
+        self.workers().await.map(|_| ())
+    }
+
     /// How many keys this client holds futures to.
     pub fn held_keys(&self) -> usize {
         lock(self.state()).keys.len()
