@@ -92,6 +92,23 @@ fn published_data_outlives_its_publisher_until_unpublished() {
         drop(persisted);
         drop(publisher); // the publisher is gone
 
+        // A publisher process that exits: `weft map --publish`.
+        let input = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(input.path(), "1\n2\n3\n").unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_weft"))
+            .args(["map", weft_guest_artifacts::EXAMPLE_TASKS, "inc"])
+            .args(["--input", input.path().to_str().unwrap()])
+            .args(["--scheduler", &cluster.scheduler.addr, "--publish", "small"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let printed = weft_datasets(&cluster, &["get", "small"]);
+        assert_eq!(
+            printed,
+            "dataset small: 3 partitions of i64, 3 rows\n2\n3\n4\n"
+        );
+        weft_datasets(&cluster, &["unpublish", "small"]);
+
         let observer = Client::connect(&cluster.scheduler.addr).await.unwrap();
         eventually(&observer, "the data is in memory", |s| {
             managed(s) == 4 * 8008

@@ -1,6 +1,8 @@
 //! `weft map`: maps a task over the JSON lines of a file (or standard
 //! input) on a cluster, shows a progress bar on standard error, and prints
-//! the results as JSON lines in input order.
+//! the results as JSON lines in input order. With `--publish NAME` (and a
+//! scheduler) the results are instead published as a dataset that outlives
+//! this process (see `weft datasets`).
 
 use crate::Failure;
 use anyhow::Context;
@@ -25,6 +27,10 @@ pub(crate) struct MapArgs {
     /// Workers of the local cluster.
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Publish the results as this dataset (kept on the cluster after this
+    /// process exits) instead of printing them. Needs --scheduler.
+    #[arg(long, requires = "scheduler")]
+    publish: Option<String>,
 }
 
 /// `weft map`.
@@ -74,6 +80,16 @@ pub(crate) fn map(args: &MapArgs) -> Result<(), Failure> {
         weft_client::progress(&client, &futures)
             .await
             .map_err(Failure::task)?;
+        if let Some(name) = &args.publish {
+            client
+                .publish_dataset(name, weft_client::DatasetSpec::futures(&futures))
+                .await
+                .map_err(Failure::task)?;
+            drop(futures);
+            client.flush().await.map_err(Failure::task)?;
+            println!("published {} results as {name}", lines.len());
+            return Ok(());
+        }
         let values = client.gather(&futures).await.map_err(Failure::task)?;
         drop(futures);
         client.flush().await.map_err(Failure::task)?;
