@@ -276,8 +276,13 @@ impl State {
             expected: self.workers.len(),
             back: 0,
         });
+        // Every worker leaves the core now (it holds nothing any more), so
+        // nothing is sent to one about to exit; one that restarts in place
+        // joins again when it answers `Restarted`.
         let workers: Vec<WorkerId> = self.workers.keys().copied().collect();
         for worker in workers {
+            let reason = Some("restarting".to_string());
+            self.event(Event::WorkerLeft { worker, reason });
             self.send_worker(worker, WorkerCommand::Restart);
         }
         if self.workers.is_empty() {
@@ -549,6 +554,10 @@ impl State {
                 return;
             }
             WorkerReport::Restarted => {
+                if let Some(entry) = self.workers.get(&worker) {
+                    let nthreads = entry.info.nthreads;
+                    self.event(Event::WorkerJoined { worker, nthreads });
+                }
                 self.worker_back();
                 return;
             }
