@@ -201,7 +201,7 @@ fn killing_a_worker_mid_graph_recomputes_what_was_lost() {
         // A value scattered to one worker only, and one to every worker.
         let scattered = client.scatter(&[11_i64, 12, 13], false).await.unwrap();
         let everywhere = client.scatter(&[99_i64], true).await.unwrap();
-        let n: i64 = 2_500;
+        let n: i64 = 2_501;
         let leaves = client
             .map::<i64, _>(&examples, "inc", (0..n).map(|i| (i,)))
             .unwrap();
@@ -218,7 +218,7 @@ fn killing_a_worker_mid_graph_recomputes_what_was_lost() {
             .filter(|f| victim.has_what.iter().any(|(k, _)| *k == f.key()))
             .collect();
         assert!(!lost_leaves.is_empty(), "the victim holds some leaves");
-        // The rest of the 5,000-task graph goes in, then the victim dies.
+        // The rest of the 5,001-task graph goes in, then the victim dies.
         let mut level = leaves.clone();
         while level.len() > 1 {
             let pairs: Vec<(&Future<i64>, &Future<i64>)> = level
