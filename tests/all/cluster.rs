@@ -1,29 +1,16 @@
 //! A real cluster: a `weft scheduler` process and three `weft worker`
 //! processes on 127.0.0.1, driven by the Rust client.
 
-use crate::processes::Process;
+use crate::processes::{Cluster, tokio_runtime};
 use std::time::Duration;
 use weft_client::{Client, ClientError, Future, Module};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-struct Cluster {
-    scheduler: Process,
-    workers: Vec<Process>,
+    tokio_runtime()
 }
 
 fn cluster(workers: usize) -> Cluster {
-    let scheduler = Process::start(&["scheduler", "--listen", "127.0.0.1:0"]);
-    let workers = (0..workers)
-        .map(|_| Process::worker(&scheduler.addr, 1))
-        .collect();
-    Cluster { scheduler, workers }
+    Cluster::start(workers, &[], &[])
 }
 
 async fn bounded<T>(

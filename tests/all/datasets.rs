@@ -2,35 +2,19 @@
 //! `weft worker` processes), shared by several clients: in-test clients
 //! and separate `weft datasets` processes.
 
-use crate::processes::{Process, kill_pid};
+use crate::processes::{Cluster, kill_pid, tokio_runtime};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use weft_client::{Client, ClientError, ClusterStatus, Collection, DatasetContent, DatasetSpec};
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio_runtime()
 }
 
 const DEADLINE: Duration = Duration::from_secs(60);
 
-struct Cluster {
-    scheduler: Process,
-    _workers: Vec<Process>,
-}
-
 fn cluster(workers: usize) -> Cluster {
-    let scheduler = Process::start(&["scheduler", "--listen", "127.0.0.1:0"]);
-    let workers = (0..workers)
-        .map(|_| Process::worker(&scheduler.addr, 1))
-        .collect();
-    Cluster {
-        scheduler,
-        _workers: workers,
-    }
+    Cluster::start(workers, &[], &[])
 }
 
 async fn client(cluster: &Cluster) -> (Client, weft_client::Module) {

@@ -94,11 +94,7 @@ fn weft_local_runs_a_cluster_in_one_process() {
 
 #[test]
 fn restart_on_a_local_cluster_clears_its_workers_in_place() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = crate::processes::tokio_runtime();
     rt.block_on(async {
         let client = weft_client::Client::local_with(LocalConfig {
             workers: 2,

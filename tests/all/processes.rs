@@ -25,12 +25,8 @@ impl Process {
 
     /// Starts a worker of the scheduler at `scheduler` and waits until it
     /// has joined.
-    pub fn worker(scheduler: &str, nthreads: u32) -> Process {
-        Process::worker_with(scheduler, nthreads, &[])
-    }
-
-    /// [`Process::worker`] with more flags (`--memory-limit`, ...). The
-    /// worker runs under its nanny: `kill` ends both.
+    /// More flags may be given (`--memory-limit`, ...). The worker runs
+    /// under its nanny: `kill` ends both.
     pub fn worker_with(scheduler: &str, nthreads: u32, flags: &[&str]) -> Process {
         let nthreads = nthreads.to_string();
         let mut args = vec!["worker", scheduler, "--nthreads", &nthreads];
@@ -84,4 +80,33 @@ impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A `weft scheduler` process and `weft worker` processes (one executor
+/// thread each, under their nannies), all killed on drop.
+pub struct Cluster {
+    pub scheduler: Process,
+    pub workers: Vec<Process>,
+}
+
+impl Cluster {
+    /// `workers` workers; extra flags for the scheduler and every worker.
+    pub fn start(workers: usize, scheduler_flags: &[&str], worker_flags: &[&str]) -> Cluster {
+        let mut args = vec!["scheduler", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(scheduler_flags);
+        let scheduler = Process::start(&args);
+        let workers = (0..workers)
+            .map(|_| Process::worker_with(&scheduler.addr, 1, worker_flags))
+            .collect();
+        Cluster { scheduler, workers }
+    }
+}
+
+/// A tokio runtime for a test's client side.
+pub fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
 }

@@ -18,8 +18,8 @@ use weft_proto::messages::{EXIT_MEMORY, EXIT_RESTART};
 /// Set in the child's environment: it runs under a nanny.
 pub(crate) const NANNY_ENV: &str = "WEFT_NANNY";
 
-/// A child that dies sooner than this after starting counts as a failed
-/// start.
+/// A child that exits (not killed by a signal) sooner than this after
+/// starting counts as a failed start.
 const QUICK_EXIT: Duration = Duration::from_secs(2);
 /// Failed starts in a row after which the nanny gives up.
 const QUICK_EXITS_MAX: u32 = 5;
@@ -63,7 +63,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), Failure> {
             Some(code) => format!("it exited with status {code}"),
             None => "it was killed by a signal".to_string(),
         };
-        if started.elapsed() < QUICK_EXIT && status.code() != Some(EXIT_RESTART) {
+        // A quick death by a signal was done to the worker (a kill), not a
+        // failed start: only quick exits of its own count.
+        let failed_start = matches!(status.code(), Some(code) if code != EXIT_RESTART);
+        if started.elapsed() < QUICK_EXIT && failed_start {
             quick_exits += 1;
             if quick_exits >= QUICK_EXITS_MAX {
                 return Err(Failure::task(anyhow::anyhow!(

@@ -6,6 +6,7 @@
 //! publish made after a submit, a release after a publish and an unpublish
 //! after a get are applied in that order: no flush barrier is needed.
 
+use crate::memory::unexpected;
 use crate::{Client, ClientError, Collection, Future};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -225,8 +226,4 @@ impl Client {
             other => Err(unexpected(other)),
         }
     }
-}
-
-fn unexpected(event: ClientEvent) -> ClientError {
-    ClientError::Connection(format!("unexpected reply: {event:?}"))
 }

@@ -109,6 +109,6 @@ impl Client {
     }
 }
 
-fn unexpected(event: ClientEvent) -> ClientError {
+pub(crate) fn unexpected(event: ClientEvent) -> ClientError {
     ClientError::Connection(format!("unexpected reply: {event:?}"))
 }

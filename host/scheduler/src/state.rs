@@ -286,13 +286,13 @@ impl State {
             self.send_worker(worker, WorkerCommand::Restart);
         }
         if self.workers.is_empty() {
-            self.worker_back_check_empty();
+            self.finish_restart_of_no_workers();
         }
         self.after(self.restart_timeout, Input::RestartTimeout { restart: id });
     }
 
     /// A restart of a cluster without workers is done at once.
-    fn worker_back_check_empty(&mut self) {
+    fn finish_restart_of_no_workers(&mut self) {
         if let Some(pending) = self.restart.take_if(|p| p.expected == 0) {
             let request = pending.request;
             self.send_client(pending.client, ClientEvent::Done { request });
