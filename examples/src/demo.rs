@@ -154,6 +154,6 @@ async fn second_client(addr: &str) -> Result<()> {
         println!("  {:<18} {:>8}", row.name, row.balance);
     }
     drop(dataset);
-    client.flush().await?;
+    client.close().await?;
     Ok(())
 }

@@ -128,6 +128,12 @@ fn published_data_outlives_its_publisher_until_unpublished() {
         })
         .await;
         assert_eq!(weft_datasets(&cluster, &["list"]), "");
+        // Clients that closed on purpose are gone at once, not kept for a
+        // reconnection grace: only the observer is left.
+        eventually(&observer, "only the observer is connected", |s| {
+            s.clients == 1
+        })
+        .await;
         // Unpublishing a missing name is a no-op; getting one fails clearly.
         observer.unpublish_dataset("numbers").await.unwrap();
         let error = observer.get_dataset::<i64>("numbers").await.unwrap_err();

@@ -114,7 +114,7 @@ pub(crate) fn datasets(args: &DatasetsArgs) -> Result<(), Failure> {
         }
         // Our futures are dropped: let the scheduler apply the releases
         // before this process exits.
-        client.flush().await.map_err(Failure::task)?;
+        client.close().await.map_err(Failure::task)?;
         Ok(())
     })
 }

@@ -86,13 +86,13 @@ pub(crate) fn map(args: &MapArgs) -> Result<(), Failure> {
                 .await
                 .map_err(Failure::task)?;
             drop(futures);
-            client.flush().await.map_err(Failure::task)?;
+            client.close().await.map_err(Failure::task)?;
             println!("published {} results as {name}", lines.len());
             return Ok(());
         }
         let values = client.gather(&futures).await.map_err(Failure::task)?;
         drop(futures);
-        client.flush().await.map_err(Failure::task)?;
+        client.close().await.map_err(Failure::task)?;
         for value in values {
             println!("{value}");
         }

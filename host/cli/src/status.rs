@@ -32,7 +32,9 @@ pub(crate) fn status(args: &StatusArgs) -> Result<(), Failure> {
         let client = Client::connect(&args.scheduler)
             .await
             .map_err(Failure::usage)?;
-        client.status(args.keys).await.map_err(Failure::task)
+        let status = client.status(args.keys).await.map_err(Failure::task)?;
+        client.close().await.map_err(Failure::task)?;
+        Ok(status)
     })?;
     if args.json {
         println!("{}", to_json(&status));

@@ -70,6 +70,11 @@ async fn supervise(
         };
         let reason = match ended {
             Ended::ClientDone => {
+                // Everything was released before the last sender went: no
+                // grace is needed on the scheduler's side.
+                if writer.queue(&ClientRequest::Goodbye).is_ok() {
+                    let _ = writer.flush().await;
+                }
                 let _ = writer.shutdown().await;
                 return;
             }

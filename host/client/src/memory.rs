@@ -103,6 +103,17 @@ impl Client {
         self.workers().await.map(|_| ())
     }
 
+    /// Closes this client on purpose, before a program exits: the scheduler
+    /// learns it needs no reconnection grace, applies everything sent
+    /// before (releases included) and, once the connection ends, lets go of
+    /// whatever futures are still held. Calls after it fail as closed.
+    pub async fn close(&self) -> Result<(), ClientError> {
+        self.send_request(ClientRequest::Goodbye)?;
+        self.flush().await?;
+        crate::link::lock(self.state()).close("the client was closed".into());
+        Ok(())
+    }
+
     /// How many keys this client holds futures to.
     pub fn held_keys(&self) -> usize {
         lock(self.state()).keys.len()

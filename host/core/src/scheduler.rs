@@ -66,7 +66,8 @@ pub struct Summary {
     pub tasks: BTreeMap<String, usize>,
     /// Connected workers.
     pub workers: usize,
-    /// Known clients.
+    /// Known clients (connected, or within their reconnection grace);
+    /// datasets' holders are not counted.
     pub clients: usize,
 }
 
@@ -276,7 +277,11 @@ impl Scheduler {
     pub fn summary(&self) -> Summary {
         let mut summary = Summary {
             workers: self.workers.len(),
-            clients: self.clients.len(),
+            clients: self
+                .clients
+                .keys()
+                .filter(|c| c.0 < crate::datasets::DATASET_HOLDERS_START)
+                .count(),
             ..Summary::default()
         };
         for (_, task) in &self.tasks {

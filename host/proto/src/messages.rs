@@ -74,6 +74,9 @@ pub enum ClientRequest {
         /// A random token the client keeps for its lifetime.
         token: u128,
     },
+    /// The client is closing on purpose (its futures were released before
+    /// this): no reconnection grace is needed.
+    Goodbye,
     /// Cancel these futures. With `force`, every client's futures to them
     /// and everything depending on them are cancelled and their
     /// computation stopped; without, only this client's interest goes.

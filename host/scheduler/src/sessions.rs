@@ -89,6 +89,14 @@ impl Sessions {
         true
     }
 
+    /// `client` closes on purpose: its connection's end releases it at
+    /// once (the session token is dropped; the alias stays until then).
+    pub(crate) fn end(&mut self, client: ClientId) {
+        if let Some(token) = self.token_of.remove(&client) {
+            self.by_token.remove(&token);
+        }
+    }
+
     /// Drops everything about `client`.
     pub(crate) fn forget(&mut self, client: ClientId) {
         self.detached.remove(&client);
@@ -133,6 +141,21 @@ mod tests {
         no_grace.attach(ClientId(1), 7);
         assert_eq!(no_grace.detach(ClientId(1)), None);
         assert_eq!(no_grace.attach(ClientId(2), 7), None);
+    }
+
+    #[test]
+    fn a_goodbye_ends_the_session_at_once_even_for_a_resumed_client() {
+        let mut sessions = Sessions::new(GRACE);
+        sessions.attach(ClientId(1), 5);
+        sessions.detach(ClientId(1)).expect("grace");
+        assert_eq!(sessions.attach(ClientId(2), 5), Some(ClientId(1)));
+        sessions.end(sessions.client_of(ClientId(2)));
+        assert_eq!(
+            sessions.client_of(ClientId(2)),
+            ClientId(1),
+            "still speaks for 1"
+        );
+        assert_eq!(sessions.detach(ClientId(2)), None, "gone at once");
     }
 
     #[test]

@@ -417,6 +417,7 @@ impl State {
                 workers.sort_by_key(|w| w.id);
                 self.send_client(client, ClientEvent::Workers { request, workers });
             }
+            ClientRequest::Goodbye => self.sessions.end(client),
             ClientRequest::Session { token } => {
                 if let Some(resumed) = self.sessions.attach(connection, token) {
                     tracing::info!(client = %resumed, "client reconnected within its grace period");
