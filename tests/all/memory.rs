@@ -542,6 +542,16 @@ impl Relay {
         }
     }
 
+    /// Stops accepting (the listener is gone once this returns), then cuts
+    /// every relayed connection.
+    async fn close(self) {
+        self.accept.abort();
+        let _ = self.accept.await;
+        for connection in self.connections.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+
     /// Drops every relayed connection (both ends see it close).
     fn cut(&self) {
         for connection in self.connections.lock().unwrap().drain(..) {
@@ -577,8 +587,7 @@ fn a_client_that_reconnects_within_its_grace_carries_on() {
         assert_eq!(status.tasks.get("memory"), Some(&6), "{status:#?}");
 
         // Now it goes away for good: after the grace its data goes.
-        relay.accept.abort();
-        relay.cut();
+        relay.close().await;
         let start = Instant::now();
         eventually(&observer, "the vanished client's data is released", |s| {
             s.keys == 0

@@ -3,11 +3,29 @@
 //! everything it held for `client_grace`; a new connection that names the
 //! same token within it carries on as the same client (the core's
 //! `ClientId` stays; the new connection's id becomes an alias of it).
-//! Clients without a token are released as soon as they disconnect.
+//! The new connection may even arrive before the scheduler has noticed the
+//! old one close (the client saw it drop first): it then takes over, and
+//! the old connection's close, when it comes, changes nothing. Clients
+//! without a token, or that said goodbye, go as soon as they disconnect.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 use weft_core::ClientId;
+
+/// What a closed connection means for the client it spoke for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Closed {
+    /// A newer connection speaks for the client: nothing changes.
+    Superseded,
+    /// The client is away: time its grace (`epoch` names this absence).
+    Away {
+        client: ClientId,
+        grace: Duration,
+        epoch: u64,
+    },
+    /// The client is gone now.
+    Gone { client: ClientId },
+}
 
 /// The session table. Pure bookkeeping: the state task owns the timers.
 #[derive(Debug)]
@@ -20,6 +38,10 @@ pub(crate) struct Sessions {
     /// Connection id → the client it speaks for, when they differ (a
     /// resumed session).
     aliases: HashMap<ClientId, ClientId>,
+    /// Client with a session → the connection now speaking for it.
+    current: HashMap<ClientId, ClientId>,
+    /// Connections replaced by a newer one before they closed.
+    superseded: HashSet<ClientId>,
     /// Disconnected clients within their grace, with the epoch of the
     /// disconnection (a later reconnection and disconnection start anew).
     detached: HashMap<ClientId, u64>,
@@ -33,6 +55,8 @@ impl Sessions {
             by_token: HashMap::new(),
             token_of: HashMap::new(),
             aliases: HashMap::new(),
+            current: HashMap::new(),
+            superseded: HashSet::new(),
             detached: HashMap::new(),
             next_epoch: 0,
         }
@@ -43,40 +67,53 @@ impl Sessions {
         self.aliases.get(&connection).copied().unwrap_or(connection)
     }
 
-    /// `connection` names session `token`. Returns the client it resumes,
-    /// if the token belongs to a client within its grace period; otherwise
-    /// the token becomes this connection's.
+    /// `connection` names session `token`. Returns the client it resumes
+    /// (away within its grace, or still connected through an older
+    /// connection, which it supersedes); otherwise the token becomes this
+    /// connection's.
     pub(crate) fn attach(&mut self, connection: ClientId, token: u128) -> Option<ClientId> {
-        match self.by_token.get(&token) {
-            Some(&client) if client != connection && self.detached.remove(&client).is_some() => {
+        match self.by_token.get(&token).copied() {
+            Some(client) if self.current.get(&client) == Some(&connection) => None,
+            Some(client) => {
+                if self.detached.remove(&client).is_none()
+                    && let Some(old) = self.current.get(&client).copied()
+                {
+                    self.superseded.insert(old);
+                }
                 self.aliases.insert(connection, client);
+                self.current.insert(client, connection);
                 Some(client)
-            }
-            Some(_) => {
-                tracing::warn!(%connection, "a session token already in use by a connected client was named again; ignored");
-                None
             }
             None => {
                 if let Some(old) = self.token_of.insert(connection, token) {
                     self.by_token.remove(&old);
                 }
                 self.by_token.insert(token, connection);
+                self.current.insert(connection, connection);
                 None
             }
         }
     }
 
-    /// `connection` closed. Returns the grace period and epoch to time, if
-    /// the client it spoke for has a session; `None` if it is gone now.
-    pub(crate) fn detach(&mut self, connection: ClientId) -> Option<(Duration, u64)> {
+    /// `connection` closed.
+    pub(crate) fn detach(&mut self, connection: ClientId) -> Closed {
+        if self.superseded.remove(&connection) {
+            self.aliases.remove(&connection);
+            return Closed::Superseded;
+        }
         let client = self.aliases.remove(&connection).unwrap_or(connection);
         if self.grace.is_zero() || !self.token_of.contains_key(&client) {
             self.forget(client);
-            return None;
+            return Closed::Gone { client };
         }
+        self.current.remove(&client);
         self.next_epoch += 1;
         self.detached.insert(client, self.next_epoch);
-        Some((self.grace, self.next_epoch))
+        Closed::Away {
+            client,
+            grace: self.grace,
+            epoch: self.next_epoch,
+        }
     }
 
     /// The grace period of the disconnection `epoch` of `client` is over.
@@ -100,6 +137,7 @@ impl Sessions {
     /// Drops everything about `client`.
     pub(crate) fn forget(&mut self, client: ClientId) {
         self.detached.remove(&client);
+        self.current.remove(&client);
         if let Some(token) = self.token_of.remove(&client) {
             self.by_token.remove(&token);
         }
@@ -113,18 +151,25 @@ mod tests {
 
     const GRACE: Duration = Duration::from_secs(5);
 
+    fn away(closed: Closed) -> u64 {
+        match closed {
+            Closed::Away { epoch, .. } => epoch,
+            other => panic!("expected away, got {other:?}"),
+        }
+    }
+
     #[test]
     fn a_reconnection_within_grace_speaks_for_the_old_client() {
         let mut sessions = Sessions::new(GRACE);
         let (old, new) = (ClientId(1), ClientId(2));
         assert_eq!(sessions.attach(old, 42), None);
-        let (_, epoch) = sessions.detach(old).expect("has a session");
+        let epoch = away(sessions.detach(old));
         assert_eq!(sessions.attach(new, 42), Some(old));
         assert_eq!(sessions.client_of(new), old);
         // The old disconnection's timer no longer applies.
         assert!(!sessions.expire(old, epoch));
         // A second disconnection starts a new grace period for `old`.
-        let (_, epoch2) = sessions.detach(new).expect("still a session");
+        let epoch2 = away(sessions.detach(new));
         assert!(sessions.expire(old, epoch2));
         assert_eq!(
             sessions.attach(ClientId(3), 42),
@@ -134,12 +179,25 @@ mod tests {
     }
 
     #[test]
+    fn a_reconnection_before_the_old_close_takes_over() {
+        let mut sessions = Sessions::new(GRACE);
+        let (old, new) = (ClientId(1), ClientId(2));
+        sessions.attach(old, 7);
+        assert_eq!(sessions.attach(new, 7), Some(old));
+        assert_eq!(sessions.detach(old), Closed::Superseded);
+        assert_eq!(sessions.client_of(new), old);
+        // The new connection's loss starts the grace as usual.
+        away(sessions.detach(new));
+    }
+
+    #[test]
     fn clients_without_a_token_or_grace_go_at_once() {
         let mut sessions = Sessions::new(GRACE);
-        assert_eq!(sessions.detach(ClientId(1)), None);
+        let client = ClientId(1);
+        assert_eq!(sessions.detach(client), Closed::Gone { client });
         let mut no_grace = Sessions::new(Duration::ZERO);
-        no_grace.attach(ClientId(1), 7);
-        assert_eq!(no_grace.detach(ClientId(1)), None);
+        no_grace.attach(client, 7);
+        assert_eq!(no_grace.detach(client), Closed::Gone { client });
         assert_eq!(no_grace.attach(ClientId(2), 7), None);
     }
 
@@ -147,22 +205,23 @@ mod tests {
     fn a_goodbye_ends_the_session_at_once_even_for_a_resumed_client() {
         let mut sessions = Sessions::new(GRACE);
         sessions.attach(ClientId(1), 5);
-        sessions.detach(ClientId(1)).expect("grace");
+        away(sessions.detach(ClientId(1)));
         assert_eq!(sessions.attach(ClientId(2), 5), Some(ClientId(1)));
         sessions.end(sessions.client_of(ClientId(2)));
+        assert_eq!(sessions.client_of(ClientId(2)), ClientId(1));
         assert_eq!(
-            sessions.client_of(ClientId(2)),
-            ClientId(1),
-            "still speaks for 1"
+            sessions.detach(ClientId(2)),
+            Closed::Gone {
+                client: ClientId(1)
+            }
         );
-        assert_eq!(sessions.detach(ClientId(2)), None, "gone at once");
     }
 
     #[test]
-    fn a_token_in_use_cannot_be_taken_over() {
+    fn naming_its_own_token_again_changes_nothing() {
         let mut sessions = Sessions::new(GRACE);
         sessions.attach(ClientId(1), 9);
-        assert_eq!(sessions.attach(ClientId(2), 9), None);
-        assert_eq!(sessions.client_of(ClientId(2)), ClientId(2));
+        assert_eq!(sessions.attach(ClientId(1), 9), None);
+        away(sessions.detach(ClientId(1)));
     }
 }

@@ -8,7 +8,7 @@
 
 use crate::modules::ModuleStore;
 use crate::server::Outgoing;
-use crate::sessions::Sessions;
+use crate::sessions::{Closed, Sessions};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -169,17 +169,25 @@ impl State {
                 let client = self.sessions.client_of(connection);
                 self.client_request(connection, client, request)
             }
-            Input::ClientClosed(connection) => {
-                let client = self.sessions.client_of(connection);
-                tracing::info!(%client, "client disconnected");
-                self.clients.remove(&client);
-                match self.sessions.detach(connection) {
-                    Some((grace, epoch)) => {
-                        self.after(grace, Input::GraceExpired { client, epoch });
-                    }
-                    None => self.event(Event::ClientGone { client }),
+            Input::ClientClosed(connection) => match self.sessions.detach(connection) {
+                Closed::Superseded => {
+                    tracing::debug!(%connection, "a superseded client connection closed");
                 }
-            }
+                Closed::Away {
+                    client,
+                    grace,
+                    epoch,
+                } => {
+                    tracing::info!(%client, ?grace, "client disconnected; keeping what it holds for its grace period");
+                    self.clients.remove(&client);
+                    self.after(grace, Input::GraceExpired { client, epoch });
+                }
+                Closed::Gone { client } => {
+                    tracing::info!(%client, "client disconnected");
+                    self.clients.remove(&client);
+                    self.event(Event::ClientGone { client });
+                }
+            },
             Input::GraceExpired { client, epoch } => {
                 if self.sessions.expire(client, epoch) {
                     tracing::info!(%client, "client did not reconnect within its grace period; releasing what it held");
