@@ -21,8 +21,11 @@ pub(crate) const NANNY_ENV: &str = "WEFT_NANNY";
 /// A child that exits (not killed by a signal) sooner than this after
 /// starting counts as a failed start.
 const QUICK_EXIT: Duration = Duration::from_secs(2);
-/// Failed starts in a row after which the nanny gives up.
-const QUICK_EXITS_MAX: u32 = 5;
+/// Failed starts in a row after which the nanny gives up (with the pauses
+/// between them, about a minute: a scheduler that is away that long).
+const QUICK_EXITS_MAX: u32 = 20;
+/// The longest pause between starts.
+const PAUSE_MAX: Duration = Duration::from_secs(5);
 
 /// Runs `weft ARGS --no-nanny` and restarts it as described above.
 pub(crate) fn run(args: &[String]) -> Result<(), Failure> {
@@ -73,9 +76,13 @@ pub(crate) fn run(args: &[String]) -> Result<(), Failure> {
                     "the worker died {quick_exits} times in a row within {QUICK_EXIT:?} of starting; giving up"
                 )));
             }
-            std::thread::sleep(Duration::from_millis(200) * quick_exits);
+            std::thread::sleep((Duration::from_millis(200) * quick_exits).min(PAUSE_MAX));
         } else {
             quick_exits = 0;
+            if started.elapsed() < QUICK_EXIT && status.code().is_none() {
+                // Killed soon after starting, again and again: not a tight loop.
+                std::thread::sleep(Duration::from_millis(200));
+            }
         }
         tracing::warn!(reason = %why, "nanny: starting a fresh worker process");
     }

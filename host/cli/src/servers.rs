@@ -148,7 +148,14 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         ..WorkerConfig::default()
     };
     runtime()?.block_on(async {
-        let mut worker = weft_worker::start(config).await.map_err(Failure::usage)?;
+        // A bad setting is a usage error (the nanny stops); anything else
+        // (the scheduler unreachable, say) is worth another try.
+        let mut worker = weft_worker::start(config)
+            .await
+            .map_err(|error| match error {
+                weft_worker::WorkerError::Config { .. } => Failure::usage(error),
+                other => Failure::task(other),
+            })?;
         println!(
             "worker {} serving data on {}",
             worker.id(),

@@ -7,10 +7,12 @@
 //! client's session token first, and carries on: the scheduler kept what
 //! the client held for its `client_grace` and tells it again where each
 //! key stands. State-changing requests (submissions, releases, scatters,
-//! cancels) written but not yet acknowledged are written again, in order,
+//! plain cancels) written but not yet acknowledged are written again, in order,
 //! on the new connection (each is idempotent, and a reply to any later
 //! request acknowledges them); requests waiting for a reply fail (their
-//! answers are lost). Past the timeout the client is closed.
+//! answers are lost). Past the timeout, or if the scheduler no longer
+//! knows the session (`SessionLost`: the grace ran out), the client is
+//! closed: its futures are gone, and every wait says so.
 
 use crate::state::State;
 use std::sync::{Arc, Mutex};
@@ -39,6 +41,7 @@ pub(crate) fn spawn(
     // First, so that a reconnection can resume this client's holdings.
     let _ = requests.send(ClientRequest::Session {
         token: reconnect.token,
+        resume: false,
     });
     tokio::spawn(supervise(connection, outgoing, state, reconnect));
     requests
@@ -81,11 +84,15 @@ async fn supervise(
             Ended::Lost(reason) => reason,
         };
         tracing::debug!(%reason, "scheduler connection lost");
-        // Replies to requests already sent will not come.
+        // Replies to requests already written will not come; requests not
+        // written yet go out on the new connection.
         let waiting: Vec<_> = {
             let mut state = lock(&state);
-            state.written_at.clear();
-            state.requests.drain().collect()
+            let written: Vec<_> = state.written_at.drain().map(|(id, _)| id).collect();
+            written
+                .into_iter()
+                .filter_map(|id| state.requests.remove(&id).map(|waiter| (id, waiter)))
+                .collect()
         };
         for (request, waiter) in waiting {
             let message = format!("the connection to the scheduler was lost: {reason}");
@@ -97,6 +104,7 @@ async fn supervise(
                 (reader, writer) = connection.into_split();
                 let replay: Vec<ClientRequest> = std::iter::once(ClientRequest::Session {
                     token: reconnect.token,
+                    resume: true,
                 })
                 .chain(lock(&state).unacked.iter().map(|(_, r)| r.clone()))
                 .collect();
@@ -166,13 +174,19 @@ async fn write_loop(
                 Some(ClientRequest::Release { keys }) => released.extend(keys),
                 Some(other) => {
                     if !released.is_empty() {
-                        let keys = std::mem::take(&mut released);
-                        if let Err(error) = writer.queue(&ClientRequest::Release { keys }) {
-                            tracing::warn!(%error, "could not queue a release");
+                        let release = ClientRequest::Release {
+                            keys: std::mem::take(&mut released),
+                        };
+                        match writer.queue(&release) {
+                            Ok(()) => record(state, &release),
+                            Err(error) => tracing::warn!(%error, "could not queue a release"),
                         }
                     }
-                    record(state, &other);
-                    if let Err(error) = writer.queue(&other) {
+                    let queued = writer.queue(&other);
+                    if queued.is_ok() {
+                        record(state, &other);
+                    }
+                    if let Err(error) = queued {
                         tracing::warn!(%error, "could not send a request");
                         if let Some(request) = request_id(&other)
                             && let Some(waiter) = lock(state).requests.remove(&request)
@@ -190,21 +204,27 @@ async fn write_loop(
         }
         if !released.is_empty() {
             let release = ClientRequest::Release { keys: released };
-            record(state, &release);
-            let _ = writer.queue(&release);
+            if writer.queue(&release).is_ok() {
+                record(state, &release);
+            }
         }
         let barrier = {
             let mut state = lock(state);
-            (state.unacked.len() > UNACKED_MAX && state.written_at.is_empty()).then(|| {
+            let in_flight = state
+                .barrier
+                .is_some_and(|id| state.written_at.contains_key(&id));
+            (state.unacked.len() > UNACKED_MAX && !in_flight).then(|| {
                 state.next_request += 1;
+                state.barrier = Some(state.next_request);
                 ClientRequest::ListWorkers {
                     request: state.next_request,
                 }
             })
         };
-        if let Some(barrier) = barrier {
+        if let Some(barrier) = barrier
+            && writer.queue(&barrier).is_ok()
+        {
             record(state, &barrier);
-            let _ = writer.queue(&barrier);
         }
         if let Err(error) = writer.flush().await {
             return Ended::Lost(error.to_string());
@@ -221,12 +241,14 @@ fn record(state: &Mutex<State>, request: &ClientRequest) {
     if let Some(id) = request_id(request) {
         state.written_at.insert(id, seq);
     }
+    // A forced cancel is not replayed: by then another client may have
+    // submitted the keys again.
     if matches!(
         request,
         ClientRequest::SubmitGraph { .. }
             | ClientRequest::Release { .. }
             | ClientRequest::Scattered { .. }
-            | ClientRequest::Cancel { .. }
+            | ClientRequest::Cancel { force: false, .. }
     ) {
         state.unacked.push_back((seq, request.clone()));
     }

@@ -58,6 +58,8 @@ pub(crate) struct State {
     pub(crate) written_at: HashMap<RequestId, u64>,
     /// The next write sequence number.
     pub(crate) write_seq: u64,
+    /// The request id of the last barrier written (see `link.rs`).
+    pub(crate) barrier: Option<RequestId>,
 }
 
 impl State {
@@ -145,6 +147,11 @@ impl State {
                     self.set(&key, FutureStatus::Refused(reason.clone()));
                 }
             }
+            ClientEvent::SessionLost => self.close(
+                "the connection to the scheduler was lost for longer than its client_grace: \
+                 this client's futures are gone"
+                    .into(),
+            ),
             reply @ (ClientEvent::ModuleStored { request, .. }
             | ClientEvent::Locations { request, .. }
             | ClientEvent::Workers { request, .. }

@@ -68,6 +68,10 @@ impl Scheduler {
                 );
             }
         }
+        // Pin every new value first, then swap them in and let the old
+        // ones go: an old dataset may be the only holder of a key a new one
+        // names.
+        let mut pinned = Vec::with_capacity(datasets.len());
         for (name, value) in datasets {
             let holder = ClientId(self.next_dataset_holder);
             self.next_dataset_holder -= 1;
@@ -77,13 +81,18 @@ impl Scheduler {
                     self.add_want(holder, *key);
                 }
             }
+            pinned.push((name, holder, value));
+        }
+        let mut replaced = Vec::new();
+        for (name, holder, value) in pinned {
             let dataset = Dataset {
                 holder,
                 value: Arc::new(value),
             };
-            if let Some(old) = self.datasets.insert(name, dataset) {
-                self.client_gone(old.holder);
-            }
+            replaced.extend(self.datasets.insert(name, dataset));
+        }
+        for old in replaced {
+            self.client_gone(old.holder);
         }
         let error = None;
         self.send(Command::Client(client, ToClient::Done { request, error }));

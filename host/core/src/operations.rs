@@ -295,40 +295,43 @@ impl Scheduler {
         }
     }
 
-    /// A copy asked for by an operation was made (`Ok`) or not (`Err`).
-    /// Returns whether an operation was waiting for it.
+    /// A copy asked for by operations was made (`Ok`) or not (`Err`):
+    /// every operation waiting on it is settled (a worker answers once for
+    /// a key however many asked). Returns whether any was waiting.
     pub(crate) fn copy_answered(
         &mut self,
         worker: WorkerId,
         key: TaskKey,
         outcome: Result<(), String>,
     ) -> bool {
-        let found = self
+        let waiting: Vec<((ClientId, u64), Option<WorkerId>)> = self
             .operations
             .iter_mut()
-            .find_map(|(op, state)| state.outstanding.remove(&(key, worker)).map(|s| (*op, s)));
-        let Some(((client, request), source)) = found else {
-            return false;
-        };
-        let operation = self.operations.get_mut(&(client, request)).expect("found");
-        match outcome {
-            Err(message) => operation
-                .errors
-                .push(format!("{worker} could not copy {key}: {message}")),
-            Ok(()) => {
-                if let Some(source) = source
-                    && let Some(id) = self.id_of(&key)
-                    && self.task(id).state == TaskState::Memory
-                    && self.task(id).who_has.contains(&worker)
-                    && self.task(id).who_has.contains(&source)
-                {
-                    self.remove_replica(id, source);
-                    self.send(Command::Worker(source, ToWorker::Free { keys: vec![key] }));
+            .filter_map(|(op, state)| state.outstanding.remove(&(key, worker)).map(|s| (*op, s)))
+            .collect();
+        for &((client, request), source) in &waiting {
+            match &outcome {
+                Err(message) => {
+                    let operation = self.operations.get_mut(&(client, request)).expect("listed");
+                    operation
+                        .errors
+                        .push(format!("{worker} could not copy {key}: {message}"));
+                }
+                Ok(()) => {
+                    if let Some(source) = source
+                        && let Some(id) = self.id_of(&key)
+                        && self.task(id).state == TaskState::Memory
+                        && self.task(id).who_has.contains(&worker)
+                        && self.task(id).who_has.contains(&source)
+                    {
+                        self.remove_replica(id, source);
+                        self.send(Command::Worker(source, ToWorker::Free { keys: vec![key] }));
+                    }
                 }
             }
+            self.finish_operation(client, request);
         }
-        self.finish_operation(client, request);
-        true
+        !waiting.is_empty()
     }
 
     /// Copies an operation was waiting for from a worker that left fail.

@@ -158,3 +158,59 @@ fn a_refused_steal_leaves_the_task_where_it_is() {
     });
     assert_eq!(h.core.state_of(&key), StateName::Memory);
 }
+
+#[test]
+fn an_override_that_drops_the_only_holder_of_a_key_another_new_dataset_names_keeps_it() {
+    let mut h = Harness::new();
+    let (client, worker) = (ClientId(1), WorkerId(2));
+    h.event(Event::WorkerJoined {
+        worker,
+        nthreads: 1,
+    });
+    h.event(Event::ClientConnected { client });
+    let commands = h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![task(1), task(2)],
+        wants: vec![key(1), key(2)],
+    });
+    for (worker, compute) in computes(&commands) {
+        h.event(Event::TaskFinished {
+            worker,
+            key: compute.key,
+            run: compute.run,
+            nbytes: 8,
+            duration_us: 1,
+        });
+    }
+    let value = |keys: Vec<TaskKey>| weft_core::DatasetValue {
+        keys,
+        graph: None,
+        metadata: String::new(),
+        ret: None,
+    };
+    h.event(Event::PublishDatasets {
+        client,
+        request: 1,
+        datasets: vec![("a".into(), value(vec![key(2)]))],
+        replace: false,
+    });
+    // Now dataset "a" is the only holder of key 2.
+    h.event(Event::ReleaseKeys {
+        client,
+        keys: vec![key(2)],
+    });
+    h.event(Event::PublishDatasets {
+        client,
+        request: 2,
+        datasets: vec![
+            ("a".into(), value(vec![key(1)])),
+            ("b".into(), value(vec![key(2)])),
+        ],
+        replace: true,
+    });
+    assert_eq!(h.core.state_of(&key(2)), StateName::Memory, "b keeps it");
+    assert_eq!(
+        h.core.dataset_names(),
+        vec!["a".to_string(), "b".to_string()]
+    );
+}

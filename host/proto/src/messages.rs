@@ -73,6 +73,9 @@ pub enum ClientRequest {
     Session {
         /// A random token the client keeps for its lifetime.
         token: u128,
+        /// True on a reconnection: if the scheduler no longer knows the
+        /// session, it answers [`ClientEvent::SessionLost`].
+        resume: bool,
     },
     /// The client is closing on purpose (its futures were released before
     /// this): no reconnection grace is needed.
@@ -207,6 +210,10 @@ pub enum ClientEvent {
         /// The names.
         names: Vec<String>,
     },
+    /// A reconnection named a session the scheduler no longer has (its
+    /// grace ran out, or the scheduler restarted): what the client held is
+    /// gone.
+    SessionLost,
     /// A request without another reply succeeded.
     Done {
         /// The request.

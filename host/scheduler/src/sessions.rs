@@ -67,6 +67,11 @@ impl Sessions {
         self.aliases.get(&connection).copied().unwrap_or(connection)
     }
 
+    /// Whether a newer connection has replaced `connection`.
+    pub(crate) fn is_superseded(&self, connection: ClientId) -> bool {
+        self.superseded.contains(&connection)
+    }
+
     /// `connection` names session `token`. Returns the client it resumes
     /// (away within its grace, or still connected through an older
     /// connection, which it supersedes); otherwise the token becomes this

@@ -166,6 +166,11 @@ impl State {
                 self.event(Event::ClientConnected { client });
             }
             Input::Client(connection, request) => {
+                if self.sessions.is_superseded(connection) {
+                    // A newer connection speaks for this client and replays
+                    // what it needs; late input here could undo it.
+                    return;
+                }
                 let client = self.sessions.client_of(connection);
                 self.client_request(connection, client, request)
             }
@@ -426,8 +431,13 @@ impl State {
                 self.send_client(client, ClientEvent::Workers { request, workers });
             }
             ClientRequest::Goodbye => self.sessions.end(client),
-            ClientRequest::Session { token } => {
-                if let Some(resumed) = self.sessions.attach(connection, token) {
+            ClientRequest::Session { token, resume } => {
+                let resumed = self.sessions.attach(connection, token);
+                if resume && resumed.is_none() {
+                    tracing::warn!(%client, "a client reconnected after its session was gone");
+                    self.send_client(client, ClientEvent::SessionLost);
+                }
+                if let Some(resumed) = resumed {
                     tracing::info!(client = %resumed, "client reconnected within its grace period");
                     if let Some(peer) = self.clients.remove(&connection) {
                         self.clients.insert(resumed, peer);
