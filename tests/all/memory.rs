@@ -514,6 +514,8 @@ fn a_worker_over_its_memory_limit_spills_and_reads_back() {
 /// test can cut, to drop a client's connection without the client knowing.
 struct Relay {
     addr: String,
+    /// While set, new connections are dropped at once.
+    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
     connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
     accept: tokio::task::JoinHandle<()>,
 }
@@ -524,8 +526,13 @@ impl Relay {
         let addr = listener.local_addr().unwrap().to_string();
         let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let held = connections.clone();
+        let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let refusing = paused.clone();
         let accept = tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                if refusing.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: the client sees the connection close
+                }
                 let target = target.clone();
                 let relay = tokio::spawn(async move {
                     if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
@@ -537,6 +544,7 @@ impl Relay {
         });
         Relay {
             addr,
+            paused,
             connections,
             accept,
         }
@@ -599,5 +607,41 @@ fn a_client_that_reconnects_within_its_grace_carries_on() {
             start.elapsed()
         );
         drop(persisted);
+    });
+}
+
+#[test]
+fn a_client_back_after_its_grace_is_closed_with_a_clear_reason() {
+    let cluster = cluster(1, &["--client-grace", "500ms"], &[]);
+    runtime().block_on(async {
+        let relay = Relay::start(cluster.scheduler.addr.clone()).await;
+        let client = Client::connect(&relay.addr).await.unwrap();
+        let examples = client
+            .upload_module(std::fs::read(weft_guest_artifacts::EXAMPLE_TASKS).unwrap())
+            .await
+            .unwrap();
+        let x = client.submit::<i64>(&examples, "inc", (1,)).unwrap();
+        assert_eq!(bounded(x.result()).await.unwrap(), 2);
+        let observer = Client::connect(&cluster.scheduler.addr).await.unwrap();
+
+        relay
+            .paused
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        relay.cut();
+        eventually(&observer, "released after the grace", |s| s.keys == 0).await;
+        relay
+            .paused
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+
+        // It gets through again, learns its session is gone, and closes
+        // rather than keep futures the scheduler forgot.
+        let start = Instant::now();
+        while !client.is_closed() {
+            assert!(start.elapsed() < DEADLINE, "the client never learned");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let error = client.submit::<i64>(&examples, "inc", (2,)).unwrap_err();
+        assert!(error.to_string().contains("client_grace"), "{error}");
+        drop(x);
     });
 }
