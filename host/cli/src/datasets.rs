@@ -5,7 +5,7 @@
 
 use crate::Failure;
 use clap::{Args, Subcommand};
-use weft_client::{Client, DatasetContent};
+use weft_client::DatasetContent;
 
 /// Flags of `weft datasets`.
 #[derive(Debug, Clone, Args)]
@@ -13,6 +13,8 @@ pub(crate) struct DatasetsArgs {
     /// The scheduler's address, `host:port`.
     #[arg(long, env = "WEFT_SCHEDULER", default_value = weft_scheduler::DEFAULT_LISTEN)]
     scheduler: String,
+    #[command(flatten)]
+    credentials: crate::credentials::CredentialArgs,
     #[command(subcommand)]
     command: DatasetsCommand,
 }
@@ -46,9 +48,7 @@ pub(crate) fn datasets(args: &DatasetsArgs) -> Result<(), Failure> {
         .build()
         .map_err(Failure::usage)?;
     runtime.block_on(async {
-        let client = Client::connect(&args.scheduler)
-            .await
-            .map_err(Failure::usage)?;
+        let client = args.credentials.connect(&args.scheduler).await?;
         match &args.command {
             DatasetsCommand::List => {
                 for name in client.list_datasets().await.map_err(Failure::task)? {

@@ -2,6 +2,8 @@
 //! locally and prints its result as JSON; `weft tasks` lists a module's tasks
 //! and their signatures. Both are the task author's inner loop.
 
+mod cert_cmd;
+mod credentials;
 mod datasets;
 mod limits;
 mod local_run;
@@ -9,6 +11,7 @@ mod map;
 mod nanny;
 mod servers;
 mod status;
+mod tenant_cmd;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -76,6 +79,16 @@ enum Command {
         #[command(flatten)]
         args: status::StatusArgs,
     },
+    /// Certificates for TLS: `weft cert init DIR` makes a cluster's CA and certificates.
+    Cert {
+        #[command(subcommand)]
+        command: cert_cmd::CertCommand,
+    },
+    /// Tenants and their tokens: `weft tenant add NAME --tenants FILE` and more.
+    Tenant {
+        #[command(subcommand)]
+        command: tenant_cmd::TenantCommand,
+    },
     /// List a module's tasks and their signatures.
     Tasks {
         /// The task module (.wasm).
@@ -109,6 +122,8 @@ fn main() -> ExitCode {
         Command::Local { args } => servers::local(&args),
         Command::Status { args } => status::status(&args),
         Command::Datasets { args } => datasets::datasets(&args),
+        Command::Cert { command } => cert_cmd::run(command).map_err(Failure::task),
+        Command::Tenant { command } => tenant_cmd::run(command).map_err(Failure::task),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

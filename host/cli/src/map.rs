@@ -16,6 +16,8 @@ use weft_client::{Client, LocalConfig};
 pub(crate) struct MapArgs {
     /// The task module (.wasm).
     module: PathBuf,
+    #[command(flatten)]
+    credentials: crate::credentials::CredentialArgs,
     /// The task's name.
     task: String,
     /// The file of JSON lines (`-` for standard input).
@@ -42,16 +44,15 @@ pub(crate) fn map(args: &MapArgs) -> Result<(), Failure> {
         .map_err(Failure::usage)?;
     runtime.block_on(async {
         let client = match &args.scheduler {
-            Some(addr) => Client::connect(addr).await,
+            Some(addr) => args.credentials.connect(addr).await?,
             None => {
                 let config = LocalConfig {
                     workers: args.workers,
                     ..LocalConfig::default()
                 };
-                Client::local_with(config).await
+                Client::local_with(config).await.map_err(Failure::usage)?
             }
-        }
-        .map_err(Failure::usage)?;
+        };
         let module = client
             .upload_module_file(&args.module)
             .await

@@ -30,6 +30,40 @@ pub(crate) struct SchedulerArgs {
     /// How long a restart waits for the workers to be back (restart_timeout).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     restart_timeout: std::time::Duration,
+    /// The tenants file (`weft tenant add ... --tenants FILE`): clients and
+    /// workers must then present a token. Reloaded when it changes or on
+    /// SIGHUP. Without it, every connection is tenant "default" with admin
+    /// rights, which is allowed on loopback addresses only.
+    #[arg(long, env = "WEFT_TENANTS")]
+    tenants: Option<std::path::PathBuf>,
+    /// Allow listening on a non-loopback address without TLS and tenants.
+    #[arg(long)]
+    insecure: bool,
+}
+
+/// Refuses to listen on a non-loopback `listen` address unless the port is
+/// protected (`secured`) or `insecure` was given.
+fn refuse_insecure_bind(
+    listen: &str,
+    secured: bool,
+    insecure: bool,
+    what: &str,
+) -> Result<(), Failure> {
+    let loopback = listen
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().is_loopback())
+        .unwrap_or_else(|_| listen.starts_with("localhost:"));
+    if loopback || secured || insecure {
+        if !loopback && !secured {
+            tracing::warn!(%listen, "the {what} listens on a non-loopback address without TLS and tenants (--insecure)");
+        }
+        return Ok(());
+    }
+    Err(Failure::usage(anyhow::anyhow!(
+        "refusing to listen on {listen}: the {what} would accept anyone on the network without \
+         TLS and tenant tokens (this version has no TLS yet); listen on 127.0.0.1, or give \
+         --insecure if the network is trusted"
+    )))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
@@ -41,6 +75,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 /// `weft scheduler`.
 pub(crate) fn scheduler(args: &SchedulerArgs) -> Result<(), Failure> {
+    refuse_insecure_bind(&args.listen, false, args.insecure, "scheduler")?;
     let config = SchedulerConfig {
         listen: args.listen.clone(),
         module_store_bytes_max: args.module_store_limit,
@@ -53,6 +88,26 @@ pub(crate) fn scheduler(args: &SchedulerArgs) -> Result<(), Failure> {
         ..SchedulerConfig::default()
     };
     runtime()?.block_on(async {
+        let mut config = config;
+        // A tenants file that cannot be read is fatal: never a silent
+        // fallback to no authentication.
+        let _watcher = match &args.tenants {
+            Some(path) => {
+                let (registry, watcher) = weft_scheduler::tenants::watch(
+                    path.clone(),
+                    weft_scheduler::tenants::DEFAULT_POLL,
+                )
+                .map_err(Failure::usage)?;
+                config.tokens = weft_scheduler::Tokens::Watched(registry);
+                Some(AbortOnDrop(watcher))
+            }
+            None => {
+                tracing::warn!(
+                    "no --tenants: every connection is tenant \"default\" with admin rights"
+                );
+                None
+            }
+        };
         let mut scheduler = weft_scheduler::start(config)
             .await
             .map_err(Failure::usage)?;
@@ -103,6 +158,11 @@ pub(crate) struct WorkerArgs {
     listen: String,
     #[command(flatten)]
     limits: LimitArgs,
+    #[command(flatten)]
+    credentials: crate::credentials::CredentialArgs,
+    /// Allow a data port on a non-loopback address without TLS.
+    #[arg(long)]
+    insecure: bool,
 }
 
 fn fraction(value: f64) -> Option<f64> {
@@ -125,8 +185,10 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         .nthreads
         .unwrap_or_else(weft_worker::default_nthreads)
         .max(1);
+    refuse_insecure_bind(&args.listen, false, args.insecure, "worker data port")?;
     let config = WorkerConfig {
         scheduler: args.scheduler.clone(),
+        token: args.credentials.token()?,
         name: args.name.clone(),
         nthreads,
         memory_limit: args.memory_limit,
@@ -153,7 +215,8 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         let mut worker = weft_worker::start(config)
             .await
             .map_err(|error| match error {
-                weft_worker::WorkerError::Config { .. } => Failure::usage(error),
+                weft_worker::WorkerError::Config { .. }
+                | weft_worker::WorkerError::Refused { .. } => Failure::usage(error),
                 other => Failure::task(other),
             })?;
         println!(
@@ -213,4 +276,13 @@ pub(crate) fn local(args: &LocalArgs) -> Result<(), Failure> {
         tracing::info!("interrupted; stopping");
         Ok(())
     })
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

@@ -7,13 +7,15 @@
 use crate::Failure;
 use bytesize::ByteSize;
 use clap::Args;
-use weft_client::{Client, ClusterStatus};
+use weft_client::ClusterStatus;
 
 /// Flags of `weft status`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct StatusArgs {
     /// The scheduler's address, `host:port`.
     scheduler: String,
+    #[command(flatten)]
+    credentials: crate::credentials::CredentialArgs,
     /// Also list the keys each worker holds.
     #[arg(long)]
     keys: bool,
@@ -29,9 +31,7 @@ pub(crate) fn status(args: &StatusArgs) -> Result<(), Failure> {
         .build()
         .map_err(Failure::usage)?;
     let status = runtime.block_on(async {
-        let client = Client::connect(&args.scheduler)
-            .await
-            .map_err(Failure::usage)?;
+        let client = args.credentials.connect(&args.scheduler).await?;
         let status = client.status(args.keys).await.map_err(Failure::task)?;
         client.close().await.map_err(Failure::task)?;
         Ok(status)

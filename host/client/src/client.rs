@@ -42,10 +42,13 @@ impl Default for SubmitOptions {
 pub const DEFAULT_RECONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How a client connects.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClientOptions {
     /// Frame size limit and handshake timeout of its connections.
     pub limits: ConnectionLimits,
+    /// The token it proves itself with (`--token-file`, `WEFT_TOKEN`,
+    /// `~/.config/weft/token`); `None` for a cluster without tenants.
+    pub token: Option<weft_proto::Secret>,
     /// `reconnect_timeout`: how long to keep trying to reconnect when the
     /// connection to the scheduler drops; the scheduler keeps what the
     /// client held for its `client_grace`. Zero: never reconnect. Default
@@ -57,6 +60,7 @@ impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
             limits: ConnectionLimits::default(),
+            token: None,
             reconnect_timeout: DEFAULT_RECONNECT_TIMEOUT,
         }
     }
@@ -110,30 +114,30 @@ impl Client {
         let limits = options.limits;
         let name = format!("client-{}", std::process::id());
         let hello = Hello::new(Role::Client, name.clone());
-        let (connection, theirs) = Connection::connect(addr, &hello, &limits)
+        let dialer = weft_proto::Dialer {
+            limits,
+            tls: None,
+            credential: options
+                .token
+                .clone()
+                .map_or(weft_proto::Credential::None, weft_proto::Credential::Token),
+            expect_role: Role::Scheduler,
+        };
+        let (connection, _theirs) = Connection::connect(addr, &hello, &dialer)
             .await
             .map_err(|e| ClientError::Connection(e.to_string()))?;
-        if theirs.role != Role::Scheduler {
-            return Err(ClientError::Connection(format!(
-                "{addr} is a Weft {}, not a scheduler",
-                theirs.role
-            )));
-        }
         let state = Arc::new(Mutex::new(State::default()));
-        let entropy = blake3::hash(
-            format!(
-                "{:?}{}{:p}",
-                std::time::SystemTime::now(),
-                std::process::id(),
-                &state
-            )
-            .as_bytes(),
-        );
-        let seed = u64::from_le_bytes(entropy.as_bytes()[..8].try_into().expect("8 bytes"));
-        let token = u128::from_le_bytes(entropy.as_bytes()[16..].try_into().expect("16 bytes"));
+        // The impure-key seed and the session token come from the
+        // operating system's CSPRNG: neither may be guessable.
+        let mut entropy = [0u8; 24];
+        getrandom::fill(&mut entropy).map_err(|e| {
+            ClientError::Connection(format!("the system's random number generator failed: {e}"))
+        })?;
+        let seed = u64::from_le_bytes(entropy[..8].try_into().expect("8 bytes"));
+        let token = u128::from_le_bytes(entropy[8..].try_into().expect("16 bytes"));
         let reconnect = link::Reconnect {
             addr: addr.to_string(),
-            limits,
+            dialer,
             name,
             token,
             timeout: options.reconnect_timeout,
@@ -179,6 +183,11 @@ impl Client {
 
     pub(crate) fn connection_limits(&self) -> ConnectionLimits {
         self.inner.limits
+    }
+
+    /// The key workers hold this client's `key` under.
+    pub(crate) fn wire_key(&self, key: &TaskKey) -> TaskKey {
+        weft_core::wire_key(lock(&self.inner.state).tenant, key)
     }
 
     pub(crate) fn state(&self) -> &Mutex<State> {
@@ -352,38 +361,45 @@ impl Client {
             .iter()
             .map(|w| (w.id, w.data_addr.as_str()))
             .collect();
-        let where_is: HashMap<TaskKey, &str> = locations
+        let where_is: HashMap<TaskKey, (&str, TaskKey)> = locations
             .iter()
             .filter_map(|l| {
                 l.holders
                     .iter()
                     .find_map(|h| addresses.get(h))
-                    .map(|addr| (l.key, *addr))
+                    .map(|addr| (l.key, (*addr, l.wire_key)))
             })
             .collect();
-        let mut by_holder: HashMap<&str, Vec<TaskKey>> = HashMap::new();
+        let mut by_holder: HashMap<&str, Vec<(TaskKey, TaskKey)>> = HashMap::new();
         let mut seen = std::collections::HashSet::with_capacity(keys.len());
         for key in &keys {
-            let addr = where_is.get(key).ok_or_else(|| ClientError::Fetch {
+            let (addr, wire) = where_is.get(key).ok_or_else(|| ClientError::Fetch {
                 key: *key,
                 message: "no worker holds it any more (lost; it will be recomputed, try again)"
                     .into(),
             })?;
             if seen.insert(*key) {
-                by_holder.entry(addr).or_default().push(*key);
+                by_holder.entry(addr).or_default().push((*key, *wire));
             }
         }
         let fetches = by_holder.into_iter().map(|(addr, wanted)| async move {
+            let wire: Vec<TaskKey> = wanted.iter().map(|(_, wire)| *wire).collect();
             let values = self
                 .inner
                 .peers
-                .fetch(addr, &wanted, &self.inner.limits)
+                .fetch(addr, &wire, &self.inner.limits)
                 .await
                 .map_err(|message| ClientError::Fetch {
-                    key: wanted[0],
+                    key: wanted[0].0,
                     message,
                 })?;
-            Ok::<_, ClientError>(wanted.into_iter().zip(values).collect::<Vec<_>>())
+            Ok::<_, ClientError>(
+                wanted
+                    .into_iter()
+                    .map(|(key, _)| key)
+                    .zip(values)
+                    .collect::<Vec<_>>(),
+            )
         });
         let mut fetched: HashMap<TaskKey, bytes::Bytes> = HashMap::with_capacity(keys.len());
         for batch in futures_util::future::join_all(fetches).await {

@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use std::collections::HashMap;
 use tokio::sync::Mutex;
-use weft_proto::{Connection, ConnectionLimits, Hello, Role};
+use weft_proto::{Connection, ConnectionLimits, Dialer, Hello, Role};
 use weft_schema::graph::TaskKey;
 
 /// Idle connections to workers' data ports, by address.
@@ -26,7 +26,7 @@ impl PeerPool {
             Some(connection) => connection,
             None => {
                 let hello = Hello::new(Role::Client, "client");
-                Connection::connect(addr, &hello, limits)
+                Connection::connect(addr, &hello, &Dialer::plain(*limits, Role::Worker))
                     .await
                     .map_err(|e| e.to_string())?
                     .0

@@ -19,13 +19,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use weft_proto::messages::{ClientEvent, ClientRequest};
-use weft_proto::{Connection, ConnectionLimits, ConnectionReader, ConnectionWriter, Hello, Role};
+use weft_proto::{Connection, ConnectionReader, ConnectionWriter, Hello, Role};
 
 /// How to reach the scheduler again.
 #[derive(Debug, Clone)]
 pub(crate) struct Reconnect {
     pub(crate) addr: String,
-    pub(crate) limits: ConnectionLimits,
+    pub(crate) dialer: weft_proto::Dialer,
     pub(crate) name: String,
     pub(crate) token: u128,
     /// Zero: never reconnect.
@@ -129,9 +129,15 @@ async fn connect_again(reconnect: &Reconnect) -> Option<Connection> {
     let mut pause = Duration::from_millis(50);
     while Instant::now() < deadline {
         let hello = Hello::new(Role::Client, reconnect.name.clone());
-        match Connection::connect(&reconnect.addr, &hello, &reconnect.limits).await {
-            Ok((connection, theirs)) if theirs.role == Role::Scheduler => return Some(connection),
-            Ok(_) => return None,
+        match Connection::connect(&reconnect.addr, &hello, &reconnect.dialer).await {
+            Ok((connection, _)) => return Some(connection),
+            Err(
+                error @ (weft_proto::ConnectionError::Refused { .. }
+                | weft_proto::ConnectionError::UnexpectedRole { .. }),
+            ) => {
+                tracing::warn!(%error, "cannot reconnect to the scheduler");
+                return None;
+            }
             Err(error) => tracing::debug!(%error, "reconnecting to the scheduler"),
         }
         tokio::time::sleep(pause.min(deadline.saturating_duration_since(Instant::now()))).await;

@@ -63,8 +63,9 @@ impl Client {
             } else {
                 vec![&workers[index % workers.len()]]
             };
+            let wire = self.wire_key(&key);
             for worker in &targets {
-                self.put(&worker.data_addr, key, &bytes).await?;
+                self.put(&worker.data_addr, wire, &bytes).await?;
             }
             self.hold(key);
             self.send_request(ClientRequest::Scattered {
@@ -85,7 +86,8 @@ impl Client {
     async fn put(&self, addr: &str, key: TaskKey, bytes: &[u8]) -> Result<(), ClientError> {
         let fail = |message: String| ClientError::Fetch { key, message };
         let hello = Hello::new(Role::Client, "client");
-        let (mut connection, _) = Connection::connect(addr, &hello, &self.connection_limits())
+        let dialer = weft_proto::Dialer::plain(self.connection_limits(), Role::Worker);
+        let (mut connection, _) = Connection::connect(addr, &hello, &dialer)
             .await
             .map_err(|e| fail(e.to_string()))?;
         connection

@@ -60,6 +60,8 @@ pub(crate) struct State {
     pub(crate) write_seq: u64,
     /// The request id of the last barrier written (see `link.rs`).
     pub(crate) barrier: Option<RequestId>,
+    /// The scheduler's number for this client's tenant (its `Welcome`).
+    pub(crate) tenant: weft_core::TenantId,
 }
 
 impl State {
@@ -146,6 +148,10 @@ impl State {
                 for key in keys {
                     self.set(&key, FutureStatus::Refused(reason.clone()));
                 }
+            }
+            ClientEvent::Welcome { tenant } => self.tenant = weft_core::TenantId(tenant),
+            ClientEvent::Denied { message } => {
+                tracing::warn!(%message, "the scheduler denied a request");
             }
             ClientEvent::SessionLost => self.close(
                 "the connection to the scheduler was lost for longer than its client_grace: \

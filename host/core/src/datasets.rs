@@ -7,7 +7,7 @@
 //! un-persisted collection) holds no keys: only its graph, for whoever
 //! gets it to compute from scratch.
 
-use crate::ids::{ClientId, TaskId};
+use crate::ids::{ClientId, TaskId, TenantId};
 use crate::messages::{Command, DatasetValue, FailureKind, ToClient};
 use crate::scheduler::Scheduler;
 use crate::task::TaskState;
@@ -42,14 +42,23 @@ impl Scheduler {
             let error = Some(error);
             s.send(Command::Client(client, ToClient::Done { request, error }));
         };
+        let tenant = self.tenant_of(client);
         for (at, (name, value)) in datasets.iter().enumerate() {
+            if name.contains('/') {
+                return refuse(
+                    self,
+                    format!(
+                        "dataset name {name:?} has a '/' (reserved for OWNER/NAME, a dataset another tenant shares); nothing was published"
+                    ),
+                );
+            }
             if datasets[..at].iter().any(|(other, _)| other == name) {
                 return refuse(
                     self,
                     format!("dataset {name:?} is named twice in one publish"),
                 );
             }
-            if !replace && self.datasets.contains_key(name) {
+            if !replace && self.datasets.contains_key(&(tenant, name.clone())) {
                 return refuse(
                     self,
                     format!(
@@ -58,7 +67,7 @@ impl Scheduler {
                 );
             }
             if value.graph.is_none()
-                && let Some(missing) = value.keys.iter().find(|k| !self.keys.contains_key(k))
+                && let Some(missing) = value.keys.iter().find(|k| self.id_for(client, k).is_none())
             {
                 return refuse(
                     self,
@@ -75,7 +84,7 @@ impl Scheduler {
         for (name, value) in datasets {
             let holder = ClientId(self.next_dataset_holder);
             self.next_dataset_holder -= 1;
-            self.clients.entry(holder).or_default();
+            self.clients.entry(holder).or_default().tenant = tenant;
             if value.graph.is_none() {
                 for key in &value.keys {
                     self.add_want(holder, *key);
@@ -89,7 +98,7 @@ impl Scheduler {
                 holder,
                 value: Arc::new(value),
             };
-            replaced.extend(self.datasets.insert(name, dataset));
+            replaced.extend(self.datasets.insert((tenant, name), dataset));
         }
         for old in replaced {
             self.client_gone(old.holder);
@@ -100,7 +109,8 @@ impl Scheduler {
 
     /// Unpublishes `name` (a no-op if there is none).
     pub(crate) fn unpublish(&mut self, client: ClientId, request: u64, name: &str) {
-        if let Some(dataset) = self.datasets.remove(name) {
+        let tenant = self.tenant_of(client);
+        if let Some(dataset) = self.datasets.remove(&(tenant, name.to_string())) {
             self.client_gone(dataset.holder);
         }
         let error = None;
@@ -111,14 +121,15 @@ impl Scheduler {
     /// answer leaves, so a later unpublish cannot free them first), or says
     /// why not: no such dataset, or data that is gone for good.
     pub(crate) fn get_dataset(&mut self, client: ClientId, request: u64, name: &str) {
-        let Some(dataset) = self.datasets.get(name).cloned() else {
+        let tenant = self.tenant_of(client);
+        let Some(dataset) = self.datasets.get(&(tenant, name.to_string())).cloned() else {
             let error = Some(format!("there is no dataset named {name:?}"));
             self.send(Command::Client(client, ToClient::Done { request, error }));
             return;
         };
         if dataset.value.graph.is_none() {
             let lost = dataset.value.keys.iter().find_map(|key| {
-                let task = self.task(*self.keys.get(key)?);
+                let task = self.task(self.id_for(client, key)?);
                 let failure = task.failure.as_ref()?;
                 (task.state == TaskState::Erred && failure.kind == FailureKind::DataLost)
                     .then(|| (*key, failure.message.clone()))
@@ -144,20 +155,29 @@ impl Scheduler {
         ));
         if dataset.value.graph.is_none() {
             for key in &dataset.value.keys {
-                let id = self.keys[key];
+                let id = self.id_for(client, key).expect("wanted above");
                 self.report_status(client, id);
             }
         }
     }
 
-    /// The published datasets' names, sorted.
-    pub fn dataset_names(&self) -> Vec<String> {
+    /// The names of the datasets `tenant` published, sorted.
+    pub fn dataset_names(&self, tenant: TenantId) -> Vec<String> {
+        self.datasets
+            .keys()
+            .filter(|(owner, _)| *owner == tenant)
+            .map(|(_, name)| name.clone())
+            .collect()
+    }
+
+    /// Every published dataset as (owner, name), sorted.
+    pub fn all_datasets(&self) -> Vec<(TenantId, String)> {
         self.datasets.keys().cloned().collect()
     }
 
-    /// `holder` takes a future to `key` (known).
+    /// `holder` takes a future to `key` (known to it).
     fn add_want(&mut self, holder: ClientId, key: TaskKey) {
-        let id: TaskId = self.keys[&key];
+        let id: TaskId = self.id_for(holder, &key).expect("known");
         let task = self.task_mut(id);
         if !task.who_wants.contains(&holder) {
             task.who_wants.push(holder);

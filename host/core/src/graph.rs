@@ -1,7 +1,7 @@
 //! Client events: new graphs and futures, releases, scattered data, clients
 //! leaving.
 
-use crate::ids::{ClientId, TaskId, WorkerId};
+use crate::ids::{ClientId, TaskId, TenantId, WorkerId};
 use crate::messages::{Command, SpecArg, TaskSpec, ToClient, ToWorker};
 use crate::scheduler::{DurationEstimate, Scheduler};
 use crate::task::{Task, TaskState};
@@ -20,7 +20,7 @@ impl Scheduler {
         wants: Vec<TaskKey>,
     ) {
         self.clients.entry(client).or_default();
-        let order = match check_graph(&tasks, |key| self.keys.contains_key(key)) {
+        let order = match check_graph(&tasks, |key| self.id_for(client, key).is_some()) {
             Ok(order) => order,
             Err(error) => {
                 let reason = error.to_string();
@@ -37,7 +37,7 @@ impl Scheduler {
         let new_keys: HashSet<TaskKey> = tasks.iter().map(|t| t.key).collect();
         if let Some(missing) = wants
             .iter()
-            .find(|k| !new_keys.contains(k) && !self.keys.contains_key(k))
+            .find(|k| !new_keys.contains(k) && self.id_for(client, k).is_none())
         {
             self.send(Command::Client(
                 client,
@@ -48,21 +48,38 @@ impl Scheduler {
             ));
             return;
         }
+        // A key already known is the same task only if it has the same
+        // spec: an impure task must not take over a pure task's key, nor a
+        // task a scattered key's.
+        if let Some(reason) = tasks
+            .iter()
+            .find_map(|task| self.spec_conflict(client, task))
+        {
+            self.send(Command::Client(
+                client,
+                ToClient::Rejected {
+                    keys: wants,
+                    reason,
+                },
+            ));
+            return;
+        }
 
+        let tenant = self.tenant_of(client);
         let mut added = Vec::new();
         let mut tasks: Vec<Option<GraphTask>> = tasks.into_iter().map(Some).collect();
         for index in order {
             let Some(task) = tasks[index].take() else {
                 continue;
             };
-            if self.keys.contains_key(&task.key) {
+            if self.id_for(client, &task.key).is_some() {
                 continue; // the same key is the same task: share it
             }
-            added.push(self.insert_task(task));
+            added.push(self.insert_task(client, tenant, task));
         }
 
         for key in wants {
-            let id = self.keys[&key];
+            let id = self.id_for(client, &key).expect("checked above");
             let task = self.task_mut(id);
             if !task.who_wants.contains(&client) {
                 task.who_wants.push(client);
@@ -77,20 +94,47 @@ impl Scheduler {
         }
     }
 
-    /// Inserts a task whose dependencies are all known.
-    fn insert_task(&mut self, task: GraphTask) -> TaskId {
+    /// Why `task` cannot be added under its key, which names a known task
+    /// of another spec (`None`: it is new, or the same task).
+    fn spec_conflict(&self, client: ClientId, task: &GraphTask) -> Option<String> {
+        let id = self.id_for(client, &task.key)?;
+        let known = self.task(id);
+        let same = known.spec.as_deref().is_some_and(|spec| {
+            spec.module == task.module
+                && spec.function == task.function
+                && spec.args.len() == task.args.len()
+                && spec.args.iter().zip(&task.args).all(|(a, b)| match (a, b) {
+                    (SpecArg::Value(a), GraphArg::Value(b)) => a == b,
+                    (SpecArg::Key(a), GraphArg::Key(b)) => self
+                        .id_for(client, b)
+                        .is_some_and(|dep| self.task(dep).key == *a),
+                    _ => false,
+                })
+        });
+        (!same).then(|| {
+            format!(
+                "key {} already names a different task (another function, arguments or a \
+                 scattered value); an impure task's key must be unique",
+                task.key
+            )
+        })
+    }
+
+    /// Inserts a task of `client` (of `tenant`) whose dependencies are all
+    /// known to it.
+    fn insert_task(&mut self, client: ClientId, tenant: TenantId, task: GraphTask) -> TaskId {
         let mut dependencies: Vec<TaskId> = Vec::new();
         let args = task
             .args
             .into_iter()
             .map(|arg| match arg {
                 GraphArg::Value(bytes) => SpecArg::Value(bytes),
-                GraphArg::Key(key) => {
-                    let dep = self.keys[&key];
+                GraphArg::Key(name) => {
+                    let dep = self.id_for(client, &name).expect("checked by check_graph");
                     if !dependencies.contains(&dep) {
                         dependencies.push(dep);
                     }
-                    SpecArg::Key(key)
+                    SpecArg::Key(self.task(dep).key)
                 }
             })
             .collect();
@@ -106,15 +150,17 @@ impl Scheduler {
             function: task.function,
             args,
         };
-        self.tasks.insert(Task::new(
+        let record = Task::new(
+            tenant,
             task.key,
             Some(Arc::new(spec)),
             function,
             dependencies.into_boxed_slice(),
             priority,
             task.retries,
-        ));
-        self.keys.insert(task.key, id);
+        );
+        self.keys.insert(record.key, id);
+        self.tasks.insert(record);
         id
     }
 
@@ -134,7 +180,9 @@ impl Scheduler {
     /// A client dropped its futures to `keys`.
     pub(crate) fn release_keys(&mut self, client: ClientId, keys: &[TaskKey]) {
         for key in keys {
-            let Some(id) = self.id_of(key) else { continue };
+            let Some(id) = self.id_for(client, key) else {
+                continue;
+            };
             self.task_mut(id).who_wants.retain(|c| *c != client);
             if let Some(state) = self.clients.get_mut(&client) {
                 state.wants.remove(&id);
@@ -171,20 +219,28 @@ impl Scheduler {
             .copied()
             .filter(|w| self.workers.contains_key(w))
             .collect();
-        let id = match self.id_of(&key) {
+        let tenant = self.tenant_of(client);
+        let id = match self.id_for(client, &key) {
             Some(id) => id,
             None => {
                 let id = TaskId(self.tasks.vacant_key() as u32);
                 let priority = self.next_priority;
                 self.next_priority += 1;
-                self.tasks
-                    .insert(Task::new(key, None, u32::MAX, Box::new([]), priority, 0));
-                self.keys.insert(key, id);
+                let record = Task::new(tenant, key, None, u32::MAX, Box::new([]), priority, 0);
+                self.keys.insert(record.key, id);
+                self.tasks.insert(record);
                 id
             }
         };
+        let wire = self.task(id).key;
         let state = self.task(id).state;
-        if matches!(state, TaskState::Released | TaskState::Memory) {
+        if self.task(id).spec.is_some() {
+            // A computed key: its size and holders are the workers' word,
+            // not a client's. The copies are not needed.
+            for &worker in &holders {
+                self.send(Command::Worker(worker, ToWorker::Free { keys: vec![wire] }));
+            }
+        } else if matches!(state, TaskState::Released | TaskState::Memory) {
             for &worker in &holders {
                 self.add_replica(id, worker, nbytes);
             }
@@ -194,7 +250,7 @@ impl Scheduler {
         } else {
             // The key is being computed (or failed): the copies are not needed.
             for &worker in &holders {
-                self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] }));
+                self.send(Command::Worker(worker, ToWorker::Free { keys: vec![wire] }));
             }
         }
         let task = self.task_mut(id);
@@ -209,8 +265,8 @@ impl Scheduler {
     /// Tells a client that just took a future to `id` where it stands, when
     /// it is already final.
     pub(crate) fn report_status(&mut self, client: ClientId, id: TaskId) {
+        let key = self.name_for(client, id);
         let task = self.task(id);
-        let key = task.key;
         let message = match task.state {
             TaskState::Memory => ToClient::Finished {
                 key,

@@ -14,11 +14,11 @@
 //! stimulus that caused it; [`Scheduler::story`] tells a key's history.
 //!
 //! ```
-//! use weft_core::{Event, Scheduler, SchedulerConfig, StimulusId, WorkerId, ClientId};
+//! use weft_core::{Event, Scheduler, SchedulerConfig, StimulusId, WorkerId, ClientId, TenantId};
 //!
 //! let mut scheduler = Scheduler::new(SchedulerConfig::default());
 //! scheduler.handle(StimulusId(1), Event::WorkerJoined { worker: WorkerId(1), nthreads: 2 });
-//! scheduler.handle(StimulusId(2), Event::ClientConnected { client: ClientId(1) });
+//! scheduler.handle(StimulusId(2), Event::ClientConnected { client: ClientId(1), tenant: TenantId::OPEN });
 //! assert!(scheduler.poll_command().is_none());
 //! scheduler.validate().unwrap();
 //! ```
@@ -42,7 +42,7 @@ mod workers;
 
 pub use config::SchedulerConfig;
 pub use datasets::DATASET_HOLDERS_START;
-pub use ids::{ClientId, StimulusId, WorkerId};
+pub use ids::{ClientId, StimulusId, TenantId, WorkerId, wire_key};
 pub use log::Transition;
 pub use messages::{
     Command, ComputeTask, DatasetValue, Event, FailureKind, Input, ModuleHash, SpecArg,

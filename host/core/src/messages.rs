@@ -3,7 +3,7 @@
 //! record a client sees ([`TaskFailure`]). All serde, so a driver can put
 //! them on the wire unchanged.
 
-use crate::ids::{ClientId, WorkerId};
+use crate::ids::{ClientId, TenantId, WorkerId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use weft_schema::graph::{GraphTask, TaskKey};
@@ -78,6 +78,8 @@ pub enum Event {
     ClientConnected {
         /// The client.
         client: ClientId,
+        /// Its tenant: the keys it names are that tenant's.
+        tenant: TenantId,
     },
     /// A client is gone for good: everything it held is released.
     ClientGone {
@@ -248,6 +250,13 @@ pub enum Event {
     /// workers are taken to hold nothing and run nothing (the driver
     /// restarts them).
     Restart,
+    /// Forget one tenant's tasks: its datasets are unpublished, its
+    /// clients' futures cancelled with reason "restart". Workers are not
+    /// restarted; other tenants are untouched.
+    RestartTenant {
+        /// The tenant.
+        tenant: TenantId,
+    },
     /// A client wants each key held by at least `n` workers. Answered with
     /// `ToClient::Done` once every copy asked for is made or has failed.
     Replicate {

@@ -30,7 +30,9 @@ impl Scheduler {
     pub(crate) fn cancel(&mut self, client: ClientId, keys: &[TaskKey], force: bool, reason: &str) {
         if !force {
             for key in keys {
-                let Some(id) = self.id_of(key) else { continue };
+                let Some(id) = self.id_for(client, key) else {
+                    continue;
+                };
                 if self.task(id).who_wants.contains(&client) {
                     let (key, reason) = (*key, reason.to_string());
                     self.send(Command::Client(client, ToClient::Cancelled { key, reason }));
@@ -39,11 +41,14 @@ impl Scheduler {
             self.release_keys(client, keys);
             return;
         }
-        // Every key and everything depending on it, transitively.
+        // Every key and everything depending on it, transitively, within
+        // the client's tenant: another tenant's dependents (through a
+        // shared dataset) are not this client's to cancel.
+        let tenant = self.tenant_of(client);
         let mut closure = BTreeSet::new();
-        let mut work: Vec<TaskId> = keys.iter().filter_map(|k| self.id_of(k)).collect();
+        let mut work: Vec<TaskId> = keys.iter().filter_map(|k| self.id_for(client, k)).collect();
         while let Some(id) = work.pop() {
-            if closure.insert(id) {
+            if self.task(id).tenant == tenant && closure.insert(id) {
                 work.extend(self.task(id).dependents.iter().copied());
             }
         }
@@ -52,7 +57,7 @@ impl Scheduler {
         let mut order: Vec<TaskId> = closure.into_iter().collect();
         order.sort_unstable_by_key(|id| std::cmp::Reverse(self.task(*id).priority));
         // A dataset holding any of them is unpublished: its data is gone.
-        let doomed: Vec<String> = self
+        let doomed: Vec<(crate::ids::TenantId, String)> = self
             .datasets
             .iter()
             .filter(|(_, d)| {
@@ -70,9 +75,9 @@ impl Scheduler {
             if !self.tasks.contains(id.index()) {
                 continue;
             }
-            let key = self.task(id).key;
             let holders = std::mem::take(&mut self.task_mut(id).who_wants);
             for holder in holders {
+                let key = self.name_for(holder, id);
                 if let Some(state) = self.clients.get_mut(&holder) {
                     state.wants.remove(&id);
                 }
@@ -89,6 +94,16 @@ impl Scheduler {
 
     /// See [`crate::Event::Restart`].
     pub(crate) fn restart(&mut self) {
+        self.restart_tenant(None);
+    }
+
+    /// Forgets `tenant`'s tasks (every tenant's with `None`): its datasets
+    /// go, its clients' futures are cancelled with reason "restart", and
+    /// what only it held is freed on the workers.
+    pub(crate) fn restart_tenant(&mut self, tenant: Option<crate::ids::TenantId>) {
+        if let Some(tenant) = tenant {
+            return self.restart_one_tenant(tenant);
+        }
         for dataset in std::mem::take(&mut self.datasets).into_values() {
             self.clients.remove(&dataset.holder);
         }
@@ -100,7 +115,7 @@ impl Scheduler {
                     .collect();
             held.sort_unstable();
             for id in held {
-                let key = self.task(id).key;
+                let key = self.name_for(client, id);
                 let reason = RESTART_REASON.to_string();
                 self.send(Command::Client(client, ToClient::Cancelled { key, reason }));
             }
@@ -129,6 +144,57 @@ impl Scheduler {
         }
     }
 
+    /// A restart of one tenant: its datasets are unpublished, its clients'
+    /// futures cancelled; its tasks are released like any unheld task, so
+    /// nothing another tenant holds through a share is lost.
+    fn restart_one_tenant(&mut self, tenant: crate::ids::TenantId) {
+        let doomed: Vec<(crate::ids::TenantId, String)> = self
+            .datasets
+            .keys()
+            .filter(|(owner, _)| *owner == tenant)
+            .cloned()
+            .collect();
+        for name in doomed {
+            let dataset = self.datasets.remove(&name).expect("listed");
+            self.client_gone(dataset.holder);
+        }
+        let clients: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.tenant == tenant)
+            .map(|(id, _)| *id)
+            .collect();
+        for client in clients {
+            let mut held: Vec<TaskId> =
+                std::mem::take(&mut self.clients.get_mut(&client).expect("listed").wants)
+                    .into_iter()
+                    .collect();
+            held.sort_unstable();
+            for &id in &held {
+                let key = self.name_for(client, id);
+                self.task_mut(id).who_wants.retain(|c| *c != client);
+                let reason = RESTART_REASON.to_string();
+                self.send(Command::Client(client, ToClient::Cancelled { key, reason }));
+            }
+            for id in held {
+                if self.tasks.contains(id.index()) {
+                    self.release_if_unneeded(id);
+                }
+            }
+        }
+        let operations: Vec<(ClientId, u64)> = self
+            .operations
+            .keys()
+            .filter(|(client, _)| self.tenant_of(*client) == tenant)
+            .copied()
+            .collect();
+        for (client, request) in operations {
+            self.operations.remove(&(client, request));
+            let error = Some("the tenant was restarted".to_string());
+            self.send(Command::Client(client, ToClient::Done { request, error }));
+        }
+    }
+
     /// See [`crate::Event::Replicate`].
     pub(crate) fn replicate(&mut self, client: ClientId, request: u64, keys: &[TaskKey], n: u32) {
         let refuse = |s: &mut Scheduler, error: String| {
@@ -147,7 +213,7 @@ impl Scheduler {
                 ),
             );
         }
-        let ids = match self.in_memory(keys) {
+        let ids = match self.in_memory(client, keys) {
             Ok(ids) => ids,
             Err(error) => return refuse(self, error),
         };
@@ -187,7 +253,7 @@ impl Scheduler {
         let movable: Option<BTreeSet<TaskId>> = if keys.is_empty() {
             None
         } else {
-            match self.in_memory(keys) {
+            match self.in_memory(client, keys) {
                 Ok(ids) => Some(ids.into_iter().collect()),
                 Err(error) => return refuse(self, error),
             }
@@ -245,11 +311,12 @@ impl Scheduler {
         self.start_operation(client, request, moves);
     }
 
-    /// The ids of `keys`, all of which must be in memory.
-    fn in_memory(&self, keys: &[TaskKey]) -> Result<Vec<TaskId>, String> {
+    /// The ids of `keys` (as `client` names them), all of which must be in
+    /// memory.
+    fn in_memory(&self, client: ClientId, keys: &[TaskKey]) -> Result<Vec<TaskId>, String> {
         let mut ids = Vec::with_capacity(keys.len());
         for key in keys {
-            match self.id_of(key) {
+            match self.id_for(client, key) {
                 Some(id) if self.task(id).state == TaskState::Memory => ids.push(id),
                 Some(id) => {
                     return Err(format!(

@@ -11,6 +11,7 @@ use crate::messages::{Command, FailureKind, TaskFailure, ToClient, ToWorker};
 use crate::scheduler::Scheduler;
 use crate::task::TaskState;
 use std::sync::Arc;
+use weft_schema::graph::TaskKey;
 
 impl Scheduler {
     /// Whether `id`'s result is needed.
@@ -57,7 +58,7 @@ impl Scheduler {
         let task = self.task(id);
         if task.spec.is_none() {
             let failure = TaskFailure {
-                origin: task.key,
+                origin: task.name,
                 kind: FailureKind::DataLost,
                 message: "its data was scattered by a client and lost with its worker(s); \
                           it cannot be recomputed"
@@ -116,8 +117,7 @@ impl Scheduler {
             }
             self.task_mut(id).failure = Some(failure.clone());
             self.transition(id, TaskState::Erred);
-            let key = self.task(id).key;
-            self.notify(id, || ToClient::Erred {
+            self.notify(id, |key| ToClient::Erred {
                 key,
                 failure: failure.clone(),
             });
@@ -146,11 +146,13 @@ impl Scheduler {
         self.release_if_unneeded(id);
     }
 
-    /// Sends a message to every client holding `id`.
-    pub(crate) fn notify(&mut self, id: TaskId, message: impl Fn() -> ToClient) {
+    /// Sends a message about `id` to every client holding it, each with
+    /// its own name for the key.
+    pub(crate) fn notify(&mut self, id: TaskId, message: impl Fn(TaskKey) -> ToClient) {
         for i in 0..self.task(id).who_wants.len() {
             let client = self.task(id).who_wants[i];
-            self.send(Command::Client(client, message()));
+            let name = self.name_for(client, id);
+            self.send(Command::Client(client, message(name)));
         }
     }
 

@@ -4,7 +4,7 @@
 //! and what is freed), `workers.rs` (worker reports) and `placement.rs`.
 
 use crate::config::SchedulerConfig;
-use crate::ids::{ClientId, StimulusId, TaskId, WorkerId};
+use crate::ids::{ClientId, StimulusId, TaskId, TenantId, WorkerId, wire_key};
 use crate::log::{Transition, TransitionLog};
 use crate::messages::{Command, Event, ModuleHash};
 use crate::task::{StateName, Task, TaskState};
@@ -24,6 +24,7 @@ pub(crate) struct DurationEstimate {
 #[derive(Debug, Default)]
 pub(crate) struct ClientState {
     pub(crate) wants: HashSet<TaskId>,
+    pub(crate) tenant: TenantId,
 }
 
 /// The scheduler's decision logic: consumes [`Event`]s, produces
@@ -54,7 +55,7 @@ pub struct Scheduler {
     /// request id).
     pub(crate) operations: BTreeMap<(ClientId, u64), crate::operations::Operation>,
     /// Published datasets by name.
-    pub(crate) datasets: BTreeMap<String, crate::datasets::Dataset>,
+    pub(crate) datasets: BTreeMap<(TenantId, String), crate::datasets::Dataset>,
     /// The next dataset holder id (counting down).
     pub(crate) next_dataset_holder: u32,
 }
@@ -98,8 +99,8 @@ impl Scheduler {
     pub fn handle(&mut self, stimulus: StimulusId, event: Event) {
         self.stimulus = stimulus;
         match event {
-            Event::ClientConnected { client } => {
-                self.clients.entry(client).or_default();
+            Event::ClientConnected { client, tenant } => {
+                self.clients.entry(client).or_default().tenant = tenant;
             }
             Event::ClientGone { client } => self.client_gone(client),
             Event::UpdateGraph {
@@ -161,6 +162,7 @@ impl Scheduler {
                 reason,
             } => self.cancel(client, &keys, force, &reason),
             Event::Restart => self.restart(),
+            Event::RestartTenant { tenant } => self.restart_tenant(Some(tenant)),
             Event::PublishDatasets {
                 client,
                 request,
@@ -244,6 +246,53 @@ impl Scheduler {
         })
     }
 
+    /// The keys a worker holds of `tenant` (every tenant's with `None`), as
+    /// that tenant names them, with their sizes.
+    pub fn has_what_of(&self, worker: WorkerId, tenant: Option<TenantId>) -> Vec<(TaskKey, u64)> {
+        self.workers.get(&worker).map_or_else(Vec::new, |w| {
+            w.has_what
+                .iter()
+                .map(|id| &self.tasks[id.index()])
+                .filter(|task| tenant.is_none_or(|t| task.tenant == t))
+                .map(|task| (task.name, task.nbytes))
+                .collect()
+        })
+    }
+
+    /// Where the result `client` names `name` is: its holders, its size and
+    /// the key the workers hold it under. `None` if it is not in memory or
+    /// not the client's to name.
+    pub fn who_has_for(
+        &self,
+        client: ClientId,
+        name: &TaskKey,
+    ) -> Option<(Vec<WorkerId>, u64, TaskKey)> {
+        let task = self.task(self.id_for(client, name)?);
+        (task.state == TaskState::Memory).then(|| (task.who_has.to_vec(), task.nbytes, task.key))
+    }
+
+    /// Task counts by state, and clients, of one tenant.
+    pub fn summary_of(&self, tenant: TenantId) -> Summary {
+        let mut summary = Summary {
+            workers: self.workers.len(),
+            clients: self
+                .clients
+                .iter()
+                .filter(|(id, c)| {
+                    id.0 < crate::datasets::DATASET_HOLDERS_START && c.tenant == tenant
+                })
+                .count(),
+            ..Summary::default()
+        };
+        for (_, task) in self.tasks.iter().filter(|(_, t)| t.tenant == tenant) {
+            *summary
+                .tasks
+                .entry(format!("{:?}", task.state.name()).to_lowercase())
+                .or_default() += 1;
+        }
+        summary
+    }
+
     /// Every worker's managed bytes and key count, by the scheduler's books.
     pub fn worker_memory(&self) -> Vec<(WorkerId, u64, usize)> {
         self.workers
@@ -311,8 +360,28 @@ impl Scheduler {
         self.outbox.push_back(command);
     }
 
+    /// The task workers know as `key`.
     pub(crate) fn id_of(&self, key: &TaskKey) -> Option<TaskId> {
         self.keys.get(key).copied()
+    }
+
+    /// The tenant of `client` (the open tenant for one never connected).
+    pub(crate) fn tenant_of(&self, client: ClientId) -> TenantId {
+        self.clients
+            .get(&client)
+            .map_or(TenantId::OPEN, |c| c.tenant)
+    }
+
+    /// The task `client` names `name`: one of its tenant's.
+    pub(crate) fn id_for(&self, client: ClientId, name: &TaskKey) -> Option<TaskId> {
+        let tenant = self.tenant_of(client);
+        let id = self.id_of(&wire_key(tenant, name))?;
+        (self.task(id).tenant == tenant).then_some(id)
+    }
+
+    /// What `client` calls task `id`.
+    pub(crate) fn name_for(&self, _client: ClientId, id: TaskId) -> TaskKey {
+        self.task(id).name
     }
 
     pub(crate) fn task(&self, id: TaskId) -> &Task {

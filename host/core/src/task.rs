@@ -1,6 +1,6 @@
 //! The scheduler's record of one task and its state.
 
-use crate::ids::{ClientId, TaskId, WorkerId};
+use crate::ids::{ClientId, TaskId, TenantId, WorkerId};
 use crate::messages::{TaskFailure, TaskSpec};
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -68,7 +68,11 @@ impl TaskState {
 /// One task.
 #[derive(Debug)]
 pub(crate) struct Task {
+    /// The key workers know it by (`wire_key(tenant, name)`).
     pub(crate) key: TaskKey,
+    /// Its tenant's name for it, the key its clients see.
+    pub(crate) name: TaskKey,
+    pub(crate) tenant: TenantId,
     pub(crate) state: TaskState,
     /// How to compute it; `None` for scattered data, which cannot be recomputed.
     pub(crate) spec: Option<Arc<TaskSpec>>,
@@ -90,7 +94,8 @@ pub(crate) struct Task {
 impl Task {
     /// A released task.
     pub(crate) fn new(
-        key: TaskKey,
+        tenant: TenantId,
+        name: TaskKey,
         spec: Option<Arc<TaskSpec>>,
         function: u32,
         dependencies: Box<[TaskId]>,
@@ -98,7 +103,9 @@ impl Task {
         retries: u32,
     ) -> Task {
         Task {
-            key,
+            key: crate::ids::wire_key(tenant, &name),
+            name,
+            tenant,
             state: TaskState::Released,
             spec,
             function,

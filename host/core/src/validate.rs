@@ -8,6 +8,7 @@ use crate::task::TaskState;
 impl Scheduler {
     /// Checks every invariant; the error names the first one broken.
     pub fn validate(&self) -> Result<(), String> {
+        let mut tenant_seen: Option<bool> = None;
         for (index, task) in &self.tasks {
             let id = TaskId(index as u32);
             let key = task.key;
@@ -15,6 +16,14 @@ impl Scheduler {
             if self.keys.get(&key) != Some(&id) {
                 return fail("not in the key index".into());
             }
+            if crate::ids::wire_key(task.tenant, &task.name) != key {
+                return fail(format!("its key is not the wire key of {}", task.tenant));
+            }
+            let open = task.tenant == crate::ids::TenantId::OPEN;
+            if tenant_seen.is_some_and(|seen| seen != open) {
+                return fail("open-tenant and other tenants' tasks coexist".into());
+            }
+            tenant_seen = Some(open);
             for &dep in task.dependencies.iter() {
                 if !self.tasks.contains(dep.index()) {
                     return fail("depends on a forgotten task".into());
@@ -169,12 +178,14 @@ impl Scheduler {
             let Some(holder) = self.clients.get(&dataset.holder) else {
                 return Err(format!("dataset {name:?} has no holder"));
             };
+            if holder.tenant != name.0 {
+                return Err(format!("dataset {name:?} has a holder of another tenant"));
+            }
             if dataset.value.graph.is_none() {
                 for key in &dataset.value.keys {
                     if !self
-                        .keys
-                        .get(key)
-                        .is_some_and(|id| holder.wants.contains(id))
+                        .id_for(dataset.holder, key)
+                        .is_some_and(|id| holder.wants.contains(&id))
                     {
                         return Err(format!("dataset {name:?} does not hold its key {key}"));
                     }

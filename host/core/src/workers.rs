@@ -40,7 +40,7 @@ impl Scheduler {
         self.unassign(id, worker);
         self.add_replica(id, worker, nbytes);
         self.transition(id, TaskState::Memory);
-        self.notify(id, || ToClient::Finished { key, nbytes });
+        self.notify(id, |key| ToClient::Finished { key, nbytes });
         for i in 0..self.task(id).dependents.len() {
             let dependent = self.task(id).dependents[i];
             if let TaskState::Waiting { deps_left } = self.task(dependent).state {
@@ -83,7 +83,7 @@ impl Scheduler {
             return;
         }
         let failure = TaskFailure {
-            origin: key,
+            origin: self.task(id).name,
             kind: FailureKind::Task,
             message,
         };
@@ -152,8 +152,7 @@ impl Scheduler {
     /// were ready wait again.
     fn mark_lost(&mut self, id: TaskId) {
         self.transition(id, TaskState::Released);
-        let key = self.task(id).key;
-        self.notify(id, || ToClient::Lost { key });
+        self.notify(id, |key| ToClient::Lost { key });
         for i in 0..self.task(id).dependents.len() {
             let dependent = self.task(id).dependents[i];
             match self.task(dependent).state {
@@ -219,7 +218,7 @@ impl Scheduler {
             let task = self.task(id);
             if task.deaths >= self.config.worker_deaths_max {
                 let failure = TaskFailure {
-                    origin: task.key,
+                    origin: task.name,
                     kind: FailureKind::KilledWorker,
                     message: format!(
                         "{} workers died while running this task (worker_deaths_max is {}); \

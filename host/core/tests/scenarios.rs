@@ -3,7 +3,7 @@
 
 use weft_core::{
     ClientId, Command, ComputeTask, Event, Scheduler, SchedulerConfig, StateName, StimulusId,
-    ToWorker, WorkerId,
+    TenantId, ToWorker, WorkerId,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
@@ -61,7 +61,10 @@ fn an_idle_worker_steals_a_task_that_has_not_started() {
         worker: a,
         nthreads: 1,
     });
-    h.event(Event::ClientConnected { client });
+    h.event(Event::ClientConnected {
+        client,
+        tenant: TenantId::OPEN,
+    });
     // Ten tasks while only worker A exists: it gets several (short
     // estimated durations leave room for a backlog).
     let tasks: Vec<GraphTask> = (1..=10).map(task).collect();
@@ -167,7 +170,10 @@ fn an_override_that_drops_the_only_holder_of_a_key_another_new_dataset_names_kee
         worker,
         nthreads: 1,
     });
-    h.event(Event::ClientConnected { client });
+    h.event(Event::ClientConnected {
+        client,
+        tenant: TenantId::OPEN,
+    });
     let commands = h.event(Event::UpdateGraph {
         client,
         tasks: vec![task(1), task(2)],
@@ -210,7 +216,7 @@ fn an_override_that_drops_the_only_holder_of_a_key_another_new_dataset_names_kee
     });
     assert_eq!(h.core.state_of(&key(2)), StateName::Memory, "b keeps it");
     assert_eq!(
-        h.core.dataset_names(),
+        h.core.dataset_names(TenantId::OPEN),
         vec!["a".to_string(), "b".to_string()]
     );
 }

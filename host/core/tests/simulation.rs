@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use weft_core::{
     ClientId, Command, ComputeTask, DatasetValue, Event, Input, Scheduler, SchedulerConfig,
-    StateName, StimulusId, ToClient, ToWorker, WorkerId,
+    StateName, StimulusId, TenantId, ToClient, ToWorker, WorkerId,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
@@ -301,7 +301,10 @@ impl Sim {
             6..=8 if clients.len() < 4 => {
                 let client = ClientId(self.new_id());
                 self.clients.insert(client, SimClient::default());
-                self.event(Event::ClientConnected { client });
+                self.event(Event::ClientConnected {
+                    client,
+                    tenant: TenantId::OPEN,
+                });
             }
             9 if !clients.is_empty() => {
                 let client = self.rng.pick(&clients).expect("non-empty");
@@ -759,8 +762,9 @@ impl Sim {
         self.clients.insert(unpublisher, SimClient::default());
         self.event(Event::ClientConnected {
             client: unpublisher,
+            tenant: TenantId::OPEN,
         });
-        for name in self.core.dataset_names() {
+        for name in self.core.dataset_names(TenantId::OPEN) {
             self.next_request += 1;
             let request = self.next_request;
             self.operations.insert((unpublisher, request));

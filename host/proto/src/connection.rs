@@ -7,17 +7,23 @@
 //! results) go through unchanged. Both share the connection's
 //! `frame_bytes_max`.
 
+use crate::auth::{
+    AUTH_FRAME_BYTES_MAX, AuthFrame, AuthRefusal, AuthReply, Authenticator, Credential,
+    OpenAuthenticator, PeerFacts, Principal,
+};
 use crate::codec::{self, CodecError};
 use crate::frame::{DEFAULT_FRAME_BYTES_MAX, FrameError, FrameReader, FrameWriter};
+use crate::handshake::Role;
 use crate::handshake::{HandshakeError, Hello, handshake};
+use crate::transport::{ReadStream, Stream, WriteStream};
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpStream, ToSocketAddrs};
 
 /// Default `handshake_timeout`: how long the TCP connect, and then the hello
@@ -88,6 +94,35 @@ pub enum ConnectionError {
         #[source]
         error: FrameError,
     },
+    /// The TLS handshake failed (untrusted or expired certificate, a
+    /// certificate without the expected role, a peer speaking plain TCP).
+    #[error("TLS with {peer} failed: {error}")]
+    Tls {
+        /// The peer's address.
+        peer: SocketAddr,
+        /// What rustls said.
+        #[source]
+        error: io::Error,
+    },
+    /// The peer's hello names another role than the one we dialled; our
+    /// credential was not sent.
+    #[error("{peer} is a Weft {found}, not a {expected}")]
+    UnexpectedRole {
+        /// The peer's address.
+        peer: SocketAddr,
+        /// The role we expected.
+        expected: Role,
+        /// The role it claimed.
+        found: Role,
+    },
+    /// Authentication was refused (by the peer, or by us on accept).
+    #[error("{peer} refused the connection: {refusal}")]
+    Refused {
+        /// The peer's address.
+        peer: SocketAddr,
+        /// Why.
+        refusal: AuthRefusal,
+    },
     /// A message could not be encoded (on send) or decoded (on receive).
     #[error("connection with {peer}: {error}")]
     Codec {
@@ -99,7 +134,70 @@ pub enum ConnectionError {
     },
 }
 
-/// A TCP connection to another Weft process, handshake done.
+/// How a connecting side reaches one kind of port: its limits, its TLS
+/// configuration (which also says which role the server's certificate must
+/// name), the credential it proves itself with, and the role the other end
+/// must claim before the credential is sent.
+#[derive(Debug, Clone)]
+pub struct Dialer {
+    /// Frame size limit and handshake timeout.
+    pub limits: ConnectionLimits,
+    /// TLS, or plain TCP if `None`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// What it proves itself with.
+    pub credential: Credential,
+    /// The role the other end must claim in its hello; the credential is
+    /// sent only to it.
+    pub expect_role: Role,
+}
+
+impl Dialer {
+    /// Plain TCP, no credential, to a peer of role `expect_role`.
+    pub fn plain(limits: ConnectionLimits, expect_role: Role) -> Dialer {
+        Dialer {
+            limits,
+            tls: None,
+            credential: Credential::None,
+            expect_role,
+        }
+    }
+}
+
+/// How an accepting side admits connections: limits, TLS, and who decides
+/// who a peer is.
+#[derive(Clone)]
+pub struct Acceptor {
+    /// Frame size limit and handshake timeout.
+    pub limits: ConnectionLimits,
+    /// TLS, or plain TCP if `None`.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
+    /// Decides every connection's principal.
+    pub authenticator: Arc<dyn Authenticator>,
+}
+
+impl Acceptor {
+    /// Plain TCP, everyone admitted as the open tenant.
+    pub fn open(limits: ConnectionLimits) -> Acceptor {
+        Acceptor {
+            limits,
+            tls: None,
+            authenticator: Arc::new(OpenAuthenticator::default()),
+        }
+    }
+}
+
+impl fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Acceptor")
+            .field("limits", &self.limits)
+            .field("tls", &self.tls.is_some())
+            .field("authenticator", &self.authenticator)
+            .finish()
+    }
+}
+
+/// A connection to another Weft process, handshake and authentication
+/// done.
 ///
 /// Sending is not cancel-safe (a dropped send can leave half a frame
 /// behind); receiving is.
@@ -107,21 +205,25 @@ pub enum ConnectionError {
 pub struct Connection {
     reader: ConnectionReader,
     writer: ConnectionWriter,
+    principal: Principal,
+    local: Option<SocketAddr>,
 }
 
 impl Connection {
-    /// Connects to `addr`, then exchanges hellos. Returns the connection and
-    /// the peer's hello.
+    /// Connects to `addr`, sets up TLS if the dialer has it, exchanges
+    /// hellos, checks the peer's role and proves our credential. Returns
+    /// the connection and the peer's hello.
     pub async fn connect<A>(
         addr: A,
         ours: &Hello,
-        limits: &ConnectionLimits,
+        dialer: &Dialer,
     ) -> Result<(Connection, Hello), ConnectionError>
     where
         A: ToSocketAddrs + fmt::Display,
     {
+        let limits = &dialer.limits;
         let addr_text = addr.to_string();
-        let stream =
+        let tcp =
             match tokio::time::timeout(limits.handshake_timeout, TcpStream::connect(addr)).await {
                 Ok(Ok(stream)) => stream,
                 Ok(Err(error)) => {
@@ -137,29 +239,27 @@ impl Connection {
                     });
                 }
             };
-        Self::establish(stream, ours, limits).await
-    }
-
-    /// Exchanges hellos over a freshly accepted stream. Returns the
-    /// connection and the peer's hello.
-    pub async fn accept(
-        stream: TcpStream,
-        ours: &Hello,
-        limits: &ConnectionLimits,
-    ) -> Result<(Connection, Hello), ConnectionError> {
-        Self::establish(stream, ours, limits).await
-    }
-
-    async fn establish(
-        stream: TcpStream,
-        ours: &Hello,
-        limits: &ConnectionLimits,
-    ) -> Result<(Connection, Hello), ConnectionError> {
-        stream.set_nodelay(true).map_err(ConnectionError::Socket)?;
-        let peer = stream.peer_addr().map_err(ConnectionError::Socket)?;
-        let (read_half, write_half) = stream.into_split();
-        let mut frame_reader = FrameReader::with_limit(read_half, limits.frame_bytes_max);
-        let mut frame_writer = FrameWriter::with_limit(write_half, limits.frame_bytes_max);
+        tcp.set_nodelay(true).map_err(ConnectionError::Socket)?;
+        let peer = tcp.peer_addr().map_err(ConnectionError::Socket)?;
+        let local = tcp.local_addr().ok();
+        let stream = match &dialer.tls {
+            None => Stream::Plain(tcp),
+            Some(config) => {
+                let connector = tokio_rustls::TlsConnector::from(config.clone());
+                let tls = tokio::time::timeout(
+                    limits.handshake_timeout,
+                    connector.connect(crate::tls::server_name(), tcp),
+                )
+                .await
+                .map_err(|_elapsed| ConnectionError::Tls {
+                    peer,
+                    error: io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake timed out"),
+                })?
+                .map_err(|error| ConnectionError::Tls { peer, error })?;
+                Stream::Tls(Box::new(tokio_rustls::TlsStream::Client(tls)))
+            }
+        };
+        let (mut frame_reader, mut frame_writer) = framed(stream, limits);
         let theirs = handshake(
             &mut frame_reader,
             &mut frame_writer,
@@ -168,18 +268,166 @@ impl Connection {
         )
         .await
         .map_err(|error| ConnectionError::Handshake { peer, error })?;
+        if theirs.role != dialer.expect_role {
+            return Err(ConnectionError::UnexpectedRole {
+                peer,
+                expected: dialer.expect_role,
+                found: theirs.role,
+            });
+        }
+        let frame = AuthFrame {
+            credential: dialer.credential.clone(),
+        };
+        let reply: AuthReply = exchange_auth(
+            &mut frame_reader,
+            &mut frame_writer,
+            Some(&frame),
+            limits.handshake_timeout,
+        )
+        .await
+        .map_err(|error| ConnectionError::Handshake { peer, error })?;
+        let principal = match reply {
+            AuthReply::Accepted { tenant, access } => Principal {
+                tenant,
+                access,
+                token_id: String::new(),
+            },
+            AuthReply::Refused(refusal) => {
+                return Err(ConnectionError::Refused { peer, refusal });
+            }
+        };
         tracing::debug!(%peer, role = %theirs.role, name = %theirs.name, "connection established");
-        let connection = Connection {
+        Ok((
+            Connection::from_parts(frame_reader, frame_writer, peer, principal, local),
+            theirs,
+        ))
+    }
+
+    /// Sets up TLS if the acceptor has it, exchanges hellos over a freshly
+    /// accepted stream and authenticates the peer; nothing else is read
+    /// before that succeeds. Returns the connection (whose
+    /// [`principal`](Self::principal) is the peer's) and the peer's hello.
+    pub async fn accept(
+        tcp: TcpStream,
+        ours: &Hello,
+        acceptor: &Acceptor,
+    ) -> Result<(Connection, Hello), ConnectionError> {
+        let limits = &acceptor.limits;
+        tcp.set_nodelay(true).map_err(ConnectionError::Socket)?;
+        let peer = tcp.peer_addr().map_err(ConnectionError::Socket)?;
+        let local = tcp.local_addr().ok();
+        let (stream, certificate_role) = match &acceptor.tls {
+            None => (Stream::Plain(tcp), None),
+            Some(tls) => {
+                let accepted = tokio::time::timeout(limits.handshake_timeout, tls.accept(tcp))
+                    .await
+                    .map_err(|_elapsed| ConnectionError::Tls {
+                        peer,
+                        error: io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the TLS handshake timed out",
+                        ),
+                    })?
+                    .map_err(|error| ConnectionError::Tls { peer, error })?;
+                let role = crate::tls::peer_certificate_role(accepted.get_ref().1);
+                (
+                    Stream::Tls(Box::new(tokio_rustls::TlsStream::Server(accepted))),
+                    role,
+                )
+            }
+        };
+        let (mut frame_reader, mut frame_writer) = framed(stream, limits);
+        let theirs = handshake(
+            &mut frame_reader,
+            &mut frame_writer,
+            ours,
+            limits.handshake_timeout,
+        )
+        .await
+        .map_err(|error| ConnectionError::Handshake { peer, error })?;
+        let frame: AuthFrame = exchange_auth::<AuthFrame, AuthReply, _, _>(
+            &mut frame_reader,
+            &mut frame_writer,
+            None,
+            limits.handshake_timeout,
+        )
+        .await
+        .map_err(|error| ConnectionError::Handshake { peer, error })?;
+        let facts = PeerFacts {
+            hello: &theirs,
+            addr: peer,
+            tls: acceptor.tls.is_some(),
+            certificate_role,
+        };
+        let decision = acceptor
+            .authenticator
+            .authenticate(&facts, &frame.credential);
+        let reply = match &decision {
+            Ok(principal) => AuthReply::Accepted {
+                tenant: principal.tenant.clone(),
+                access: principal.access,
+            },
+            Err(refusal) => AuthReply::Refused(refusal.clone()),
+        };
+        let sent = async {
+            let payload = codec::encode(&reply).map_err(HandshakeError::Malformed)?;
+            frame_writer.write_frame(&payload).await?;
+            Ok::<_, HandshakeError>(())
+        };
+        tokio::time::timeout(limits.handshake_timeout, sent)
+            .await
+            .map_err(|_elapsed| ConnectionError::Handshake {
+                peer,
+                error: HandshakeError::Timeout {
+                    timeout: limits.handshake_timeout,
+                },
+            })?
+            .map_err(|error| ConnectionError::Handshake { peer, error })?;
+        let principal = match decision {
+            Ok(principal) => principal,
+            Err(refusal) => {
+                let _ = frame_writer.shutdown().await;
+                return Err(ConnectionError::Refused { peer, refusal });
+            }
+        };
+        tracing::debug!(%peer, role = %theirs.role, name = %theirs.name, tenant = %principal.tenant, "connection accepted");
+        Ok((
+            Connection::from_parts(frame_reader, frame_writer, peer, principal, local),
+            theirs,
+        ))
+    }
+
+    fn from_parts(
+        frames_in: FrameReader<ReadStream>,
+        frames_out: FrameWriter<WriteStream>,
+        peer: SocketAddr,
+        principal: Principal,
+        local: Option<SocketAddr>,
+    ) -> Connection {
+        Connection {
             reader: ConnectionReader {
-                frames: frame_reader,
+                frames: frames_in,
                 peer,
             },
             writer: ConnectionWriter {
-                frames: frame_writer,
+                frames: frames_out,
                 peer,
             },
-        };
-        Ok((connection, theirs))
+            principal,
+            local,
+        }
+    }
+
+    /// Our own address on this connection (the interface the peer is
+    /// reached through), if the system said.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local
+    }
+
+    /// Who the peer is (on an accepted connection), or what the peer
+    /// accepted us as (on a connected one: tenant and access; no token id).
+    pub fn principal(&self) -> &Principal {
+        &self.principal
     }
 
     /// The peer's address.
@@ -243,10 +491,55 @@ impl Connection {
     }
 }
 
+/// Frame reader and writer over the halves of `stream`.
+fn framed(
+    stream: Stream,
+    limits: &ConnectionLimits,
+) -> (FrameReader<ReadStream>, FrameWriter<WriteStream>) {
+    let (read, write) = stream.split();
+    (
+        FrameReader::with_limit(read, limits.frame_bytes_max),
+        FrameWriter::with_limit(write, limits.frame_bytes_max),
+    )
+}
+
+/// Sends `ours` (if any) and reads the peer's auth frame of type `T`,
+/// capped at [`AUTH_FRAME_BYTES_MAX`], within `timeout`.
+async fn exchange_auth<T, O, R, W>(
+    reader: &mut FrameReader<R>,
+    writer: &mut FrameWriter<W>,
+    ours: Option<&O>,
+    timeout: Duration,
+) -> Result<T, HandshakeError>
+where
+    T: DeserializeOwned,
+    O: Serialize,
+    R: tokio::io::AsyncRead + Unpin,
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    let exchange = async {
+        if let Some(ours) = ours {
+            let payload = codec::encode(ours).map_err(|error| HandshakeError::OwnHello {
+                reason: error.to_string(),
+            })?;
+            writer.write_frame(&payload).await?;
+        }
+        let frame = match reader.read_frame_with_limit(AUTH_FRAME_BYTES_MAX).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return Err(HandshakeError::Closed),
+            Err(error) => return Err(error.into()),
+        };
+        codec::decode(&frame).map_err(HandshakeError::Malformed)
+    };
+    tokio::time::timeout(timeout, exchange)
+        .await
+        .map_err(|_elapsed| HandshakeError::Timeout { timeout })?
+}
+
 /// The receiving half of a [`Connection`].
 #[derive(Debug)]
 pub struct ConnectionReader {
-    frames: FrameReader<OwnedReadHalf>,
+    frames: FrameReader<ReadStream>,
     peer: SocketAddr,
 }
 
@@ -283,7 +576,7 @@ impl ConnectionReader {
     }
 
     /// The frame reader underneath (to change its limit, say).
-    pub fn frame_reader_mut(&mut self) -> &mut FrameReader<OwnedReadHalf> {
+    pub fn frame_reader_mut(&mut self) -> &mut FrameReader<ReadStream> {
         &mut self.frames
     }
 }
@@ -292,7 +585,7 @@ impl ConnectionReader {
 /// direction of the socket; queued frames that were not flushed are lost.
 #[derive(Debug)]
 pub struct ConnectionWriter {
-    frames: FrameWriter<OwnedWriteHalf>,
+    frames: FrameWriter<WriteStream>,
     peer: SocketAddr,
 }
 
@@ -376,7 +669,7 @@ impl ConnectionWriter {
     }
 
     /// The frame writer underneath (to change its limit, say).
-    pub fn frame_writer_mut(&mut self) -> &mut FrameWriter<OwnedWriteHalf> {
+    pub fn frame_writer_mut(&mut self) -> &mut FrameWriter<WriteStream> {
         &mut self.frames
     }
 
@@ -416,9 +709,10 @@ mod tests {
         let scheduler = Hello::new(Role::Scheduler, "scheduler");
         let server = async {
             let (stream, _) = listener.accept().await.expect("accept");
-            Connection::accept(stream, &scheduler, &limits).await
+            Connection::accept(stream, &scheduler, &Acceptor::open(limits)).await
         };
-        let (client, server) = tokio::join!(Connection::connect(addr, &worker, &limits), server);
+        let dialer = Dialer::plain(limits, Role::Scheduler);
+        let (client, server) = tokio::join!(Connection::connect(addr, &worker, &dialer), server);
         let (client, seen_by_client) = client.expect("connect");
         let (server, seen_by_server) = server.expect("accept handshake");
         assert_eq!(seen_by_client, scheduler);
@@ -429,28 +723,11 @@ mod tests {
     #[tokio::test]
     async fn typed_messages_travel_both_ways() {
         let (mut client, mut server) = pair(ConnectionLimits::default()).await;
-        assert_eq!(
-            client.peer_addr(),
-            server.writer.frames.get_ref().local_addr().expect("addr")
-        );
-        assert!(
-            client
-                .reader
-                .frames
-                .get_ref()
-                .as_ref()
-                .nodelay()
-                .expect("nodelay")
-        );
-        assert!(
-            server
-                .reader
-                .frames
-                .get_ref()
-                .as_ref()
-                .nodelay()
-                .expect("nodelay")
-        );
+        assert_eq!(client.peer_addr(), server.local_addr().expect("addr"));
+        assert!(matches!(client.reader.frames.get_ref(),
+                ReadStream::Plain(half) if half.as_ref().nodelay().expect("nodelay")));
+        assert!(matches!(server.reader.frames.get_ref(),
+                ReadStream::Plain(half) if half.as_ref().nodelay().expect("nodelay")));
 
         let submit = Message::Submit {
             id: 7,
@@ -540,15 +817,7 @@ mod tests {
         assert!(matches!(error, ConnectionError::Codec { .. }), "{error}");
         let text = error.to_string();
         assert!(
-            text.contains(
-                &client
-                    .reader
-                    .frames
-                    .get_ref()
-                    .local_addr()
-                    .expect("addr")
-                    .to_string()
-            ),
+            text.contains(&client.local_addr().expect("addr").to_string()),
             "{text}"
         );
         assert!(text.contains("Message"), "{text}");
@@ -610,8 +879,9 @@ mod tests {
             stream
         };
         let client = Hello::new(Role::Client, "c");
+        let dialer = Dialer::plain(limits, Role::Scheduler);
         let (connected, _silent_stream) =
-            tokio::join!(Connection::connect(addr, &client, &limits), silent);
+            tokio::join!(Connection::connect(addr, &client, &dialer), silent);
         let error = connected.expect_err("silence");
         assert!(
             matches!(
@@ -638,8 +908,9 @@ mod tests {
         };
         let client = Hello::new(Role::Client, "c");
         let limits = ConnectionLimits::default();
+        let dialer = Dialer::plain(limits, Role::Scheduler);
         let (connected, _stream) = tokio::join!(
-            Connection::connect(addr.to_string(), &client, &limits),
+            Connection::connect(addr.to_string(), &client, &dialer),
             http_server
         );
         let error = connected.expect_err("not Weft");
@@ -668,7 +939,7 @@ mod tests {
             Connection::accept(
                 stream,
                 &Hello::new(Role::Scheduler, "s"),
-                &ConnectionLimits::default(),
+                &Acceptor::open(ConnectionLimits::default()),
             )
             .await
         };
@@ -696,7 +967,7 @@ mod tests {
         let error = Connection::connect(
             addr,
             &Hello::new(Role::Client, "c"),
-            &ConnectionLimits::default(),
+            &Dialer::plain(ConnectionLimits::default(), Role::Scheduler),
         )
         .await
         .expect_err("nobody listens");

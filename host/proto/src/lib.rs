@@ -16,14 +16,17 @@
 //! 3. **Handshake** ([`handshake`](mod@handshake)): the first frame each way
 //!    is a [`Hello`] (magic `WEFT`, [`PROTOCOL_VERSION`], [`Role`], name),
 //!    capped at 4 KiB and bounded by a timeout.
-//! 4. **Connection** ([`connection`]): a TCP stream (TCP_NODELAY) after the
-//!    handshake, with typed [`Connection::send`] and [`Connection::recv`],
+//!    Then the connecting side proves who it is ([`auth`]): a token or a
+//!    data-port pass ([`tickets`]), checked by the accepting side's
+//!    [`Authenticator`] before any other frame is read.
+//! 4. **Connection** ([`connection`]): a TCP stream (TCP_NODELAY), plain or
+//!    TLS 1.3 ([`tls`], [`transport`]), after the handshake, with typed [`Connection::send`] and [`Connection::recv`],
 //!    raw frames, and [`Connection::into_split`] for a reading task and a
 //!    writing task.
 //!
 //! ```no_run
 //! use serde::{Deserialize, Serialize};
-//! use weft_proto::{Connection, ConnectionLimits, Hello, Role};
+//! use weft_proto::{Connection, ConnectionLimits, Dialer, Hello, Role};
 //!
 //! #[derive(Serialize, Deserialize)]
 //! enum ToScheduler {
@@ -37,8 +40,8 @@
 //!
 //! # async fn example() -> Result<(), weft_proto::ConnectionError> {
 //! let ours = Hello::new(Role::Client, "example");
-//! let limits = ConnectionLimits::default();
-//! let (mut scheduler, theirs) = Connection::connect("127.0.0.1:7400", &ours, &limits).await?;
+//! let dialer = Dialer::plain(ConnectionLimits::default(), Role::Scheduler);
+//! let (mut scheduler, theirs) = Connection::connect("127.0.0.1:7400", &ours, &dialer).await?;
 //! assert_eq!(theirs.role, Role::Scheduler);
 //! scheduler.send(&ToScheduler::Ping(1)).await?;
 //! if let Some(FromScheduler::Pong(n)) = scheduler.recv().await? {
@@ -67,17 +70,22 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod codec;
 pub mod connection;
 pub mod data;
 pub mod frame;
 pub mod handshake;
 pub mod messages;
+pub mod tickets;
+pub mod tls;
+pub mod transport;
 
+pub use auth::{Access, AuthRefusal, Authenticator, Credential, OPEN_TENANT, Principal, Secret};
 pub use codec::{CodecError, decode, encode, encode_into};
 pub use connection::{
-    Connection, ConnectionError, ConnectionLimits, ConnectionReader, ConnectionWriter,
-    DEFAULT_HANDSHAKE_TIMEOUT,
+    Acceptor, Connection, ConnectionError, ConnectionLimits, ConnectionReader, ConnectionWriter,
+    DEFAULT_HANDSHAKE_TIMEOUT, Dialer,
 };
 pub use frame::{
     DEFAULT_FRAME_BYTES_MAX, FRAME_HEADER_BYTES, FrameError, FrameReader, FrameWriter,

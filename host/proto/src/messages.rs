@@ -164,6 +164,13 @@ pub enum ClientRequest {
 /// Scheduler → client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ClientEvent {
+    /// The first message on every client connection: the scheduler's number
+    /// for the client's tenant, with which it derives the keys workers hold
+    /// its values under (`weft_core::wire_key`).
+    Welcome {
+        /// The tenant's number.
+        tenant: u32,
+    },
     /// News about a key the client holds, or a refused graph.
     Key(ToClient),
     /// A module is stored under this hash.
@@ -214,6 +221,11 @@ pub enum ClientEvent {
     /// grace ran out, or the scheduler restarted): what the client held is
     /// gone.
     SessionLost,
+    /// A request that has no reply (a cancel) was denied.
+    Denied {
+        /// Why.
+        message: String,
+    },
     /// A request without another reply succeeded.
     Done {
         /// The request.
@@ -231,8 +243,10 @@ pub enum ClientEvent {
 /// Where a key's result lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyLocation {
-    /// The key.
+    /// The key, as the client names it.
     pub key: TaskKey,
+    /// The key the workers hold it under (`weft_core::wire_key`).
+    pub wire_key: TaskKey,
     /// The result's size.
     pub nbytes: u64,
     /// Workers holding it (see the reply's `workers`).

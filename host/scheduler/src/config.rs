@@ -19,7 +19,7 @@ pub const DEFAULT_CLIENT_GRACE: Duration = Duration::from_secs(10);
 pub const DEFAULT_RESTART_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Settings of a scheduler process.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SchedulerConfig {
     /// `listen`: the address to accept clients and workers on.
     pub listen: String,
@@ -43,6 +43,11 @@ pub struct SchedulerConfig {
     /// `restart_timeout`: how long a restart waits for as many workers as
     /// before to be back before it reports failure.
     pub restart_timeout: Duration,
+    /// Who may connect: `tenants` (a tenants file, reloaded; generated
+    /// tokens for an embedded cluster), or open (no tenants: loopback only).
+    pub tokens: crate::Tokens,
+    /// TLS for the port (`tls_cert`, `tls_key`, `tls_ca`), or plain TCP.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Default for SchedulerConfig {
@@ -57,6 +62,25 @@ impl Default for SchedulerConfig {
             connections_max: DEFAULT_CONNECTIONS_MAX,
             client_grace: DEFAULT_CLIENT_GRACE,
             restart_timeout: DEFAULT_RESTART_TIMEOUT,
+            tokens: crate::Tokens::Open,
+            tls: None,
         }
+    }
+}
+
+impl std::fmt::Debug for SchedulerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SchedulerConfig")
+            .field("listen", &self.listen)
+            .field("core", &self.core)
+            .field("connection", &self.connection)
+            .field("module_store_bytes_max", &self.module_store_bytes_max)
+            .field("outbox_messages_max", &self.outbox_messages_max)
+            .field("connections_max", &self.connections_max)
+            .field("client_grace", &self.client_grace)
+            .field("restart_timeout", &self.restart_timeout)
+            .field("tokens", &self.tokens)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
     }
 }

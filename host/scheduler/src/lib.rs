@@ -11,18 +11,26 @@
 
 #![warn(missing_docs)]
 
+mod audit;
+mod authn;
+pub mod authz;
 mod config;
 mod modules;
 mod server;
 mod sessions;
 mod state;
+pub mod tenants;
 
 pub use config::{
     DEFAULT_CLIENT_GRACE, DEFAULT_CONNECTIONS_MAX, DEFAULT_LISTEN, DEFAULT_MODULE_STORE_BYTES_MAX,
     DEFAULT_OUTBOX_MESSAGES_MAX, DEFAULT_RESTART_TIMEOUT, SchedulerConfig,
 };
 
+pub use audit::AUDIT_TARGET;
+pub use authn::Tokens;
+
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -86,10 +94,17 @@ pub async fn start(config: SchedulerConfig) -> Result<SchedulerHandle, Scheduler
         })?;
     let (inputs, received) = mpsc::unbounded_channel();
     let state = tokio::spawn(state::State::new(&config, inputs.downgrade()).run(received));
+    let acceptor = weft_proto::Acceptor {
+        limits: config.connection,
+        tls: config.tls.clone(),
+        authenticator: Arc::new(authn::SchedulerAuthenticator {
+            tokens: config.tokens.clone(),
+        }),
+    };
     let accept = tokio::spawn(server::accept_loop(
         listener,
         inputs,
-        config.connection,
+        acceptor,
         config.connections_max,
         config.outbox_messages_max,
     ));

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use weft_proto::messages::{ClientEvent, ClientRequest, WorkerCommand, WorkerReport};
-use weft_proto::{Connection, ConnectionLimits, ConnectionReader, ConnectionWriter, Hello, Role};
+use weft_proto::{Acceptor, Connection, ConnectionReader, ConnectionWriter, Hello, Role};
 
 /// What the state task sends to a connection's writer.
 #[derive(Debug)]
@@ -23,7 +23,7 @@ pub(crate) enum Outgoing {
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     inputs: mpsc::UnboundedSender<Input>,
-    limits: ConnectionLimits,
+    acceptor: Acceptor,
     connections_max: usize,
     outbox_max: usize,
 ) {
@@ -41,9 +41,9 @@ pub(crate) async fn accept_loop(
             continue;
         }
         open.fetch_add(1, Ordering::Relaxed);
-        let (inputs, limits, open) = (inputs.clone(), limits, open.clone());
+        let (inputs, acceptor, open) = (inputs.clone(), acceptor.clone(), open.clone());
         tokio::spawn(async move {
-            serve(stream, addr, inputs, limits, outbox_max).await;
+            serve(stream, addr, inputs, &acceptor, outbox_max).await;
             open.fetch_sub(1, Ordering::Relaxed);
         });
     }
@@ -53,23 +53,25 @@ async fn serve(
     stream: tokio::net::TcpStream,
     addr: SocketAddr,
     inputs: mpsc::UnboundedSender<Input>,
-    limits: ConnectionLimits,
+    acceptor: &Acceptor,
     outbox_max: usize,
 ) {
     let ours = Hello::new(Role::Scheduler, "scheduler");
-    let (connection, theirs) = match Connection::accept(stream, &ours, &limits).await {
+    let (connection, theirs) = match Connection::accept(stream, &ours, acceptor).await {
         Ok(established) => established,
         Err(error) => {
             tracing::warn!(%addr, %error, "closing a connection that failed the handshake");
             return;
         }
     };
+    let principal = connection.principal().clone();
     let (reader, writer) = connection.into_split();
     let (outbox, outgoing) = mpsc::channel(outbox_max.max(1));
     let peer = Peer {
         name: theirs.name.clone(),
         addr,
         outbox,
+        principal,
     };
     match theirs.role {
         Role::Client => {

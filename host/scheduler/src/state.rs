@@ -6,6 +6,8 @@
 //! core has no clock for: client sessions within their reconnection grace
 //! (`sessions.rs`) and restarts waiting for workers to come back.
 
+use crate::audit::{self, AuditEvent};
+use crate::authz::{Decision, Operation, Owner, authorize};
 use crate::modules::ModuleStore;
 use crate::server::Outgoing;
 use crate::sessions::{Closed, Sessions};
@@ -14,9 +16,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use weft_core::{
-    ClientId, Command, Event, Input as CoreInput, Scheduler, StimulusId, ToClient, ToWorker,
-    WorkerId,
+    ClientId, Command, Event, Input as CoreInput, Scheduler, StimulusId, TenantId, ToClient,
+    ToWorker, WorkerId,
 };
+use weft_proto::auth::{Access, Principal};
 use weft_proto::messages::{
     ClientEvent, ClientRequest, ClusterStatus, KeyLocation, RequestId, WireCompute, WireInput,
     WorkerCommand, WorkerInfo, WorkerMetrics, WorkerReport, WorkerStatus,
@@ -29,6 +32,8 @@ pub(crate) struct Peer {
     pub(crate) name: String,
     pub(crate) addr: SocketAddr,
     pub(crate) outbox: mpsc::Sender<Outgoing>,
+    /// Who it authenticated as.
+    pub(crate) principal: Principal,
 }
 
 /// What the connection tasks tell the state task.
@@ -91,6 +96,10 @@ pub(crate) struct State {
     inputs: mpsc::WeakUnboundedSender<Input>,
     next_id: u32,
     stimulus: u64,
+    /// Without tenants everyone is the open tenant.
+    open: bool,
+    /// The core's number for each tenant seen.
+    tenants: HashMap<String, TenantId>,
 }
 
 impl State {
@@ -110,6 +119,8 @@ impl State {
             inputs,
             next_id: 0,
             stimulus: 0,
+            open: matches!(config.tokens, crate::authn::Tokens::Open),
+            tenants: HashMap::new(),
         }
     }
 
@@ -156,14 +167,29 @@ impl State {
         self.next_id
     }
 
+    /// The core's number for `tenant`.
+    fn tenant_id(&mut self, tenant: &str) -> TenantId {
+        if self.open {
+            return TenantId::OPEN;
+        }
+        if let Some(id) = self.tenants.get(tenant) {
+            return *id;
+        }
+        let id = TenantId(self.tenants.len() as u32 + 1);
+        self.tenants.insert(tenant.to_string(), id);
+        id
+    }
+
     fn handle(&mut self, input: Input) {
         match input {
             Input::ClientConnected { peer, id } => {
                 let client = ClientId(self.new_id());
-                tracing::info!(%client, name = %peer.name, addr = %peer.addr, "client connected");
+                let tenant = self.tenant_id(&peer.principal.tenant);
+                tracing::info!(%client, name = %peer.name, addr = %peer.addr, tenant = %peer.principal.tenant, "client connected");
                 self.clients.insert(client, peer);
                 let _ = id.send(client);
-                self.event(Event::ClientConnected { client });
+                self.event(Event::ClientConnected { client, tenant });
+                self.send_client(client, ClientEvent::Welcome { tenant: tenant.0 });
             }
             Input::Client(connection, request) => {
                 if self.sessions.is_superseded(connection) {
@@ -312,8 +338,12 @@ impl State {
         }
     }
 
-    fn status(&self, with_keys: bool) -> ClusterStatus {
-        let summary = self.core.summary();
+    /// The cluster's status; for a tenant (not admin), only its own keys.
+    fn status(&self, with_keys: bool, tenant: Option<TenantId>) -> ClusterStatus {
+        let summary = match tenant {
+            Some(tenant) => self.core.summary_of(tenant),
+            None => self.core.summary(),
+        };
         let mut workers: Vec<WorkerStatus> = self
             .core
             .worker_memory()
@@ -327,7 +357,7 @@ impl State {
                     processing: self.core.processing_count(id) as u64,
                     metrics: entry.metrics,
                     has_what: if with_keys {
-                        self.core.has_what(id)
+                        self.core.has_what_of(id, tenant)
                     } else {
                         Vec::new()
                     },
@@ -347,7 +377,60 @@ impl State {
         }
     }
 
+    /// The single dispatch point of client requests: each is authorized
+    /// before anything else happens.
     fn client_request(&mut self, connection: ClientId, client: ClientId, request: ClientRequest) {
+        let Some(peer) = self.clients.get(&client) else {
+            return;
+        };
+        let principal = peer.principal.clone();
+        let addr = peer.addr;
+        let operation = Operation::of(&request);
+        let decision = authorize(&principal, operation, Owner::Own);
+        let admin_operation = principal.access == Access::Admin
+            && matches!(operation, Operation::Restart | Operation::RebalanceCluster);
+        let audited = decision == Decision::Deny
+            || admin_operation
+            || matches!(operation, Operation::Publish | Operation::Unpublish);
+        if audited {
+            let object = match &request {
+                ClientRequest::PublishDatasets { datasets, .. } => datasets
+                    .iter()
+                    .map(|(name, _)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                ClientRequest::UnpublishDataset { name, .. } => name.clone(),
+                _ => String::new(),
+            };
+            audit::record(&AuditEvent {
+                token_id: &principal.token_id,
+                tenant: &principal.tenant,
+                role: principal.access.name(),
+                operation: operation.name(),
+                object: &object,
+                decision: if decision == Decision::Allow {
+                    "allow"
+                } else {
+                    "deny"
+                },
+                reason: if decision == Decision::Allow {
+                    ""
+                } else {
+                    "the role does not allow it"
+                },
+                peer: Some(addr),
+            });
+        }
+        if decision == Decision::Deny {
+            let message = format!(
+                "permission denied: a {} token cannot {} (tenant {})",
+                principal.access,
+                operation.name().replace('_', " "),
+                principal.tenant
+            );
+            self.refuse(client, &request, message);
+            return;
+        }
         match request {
             ClientRequest::UploadModule { request, bytes } => {
                 let reply = match self.modules.insert(bytes) {
@@ -394,10 +477,11 @@ impl State {
                 let locations = keys
                     .iter()
                     .filter_map(|key| {
-                        let (holders, nbytes) = self.core.who_has(key)?;
+                        let (holders, nbytes, wire_key) = self.core.who_has_for(client, key)?;
                         named.extend(holders.iter().copied());
                         Some(KeyLocation {
                             key: *key,
+                            wire_key,
                             nbytes,
                             holders,
                         })
@@ -432,6 +516,9 @@ impl State {
             }
             ClientRequest::Goodbye => self.sessions.end(client),
             ClientRequest::Session { token, resume } => {
+                // Sessions are the tenant's: a token guessed by another
+                // tenant names another session.
+                let token = session_key(&principal.tenant, token);
                 let resumed = self.sessions.attach(connection, token);
                 if resume && resumed.is_none() {
                     tracing::warn!(%client, "a client reconnected after its session was gone");
@@ -456,7 +543,16 @@ impl State {
                 force,
                 reason,
             }),
-            ClientRequest::Restart { request } => self.restart(client, request),
+            ClientRequest::Restart { request } if principal.access == Access::Admin => {
+                self.restart(client, request)
+            }
+            ClientRequest::Restart { request } => {
+                // A tenant's restart: its futures only; workers keep running.
+                let tenant = self.tenant_id(&principal.tenant);
+                tracing::info!(tenant = %principal.tenant, "restarting a tenant");
+                self.event(Event::RestartTenant { tenant });
+                self.send_client(client, ClientEvent::Done { request });
+            }
             ClientRequest::Replicate { request, keys, n } => self.event(Event::Replicate {
                 client,
                 request,
@@ -496,14 +592,53 @@ impl State {
                 })
             }
             ClientRequest::ListDatasets { request } => {
-                let names = self.core.dataset_names();
+                let names = if principal.access == Access::Admin && !self.open {
+                    let numbers: HashMap<TenantId, &String> =
+                        self.tenants.iter().map(|(name, id)| (*id, name)).collect();
+                    self.core
+                        .all_datasets()
+                        .into_iter()
+                        .map(|(owner, name)| match numbers.get(&owner) {
+                            Some(owner) if **owner != principal.tenant => {
+                                format!("{owner}/{name}")
+                            }
+                            _ => name,
+                        })
+                        .collect()
+                } else {
+                    let tenant = self.tenant_id(&principal.tenant);
+                    self.core.dataset_names(tenant)
+                };
                 self.send_client(client, ClientEvent::Datasets { request, names });
             }
             ClientRequest::Status { request, keys } => {
-                let status = self.status(keys);
+                let tenant =
+                    (principal.access != Access::Admin).then(|| self.tenant_id(&principal.tenant));
+                let status = self.status(keys, tenant);
                 self.send_client(client, ClientEvent::Status { request, status });
             }
         }
+    }
+
+    /// Answers a request that was denied the way its sender waits for an
+    /// answer: a failed request, a rejected graph or scatter, or (for a
+    /// cancel, which has no reply) a `Denied` notice.
+    fn refuse(&mut self, client: ClientId, request: &ClientRequest, message: String) {
+        let event = match request {
+            ClientRequest::SubmitGraph { wants, .. } => ClientEvent::Key(ToClient::Rejected {
+                keys: wants.clone(),
+                reason: message,
+            }),
+            ClientRequest::Scattered { key, .. } => ClientEvent::Key(ToClient::Rejected {
+                keys: vec![*key],
+                reason: message,
+            }),
+            other => match request_id(other) {
+                Some(request) => ClientEvent::RequestFailed { request, message },
+                None => ClientEvent::Denied { message },
+            },
+        };
+        self.send_client(client, event);
     }
 
     fn worker_report(&mut self, worker: WorkerId, report: WorkerReport) {
@@ -664,6 +799,40 @@ impl State {
             self.event(Event::WorkerLeft { worker, reason });
         }
     }
+}
+
+/// The id a request's reply echoes, for requests that have one.
+fn request_id(request: &ClientRequest) -> Option<RequestId> {
+    match request {
+        ClientRequest::UploadModule { request, .. }
+        | ClientRequest::WhoHas { request, .. }
+        | ClientRequest::ListWorkers { request }
+        | ClientRequest::Restart { request }
+        | ClientRequest::Replicate { request, .. }
+        | ClientRequest::Rebalance { request, .. }
+        | ClientRequest::PublishDatasets { request, .. }
+        | ClientRequest::GetDataset { request, .. }
+        | ClientRequest::UnpublishDataset { request, .. }
+        | ClientRequest::ListDatasets { request }
+        | ClientRequest::Status { request, .. } => Some(*request),
+        ClientRequest::SubmitGraph { .. }
+        | ClientRequest::Release { .. }
+        | ClientRequest::Scattered { .. }
+        | ClientRequest::Session { .. }
+        | ClientRequest::Goodbye
+        | ClientRequest::Cancel { .. } => None,
+    }
+}
+
+/// A session token scoped to its tenant.
+fn session_key(tenant: &str, token: u128) -> u128 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"weft/session/v1\0");
+    hasher.update(&(tenant.len() as u64).to_le_bytes());
+    hasher.update(tenant.as_bytes());
+    hasher.update(&token.to_le_bytes());
+    let digest = hasher.finalize();
+    u128::from_le_bytes(digest.as_bytes()[..16].try_into().expect("16 bytes"))
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -63,6 +63,9 @@ pub struct WorkerConfig {
     /// `scheduler`: the scheduler's address, `host:port`. Default
     /// [`DEFAULT_SCHEDULER`].
     pub scheduler: String,
+    /// `token`: the worker token the scheduler admits workers with (`weft
+    /// tenant add-worker`); `None` for a scheduler without tenants.
+    pub token: Option<weft_proto::Secret>,
     /// `name`: the worker's name in logs and in the scheduler's worker list.
     /// Not required to be unique. At most a few KiB (it travels in the
     /// hello). Default [`DEFAULT_NAME`].
@@ -145,6 +148,7 @@ impl Default for WorkerConfig {
         let nthreads = default_nthreads();
         WorkerConfig {
             scheduler: DEFAULT_SCHEDULER.to_string(),
+            token: None,
             name: DEFAULT_NAME.to_string(),
             nthreads,
             memory_limit: 0,

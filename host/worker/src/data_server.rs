@@ -90,7 +90,8 @@ pub(crate) async fn serve(listener: TcpListener, port: Arc<DataPort>) {
 
 /// Serves one connection until the peer closes it or something is wrong.
 async fn serve_connection(stream: TcpStream, peer: SocketAddr, port: &DataPort) {
-    let (connection, hello) = match Connection::accept(stream, &port.hello, &port.limits).await {
+    let acceptor = weft_proto::Acceptor::open(port.limits);
+    let (connection, hello) = match Connection::accept(stream, &port.hello, &acceptor).await {
         Ok(accepted) => accepted,
         Err(error) => {
             tracing::warn!(%peer, reason = %error, "data port: closing connection");

@@ -53,6 +53,15 @@ pub enum WorkerError {
         /// Why.
         reason: String,
     },
+    /// The scheduler refused the worker's credentials (no worker token, a
+    /// wrong or revoked one, a client token): trying again will not help.
+    #[error("the scheduler at {addr} refused this worker: {refusal}")]
+    Refused {
+        /// The scheduler's address.
+        addr: String,
+        /// Why.
+        refusal: weft_proto::AuthRefusal,
+    },
     /// The scheduler closed the connection; the worker stopped.
     #[error("the scheduler at {addr} closed the connection")]
     SchedulerClosed {

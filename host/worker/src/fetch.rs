@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::sync::Mutex as AsyncMutex;
 use weft_core::WorkerId;
 
-use weft_proto::{Connection, ConnectionLimits, Hello, Role};
+use weft_proto::{Connection, ConnectionLimits, Dialer, Hello, Role};
 use weft_schema::graph::TaskKey;
 
 /// An input to fetch and where it may be, in the order to try.
@@ -146,7 +146,8 @@ impl Fetcher {
     }
 
     async fn connect(&self, addr: &str) -> Result<Connection, String> {
-        let (connection, hello) = Connection::connect(addr, &self.hello, &self.limits)
+        let dialer = Dialer::plain(self.limits, Role::Worker);
+        let (connection, hello) = Connection::connect(addr, &self.hello, &dialer)
             .await
             .map_err(|e| e.to_string())?;
         if hello.role != Role::Worker {

@@ -300,11 +300,17 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     let data_server = AbortOnDrop(tokio::spawn(data_server::serve(listener, data_port)));
 
     let mut data_addr = bound;
-    let (connection, id) = scheduler_link::join(
-        &config.scheduler,
-        &config.name,
-        &config.connection,
-        |local_ip| {
+    let dialer = weft_proto::Dialer {
+        limits: config.connection,
+        tls: None,
+        credential: config
+            .token
+            .clone()
+            .map_or(weft_proto::Credential::None, weft_proto::Credential::Token),
+        expect_role: Role::Scheduler,
+    };
+    let (connection, id) =
+        scheduler_link::join(&config.scheduler, &config.name, &dialer, |local_ip| {
             if bound.ip().is_unspecified()
                 && let Some(ip) = local_ip
             {
@@ -317,9 +323,8 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
                 memory_limit: config.memory_limit,
                 pid: std::process::id(),
             }
-        },
-    )
-    .await?;
+        })
+        .await?;
     tracing::info!(
         worker = %id,
         name = %config.name,

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use weft_core::WorkerId;
 use weft_proto::messages::{WorkerCommand, WorkerReport};
 use weft_proto::{
-    Connection, ConnectionError, ConnectionLimits, ConnectionReader, ConnectionWriter, Hello, Role,
+    Connection, ConnectionError, ConnectionReader, ConnectionWriter, Dialer, Hello, Role,
 };
 
 /// How many report batches the writer takes per wakeup.
@@ -29,16 +29,29 @@ const BATCHES_PER_FLUSH: usize = 256;
 pub(crate) async fn join(
     addr: &str,
     name: &str,
-    limits: &ConnectionLimits,
+    dialer: &Dialer,
     register: impl FnOnce(Option<IpAddr>) -> WorkerReport,
 ) -> Result<(Connection, WorkerId), WorkerError> {
+    let limits = &dialer.limits;
     let hello = Hello::new(Role::Worker, name);
-    let (mut connection, theirs) = match Connection::connect(addr, &hello, limits).await {
+    let (mut connection, theirs) = match Connection::connect(addr, &hello, dialer).await {
         Ok(connected) => connected,
         Err(ConnectionError::Handshake { error, .. }) => {
             return Err(WorkerError::Handshake {
                 addr: addr.to_string(),
                 reason: error.to_string(),
+            });
+        }
+        Err(ConnectionError::Refused { refusal, .. }) => {
+            return Err(WorkerError::Refused {
+                addr: addr.to_string(),
+                refusal,
+            });
+        }
+        Err(ConnectionError::UnexpectedRole { found, .. }) => {
+            return Err(WorkerError::Handshake {
+                addr: addr.to_string(),
+                reason: format!("the process there is a {found}, not a scheduler"),
             });
         }
         Err(error) => {
@@ -57,15 +70,7 @@ pub(crate) async fn join(
             ),
         });
     }
-    let local_ip = {
-        let (reader, _) = connection.split_mut();
-        reader
-            .frame_reader_mut()
-            .get_ref()
-            .local_addr()
-            .ok()
-            .map(|a| a.ip())
-    };
+    let local_ip = connection.local_addr().map(|a| a.ip());
     let failed = |error| WorkerError::Connection {
         addr: addr.to_string(),
         source: Arc::new(error),

@@ -456,7 +456,10 @@ async fn the_data_port_refuses_workers_and_stores_puts() {
     let (mut pretender, _) = weft_proto::Connection::connect(
         worker.data_addr(),
         &weft_proto::Hello::new(weft_proto::Role::Worker, "pretender"),
-        &weft_proto::ConnectionLimits::default(),
+        &weft_proto::Dialer::plain(
+            weft_proto::ConnectionLimits::default(),
+            weft_proto::Role::Worker,
+        ),
     )
     .await
     .expect("handshake");
@@ -626,7 +629,7 @@ async fn start_errors_name_what_failed() {
         weft_proto::Connection::accept(
             stream,
             &weft_proto::Hello::new(weft_proto::Role::Client, "not-a-scheduler"),
-            &weft_proto::ConnectionLimits::default(),
+            &weft_proto::Acceptor::open(weft_proto::ConnectionLimits::default()),
         )
         .await
     };

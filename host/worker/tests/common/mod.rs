@@ -126,7 +126,7 @@ impl FakeScheduler {
         let (mut connection, hello) = Connection::accept(
             stream,
             &Hello::new(Role::Scheduler, "fake-scheduler"),
-            &ConnectionLimits::default(),
+            &weft_proto::Acceptor::open(ConnectionLimits::default()),
         )
         .await
         .expect("handshake");
@@ -315,7 +315,7 @@ impl DataClient {
             Connection::connect(
                 addr,
                 &Hello::new(Role::Client, "test-client"),
-                &ConnectionLimits::default(),
+                &weft_proto::Dialer::plain(ConnectionLimits::default(), Role::Worker),
             ),
         )
         .await
@@ -411,7 +411,7 @@ impl FakePeer {
                 let (accepted, hello) = Connection::accept(
                     stream,
                     &Hello::new(Role::Worker, "fake-peer"),
-                    &ConnectionLimits::default(),
+                    &weft_proto::Acceptor::open(ConnectionLimits::default()),
                 )
                 .await
                 .expect("handshake");

@@ -1,0 +1,336 @@
+//! Tenants in the core: two tenants that submit the identical task get
+//! separate tasks, keys on workers and results; neither can name, release,
+//! cancel, replicate or restart the other's; a key already taken by another
+//! spec is refused; a scatter cannot overwrite a computed key.
+
+use weft_core::{
+    ClientId, Command, ComputeTask, DatasetValue, Event, RESTART_REASON, Scheduler,
+    SchedulerConfig, StateName, StimulusId, TenantId, ToClient, ToWorker, WorkerId, wire_key,
+};
+use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
+
+const A: TenantId = TenantId(1);
+const B: TenantId = TenantId(2);
+const ALICE: ClientId = ClientId(1);
+const BOB: ClientId = ClientId(2);
+const WORKER: WorkerId = WorkerId(10);
+
+struct Harness {
+    core: Scheduler,
+    stimulus: u64,
+}
+
+impl Harness {
+    /// One worker, Alice of tenant A and Bob of tenant B.
+    fn new() -> Harness {
+        let mut h = Harness {
+            core: Scheduler::new(SchedulerConfig::default()),
+            stimulus: 0,
+        };
+        h.event(Event::WorkerJoined {
+            worker: WORKER,
+            nthreads: 4,
+        });
+        h.event(Event::ClientConnected {
+            client: ALICE,
+            tenant: A,
+        });
+        h.event(Event::ClientConnected {
+            client: BOB,
+            tenant: B,
+        });
+        h
+    }
+
+    fn event(&mut self, event: Event) -> Vec<Command> {
+        self.stimulus += 1;
+        self.core.handle(StimulusId(self.stimulus), event);
+        self.core.validate().expect("invariants hold");
+        std::iter::from_fn(|| self.core.poll_command()).collect()
+    }
+
+    fn submit(&mut self, client: ClientId, tasks: Vec<GraphTask>) -> Vec<Command> {
+        let wants = tasks.iter().map(|t| t.key).collect();
+        self.event(Event::UpdateGraph {
+            client,
+            tasks,
+            wants,
+        })
+    }
+
+    fn finish(&mut self, compute: &ComputeTask) -> Vec<Command> {
+        self.event(Event::TaskFinished {
+            worker: WORKER,
+            key: compute.key,
+            run: compute.run,
+            nbytes: 8,
+            duration_us: 10,
+        })
+    }
+}
+
+fn inc(n: u8) -> GraphTask {
+    GraphTask::new_pure([1; 32], "inc", vec![GraphArg::Value(vec![n])])
+}
+
+fn computes(commands: &[Command]) -> Vec<ComputeTask> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Worker(_, ToWorker::Compute(t)) => Some(t.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn to(client: ClientId, commands: &[Command]) -> Vec<ToClient> {
+    commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::Client(to, message) if *to == client => Some(message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn identical_tasks_of_two_tenants_are_separate() {
+    let mut h = Harness::new();
+    let task = inc(1);
+    let name = task.key;
+    let alice = computes(&h.submit(ALICE, vec![task.clone()]));
+    let bob = computes(&h.submit(BOB, vec![task]));
+    assert_eq!(alice.len(), 1, "Alice's task runs");
+    assert_eq!(
+        bob.len(),
+        1,
+        "Bob's identical task runs too: nothing is shared"
+    );
+    assert_eq!(alice[0].key, wire_key(A, &name));
+    assert_eq!(bob[0].key, wire_key(B, &name));
+    assert_ne!(alice[0].key, bob[0].key);
+    assert_ne!(alice[0].key, name, "workers never see a tenant's own name");
+
+    // Each tenant hears about its own result, under its own name.
+    let finished = h.finish(&alice[0]);
+    assert_eq!(
+        to(ALICE, &finished),
+        vec![ToClient::Finished {
+            key: name,
+            nbytes: 8
+        }]
+    );
+    assert!(to(BOB, &finished).is_empty(), "{finished:?}");
+    assert_eq!(h.core.state_of(&wire_key(B, &name)), StateName::Processing);
+}
+
+#[test]
+fn another_tenants_key_looks_like_an_unknown_key() {
+    let mut h = Harness::new();
+    let task = inc(1);
+    let name = task.key;
+    let alice = computes(&h.submit(ALICE, vec![task]));
+    h.finish(&alice[0]);
+
+    // Bob asks for a future to Alice's key: refused exactly as an unknown key.
+    let rejected = |h: &mut Harness, key: TaskKey| {
+        to(
+            BOB,
+            &h.event(Event::UpdateGraph {
+                client: BOB,
+                tasks: vec![],
+                wants: vec![key],
+            }),
+        )
+    };
+    let never = TaskKey([0xee; 16]);
+    let text = |messages: Vec<ToClient>, key: TaskKey| match &messages[..] {
+        [ToClient::Rejected { reason, .. }] => reason.replace(&key.to_string(), "KEY"),
+        other => panic!("expected one rejection, got {other:?}"),
+    };
+    assert_eq!(
+        text(rejected(&mut h, name), name),
+        text(rejected(&mut h, never), never)
+    );
+
+    // Bob's release, plain and forced cancel, and replicate of that key do
+    // nothing to Alice's.
+    h.event(Event::ReleaseKeys {
+        client: BOB,
+        keys: vec![name],
+    });
+    let cancelled = h.event(Event::Cancel {
+        client: BOB,
+        keys: vec![name],
+        force: true,
+        reason: "mine now".into(),
+    });
+    assert!(to(ALICE, &cancelled).is_empty(), "{cancelled:?}");
+    let replicate = h.event(Event::Replicate {
+        client: BOB,
+        request: 1,
+        keys: vec![name],
+        n: 1,
+    });
+    assert_eq!(
+        to(BOB, &replicate),
+        vec![ToClient::Done {
+            request: 1,
+            error: Some(format!("key {name} is not known to the scheduler")),
+        }]
+    );
+    assert_eq!(h.core.state_of(&wire_key(A, &name)), StateName::Memory);
+}
+
+#[test]
+fn a_forced_cancel_and_a_tenant_restart_stay_in_the_tenant() {
+    let mut h = Harness::new();
+    let task = inc(1);
+    let name = task.key;
+    let alice = computes(&h.submit(ALICE, vec![task.clone()]));
+    let bob = computes(&h.submit(BOB, vec![task]));
+    h.finish(&alice[0]);
+    h.finish(&bob[0]);
+
+    let cancelled = h.event(Event::Cancel {
+        client: ALICE,
+        keys: vec![name],
+        force: true,
+        reason: "stop".into(),
+    });
+    assert_eq!(
+        to(ALICE, &cancelled),
+        vec![ToClient::Cancelled {
+            key: name,
+            reason: "stop".into()
+        }]
+    );
+    assert!(to(BOB, &cancelled).is_empty());
+    assert_eq!(h.core.state_of(&wire_key(B, &name)), StateName::Memory);
+
+    let restarted = h.event(Event::RestartTenant { tenant: B });
+    assert_eq!(
+        to(BOB, &restarted),
+        vec![ToClient::Cancelled {
+            key: name,
+            reason: RESTART_REASON.into()
+        }]
+    );
+    assert_eq!(h.core.state_of(&wire_key(B, &name)), StateName::Forgotten);
+    assert!(
+        restarted.iter().any(|c| matches!(c,
+            Command::Worker(WORKER, ToWorker::Free { keys }) if keys == &[wire_key(B, &name)])),
+        "the worker frees Bob's result: {restarted:?}"
+    );
+}
+
+#[test]
+fn datasets_are_per_tenant() {
+    let mut h = Harness::new();
+    let task = inc(1);
+    let name = task.key;
+    let alice = computes(&h.submit(ALICE, vec![task]));
+    h.finish(&alice[0]);
+    let value = DatasetValue {
+        keys: vec![name],
+        graph: None,
+        metadata: String::new(),
+        ret: None,
+    };
+    let published = h.event(Event::PublishDatasets {
+        client: ALICE,
+        request: 1,
+        datasets: vec![("x".into(), value.clone())],
+        replace: false,
+    });
+    assert_eq!(
+        to(ALICE, &published),
+        vec![ToClient::Done {
+            request: 1,
+            error: None
+        }]
+    );
+    assert_eq!(h.core.dataset_names(A), vec!["x".to_string()]);
+    assert!(h.core.dataset_names(B).is_empty());
+
+    // Bob cannot get or unpublish it, and publishing the same name is his own.
+    let got = h.event(Event::GetDataset {
+        client: BOB,
+        request: 2,
+        name: "x".into(),
+    });
+    assert_eq!(
+        to(BOB, &got),
+        vec![ToClient::Done {
+            request: 2,
+            error: Some("there is no dataset named \"x\"".into())
+        }]
+    );
+    h.event(Event::UnpublishDataset {
+        client: BOB,
+        request: 3,
+        name: "x".into(),
+    });
+    assert_eq!(h.core.dataset_names(A), vec!["x".to_string()]);
+    // Alice's key is not Bob's to publish.
+    let refused = h.event(Event::PublishDatasets {
+        client: BOB,
+        request: 4,
+        datasets: vec![("x".into(), value)],
+        replace: false,
+    });
+    assert!(
+        matches!(&to(BOB, &refused)[..], [ToClient::Done { error: Some(e), .. }] if e.contains("is not known")),
+        "{refused:?}"
+    );
+}
+
+#[test]
+fn a_key_taken_by_another_spec_is_refused() {
+    let mut h = Harness::new();
+    let pure = inc(1);
+    // An impure task claims the pure task's key with another spec first.
+    let mut impostor = inc(2);
+    impostor.key = pure.key;
+    impostor.pure = false;
+    let computes_first = computes(&h.submit(ALICE, vec![impostor]));
+    assert_eq!(computes_first.len(), 1);
+    let refused = h.submit(ALICE, vec![pure.clone()]);
+    assert!(
+        matches!(&to(ALICE, &refused)[..], [ToClient::Rejected { reason, .. }]
+            if reason.contains("already names a different task")),
+        "{refused:?}"
+    );
+    // The same spec again shares the task.
+    let mut again = inc(2);
+    again.key = pure.key;
+    again.pure = false;
+    assert!(computes(&h.submit(ALICE, vec![again])).is_empty());
+}
+
+#[test]
+fn a_scatter_cannot_overwrite_a_computed_key() {
+    let mut h = Harness::new();
+    let task = inc(1);
+    let name = task.key;
+    let alice = computes(&h.submit(ALICE, vec![task]));
+    h.finish(&alice[0]);
+    let other = WorkerId(11);
+    h.event(Event::WorkerJoined {
+        worker: other,
+        nthreads: 1,
+    });
+    let commands = h.event(Event::Scattered {
+        client: ALICE,
+        key: name,
+        workers: vec![other],
+        nbytes: 1 << 40,
+    });
+    assert!(
+        commands.iter().any(|c| matches!(c,
+            Command::Worker(w, ToWorker::Free { .. }) if *w == other)),
+        "the scattered copy is dropped: {commands:?}"
+    );
+    let (holders, nbytes) = h.core.who_has(&wire_key(A, &name)).expect("in memory");
+    assert_eq!((holders, nbytes), (vec![WORKER], 8));
+}
