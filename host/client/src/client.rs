@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use weft_proto::messages::{ClientEvent, ClientRequest, RequestId, WorkerInfo};
+use weft_proto::tickets::Ticket;
 use weft_proto::{Connection, ConnectionLimits, Hello, Role};
 use weft_schema::graph::{GraphTask, TaskKey, encode_graph, unique_key};
 
@@ -49,6 +50,9 @@ pub struct ClientOptions {
     /// The token it proves itself with (`--token-file`, `WEFT_TOKEN`,
     /// `~/.config/weft/token`); `None` for a cluster without tenants.
     pub token: Option<weft_proto::Secret>,
+    /// TLS (`--tls-ca`, `WEFT_TLS_CA`): how the scheduler and the workers
+    /// are verified; `None`: plain TCP.
+    pub tls: Option<weft_proto::tls::ClientTls>,
     /// `reconnect_timeout`: how long to keep trying to reconnect when the
     /// connection to the scheduler drops; the scheduler keeps what the
     /// client held for its `client_grace`. Zero: never reconnect. Default
@@ -61,6 +65,7 @@ impl Default for ClientOptions {
         ClientOptions {
             limits: ConnectionLimits::default(),
             token: None,
+            tls: None,
             reconnect_timeout: DEFAULT_RECONNECT_TIMEOUT,
         }
     }
@@ -76,7 +81,9 @@ pub struct Client {
 struct Inner {
     state: Arc<Mutex<State>>,
     requests: mpsc::UnboundedSender<ClientRequest>,
-    limits: ConnectionLimits,
+    /// How workers' data ports are reached (TLS, no credential: each
+    /// connection gets the pass of the reply it follows).
+    workers: weft_proto::Dialer,
     peers: PeerPool,
     seed: u64,
     counter: AtomicU64,
@@ -116,7 +123,7 @@ impl Client {
         let hello = Hello::new(Role::Client, name.clone());
         let dialer = weft_proto::Dialer {
             limits,
-            tls: None,
+            tls: options.tls.as_ref().map(|tls| tls.scheduler.clone()),
             credential: options
                 .token
                 .clone()
@@ -147,7 +154,12 @@ impl Client {
             inner: Arc::new(Inner {
                 state,
                 requests,
-                limits,
+                workers: weft_proto::Dialer {
+                    limits,
+                    tls: options.tls.as_ref().map(|tls| tls.workers.clone()),
+                    credential: weft_proto::Credential::None,
+                    expect_role: Role::Worker,
+                },
                 peers: PeerPool::default(),
                 seed,
                 counter: AtomicU64::new(0),
@@ -181,13 +193,9 @@ impl Client {
         lock(&self.inner.state).closed.is_some()
     }
 
-    pub(crate) fn connection_limits(&self) -> ConnectionLimits {
-        self.inner.limits
-    }
-
-    /// The key workers hold this client's `key` under.
-    pub(crate) fn wire_key(&self, key: &TaskKey) -> TaskKey {
-        weft_core::wire_key(lock(&self.inner.state).tenant, key)
+    /// How this client reaches workers' data ports (add the pass).
+    pub(crate) fn worker_dialer(&self) -> weft_proto::Dialer {
+        self.inner.workers.clone()
     }
 
     pub(crate) fn state(&self) -> &Mutex<State> {
@@ -341,7 +349,7 @@ impl Client {
             self.wait_key(&future.key).await?;
         }
         let keys: Vec<TaskKey> = futures.iter().map(|f| f.key).collect();
-        let (workers, locations) = match self
+        let (pass, workers, locations) = match self
             .request(|request| ClientRequest::WhoHas {
                 request,
                 keys: keys.clone(),
@@ -349,8 +357,11 @@ impl Client {
             .await?
         {
             ClientEvent::Locations {
-                workers, locations, ..
-            } => (workers, locations),
+                pass,
+                workers,
+                locations,
+                ..
+            } => (pass, workers, locations),
             other => {
                 return Err(ClientError::Connection(format!(
                     "unexpected reply to who-has: {other:?}"
@@ -361,16 +372,21 @@ impl Client {
             .iter()
             .map(|w| (w.id, w.data_addr.as_str()))
             .collect();
-        let where_is: HashMap<TaskKey, (&str, TaskKey)> = locations
+        let where_is: HashMap<TaskKey, (&str, Ticket)> = locations
             .iter()
             .filter_map(|l| {
                 l.holders
                     .iter()
                     .find_map(|h| addresses.get(h))
-                    .map(|addr| (l.key, (*addr, l.wire_key)))
+                    .map(|addr| (l.key, (*addr, l.ticket)))
             })
             .collect();
-        let mut by_holder: HashMap<&str, Vec<(TaskKey, TaskKey)>> = HashMap::new();
+        let mut by_holder: HashMap<&str, Vec<(TaskKey, Ticket)>> = HashMap::new();
+        let dialer = weft_proto::Dialer {
+            credential: weft_proto::Credential::Pass(pass),
+            ..self.worker_dialer()
+        };
+        let dialer = &dialer;
         let mut seen = std::collections::HashSet::with_capacity(keys.len());
         for key in &keys {
             let (addr, wire) = where_is.get(key).ok_or_else(|| ClientError::Fetch {
@@ -383,11 +399,11 @@ impl Client {
             }
         }
         let fetches = by_holder.into_iter().map(|(addr, wanted)| async move {
-            let wire: Vec<TaskKey> = wanted.iter().map(|(_, wire)| *wire).collect();
+            let tickets: Vec<Ticket> = wanted.iter().map(|(_, ticket)| *ticket).collect();
             let values = self
                 .inner
                 .peers
-                .fetch(addr, &wire, &self.inner.limits)
+                .fetch(addr, &tickets, dialer)
                 .await
                 .map_err(|message| ClientError::Fetch {
                     key: wanted[0].0,

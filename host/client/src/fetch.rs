@@ -4,8 +4,8 @@
 use bytes::Bytes;
 use std::collections::HashMap;
 use tokio::sync::Mutex;
-use weft_proto::{Connection, ConnectionLimits, Dialer, Hello, Role};
-use weft_schema::graph::TaskKey;
+use weft_proto::tickets::Ticket;
+use weft_proto::{Connection, Dialer, Hello, Role};
 
 /// Idle connections to workers' data ports, by address.
 #[derive(Debug, Default)]
@@ -14,25 +14,26 @@ pub(crate) struct PeerPool {
 }
 
 impl PeerPool {
-    /// Fetches `keys` from the worker at `addr`, in order.
+    /// Fetches the keys of `tickets` from the worker at `addr`, in order;
+    /// a new connection is made with `dialer` (which carries the pass).
     pub(crate) async fn fetch(
         &self,
         addr: &str,
-        keys: &[TaskKey],
-        limits: &ConnectionLimits,
+        tickets: &[Ticket],
+        dialer: &Dialer,
     ) -> Result<Vec<Bytes>, String> {
         let pooled = self.idle.lock().await.get_mut(addr).and_then(Vec::pop);
         let mut connection = match pooled {
             Some(connection) => connection,
             None => {
                 let hello = Hello::new(Role::Client, "client");
-                Connection::connect(addr, &hello, &Dialer::plain(*limits, Role::Worker))
+                Connection::connect(addr, &hello, dialer)
                     .await
                     .map_err(|e| e.to_string())?
                     .0
             }
         };
-        let values = fetch_on(&mut connection, keys).await?;
+        let values = fetch_on(&mut connection, tickets).await?;
         self.idle
             .lock()
             .await
@@ -43,10 +44,16 @@ impl PeerPool {
     }
 }
 
-async fn fetch_on(connection: &mut Connection, keys: &[TaskKey]) -> Result<Vec<Bytes>, String> {
-    let values = weft_proto::data::get_values(connection, keys).await?;
-    keys.iter()
+async fn fetch_on(connection: &mut Connection, tickets: &[Ticket]) -> Result<Vec<Bytes>, String> {
+    let values = weft_proto::data::get_values(connection, tickets).await?;
+    tickets
+        .iter()
         .zip(values)
-        .map(|(key, value)| value.ok_or_else(|| format!("the worker does not hold {key}")))
+        .map(|(ticket, value)| {
+            value.ok_or_else(|| {
+                let key = weft_proto::data::ticket_key(ticket);
+                format!("the worker does not hold {key}")
+            })
+        })
         .collect()
 }

@@ -60,8 +60,6 @@ pub(crate) struct State {
     pub(crate) write_seq: u64,
     /// The request id of the last barrier written (see `link.rs`).
     pub(crate) barrier: Option<RequestId>,
-    /// The scheduler's number for this client's tenant (its `Welcome`).
-    pub(crate) tenant: weft_core::TenantId,
 }
 
 impl State {
@@ -149,7 +147,7 @@ impl State {
                     self.set(&key, FutureStatus::Refused(reason.clone()));
                 }
             }
-            ClientEvent::Welcome { tenant } => self.tenant = weft_core::TenantId(tenant),
+            ClientEvent::Welcome { tenant } => tracing::debug!(tenant, "welcomed by the scheduler"),
             ClientEvent::Denied { message } => {
                 tracing::warn!(%message, "the scheduler denied a request");
             }
@@ -161,6 +159,7 @@ impl State {
             reply @ (ClientEvent::ModuleStored { request, .. }
             | ClientEvent::Locations { request, .. }
             | ClientEvent::Workers { request, .. }
+            | ClientEvent::ScatterPlan { request, .. }
             | ClientEvent::Status { request, .. }
             | ClientEvent::Datasets { request, .. }
             | ClientEvent::Dataset { request, .. }

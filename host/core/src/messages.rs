@@ -338,6 +338,8 @@ pub struct ComputeTask {
 pub struct Input {
     /// The input's key.
     pub key: TaskKey,
+    /// Its tenant.
+    pub tenant: TenantId,
     /// Its size.
     pub nbytes: u64,
     /// Workers holding it.

@@ -352,6 +352,7 @@ impl Scheduler {
             operation.outstanding.insert((task.key, target), source);
             per_worker.entry(target).or_default().push(Input {
                 key: task.key,
+                tenant: task.tenant,
                 nbytes: task.nbytes,
                 holders: task.who_has.to_vec(),
             });

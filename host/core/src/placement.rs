@@ -197,6 +197,7 @@ impl Scheduler {
                 let dep = self.task(*d);
                 Input {
                     key: dep.key,
+                    tenant: dep.tenant,
                     nbytes: dep.nbytes,
                     holders: dep.who_has.to_vec(),
                 }

@@ -266,9 +266,15 @@ impl Scheduler {
         &self,
         client: ClientId,
         name: &TaskKey,
-    ) -> Option<(Vec<WorkerId>, u64, TaskKey)> {
+    ) -> Option<(Vec<WorkerId>, u64, TaskKey, TenantId)> {
         let task = self.task(self.id_for(client, name)?);
-        (task.state == TaskState::Memory).then(|| (task.who_has.to_vec(), task.nbytes, task.key))
+        (task.state == TaskState::Memory)
+            .then(|| (task.who_has.to_vec(), task.nbytes, task.key, task.tenant))
+    }
+
+    /// The tenant of a client (the open tenant for one never connected).
+    pub fn tenant_of_client(&self, client: ClientId) -> TenantId {
+        self.tenant_of(client)
     }
 
     /// Task counts by state, and clients, of one tenant.

@@ -370,7 +370,9 @@ impl Connection {
             Err(refusal) => AuthReply::Refused(refusal.clone()),
         };
         let sent = async {
-            let payload = codec::encode(&reply).map_err(HandshakeError::Malformed)?;
+            let payload = codec::encode(&reply).map_err(|error| HandshakeError::OwnAuth {
+                reason: error.to_string(),
+            })?;
             frame_writer.write_frame(&payload).await?;
             Ok::<_, HandshakeError>(())
         };
@@ -378,7 +380,7 @@ impl Connection {
             .await
             .map_err(|_elapsed| ConnectionError::Handshake {
                 peer,
-                error: HandshakeError::Timeout {
+                error: HandshakeError::AuthTimeout {
                     timeout: limits.handshake_timeout,
                 },
             })?
@@ -519,21 +521,21 @@ where
 {
     let exchange = async {
         if let Some(ours) = ours {
-            let payload = codec::encode(ours).map_err(|error| HandshakeError::OwnHello {
+            let payload = codec::encode(ours).map_err(|error| HandshakeError::OwnAuth {
                 reason: error.to_string(),
             })?;
             writer.write_frame(&payload).await?;
         }
         let frame = match reader.read_frame_with_limit(AUTH_FRAME_BYTES_MAX).await {
             Ok(Some(frame)) => frame,
-            Ok(None) => return Err(HandshakeError::Closed),
+            Ok(None) => return Err(HandshakeError::AuthClosed),
             Err(error) => return Err(error.into()),
         };
-        codec::decode(&frame).map_err(HandshakeError::Malformed)
+        codec::decode(&frame).map_err(HandshakeError::AuthMalformed)
     };
     tokio::time::timeout(timeout, exchange)
         .await
-        .map_err(|_elapsed| HandshakeError::Timeout { timeout })?
+        .map_err(|_elapsed| HandshakeError::AuthTimeout { timeout })?
 }
 
 /// The receiving half of a [`Connection`].

@@ -3,6 +3,7 @@
 
 use crate::Connection;
 use crate::messages::{DataReply, DataRequest};
+use crate::tickets::{Ticket, TicketScope};
 use bytes::Bytes;
 use weft_schema::graph::TaskKey;
 
@@ -10,21 +11,31 @@ use weft_schema::graph::TaskKey;
 /// arrive in, so that keeping one does not keep the whole buffer alive.
 pub const COPY_RECEIVED_BYTES_MAX: usize = 32 << 10;
 
-/// Asks the worker at the other end of `connection` for `keys` and reads
-/// its replies: one value per key, `None` where it does not hold the key.
-/// After an error the connection must be dropped.
+/// The key a data-port ticket names (all zeros for one that names none).
+pub fn ticket_key(ticket: &Ticket) -> TaskKey {
+    match ticket.scope {
+        TicketScope::Get { key, .. } | TicketScope::Put { key, .. } => key,
+        TicketScope::Connect => TaskKey([0; 16]),
+    }
+}
+
+/// Asks the worker at the other end of `connection` for the keys of
+/// `tickets` and reads its replies: one value per key, `None` where it does
+/// not hold the key. A refused ticket is an error. After an error the
+/// connection must be dropped.
 pub async fn get_values(
     connection: &mut Connection,
-    keys: &[TaskKey],
+    tickets: &[Ticket],
 ) -> Result<Vec<Option<Bytes>>, String> {
     connection
         .send(&DataRequest::Get {
-            keys: keys.to_vec(),
+            tickets: tickets.to_vec(),
         })
         .await
         .map_err(|e| e.to_string())?;
-    let mut values = Vec::with_capacity(keys.len());
-    for key in keys {
+    let mut values = Vec::with_capacity(tickets.len());
+    for ticket in tickets {
+        let key = &ticket_key(ticket);
         match connection
             .recv::<DataReply>()
             .await
@@ -52,6 +63,12 @@ pub async fn get_values(
                 values.push(Some(value));
             }
             Some(DataReply::Missing { key: missing }) if missing == *key => values.push(None),
+            Some(DataReply::Refused {
+                key: refused,
+                reason,
+            }) if refused == *key => {
+                return Err(format!("the worker refused the ticket for {key}: {reason}"));
+            }
             Some(other) => return Err(format!("unexpected reply to a Get of {key}: {other:?}")),
             None => return Err("the peer closed the connection".to_string()),
         }

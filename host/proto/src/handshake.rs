@@ -114,6 +114,10 @@ pub enum HandshakeError {
         /// protocol).
         first_bytes: [u8; 4],
     },
+    /// The peer answered with a TLS record: the port requires TLS and we
+    /// connected without it.
+    #[error("the peer speaks TLS: this port requires TLS (give the cluster's CA with --tls-ca)")]
+    SpeaksTls,
     /// Our own hello cannot be sent (its name is too long for the hello
     /// limit, say).
     #[error("our hello cannot be sent: {reason}")]
@@ -133,6 +137,26 @@ pub enum HandshakeError {
     /// The peer's hello has the right magic and version but does not decode.
     #[error("peer's hello is malformed: {0}")]
     Malformed(#[source] CodecError),
+    /// The peer sent its hello but not its authentication frame (or the
+    /// answer to ours) in time.
+    #[error("the peer said hello but did not authenticate within {timeout:?}")]
+    AuthTimeout {
+        /// The handshake timeout in force.
+        timeout: Duration,
+    },
+    /// The peer closed the connection after its hello, before the
+    /// authentication step was done.
+    #[error("the peer closed the connection during authentication")]
+    AuthClosed,
+    /// The peer's authentication frame (or answer) does not decode.
+    #[error("the peer's authentication frame is malformed: {0}")]
+    AuthMalformed(#[source] CodecError),
+    /// Our own authentication frame cannot be encoded.
+    #[error("our authentication frame cannot be sent: {reason}")]
+    OwnAuth {
+        /// Why.
+        reason: String,
+    },
     /// Reading or writing the hello frame failed.
     #[error("hello frame: {0}")]
     Frame(#[from] FrameError),
@@ -172,6 +196,14 @@ where
         let frame = match reader.read_frame_with_limit(HELLO_FRAME_BYTES_MAX).await {
             Ok(Some(frame)) => frame,
             Ok(None) => return Err(HandshakeError::Closed),
+            Err(FrameError::TooLarge { len, limit })
+                if matches!(
+                    u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes(),
+                    [0x15 | 0x16, 0x03, _, _]
+                ) =>
+            {
+                return Err(HandshakeError::SpeaksTls);
+            }
             Err(FrameError::TooLarge { len, limit }) => {
                 return Err(HandshakeError::HelloTooLarge {
                     len,

@@ -12,6 +12,7 @@
 //! Each connection is one ordered stream: everything a client sends is
 //! applied in the order sent (publish after submit, release after publish).
 
+use crate::tickets::{Ticket, TicketSecret};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use weft_core::{DatasetValue, TaskSpec, ToClient, WorkerId};
@@ -61,6 +62,18 @@ pub enum ClientRequest {
         workers: Vec<WorkerId>,
         /// Its size.
         nbytes: u64,
+    },
+    /// Where should these values go? Answered by
+    /// [`ClientEvent::ScatterPlan`]: workers and put tickets for each.
+    PrepareScatter {
+        /// Echoed in the reply.
+        request: RequestId,
+        /// Each value's key and size.
+        values: Vec<(TaskKey, u64)>,
+        /// Every value to every worker.
+        broadcast: bool,
+        /// The workers to choose from (empty: all).
+        workers: Vec<WorkerId>,
     },
     /// Which workers are there? Answered by [`ClientEvent::Workers`].
     ListWorkers {
@@ -184,10 +197,23 @@ pub enum ClientEvent {
     Locations {
         /// The request.
         request: RequestId,
+        /// The pass that opens a connection to the workers' data ports.
+        pass: Ticket,
         /// The workers named in `locations`.
         workers: Vec<WorkerInfo>,
         /// One entry per key in memory.
         locations: Vec<KeyLocation>,
+    },
+    /// Where to put scattered values.
+    ScatterPlan {
+        /// The request.
+        request: RequestId,
+        /// The pass that opens a connection to the workers' data ports.
+        pass: Ticket,
+        /// The workers named in `targets`.
+        workers: Vec<WorkerInfo>,
+        /// One entry per value, in the order asked.
+        targets: Vec<ScatterTarget>,
     },
     /// The workers.
     Workers {
@@ -247,10 +273,21 @@ pub struct KeyLocation {
     pub key: TaskKey,
     /// The key the workers hold it under (`weft_core::wire_key`).
     pub wire_key: TaskKey,
+    /// The ticket to get it with.
+    pub ticket: Ticket,
     /// The result's size.
     pub nbytes: u64,
     /// Workers holding it (see the reply's `workers`).
     pub holders: Vec<WorkerId>,
+}
+
+/// Where one scattered value goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScatterTarget {
+    /// The key, as the client names it.
+    pub key: TaskKey,
+    /// The workers to put it on, each with its put ticket.
+    pub puts: Vec<(WorkerId, Ticket)>,
 }
 
 /// The cluster as the scheduler sees it.
@@ -409,6 +446,9 @@ pub enum WorkerCommand {
     Welcome {
         /// The worker's id.
         worker: WorkerId,
+        /// The key data-port tickets are signed with: the worker checks
+        /// every ticket presented to its data port with it.
+        ticket_secret: TicketSecret,
     },
     /// Run a task.
     Compute(WireCompute),
@@ -482,22 +522,29 @@ pub struct WireInput {
     pub nbytes: u64,
     /// Workers holding it, with their data ports.
     pub holders: Vec<(WorkerId, String)>,
+    /// The ticket to get it from them with (issued to the worker the
+    /// instruction is for).
+    pub ticket: Ticket,
 }
 
 /// To a worker's data port.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DataRequest {
-    /// Send these results: one [`DataReply`] per key, in order; a `Found`
-    /// is followed by one raw frame with the bytes.
+    /// Send these results: one [`DataReply`] per ticket, in order; a
+    /// `Found` is followed by one raw frame with the bytes. Each ticket
+    /// names its key (`TicketScope::Get`) and must be issued to the
+    /// connection's requester.
     Get {
-        /// The keys.
-        keys: Vec<TaskKey>,
+        /// One ticket per key wanted.
+        tickets: Vec<Ticket>,
     },
     /// Store this value (scatter); followed by one raw frame with the
-    /// bytes; answered by `Stored`.
+    /// bytes; answered by `Stored` or `Refused`. The ticket names the key
+    /// and the largest size allowed (`TicketScope::Put`); a value already
+    /// held is never replaced.
     Put {
-        /// The key.
-        key: TaskKey,
+        /// The scheduler's authorisation.
+        ticket: Ticket,
     },
 }
 
@@ -520,5 +567,19 @@ pub enum DataReply {
     Stored {
         /// The key.
         key: TaskKey,
+    },
+    /// A `Put` of a key the worker holds already: nothing was replaced.
+    AlreadyHeld {
+        /// The key.
+        key: TaskKey,
+    },
+    /// A `Get` or `Put` of this key was refused (no valid ticket for it,
+    /// a value over the ticket's size, a `Put` over a held value); the
+    /// connection stays open.
+    Refused {
+        /// The key (all zeros when the ticket named none).
+        key: TaskKey,
+        /// Why.
+        reason: String,
     },
 }

@@ -33,6 +33,7 @@ mod config;
 mod error;
 mod issue;
 mod load;
+mod processes;
 
 pub use cluster_dir::{
     CA_CERT_FILE, CA_KEY_FILE, DEFAULT_HOSTS, SCHEDULER_CERT_FILE, SCHEDULER_KEY_FILE,
@@ -42,6 +43,7 @@ pub use config::{client_config, server_config};
 pub use error::{PeerRoleError, PemSource, TlsError};
 pub use issue::{CertificateAuthority, IssuedCertificate, Validity};
 pub use load::{Identity, PEM_FILE_BYTES_MAX, TlsFiles, TrustRoots};
+pub use processes::{ClientTls, WorkerTls, scheduler_acceptor};
 
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde::{Deserialize, Serialize};

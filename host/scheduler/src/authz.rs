@@ -83,7 +83,9 @@ impl Operation {
             ClientRequest::SubmitGraph { .. } => Operation::Submit,
             ClientRequest::Release { .. } => Operation::Release,
             ClientRequest::WhoHas { .. } => Operation::WhoHas,
-            ClientRequest::Scattered { .. } => Operation::Scatter,
+            ClientRequest::Scattered { .. } | ClientRequest::PrepareScatter { .. } => {
+                Operation::Scatter
+            }
             ClientRequest::ListWorkers { .. } => Operation::ListWorkers,
             ClientRequest::Session { .. } => Operation::Session,
             ClientRequest::Goodbye => Operation::Goodbye,

@@ -34,10 +34,18 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use weft_proto::tickets::TicketSecret;
 
 /// The scheduler could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
+    /// The operating system's random number generator failed (the ticket
+    /// secret is drawn from it).
+    #[error("the system's random number generator failed: {reason}")]
+    Random {
+        /// What it said.
+        reason: String,
+    },
     /// The listen address could not be bound.
     #[error("could not listen on {addr}: {error}")]
     Bind {
@@ -93,7 +101,11 @@ pub async fn start(config: SchedulerConfig) -> Result<SchedulerHandle, Scheduler
             error,
         })?;
     let (inputs, received) = mpsc::unbounded_channel();
-    let state = tokio::spawn(state::State::new(&config, inputs.downgrade()).run(received));
+    let ticket_secret = TicketSecret::generate().map_err(|error| SchedulerError::Random {
+        reason: error.to_string(),
+    })?;
+    let state =
+        tokio::spawn(state::State::new(&config, inputs.downgrade(), ticket_secret).run(received));
     let acceptor = weft_proto::Acceptor {
         limits: config.connection,
         tls: config.tls.clone(),

@@ -21,9 +21,10 @@ use weft_core::{
 };
 use weft_proto::auth::{Access, Principal};
 use weft_proto::messages::{
-    ClientEvent, ClientRequest, ClusterStatus, KeyLocation, RequestId, WireCompute, WireInput,
-    WorkerCommand, WorkerInfo, WorkerMetrics, WorkerReport, WorkerStatus,
+    ClientEvent, ClientRequest, ClusterStatus, KeyLocation, RequestId, ScatterTarget, WireCompute,
+    WireInput, WorkerCommand, WorkerInfo, WorkerMetrics, WorkerReport, WorkerStatus,
 };
+use weft_proto::tickets::{DEFAULT_TICKET_LIFETIME, Requester, Ticket, TicketScope, TicketSecret};
 use weft_schema::graph::{GraphLimits, decode_graph};
 
 /// A connected peer: where to send its messages.
@@ -100,12 +101,15 @@ pub(crate) struct State {
     open: bool,
     /// The core's number for each tenant seen.
     tenants: HashMap<String, TenantId>,
+    /// Signs data-port tickets; workers get it when they join.
+    ticket_secret: TicketSecret,
 }
 
 impl State {
     pub(crate) fn new(
         config: &crate::SchedulerConfig,
         inputs: mpsc::WeakUnboundedSender<Input>,
+        ticket_secret: TicketSecret,
     ) -> State {
         State {
             core: Scheduler::new(config.core.clone()),
@@ -121,6 +125,7 @@ impl State {
             stimulus: 0,
             open: matches!(config.tokens, crate::authn::Tokens::Open),
             tenants: HashMap::new(),
+            ticket_secret,
         }
     }
 
@@ -260,7 +265,10 @@ impl State {
                 };
                 let _ = peer
                     .outbox
-                    .try_send(Outgoing::Worker(WorkerCommand::Welcome { worker }));
+                    .try_send(Outgoing::Worker(WorkerCommand::Welcome {
+                        worker,
+                        ticket_secret: self.ticket_secret.clone(),
+                    }));
                 let metrics = WorkerMetrics {
                     memory_limit,
                     ..WorkerMetrics::default()
@@ -477,13 +485,19 @@ impl State {
                 let locations = keys
                     .iter()
                     .filter_map(|key| {
-                        let (holders, nbytes, wire_key) = self.core.who_has_for(client, key)?;
+                        let (holders, nbytes, wire_key, tenant) =
+                            self.core.who_has_for(client, key)?;
                         named.extend(holders.iter().copied());
+                        let scope = TicketScope::Get {
+                            tenant: tenant.0,
+                            key: wire_key,
+                        };
                         Some(KeyLocation {
                             key: *key,
                             wire_key,
                             nbytes,
                             holders,
+                            ticket: self.ticket(scope, Requester::Client(client.0)),
                         })
                     })
                     .collect();
@@ -493,6 +507,7 @@ impl State {
                     .collect();
                 let reply = ClientEvent::Locations {
                     request,
+                    pass: self.ticket(TicketScope::Connect, Requester::Client(client.0)),
                     workers,
                     locations,
                 };
@@ -508,6 +523,12 @@ impl State {
                 workers,
                 nbytes,
             }),
+            ClientRequest::PrepareScatter {
+                request,
+                values,
+                broadcast,
+                workers,
+            } => self.prepare_scatter(client, request, &values, broadcast, &workers),
             ClientRequest::ListWorkers { request } => {
                 let mut workers: Vec<WorkerInfo> =
                     self.workers.values().map(|w| w.info.clone()).collect();
@@ -618,6 +639,70 @@ impl State {
                 self.send_client(client, ClientEvent::Status { request, status });
             }
         }
+    }
+
+    /// Chooses workers for scattered values (round robin over the workers
+    /// by id, or all of them) and issues a put ticket for each copy.
+    fn prepare_scatter(
+        &mut self,
+        client: ClientId,
+        request: RequestId,
+        values: &[(weft_schema::graph::TaskKey, u64)],
+        broadcast: bool,
+        among: &[WorkerId],
+    ) {
+        if let Some(unknown) = among.iter().find(|w| !self.workers.contains_key(w)) {
+            let message = format!("{unknown} is not a connected worker");
+            self.send_client(client, ClientEvent::RequestFailed { request, message });
+            return;
+        }
+        let mut workers: Vec<WorkerInfo> = self
+            .workers
+            .values()
+            .filter(|w| among.is_empty() || among.contains(&w.info.id))
+            .map(|w| w.info.clone())
+            .collect();
+        workers.sort_by_key(|w| w.id);
+        if workers.is_empty() {
+            let message = "there are no workers to scatter to".to_string();
+            self.send_client(client, ClientEvent::RequestFailed { request, message });
+            return;
+        }
+        let tenant = self.core.tenant_of_client(client);
+        let requester = Requester::Client(client.0);
+        let targets = values
+            .iter()
+            .enumerate()
+            .map(|(index, (key, nbytes))| {
+                let chosen: Vec<&WorkerInfo> = if broadcast {
+                    workers.iter().collect()
+                } else {
+                    vec![&workers[index % workers.len()]]
+                };
+                let scope = TicketScope::Put {
+                    tenant: tenant.0,
+                    key: weft_core::wire_key(tenant, key),
+                    nbytes_max: *nbytes,
+                };
+                ScatterTarget {
+                    key: *key,
+                    puts: chosen
+                        .into_iter()
+                        .map(|w| (w.id, self.ticket(scope, requester)))
+                        .collect(),
+                }
+            })
+            .collect();
+        let pass = self.ticket(TicketScope::Connect, requester);
+        self.send_client(
+            client,
+            ClientEvent::ScatterPlan {
+                request,
+                pass,
+                workers,
+                targets,
+            },
+        );
     }
 
     /// Answers a request that was denied the way its sender waits for an
@@ -733,7 +818,10 @@ impl State {
             }
             Command::Client(client, message) => self.send_client(client, ClientEvent::Key(message)),
             Command::Worker(worker, ToWorker::Fetch { inputs }) => {
-                let inputs = inputs.into_iter().map(|i| self.wire_input(i)).collect();
+                let inputs = inputs
+                    .into_iter()
+                    .map(|i| self.wire_input(worker, i))
+                    .collect();
                 self.send_worker(worker, WorkerCommand::Fetch { inputs });
             }
             Command::Worker(worker, ToWorker::Steal { key, run }) => {
@@ -746,7 +834,7 @@ impl State {
                 let inputs = task
                     .inputs
                     .into_iter()
-                    .map(|input| self.wire_input(input))
+                    .map(|input| self.wire_input(worker, input))
                     .collect();
                 let wire = WireCompute {
                     key: task.key,
@@ -759,7 +847,12 @@ impl State {
         }
     }
 
-    fn wire_input(&self, input: CoreInput) -> WireInput {
+    /// Where an input is, with a ticket for `worker` to get it.
+    fn wire_input(&self, worker: WorkerId, input: CoreInput) -> WireInput {
+        let scope = TicketScope::Get {
+            tenant: input.tenant.0,
+            key: input.key,
+        };
         WireInput {
             key: input.key,
             nbytes: input.nbytes,
@@ -768,7 +861,18 @@ impl State {
                 .iter()
                 .filter_map(|w| self.workers.get(w).map(|e| (*w, e.info.data_addr.clone())))
                 .collect(),
+            ticket: self.ticket(scope, Requester::Worker(worker)),
         }
+    }
+
+    /// A ticket for `requester`, valid for the ticket lifetime from now.
+    fn ticket(&self, scope: TicketScope, requester: Requester) -> Ticket {
+        self.ticket_secret.issue(
+            scope,
+            requester,
+            std::time::SystemTime::now(),
+            DEFAULT_TICKET_LIFETIME,
+        )
     }
 
     fn send_client(&mut self, client: ClientId, event: ClientEvent) {
@@ -807,6 +911,7 @@ fn request_id(request: &ClientRequest) -> Option<RequestId> {
         ClientRequest::UploadModule { request, .. }
         | ClientRequest::WhoHas { request, .. }
         | ClientRequest::ListWorkers { request }
+        | ClientRequest::PrepareScatter { request, .. }
         | ClientRequest::Restart { request }
         | ClientRequest::Replicate { request, .. }
         | ClientRequest::Rebalance { request, .. }

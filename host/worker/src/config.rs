@@ -66,6 +66,10 @@ pub struct WorkerConfig {
     /// `token`: the worker token the scheduler admits workers with (`weft
     /// tenant add-worker`); `None` for a scheduler without tenants.
     pub token: Option<weft_proto::Secret>,
+    /// `tls_cert`, `tls_key`, `tls_ca`: TLS for the scheduler connection,
+    /// the data port and peer fetches (mutual, with a worker certificate);
+    /// `None`: plain TCP.
+    pub tls: Option<weft_proto::tls::WorkerTls>,
     /// `name`: the worker's name in logs and in the scheduler's worker list.
     /// Not required to be unique. At most a few KiB (it travels in the
     /// hello). Default [`DEFAULT_NAME`].
@@ -149,6 +153,7 @@ impl Default for WorkerConfig {
         WorkerConfig {
             scheduler: DEFAULT_SCHEDULER.to_string(),
             token: None,
+            tls: None,
             name: DEFAULT_NAME.to_string(),
             nthreads,
             memory_limit: 0,

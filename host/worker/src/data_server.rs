@@ -5,11 +5,16 @@
 //! Values spilled to disk are read back for each `Get` (on a blocking
 //! thread) and stay on disk. Each accepted connection is served by its own task, at most
 //! `max_connections` at once (the ones over it are closed at once). The
-//! handshake must name the role client or peer. Anything wrong on a
+//! handshake must name the role client or peer and carry a pass from the
+//! scheduler (`data_auth.rs`); every `Get` and `Put` needs a ticket for its
+//! key issued to the same requester, and a refused one is answered
+//! `Refused` while the connection goes on. A `Put` never replaces a value
+//! the worker holds. Anything wrong on a
 //! connection (garbage, a frame over `frame_bytes_max`, a truncated frame, a
 //! message that does not decode, an I/O error) closes that connection only,
 //! with a warning naming the peer and the reason.
 
+use crate::data_auth::{self, SharedSecret, Wanted};
 use crate::store::Store;
 use bytes::Bytes;
 use std::net::SocketAddr;
@@ -19,7 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use weft_proto::{
-    Connection, ConnectionLimits, ConnectionReader, ConnectionWriter, Hello, Role,
+    Acceptor, Connection, ConnectionReader, ConnectionWriter, Hello,
     messages::{DataReply, DataRequest},
 };
 
@@ -39,8 +44,10 @@ pub(crate) struct DataPort {
     pub(crate) store: Arc<Store>,
     /// Our hello (role worker).
     pub(crate) hello: Hello,
-    /// Per-connection limits.
-    pub(crate) limits: ConnectionLimits,
+    /// Limits, TLS and the pass check of every connection.
+    pub(crate) acceptor: Acceptor,
+    /// The secret tickets are checked with.
+    pub(crate) secret: SharedSecret,
     /// `max_connections`.
     pub(crate) max_connections: usize,
 }
@@ -90,25 +97,17 @@ pub(crate) async fn serve(listener: TcpListener, port: Arc<DataPort>) {
 
 /// Serves one connection until the peer closes it or something is wrong.
 async fn serve_connection(stream: TcpStream, peer: SocketAddr, port: &DataPort) {
-    let acceptor = weft_proto::Acceptor::open(port.limits);
-    let (connection, hello) = match Connection::accept(stream, &port.hello, &acceptor).await {
+    let (connection, hello) = match Connection::accept(stream, &port.hello, &port.acceptor).await {
         Ok(accepted) => accepted,
         Err(error) => {
             tracing::warn!(%peer, reason = %error, "data port: closing connection");
             return;
         }
     };
-    if !matches!(hello.role, Role::Client | Role::Peer) {
-        tracing::warn!(
-            %peer,
-            role = %hello.role,
-            name = %hello.name,
-            "data port: closing connection: only clients and peer workers may connect here"
-        );
-        return;
-    }
+    let requester = connection.principal().token_id.clone();
     let (mut reader, mut writer) = connection.into_split();
-    match serve_requests(&mut reader, &mut writer, &port.store).await {
+    let served = serve_requests(&mut reader, &mut writer, port, &requester).await;
+    match served {
         Ok(()) => tracing::debug!(%peer, "data port: peer closed the connection"),
         Err(reason) => {
             tracing::warn!(%peer, name = %hello.name, %reason, "data port: closing connection");
@@ -121,8 +120,10 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, port: &DataPort) 
 async fn serve_requests(
     reader: &mut ConnectionReader,
     writer: &mut ConnectionWriter,
-    store: &Store,
+    port: &DataPort,
+    requester: &str,
 ) -> Result<(), String> {
+    let store = &port.store;
     loop {
         let request = match reader.recv::<DataRequest>().await {
             Ok(Some(request)) => request,
@@ -130,9 +131,20 @@ async fn serve_requests(
             Err(error) => return Err(error.to_string()),
         };
         match request {
-            DataRequest::Get { keys } => {
+            DataRequest::Get { tickets } => {
                 let frame_bytes_max = writer.frame_writer_mut().frame_bytes_max();
-                for key in keys {
+                for ticket in tickets {
+                    let key = weft_proto::data::ticket_key(&ticket);
+                    if let Err(error) =
+                        data_auth::check(&port.secret, &ticket, requester, Wanted::Get)
+                    {
+                        tracing::warn!(%key, %requester, %error, "data port: refusing a Get");
+                        let reason = error.to_string();
+                        writer
+                            .queue(&DataReply::Refused { key, reason })
+                            .map_err(|e| e.to_string())?;
+                        continue;
+                    }
                     // A spilled value is read back on a blocking thread.
                     let value = store.load(&key).await.unwrap_or_else(|error| {
                         tracing::warn!(
@@ -174,7 +186,8 @@ async fn serve_requests(
                 }
                 writer.flush().await.map_err(|e| e.to_string())?;
             }
-            DataRequest::Put { key } => {
+            DataRequest::Put { ticket } => {
+                let key = weft_proto::data::ticket_key(&ticket);
                 let value = match reader.recv_frame().await {
                     Ok(Some(value)) => value,
                     Ok(None) => {
@@ -184,11 +197,25 @@ async fn serve_requests(
                     }
                     Err(error) => return Err(error.to_string()),
                 };
-                store.insert(key, own(value));
-                writer
-                    .send(&DataReply::Stored { key })
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let nbytes = value.len() as u64;
+                let checked =
+                    data_auth::check(&port.secret, &ticket, requester, Wanted::Put { nbytes });
+                let reply = match checked {
+                    Err(error) => {
+                        tracing::warn!(%key, %requester, %error, "data port: refusing a Put");
+                        DataReply::Refused {
+                            key,
+                            reason: error.to_string(),
+                        }
+                    }
+                    // A put never replaces a value held.
+                    Ok(()) if store.contains(&key) => DataReply::AlreadyHeld { key },
+                    Ok(()) => {
+                        store.insert(key, own(value));
+                        DataReply::Stored { key }
+                    }
+                };
+                writer.send(&reply).await.map_err(|e| e.to_string())?;
             }
         }
     }

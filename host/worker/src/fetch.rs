@@ -15,7 +15,9 @@ use std::time::Duration;
 use tokio::sync::Mutex as AsyncMutex;
 use weft_core::WorkerId;
 
-use weft_proto::{Connection, ConnectionLimits, Dialer, Hello, Role};
+use crate::data_auth::SharedSecret;
+use weft_proto::tickets::Ticket;
+use weft_proto::{Connection, Credential, Dialer, Hello, Role};
 use weft_schema::graph::TaskKey;
 
 /// An input to fetch and where it may be, in the order to try.
@@ -25,6 +27,8 @@ pub(crate) struct Wanted {
     pub(crate) key: TaskKey,
     /// Its holders with their data ports, never empty.
     pub(crate) holders: Vec<(WorkerId, String)>,
+    /// The scheduler's ticket to get it with.
+    pub(crate) ticket: Ticket,
 }
 
 /// What became of one [`Wanted`] input: its bytes, or the first holder
@@ -38,19 +42,27 @@ type PeerSlot = Arc<AsyncMutex<Option<Connection>>>;
 #[derive(Debug)]
 pub(crate) struct Fetcher {
     hello: Hello,
-    limits: ConnectionLimits,
+    dialer: Dialer,
     timeout: Duration,
     peers: Mutex<HashMap<String, PeerSlot>>,
+    /// The ticket secret and this worker's id, to sign its own passes.
+    me: (SharedSecret, WorkerId),
 }
 
 impl Fetcher {
     /// A fetcher introducing itself as peer `name`.
-    pub(crate) fn new(name: &str, limits: ConnectionLimits, timeout: Duration) -> Fetcher {
+    pub(crate) fn new(
+        name: &str,
+        dialer: Dialer,
+        timeout: Duration,
+        me: (SharedSecret, WorkerId),
+    ) -> Fetcher {
         Fetcher {
             hello: Hello::new(Role::Peer, name),
-            limits,
+            dialer,
             timeout,
             peers: Mutex::new(HashMap::new()),
+            me,
         }
     }
 
@@ -71,8 +83,8 @@ impl Fetcher {
                 }
             }
             for (addr, group) in groups {
-                let keys: Vec<TaskKey> = group.iter().map(|(w, _)| w.key).collect();
-                let outcome = self.get_from(&addr, &keys).await;
+                let tickets: Vec<Ticket> = group.iter().map(|(w, _)| w.ticket).collect();
+                let outcome = self.get_from(&addr, &tickets).await;
                 for (index, (want, next)) in group.into_iter().enumerate() {
                     let value = match &outcome {
                         Ok(values) => values.get(index).cloned().flatten(),
@@ -105,7 +117,7 @@ impl Fetcher {
 
     /// Asks the peer at `addr` for `keys`: one entry per key, `None` for a
     /// key it does not hold; `Err` if the request failed as a whole.
-    async fn get_from(&self, addr: &str, keys: &[TaskKey]) -> Result<Vec<Option<Bytes>>, String> {
+    async fn get_from(&self, addr: &str, keys: &[Ticket]) -> Result<Vec<Option<Bytes>>, String> {
         let slot = self.slot(addr);
         let mut connection = slot.lock().await;
         let attempt = tokio::time::timeout(self.timeout, async {
@@ -146,7 +158,12 @@ impl Fetcher {
     }
 
     async fn connect(&self, addr: &str) -> Result<Connection, String> {
-        let dialer = Dialer::plain(self.limits, Role::Worker);
+        let pass = crate::data_auth::own_pass(&self.me.0, self.me.1)
+            .ok_or("this worker has no ticket secret yet")?;
+        let dialer = Dialer {
+            credential: Credential::Pass(pass),
+            ..self.dialer.clone()
+        };
         let (connection, hello) = Connection::connect(addr, &self.hello, &dialer)
             .await
             .map_err(|e| e.to_string())?;

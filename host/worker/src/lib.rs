@@ -50,6 +50,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod data_auth;
 mod data_server;
 mod error;
 mod executor;
@@ -291,10 +292,18 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         .spill_dir()
         .is_some()
         .then(|| AbortOnDrop(tokio::spawn(spill::run(store.clone()))));
+    let secret: data_auth::SharedSecret = Arc::default();
     let data_port = Arc::new(DataPort {
         store: store.clone(),
         hello: Hello::new(Role::Worker, config.name.as_str()),
-        limits: config.connection,
+        acceptor: weft_proto::Acceptor {
+            limits: config.connection,
+            tls: config.tls.as_ref().map(|tls| tls.data_port.clone()),
+            authenticator: Arc::new(data_auth::DataPortAuthenticator {
+                secret: secret.clone(),
+            }),
+        },
+        secret: secret.clone(),
         max_connections: config.max_connections,
     });
     let data_server = AbortOnDrop(tokio::spawn(data_server::serve(listener, data_port)));
@@ -302,14 +311,14 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
     let mut data_addr = bound;
     let dialer = weft_proto::Dialer {
         limits: config.connection,
-        tls: None,
+        tls: config.tls.as_ref().map(|tls| tls.scheduler.clone()),
         credential: config
             .token
             .clone()
             .map_or(weft_proto::Credential::None, weft_proto::Credential::Token),
         expect_role: Role::Scheduler,
     };
-    let (connection, id) =
+    let (connection, id, ticket_secret) =
         scheduler_link::join(&config.scheduler, &config.name, &dialer, |local_ip| {
             if bound.ip().is_unspecified()
                 && let Some(ip) = local_ip
@@ -325,6 +334,8 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
             }
         })
         .await?;
+    // Only this worker's welcome sets it.
+    let _ = secret.set(ticket_secret);
     tracing::info!(
         worker = %id,
         name = %config.name,
@@ -339,8 +350,14 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
         .map_err(|error| WorkerError::Threads(Arc::new(error)))?;
     let fetcher = Arc::new(Fetcher::new(
         &config.name,
-        config.connection,
+        weft_proto::Dialer {
+            limits: config.connection,
+            tls: config.tls.as_ref().map(|tls| tls.peers.clone()),
+            credential: weft_proto::Credential::None,
+            expect_role: Role::Worker,
+        },
         config.fetch_timeout,
+        (secret, id),
     ));
 
     let (reader, writer) = connection.into_split();

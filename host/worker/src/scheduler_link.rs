@@ -15,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use weft_core::WorkerId;
 use weft_proto::messages::{WorkerCommand, WorkerReport};
+use weft_proto::tickets::TicketSecret;
 use weft_proto::{
     Connection, ConnectionError, ConnectionReader, ConnectionWriter, Dialer, Hello, Role,
 };
@@ -31,7 +32,7 @@ pub(crate) async fn join(
     name: &str,
     dialer: &Dialer,
     register: impl FnOnce(Option<IpAddr>) -> WorkerReport,
-) -> Result<(Connection, WorkerId), WorkerError> {
+) -> Result<(Connection, WorkerId, TicketSecret), WorkerError> {
     let limits = &dialer.limits;
     let hello = Hello::new(Role::Worker, name);
     let (mut connection, theirs) = match Connection::connect(addr, &hello, dialer).await {
@@ -87,7 +88,10 @@ pub(crate) async fn join(
         Ok(Ok(None)) => Err(WorkerError::SchedulerClosed {
             addr: addr.to_string(),
         }),
-        Ok(Ok(Some(WorkerCommand::Welcome { worker }))) => Ok((connection, worker)),
+        Ok(Ok(Some(WorkerCommand::Welcome {
+            worker,
+            ticket_secret,
+        }))) => Ok((connection, worker, ticket_secret)),
         Ok(Ok(Some(other))) => Err(WorkerError::Protocol {
             addr: addr.to_string(),
             message: format!("expected a welcome, got {}", command_name(&other)),

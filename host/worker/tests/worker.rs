@@ -453,7 +453,9 @@ async fn closed_by_peer(mut stream: TcpStream) {
 async fn the_data_port_refuses_workers_and_stores_puts() {
     let scheduler = FakeScheduler::new().await;
     let (worker, _link) = scheduler.start(1, config(scheduler.addr, 1)).await;
-    let (mut pretender, _) = weft_proto::Connection::connect(
+    // A process claiming to be a worker (not a peer) is refused at the
+    // handshake, before it can send anything.
+    let refused = weft_proto::Connection::connect(
         worker.data_addr(),
         &weft_proto::Hello::new(weft_proto::Role::Worker, "pretender"),
         &weft_proto::Dialer::plain(
@@ -462,9 +464,17 @@ async fn the_data_port_refuses_workers_and_stores_puts() {
         ),
     )
     .await
-    .expect("handshake");
-    let end = within("the pretender to be closed", pretender.recv_frame()).await;
-    assert!(matches!(end, Ok(None) | Err(_)), "{end:?}");
+    .expect_err("a worker is not served");
+    assert!(
+        matches!(
+            refused,
+            weft_proto::ConnectionError::Refused {
+                refusal: weft_proto::AuthRefusal::RoleNotServed(weft_proto::Role::Worker),
+                ..
+            }
+        ),
+        "{refused}"
+    );
 
     let mut client = DataClient::connect(worker.data_addr()).await;
     let big = vec![7u8; 200_000];
@@ -577,6 +587,7 @@ async fn a_second_welcome_is_a_protocol_violation() {
     let (mut worker, mut link) = scheduler.start(1, config(scheduler.addr, 1)).await;
     link.send(WorkerCommand::Welcome {
         worker: WorkerId(5),
+        ticket_secret: test_secret(),
     })
     .await;
     let error = within("the worker to stop", worker.closed())

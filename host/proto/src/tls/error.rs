@@ -115,6 +115,18 @@ pub enum TlsError {
         /// The key file.
         key: PathBuf,
     },
+    /// The process's own certificate names another role than its own
+    /// (a worker certificate given to the scheduler, say).
+    #[error(
+        "this process runs as the {expected} but its certificate names {}",
+        .found.map_or("no role".to_string(), |r| format!("the {r} role"))
+    )]
+    WrongIdentityRole {
+        /// The role the process needs.
+        expected: CertRole,
+        /// What the certificate names.
+        found: Option<CertRole>,
+    },
     /// rustls refused a configuration (no usable protocol version, an
     /// unusable certificate chain or key).
     #[error("TLS configuration refused: {0}")]

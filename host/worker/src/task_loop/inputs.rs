@@ -110,11 +110,13 @@ impl Context {
                 pending += 1;
                 continue;
             }
-            let holders: Vec<(WorkerId, String)> = inputs
-                .iter()
-                .find(|i| i.key == *input)
-                .map(|i| self.others(&i.holders))
-                .unwrap_or_default();
+            let wire = inputs.iter().find(|i| i.key == *input);
+            let holders: Vec<(WorkerId, String)> =
+                wire.map(|i| self.others(&i.holders)).unwrap_or_default();
+            let Some(ticket) = wire.map(|i| i.ticket) else {
+                failed.push((*input, self.id));
+                continue;
+            };
             if holders.is_empty() {
                 // Only we were named (and we do not have it), or nobody.
                 failed.push((*input, self.id));
@@ -124,6 +126,7 @@ impl Context {
             self.to_fetch.push(Wanted {
                 key: *input,
                 holders,
+                ticket,
             });
             pending += 1;
         }
@@ -169,7 +172,11 @@ impl Context {
                     keep: false,
                 },
             );
-            self.to_fetch.push(Wanted { key, holders });
+            self.to_fetch.push(Wanted {
+                key,
+                holders,
+                ticket: input.ticket,
+            });
         }
     }
 

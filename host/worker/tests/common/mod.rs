@@ -9,14 +9,34 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use std::time::SystemTime;
 use tokio::net::TcpListener;
 use weft_core::{SpecArg, TaskSpec, WorkerId};
 use weft_proto::messages::{
     DataReply, DataRequest, WireCompute, WireInput, WorkerCommand, WorkerMetrics, WorkerReport,
 };
-use weft_proto::{Connection, ConnectionLimits, Hello, Role};
+use weft_proto::tickets::{Requester, Ticket, TicketScope, TicketSecret};
+use weft_proto::{Connection, ConnectionLimits, Credential, Dialer, Hello, Role};
 use weft_schema::graph::TaskKey;
 use weft_worker::{WorkerConfig, WorkerHandle};
+
+/// The secret the fake scheduler signs data-port tickets with.
+pub fn test_secret() -> TicketSecret {
+    TicketSecret::from_bytes([42; 32])
+}
+
+/// A ticket signed with [`test_secret`].
+pub fn ticket(scope: TicketScope, requester: Requester) -> Ticket {
+    test_secret().issue(scope, requester, SystemTime::now(), Duration::from_secs(60))
+}
+
+/// A get ticket for `key`, for `requester`.
+pub fn get_ticket(key: TaskKey, requester: Requester) -> Ticket {
+    ticket(TicketScope::Get { tenant: 0, key }, requester)
+}
+
+/// The requester of the test's data-port clients.
+pub const TEST_CLIENT: Requester = Requester::Client(1);
 
 /// The longest any step of a test may take (the first module compilation
 /// of a debug build included).
@@ -72,6 +92,7 @@ pub fn compute(
 }
 
 /// Where an input is.
+/// Its ticket is issued to the worker a [`WorkerLink`] sends it to.
 pub fn input(key: TaskKey, holders: &[(WorkerId, SocketAddr)]) -> WireInput {
     WireInput {
         key,
@@ -80,6 +101,7 @@ pub fn input(key: TaskKey, holders: &[(WorkerId, SocketAddr)]) -> WireInput {
             .iter()
             .map(|(id, addr)| (*id, addr.to_string()))
             .collect(),
+        ticket: get_ticket(key, Requester::Worker(WorkerId(0))),
     }
 }
 
@@ -150,6 +172,7 @@ impl FakeScheduler {
         connection
             .send(&WorkerCommand::Welcome {
                 worker: WorkerId(id),
+                ticket_secret: test_secret(),
             })
             .await
             .expect("welcome");
@@ -190,7 +213,18 @@ pub struct WorkerLink {
 }
 
 impl WorkerLink {
-    pub async fn send(&mut self, command: WorkerCommand) {
+    /// Sends `command`, with the tickets of its inputs issued to this
+    /// worker (as the scheduler does).
+    pub async fn send(&mut self, mut command: WorkerCommand) {
+        let me = Requester::Worker(self.id);
+        let inputs = match &mut command {
+            WorkerCommand::Compute(compute) => compute.inputs.iter_mut().collect(),
+            WorkerCommand::Fetch { inputs } => inputs.iter_mut().collect(),
+            _ => Vec::new(),
+        };
+        for input in inputs {
+            input.ticket = get_ticket(input.key, me);
+        }
         self.connection.send(&command).await.expect("send");
     }
 
@@ -315,7 +349,10 @@ impl DataClient {
             Connection::connect(
                 addr,
                 &Hello::new(Role::Client, "test-client"),
-                &weft_proto::Dialer::plain(ConnectionLimits::default(), Role::Worker),
+                &Dialer {
+                    credential: Credential::Pass(ticket(TicketScope::Connect, TEST_CLIENT)),
+                    ..Dialer::plain(ConnectionLimits::default(), Role::Worker)
+                },
             ),
         )
         .await
@@ -328,10 +365,9 @@ impl DataClient {
     pub async fn get(&mut self, keys: &[TaskKey]) -> Vec<Option<Bytes>> {
         let connection = &mut self.connection;
         within("a Get", async {
+            let tickets = keys.iter().map(|k| get_ticket(*k, TEST_CLIENT)).collect();
             connection
-                .send(&DataRequest::Get {
-                    keys: keys.to_vec(),
-                })
+                .send(&DataRequest::Get { tickets })
                 .await
                 .expect("send Get");
             let mut out = Vec::new();
@@ -365,19 +401,53 @@ impl DataClient {
         weft_sdk::codec::decode(&value).expect("an i64")
     }
 
-    /// Puts a value.
+    /// Puts a value, with a put ticket for it.
     pub async fn put(&mut self, key: TaskKey, value: &[u8]) {
+        let scope = TicketScope::Put {
+            tenant: 0,
+            key,
+            nbytes_max: value.len() as u64,
+        };
+        let reply = self.put_with(ticket(scope, TEST_CLIENT), value).await;
+        assert_eq!(reply, Some(DataReply::Stored { key }));
+    }
+
+    /// Puts a value with the ticket given; the worker's reply.
+    pub async fn put_with(&mut self, ticket: Ticket, value: &[u8]) -> Option<DataReply> {
         let connection = &mut self.connection;
         within("a Put", async {
             connection
-                .send(&DataRequest::Put { key })
+                .send(&DataRequest::Put { ticket })
                 .await
                 .expect("send Put");
             connection.send_frame(value).await.expect("send value");
-            let reply = connection.recv::<DataReply>().await.expect("recv");
-            assert_eq!(reply, Some(DataReply::Stored { key }));
+            connection.recv::<DataReply>().await.expect("recv")
         })
-        .await;
+        .await
+    }
+
+    /// Sends a Get with the tickets given; the worker's replies (values
+    /// that follow a `Found` are read and dropped).
+    pub async fn get_with(&mut self, tickets: Vec<Ticket>) -> Vec<DataReply> {
+        let connection = &mut self.connection;
+        within("a Get", async {
+            let count = tickets.len();
+            connection
+                .send(&DataRequest::Get { tickets })
+                .await
+                .expect("send Get");
+            let mut replies = Vec::new();
+            for _ in 0..count {
+                let reply = connection.recv::<DataReply>().await.expect("recv");
+                let reply = reply.expect("a reply");
+                if matches!(reply, DataReply::Found { .. }) {
+                    connection.recv_frame().await.expect("recv value");
+                }
+                replies.push(reply);
+            }
+            replies
+        })
+        .await
     }
 }
 
@@ -420,7 +490,9 @@ impl FakePeer {
             }
             let connection = connection.as_mut().expect("connected");
             match connection.recv::<DataRequest>().await.expect("recv") {
-                Some(DataRequest::Get { keys }) => keys,
+                Some(DataRequest::Get { tickets }) => {
+                    tickets.iter().map(weft_proto::data::ticket_key).collect()
+                }
                 other => panic!("expected a Get, got {other:?}"),
             }
         })
