@@ -196,7 +196,7 @@ where
         let frame = match reader.read_frame_with_limit(HELLO_FRAME_BYTES_MAX).await {
             Ok(Some(frame)) => frame,
             Ok(None) => return Err(HandshakeError::Closed),
-            Err(FrameError::TooLarge { len, limit })
+            Err(FrameError::TooLarge { len, .. })
                 if matches!(
                     u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes(),
                     [0x15 | 0x16, 0x03, _, _]
