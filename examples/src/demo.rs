@@ -112,8 +112,12 @@ async fn first_client() -> Result<()> {
     );
 
     println!("\n--- a second client process ---");
+    // The embedded cluster made its own token; the second process gets it
+    // in its environment.
+    let token = client.with_cluster(|cluster| cluster.map(|c| c.token().expose().to_string()));
     let status = Command::new(std::env::current_exe()?)
         .args(["--second-client", &addr])
+        .env("WEFT_TOKEN", token.unwrap_or_default())
         .status()
         .context("start the second client")?;
     if !status.success() {
@@ -134,7 +138,13 @@ async fn first_client() -> Result<()> {
 }
 
 async fn second_client(addr: &str) -> Result<()> {
-    let client = Client::connect(addr).await?;
+    let options = weft_client::ClientOptions {
+        token: std::env::var("WEFT_TOKEN")
+            .ok()
+            .map(weft_client::Secret::new),
+        ..weft_client::ClientOptions::default()
+    };
+    let client = Client::connect_with_options(addr, options).await?;
     println!("datasets: {:?}", client.list_datasets().await?);
     let dataset = client
         .get_dataset::<Vec<serde_json::Value>>("negative_accounts")

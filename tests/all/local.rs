@@ -83,7 +83,19 @@ fn weft_local_runs_a_cluster_in_one_process() {
         "--nthreads",
         "1",
     ]);
-    let client = blocking::Client::connect(&local.addr).unwrap();
+    // It made its own token, and refuses clients without it.
+    let token_file = local
+        .token_file
+        .as_deref()
+        .expect("weft local names its token file");
+    let token = std::fs::read_to_string(token_file).expect("the token file");
+    let refused = blocking::Client::connect(&local.addr).expect_err("no token");
+    assert!(refused.to_string().contains("no credentials"), "{refused}");
+    let options = weft_client::ClientOptions {
+        token: Some(weft_client::Secret::new(token.trim())),
+        ..weft_client::ClientOptions::default()
+    };
+    let client = blocking::Client::connect_with_options(&local.addr, options).unwrap();
     let module = client
         .upload_module_file(weft_guest_artifacts::TESTKIT)
         .unwrap();

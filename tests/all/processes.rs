@@ -15,6 +15,8 @@ pub struct Process {
     child: Child,
     /// The address it printed.
     pub addr: String,
+    /// The token file it printed before it (`weft local`), if any.
+    pub token_file: Option<String>,
 }
 
 impl Process {
@@ -47,16 +49,24 @@ impl Process {
         let stdout = child.stdout.take().expect("piped");
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
+            let mut token_file = None;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(path) = line.strip_prefix("token file: ") {
+                    token_file = Some(path.to_string());
+                }
                 if let Some((_, addr)) = line.split_once(marker) {
-                    let _ = tx.send(addr.to_string());
+                    let _ = tx.send((addr.to_string(), token_file.clone()));
                 }
             }
         });
-        let addr = rx.recv_timeout(START_DEADLINE).unwrap_or_else(|_| {
+        let (addr, token_file) = rx.recv_timeout(START_DEADLINE).unwrap_or_else(|_| {
             panic!("weft {args:?} did not start listening within {START_DEADLINE:?}")
         });
-        Process { child, addr }
+        Process {
+            child,
+            addr,
+            token_file,
+        }
     }
 
     /// Kills the process now (SIGKILL).

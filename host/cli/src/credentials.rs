@@ -38,11 +38,23 @@ impl CredentialArgs {
         }
         Ok(None)
     }
+}
 
-    /// Connects a client to `addr` with this token.
+/// What a client command connects with: its token and its TLS.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ConnectArgs {
+    #[command(flatten)]
+    credentials: CredentialArgs,
+    #[command(flatten)]
+    tls: crate::tls_args::ClientTlsArgs,
+}
+
+impl ConnectArgs {
+    /// Connects a client to `addr` with this token and TLS.
     pub(crate) async fn connect(&self, addr: &str) -> Result<Client, Failure> {
         let options = ClientOptions {
-            token: self.token()?,
+            token: self.credentials.token()?,
+            tls: self.tls.load()?,
             ..ClientOptions::default()
         };
         Client::connect_with_options(addr, options)

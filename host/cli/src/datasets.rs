@@ -14,7 +14,7 @@ pub(crate) struct DatasetsArgs {
     #[arg(long, env = "WEFT_SCHEDULER", default_value = weft_scheduler::DEFAULT_LISTEN)]
     scheduler: String,
     #[command(flatten)]
-    credentials: crate::credentials::CredentialArgs,
+    credentials: crate::credentials::ConnectArgs,
     #[command(subcommand)]
     command: DatasetsCommand,
 }

@@ -7,11 +7,13 @@ mod credentials;
 mod datasets;
 mod limits;
 mod local_run;
+mod logging;
 mod map;
 mod nanny;
 mod servers;
 mod status;
 mod tenant_cmd;
+mod tls_args;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -100,13 +102,14 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WEFT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let audit_log = match &cli.command {
+        Command::Scheduler { args } => args.audit_log(),
+        _ => None,
+    };
+    if let Err(failure) = logging::init(audit_log) {
+        eprintln!("error: {:#}", failure.error);
+        return ExitCode::from(failure.exit_code);
+    }
     let outcome = match cli.command {
         Command::Run {
             module,

@@ -17,7 +17,7 @@ pub(crate) struct MapArgs {
     /// The task module (.wasm).
     module: PathBuf,
     #[command(flatten)]
-    credentials: crate::credentials::CredentialArgs,
+    credentials: crate::credentials::ConnectArgs,
     /// The task's name.
     task: String,
     /// The file of JSON lines (`-` for standard input).

@@ -39,6 +39,20 @@ pub(crate) struct SchedulerArgs {
     /// Allow listening on a non-loopback address without TLS and tenants.
     #[arg(long)]
     insecure: bool,
+    #[command(flatten)]
+    tls: crate::tls_args::ServerTlsArgs,
+    /// Also append the audit events (failed authentications, denials,
+    /// admin operations, publishes and unpublishes) to this file, one JSON
+    /// line each.
+    #[arg(long, env = "WEFT_AUDIT_LOG")]
+    audit_log: Option<std::path::PathBuf>,
+}
+
+impl SchedulerArgs {
+    /// The audit log file, if one was asked for.
+    pub(crate) fn audit_log(&self) -> Option<&std::path::Path> {
+        self.audit_log.as_deref()
+    }
 }
 
 /// Refuses to listen on a non-loopback `listen` address unless the port is
@@ -61,7 +75,8 @@ fn refuse_insecure_bind(
     }
     Err(Failure::usage(anyhow::anyhow!(
         "refusing to listen on {listen}: the {what} would accept anyone on the network without \
-         TLS and tenant tokens (this version has no TLS yet); listen on 127.0.0.1, or give \
+         TLS and tenant tokens; give --tls-ca/--tls-cert/--tls-key (files from `weft cert \
+         init`) and --tenants FILE (a worker: a worker token), listen on 127.0.0.1, or give \
          --insecure if the network is trusted"
     )))
 }
@@ -75,8 +90,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
 
 /// `weft scheduler`.
 pub(crate) fn scheduler(args: &SchedulerArgs) -> Result<(), Failure> {
-    refuse_insecure_bind(&args.listen, false, args.insecure, "scheduler")?;
+    let tls = args.tls.scheduler()?;
+    let secured = tls.is_some() && args.tenants.is_some();
+    refuse_insecure_bind(&args.listen, secured, args.insecure, "scheduler")?;
     let config = SchedulerConfig {
+        tls,
         listen: args.listen.clone(),
         module_store_bytes_max: args.module_store_limit,
         client_grace: args.client_grace,
@@ -160,7 +178,10 @@ pub(crate) struct WorkerArgs {
     limits: LimitArgs,
     #[command(flatten)]
     credentials: crate::credentials::CredentialArgs,
-    /// Allow a data port on a non-loopback address without TLS.
+    #[command(flatten)]
+    tls: crate::tls_args::ServerTlsArgs,
+    /// Allow a data port on a non-loopback address without TLS and a
+    /// worker token.
     #[arg(long)]
     insecure: bool,
 }
@@ -185,10 +206,14 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         .nthreads
         .unwrap_or_else(weft_worker::default_nthreads)
         .max(1);
-    refuse_insecure_bind(&args.listen, false, args.insecure, "worker data port")?;
+    let token = args.credentials.token()?;
+    let tls = args.tls.worker()?;
+    let secured = tls.is_some() && token.is_some();
+    refuse_insecure_bind(&args.listen, secured, args.insecure, "worker data port")?;
     let config = WorkerConfig {
         scheduler: args.scheduler.clone(),
-        token: args.credentials.token()?,
+        token,
+        tls,
         name: args.name.clone(),
         nthreads,
         memory_limit: args.memory_limit,
@@ -271,6 +296,15 @@ pub(crate) fn local(args: &LocalArgs) -> Result<(), Failure> {
         let cluster = weft_client::LocalCluster::start(config)
             .await
             .map_err(Failure::usage)?;
+        // The generated client token, for other processes of this user: a
+        // 0600 file in a 0700 directory, removed when the cluster stops.
+        let dir = tempfile::Builder::new()
+            .prefix("weft-local-")
+            .tempdir()
+            .map_err(Failure::usage)?;
+        let token_file = dir.path().join("token");
+        write_private(&token_file, cluster.token().expose()).map_err(Failure::usage)?;
+        println!("token file: {}", token_file.display());
         println!("listening on {}", cluster.addr());
         let _ = tokio::signal::ctrl_c().await;
         tracing::info!("interrupted; stopping");
@@ -285,4 +319,17 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// Writes `text` to a new file only its owner may read.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.write_all(b"\n")
 }

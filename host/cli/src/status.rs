@@ -15,7 +15,7 @@ pub(crate) struct StatusArgs {
     /// The scheduler's address, `host:port`.
     scheduler: String,
     #[command(flatten)]
-    credentials: crate::credentials::CredentialArgs,
+    credentials: crate::credentials::ConnectArgs,
     /// Also list the keys each worker holds.
     #[arg(long)]
     keys: bool,

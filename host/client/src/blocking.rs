@@ -37,8 +37,16 @@ fn runtime() -> Result<tokio::runtime::Runtime, ClientError> {
 impl Client {
     /// Connects to the scheduler at `addr`.
     pub fn connect(addr: &str) -> Result<Client, ClientError> {
+        Client::connect_with_options(addr, crate::ClientOptions::default())
+    }
+
+    /// Connects with explicit options (a token, TLS).
+    pub fn connect_with_options(
+        addr: &str,
+        options: crate::ClientOptions,
+    ) -> Result<Client, ClientError> {
         let runtime = runtime()?;
-        let client = runtime.block_on(crate::Client::connect(addr))?;
+        let client = runtime.block_on(crate::Client::connect_with_options(addr, options))?;
         Ok(Client {
             client,
             runtime: Arc::new(runtime),

@@ -46,11 +46,13 @@ pub use datasets::{Dataset, DatasetContent, DatasetSpec};
 pub use error::ClientError;
 pub use future::Future;
 #[cfg(feature = "local")]
-pub use local::{LocalCluster, LocalConfig};
+pub use local::{LOCAL_TENANT, LocalCluster, LocalConfig};
 pub use module::Module;
 pub use progress::progress;
 pub use state::FutureStatus;
 pub use wait::{AsCompleted, ReturnWhen, WaitOutcome};
 pub use weft_core::{FailureKind, TaskFailure, WorkerId};
+pub use weft_proto::Secret;
 pub use weft_proto::messages::{ClusterStatus, WorkerInfo, WorkerMetrics, WorkerStatus};
+pub use weft_proto::tls::ClientTls;
 pub use weft_schema::graph::TaskKey;

@@ -1,6 +1,11 @@
 //! [`LocalCluster`]: a scheduler and workers inside this process, on
 //! 127.0.0.1 ports chosen by the OS; what `Client::local()` and `weft local`
 //! run. Dropping the cluster stops it.
+//!
+//! It is secure with no configuration: it generates its own tokens (an
+//! admin token of tenant `local` for its clients, a worker token for its
+//! workers), kept in memory only; [`LocalCluster::token`] gives the client
+//! token to other processes that should connect.
 
 use crate::{Client, ClientError};
 use weft_runtime::TaskLimits;
@@ -36,14 +41,23 @@ impl Default for LocalConfig {
 pub struct LocalCluster {
     scheduler: SchedulerHandle,
     workers: Vec<WorkerHandle>,
+    token: weft_proto::Secret,
 }
+
+/// The tenant of a local cluster's clients.
+pub const LOCAL_TENANT: &str = "local";
 
 impl LocalCluster {
     /// Starts the scheduler, then the workers, and waits until every worker
     /// has joined.
     pub async fn start(config: LocalConfig) -> Result<LocalCluster, ClientError> {
+        let generated =
+            weft_scheduler::tenants::TokenRegistry::generated(LOCAL_TENANT).map_err(|e| {
+                ClientError::Connection(format!("cannot make the cluster's tokens: {e}"))
+            })?;
         let scheduler = weft_scheduler::start(SchedulerConfig {
             listen: config.listen.clone(),
+            tokens: weft_scheduler::Tokens::Fixed(std::sync::Arc::new(generated.registry)),
             ..SchedulerConfig::default()
         })
         .await
@@ -55,12 +69,24 @@ impl LocalCluster {
             worker.nthreads = config.nthreads.max(1);
             worker.runtime.instances_max = worker.runtime.instances_max.max(worker.nthreads);
             worker.limits = config.limits.clone();
+            worker.token = Some(generated.worker_token.clone());
             let handle = weft_worker::start(worker).await.map_err(|e| {
                 ClientError::Connection(format!("could not start worker {index}: {e}"))
             })?;
             workers.push(handle);
         }
-        Ok(LocalCluster { scheduler, workers })
+        Ok(LocalCluster {
+            scheduler,
+            workers,
+            token: generated.admin_token,
+        })
+    }
+
+    /// The token clients of this cluster connect with (an admin token of
+    /// tenant `local`). Never logged; hand it only to processes that should
+    /// use the cluster.
+    pub fn token(&self) -> &weft_proto::Secret {
+        &self.token
     }
 
     /// The scheduler's address.
@@ -83,7 +109,11 @@ impl LocalCluster {
 
     /// A client of this cluster.
     pub async fn client(&self) -> Result<Client, ClientError> {
-        Client::connect(&self.addr()).await
+        let options = crate::ClientOptions {
+            token: Some(self.token.clone()),
+            ..crate::ClientOptions::default()
+        };
+        Client::connect_with_options(&self.addr(), options).await
     }
 }
 

@@ -61,6 +61,20 @@ async fn serve(
         Ok(established) => established,
         Err(error) => {
             tracing::warn!(%addr, %error, "closing a connection that failed the handshake");
+            // Refusals were recorded by the authenticator; a connection
+            // that failed before it (TLS, a bad hello) is recorded here.
+            if !matches!(error, weft_proto::ConnectionError::Refused { .. }) {
+                crate::audit::record(&crate::audit::AuditEvent {
+                    token_id: "",
+                    tenant: "",
+                    role: "",
+                    operation: "connect",
+                    object: "",
+                    decision: "deny",
+                    reason: &error.to_string(),
+                    peer: Some(addr),
+                });
+            }
             return;
         }
     };
