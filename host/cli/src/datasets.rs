@@ -39,6 +39,24 @@ enum DatasetsCommand {
         /// The dataset's name.
         name: String,
     },
+    /// Share a dataset with another tenant, read-only: it gets it as
+    /// `OWNER/NAME`.
+    Share {
+        /// The dataset's name.
+        name: String,
+        /// The tenant.
+        #[arg(long = "with")]
+        tenant: String,
+    },
+    /// Stop sharing a dataset with a tenant: its futures to it fail with
+    /// an access-revoked error.
+    Unshare {
+        /// The dataset's name.
+        name: String,
+        /// The tenant.
+        #[arg(long = "with")]
+        tenant: String,
+    },
 }
 
 /// `weft datasets`.
@@ -54,6 +72,20 @@ pub(crate) fn datasets(args: &DatasetsArgs) -> Result<(), Failure> {
                 for name in client.list_datasets().await.map_err(Failure::task)? {
                     println!("{name}");
                 }
+            }
+            DatasetsCommand::Share { name, tenant } => {
+                client
+                    .share_dataset(name, tenant)
+                    .await
+                    .map_err(Failure::task)?;
+                println!("shared {name} with {tenant}");
+            }
+            DatasetsCommand::Unshare { name, tenant } => {
+                client
+                    .unshare_dataset(name, tenant)
+                    .await
+                    .map_err(Failure::task)?;
+                println!("stopped sharing {name} with {tenant}");
             }
             DatasetsCommand::Unpublish { name } => {
                 client

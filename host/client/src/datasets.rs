@@ -207,9 +207,8 @@ impl Client {
                 }
             })
             .collect();
-        let _ = self.send_request(ClientRequest::SubmitGraph {
-            graph: encode_graph(&[]),
-            wants: keys.to_vec(),
+        let _ = self.send_request(ClientRequest::Want {
+            keys: keys.to_vec(),
         });
         futures
     }
@@ -220,6 +219,35 @@ impl Client {
         let name = name.to_string();
         match self
             .request(|request| ClientRequest::UnpublishDataset { request, name })
+            .await?
+        {
+            ClientEvent::Done { .. } => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Shares this tenant's dataset `name` with `tenant`, read-only: it
+    /// gets it as `OWNER/NAME` (its data stays this tenant's). A lazy
+    /// collection must be persisted first.
+    pub async fn share_dataset(&self, name: &str, tenant: &str) -> Result<(), ClientError> {
+        self.set_sharing(name, tenant, true).await
+    }
+
+    /// Stops sharing `name` with `tenant`: its futures got from it fail
+    /// with an access-revoked error, and it can no longer get it.
+    pub async fn unshare_dataset(&self, name: &str, tenant: &str) -> Result<(), ClientError> {
+        self.set_sharing(name, tenant, false).await
+    }
+
+    async fn set_sharing(&self, name: &str, tenant: &str, share: bool) -> Result<(), ClientError> {
+        let (name, with) = (name.to_string(), tenant.to_string());
+        match self
+            .request(|request| ClientRequest::ShareDataset {
+                request,
+                name,
+                with,
+                share,
+            })
             .await?
         {
             ClientEvent::Done { .. } => Ok(()),

@@ -252,6 +252,7 @@ fn record(state: &Mutex<State>, request: &ClientRequest) {
     if matches!(
         request,
         ClientRequest::SubmitGraph { .. }
+            | ClientRequest::Want { .. }
             | ClientRequest::Release { .. }
             | ClientRequest::Scattered { .. }
             | ClientRequest::Cancel { force: false, .. }
@@ -261,20 +262,7 @@ fn record(state: &Mutex<State>, request: &ClientRequest) {
 }
 
 fn request_id(request: &ClientRequest) -> Option<weft_proto::messages::RequestId> {
-    match request {
-        ClientRequest::UploadModule { request, .. }
-        | ClientRequest::WhoHas { request, .. }
-        | ClientRequest::ListWorkers { request }
-        | ClientRequest::Restart { request }
-        | ClientRequest::Replicate { request, .. }
-        | ClientRequest::Rebalance { request, .. }
-        | ClientRequest::Status { request, .. }
-        | ClientRequest::PublishDatasets { request, .. }
-        | ClientRequest::GetDataset { request, .. }
-        | ClientRequest::UnpublishDataset { request, .. }
-        | ClientRequest::ListDatasets { request } => Some(*request),
-        _ => None,
-    }
+    request.request_id()
 }
 
 /// Locks the state; a poisoned lock is still usable (no invariant spans a panic).

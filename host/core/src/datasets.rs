@@ -24,6 +24,8 @@ pub(crate) struct Dataset {
     /// Who holds its keys.
     pub(crate) holder: ClientId,
     pub(crate) value: Arc<DatasetValue>,
+    /// The tenants it is shared with, read-only (`sharing.rs`).
+    pub(crate) shared_with: std::collections::BTreeSet<TenantId>,
 }
 
 impl Scheduler {
@@ -97,6 +99,7 @@ impl Scheduler {
             let dataset = Dataset {
                 holder,
                 value: Arc::new(value),
+                shared_with: Default::default(),
             };
             replaced.extend(self.datasets.insert((tenant, name), dataset));
         }
@@ -111,6 +114,10 @@ impl Scheduler {
     pub(crate) fn unpublish(&mut self, client: ClientId, request: u64, name: &str) {
         let tenant = self.tenant_of(client);
         if let Some(dataset) = self.datasets.remove(&(tenant, name.to_string())) {
+            // Whoever it was shared with loses what it holds through it.
+            for with in &dataset.shared_with {
+                self.revoke(tenant, name, dataset.holder, &dataset.value.keys, *with);
+            }
             self.client_gone(dataset.holder);
         }
         let error = None;
@@ -120,13 +127,31 @@ impl Scheduler {
     /// Gives `client` futures to dataset `name`'s keys (taken before the
     /// answer leaves, so a later unpublish cannot free them first), or says
     /// why not: no such dataset, or data that is gone for good.
-    pub(crate) fn get_dataset(&mut self, client: ClientId, request: u64, name: &str) {
+    pub(crate) fn get_dataset(
+        &mut self,
+        client: ClientId,
+        request: u64,
+        name: &str,
+        owner: Option<(TenantId, &str)>,
+    ) {
         let tenant = self.tenant_of(client);
-        let Some(dataset) = self.datasets.get(&(tenant, name.to_string())).cloned() else {
-            let error = Some(format!("there is no dataset named {name:?}"));
+        let (owner, display) = match owner {
+            Some((owner, display)) if owner != tenant => (owner, display.to_string()),
+            _ => (tenant, name.to_string()),
+        };
+        let dataset = self
+            .datasets
+            .get(&(owner, name.to_string()))
+            .filter(|d| owner == tenant || d.shared_with.contains(&tenant))
+            .cloned();
+        let Some(dataset) = dataset else {
+            let error = Some(format!("there is no dataset named {display:?}"));
             self.send(Command::Client(client, ToClient::Done { request, error }));
             return;
         };
+        if owner != tenant {
+            return self.get_shared(client, request, &dataset);
+        }
         if dataset.value.graph.is_none() {
             let lost = dataset.value.keys.iter().find_map(|key| {
                 let task = self.task(self.id_for(client, key)?);

@@ -186,6 +186,7 @@ impl Scheduler {
             self.task_mut(id).who_wants.retain(|c| *c != client);
             if let Some(state) = self.clients.get_mut(&client) {
                 state.wants.remove(&id);
+                state.aliases.remove(key);
             }
             self.release_if_unneeded(id);
         }

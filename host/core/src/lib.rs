@@ -35,6 +35,7 @@ mod operations;
 mod placement;
 mod references;
 mod scheduler;
+mod sharing;
 mod task;
 mod validate;
 mod worker;
@@ -50,4 +51,5 @@ pub use messages::{
 };
 pub use operations::RESTART_REASON;
 pub use scheduler::{Scheduler, Summary};
+pub use sharing::shared_name;
 pub use task::StateName;

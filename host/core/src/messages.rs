@@ -40,6 +40,8 @@ pub enum FailureKind {
     KilledWorker,
     /// Its data is gone and cannot be recomputed (scattered data).
     DataLost,
+    /// The dataset it came from is no longer shared with this tenant.
+    AccessRevoked,
 }
 
 /// The failure a client sees for an erred key. For a key whose dependency
@@ -235,6 +237,25 @@ pub enum Event {
         request: u64,
         /// The dataset's name.
         name: String,
+        /// For another tenant's dataset shared with the client's: the
+        /// owner, and the name as the client wrote it (`OWNER/NAME`), for
+        /// the error if there is none. `None`: the client's own.
+        owner: Option<(TenantId, String)>,
+    },
+    /// The owner shares its dataset with another tenant (read-only), or
+    /// stops sharing it (`share` false: the futures that tenant holds
+    /// through it fail with an access-revoked error). Answered by `Done`.
+    ShareDataset {
+        /// The owner's client.
+        client: ClientId,
+        /// Echoed in `Done`.
+        request: u64,
+        /// The dataset's name.
+        name: String,
+        /// The tenant.
+        with: TenantId,
+        /// Share (true) or unshare (false).
+        share: bool,
     },
     /// A client unpublishes a dataset (a no-op if there is none); answered
     /// by `Done`.

@@ -42,9 +42,18 @@ impl Scheduler {
             return;
         }
         // Every key and everything depending on it, transitively, within
-        // the client's tenant: another tenant's dependents (through a
-        // shared dataset) are not this client's to cancel.
+        // the client's tenant: another tenant's tasks (held through a
+        // shared dataset) are not this client's to cancel for everyone, so
+        // for those only its own interest goes.
         let tenant = self.tenant_of(client);
+        let (own, others): (Vec<TaskKey>, Vec<TaskKey>) = keys.iter().partition(|k| {
+            self.id_for(client, k)
+                .is_none_or(|id| self.task(id).tenant == tenant)
+        });
+        if !others.is_empty() {
+            self.cancel(client, &others, false, reason);
+        }
+        let keys = &own[..];
         let mut closure = BTreeSet::new();
         let mut work: Vec<TaskId> = keys.iter().filter_map(|k| self.id_for(client, k)).collect();
         while let Some(id) = work.pop() {

@@ -25,6 +25,9 @@ pub(crate) struct DurationEstimate {
 pub(crate) struct ClientState {
     pub(crate) wants: HashSet<TaskId>,
     pub(crate) tenant: TenantId,
+    /// Other tenants' tasks it holds through shared datasets: its name for
+    /// each (`sharing::shared_name`) → the task's key on workers.
+    pub(crate) aliases: HashMap<TaskKey, TaskKey>,
 }
 
 /// The scheduler's decision logic: consumes [`Event`]s, produces
@@ -173,7 +176,20 @@ impl Scheduler {
                 client,
                 request,
                 name,
-            } => self.get_dataset(client, request, &name),
+                owner,
+            } => self.get_dataset(
+                client,
+                request,
+                &name,
+                owner.as_ref().map(|(t, shown)| (*t, shown.as_str())),
+            ),
+            Event::ShareDataset {
+                client,
+                request,
+                name,
+                with,
+                share,
+            } => self.share(client, request, &name, with, share),
             Event::UnpublishDataset {
                 client,
                 request,
@@ -307,6 +323,22 @@ impl Scheduler {
             .collect()
     }
 
+    /// Every worker's managed bytes and key count of `tenant`'s keys only.
+    pub fn worker_memory_of(&self, tenant: TenantId) -> Vec<(WorkerId, u64, usize)> {
+        self.workers
+            .iter()
+            .map(|(id, w)| {
+                let (bytes, keys) = w
+                    .has_what
+                    .iter()
+                    .map(|t| &self.tasks[t.index()])
+                    .filter(|t| t.tenant == tenant)
+                    .fold((0, 0), |(b, k), t| (b + t.nbytes, k + 1));
+                (*id, bytes, keys)
+            })
+            .collect()
+    }
+
     /// How many tasks are sent to `worker` and not yet reported.
     pub fn processing_count(&self, worker: WorkerId) -> usize {
         self.workers.get(&worker).map_or(0, |w| w.processing.len())
@@ -381,13 +413,26 @@ impl Scheduler {
     /// The task `client` names `name`: one of its tenant's.
     pub(crate) fn id_for(&self, client: ClientId, name: &TaskKey) -> Option<TaskId> {
         let tenant = self.tenant_of(client);
-        let id = self.id_of(&wire_key(tenant, name))?;
-        (self.task(id).tenant == tenant).then_some(id)
+        if let Some(id) = self.id_of(&wire_key(tenant, name))
+            && self.task(id).tenant == tenant
+        {
+            return Some(id);
+        }
+        // Another tenant's task, held through a shared dataset.
+        let state = self.clients.get(&client)?;
+        let id = self.id_of(state.aliases.get(name)?)?;
+        state.wants.contains(&id).then_some(id)
     }
 
-    /// What `client` calls task `id`.
-    pub(crate) fn name_for(&self, _client: ClientId, id: TaskId) -> TaskKey {
-        self.task(id).name
+    /// What `client` calls task `id`: its tenant's name for it, or for
+    /// another tenant's task (shared), its shared name.
+    pub(crate) fn name_for(&self, client: ClientId, id: TaskId) -> TaskKey {
+        let task = self.task(id);
+        if task.tenant == self.tenant_of(client) {
+            task.name
+        } else {
+            crate::sharing::shared_name(&task.key)
+        }
     }
 
     pub(crate) fn task(&self, id: TaskId) -> &Task {

@@ -503,6 +503,7 @@ impl Sim {
                         client,
                         request,
                         name,
+                        owner: None,
                     }),
                     _ => self.event(Event::UnpublishDataset {
                         client,

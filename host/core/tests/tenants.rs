@@ -258,6 +258,7 @@ fn datasets_are_per_tenant() {
         client: BOB,
         request: 2,
         name: "x".into(),
+        owner: None,
     });
     assert_eq!(
         to(BOB, &got),
@@ -333,4 +334,178 @@ fn a_scatter_cannot_overwrite_a_computed_key() {
     );
     let (holders, nbytes) = h.core.who_has(&wire_key(A, &name)).expect("in memory");
     assert_eq!((holders, nbytes), (vec![WORKER], 8));
+}
+
+/// Alice publishes `x` holding her `inc(1)`; returns its name and wire key.
+fn published(h: &mut Harness) -> (TaskKey, TaskKey) {
+    let task = inc(1);
+    let name = task.key;
+    let alice = computes(&h.submit(ALICE, vec![task]));
+    h.finish(&alice[0]);
+    let value = DatasetValue {
+        keys: vec![name],
+        graph: None,
+        metadata: String::new(),
+        ret: None,
+    };
+    h.event(Event::PublishDatasets {
+        client: ALICE,
+        request: 1,
+        datasets: vec![("x".into(), value)],
+        replace: false,
+    });
+    (name, alice[0].key)
+}
+
+fn get_shared(h: &mut Harness, request: u64) -> Vec<ToClient> {
+    let commands = h.event(Event::GetDataset {
+        client: BOB,
+        request,
+        name: "x".into(),
+        owner: Some((A, "alice/x".into())),
+    });
+    to(BOB, &commands)
+}
+
+#[test]
+fn a_shared_dataset_is_readable_by_the_named_tenant_only_until_unshared() {
+    let mut h = Harness::new();
+    let (name, wire) = published(&mut h);
+    // Not shared yet: exactly like a dataset that does not exist.
+    assert_eq!(
+        get_shared(&mut h, 2),
+        vec![ToClient::Done {
+            request: 2,
+            error: Some("there is no dataset named \"alice/x\"".into())
+        }]
+    );
+    let shared = h.event(Event::ShareDataset {
+        client: ALICE,
+        request: 3,
+        name: "x".into(),
+        with: B,
+        share: true,
+    });
+    assert_eq!(
+        to(ALICE, &shared),
+        vec![ToClient::Done {
+            request: 3,
+            error: None
+        }]
+    );
+    assert_eq!(h.core.datasets_shared_with(B), vec![(A, "x".to_string())]);
+    assert!(h.core.datasets_shared_with(TenantId(3)).is_empty());
+
+    // Bob gets it under a name of his own for Alice's key, already finished.
+    let got = get_shared(&mut h, 4);
+    let bobs = weft_core::shared_name(&wire);
+    assert_ne!(bobs, name);
+    match &got[..] {
+        [
+            ToClient::Dataset { value, .. },
+            ToClient::Finished { key, nbytes: 8 },
+        ] => {
+            assert_eq!(value.keys, vec![bobs]);
+            assert_eq!(*key, bobs);
+        }
+        other => panic!("expected the dataset and its key's status, got {other:?}"),
+    }
+    let (holders, _, held_wire, owner) = h.core.who_has_for(BOB, &bobs).expect("Bob may read it");
+    assert_eq!((holders, held_wire, owner), (vec![WORKER], wire, A));
+
+    // Bob's forced cancel does not reach Alice's task.
+    let cancelled = h.event(Event::Cancel {
+        client: BOB,
+        keys: vec![bobs],
+        force: true,
+        reason: "no".into(),
+    });
+    assert!(to(ALICE, &cancelled).is_empty(), "{cancelled:?}");
+    assert_eq!(
+        to(BOB, &cancelled),
+        vec![ToClient::Cancelled {
+            key: bobs,
+            reason: "no".into()
+        }],
+        "only Bob's own interest goes"
+    );
+    assert_eq!(h.core.state_of(&wire), StateName::Memory);
+
+    // Unsharing: Bob's future fails with access revoked; Alice keeps hers.
+    get_shared(&mut h, 5);
+    let unshared = h.event(Event::ShareDataset {
+        client: ALICE,
+        request: 6,
+        name: "x".into(),
+        with: B,
+        share: false,
+    });
+    match &to(BOB, &unshared)[..] {
+        [ToClient::Erred { key, failure }] => {
+            assert_eq!(*key, bobs);
+            assert_eq!(failure.kind, weft_core::FailureKind::AccessRevoked);
+            assert_eq!(
+                failure.message,
+                "access revoked: the owner unshared dataset \"x\""
+            );
+        }
+        other => panic!("expected an access-revoked error, got {other:?}"),
+    }
+    assert!(h.core.who_has_for(BOB, &bobs).is_none());
+    assert_eq!(
+        get_shared(&mut h, 7),
+        vec![ToClient::Done {
+            request: 7,
+            error: Some("there is no dataset named \"alice/x\"".into())
+        }]
+    );
+    assert_eq!(
+        h.core.state_of(&wire),
+        StateName::Memory,
+        "Alice's data stays"
+    );
+}
+
+#[test]
+fn a_lazy_dataset_is_not_shared_and_only_the_owner_shares() {
+    let mut h = Harness::new();
+    published(&mut h);
+    // Bob cannot share Alice's dataset: he has none of that name.
+    let refused = h.event(Event::ShareDataset {
+        client: BOB,
+        request: 2,
+        name: "x".into(),
+        with: TenantId(3),
+        share: true,
+    });
+    assert_eq!(
+        to(BOB, &refused),
+        vec![ToClient::Done {
+            request: 2,
+            error: Some("there is no dataset named \"x\"".into())
+        }]
+    );
+    let lazy = DatasetValue {
+        keys: vec![],
+        graph: Some(vec![0; 8]),
+        metadata: String::new(),
+        ret: None,
+    };
+    h.event(Event::PublishDatasets {
+        client: ALICE,
+        request: 3,
+        datasets: vec![("lazy".into(), lazy)],
+        replace: false,
+    });
+    let refused = h.event(Event::ShareDataset {
+        client: ALICE,
+        request: 4,
+        name: "lazy".into(),
+        with: B,
+        share: true,
+    });
+    assert!(
+        matches!(&to(ALICE, &refused)[..], [ToClient::Done { error: Some(e), .. }] if e.contains("persist it before sharing")),
+        "{refused:?}"
+    );
 }

@@ -41,6 +41,13 @@ pub enum ClientRequest {
         /// Keys the client now holds futures to.
         wants: Vec<TaskKey>,
     },
+    /// Take futures to keys the scheduler knows (a dataset's, got with
+    /// [`ClientRequest::GetDataset`]); the scheduler repeats where each
+    /// stands. Refused like a graph: `ClientEvent::Key(ToClient::Rejected)`.
+    Want {
+        /// The keys.
+        keys: Vec<TaskKey>,
+    },
     /// The client dropped its last futures to these keys.
     Release {
         /// The keys.
@@ -151,6 +158,20 @@ pub enum ClientRequest {
         /// Its name.
         name: String,
     },
+    /// Share a dataset of this client's tenant with another tenant,
+    /// read-only (it gets it as `OWNER/NAME`), or stop sharing it (the
+    /// futures that tenant holds through it fail with an access-revoked
+    /// error). Answered by [`ClientEvent::Done`] or `RequestFailed`.
+    ShareDataset {
+        /// Echoed in the reply.
+        request: RequestId,
+        /// The dataset's name.
+        name: String,
+        /// The tenant to share it with.
+        with: String,
+        /// Share (true) or unshare (false).
+        share: bool,
+    },
     /// Unpublish a dataset (a no-op if there is none). Answered by
     /// [`ClientEvent::Done`].
     UnpublishDataset {
@@ -172,6 +193,35 @@ pub enum ClientRequest {
         /// Also list the keys each worker holds.
         keys: bool,
     },
+}
+
+impl ClientRequest {
+    /// The id its reply echoes, for requests that have a reply of their
+    /// own.
+    pub fn request_id(&self) -> Option<RequestId> {
+        match self {
+            ClientRequest::UploadModule { request, .. }
+            | ClientRequest::WhoHas { request, .. }
+            | ClientRequest::PrepareScatter { request, .. }
+            | ClientRequest::ListWorkers { request }
+            | ClientRequest::Restart { request }
+            | ClientRequest::Replicate { request, .. }
+            | ClientRequest::Rebalance { request, .. }
+            | ClientRequest::PublishDatasets { request, .. }
+            | ClientRequest::GetDataset { request, .. }
+            | ClientRequest::ShareDataset { request, .. }
+            | ClientRequest::UnpublishDataset { request, .. }
+            | ClientRequest::ListDatasets { request }
+            | ClientRequest::Status { request, .. } => Some(*request),
+            ClientRequest::SubmitGraph { .. }
+            | ClientRequest::Want { .. }
+            | ClientRequest::Release { .. }
+            | ClientRequest::Scattered { .. }
+            | ClientRequest::Session { .. }
+            | ClientRequest::Goodbye
+            | ClientRequest::Cancel { .. } => None,
+        }
+    }
 }
 
 /// Scheduler → client.

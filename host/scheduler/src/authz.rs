@@ -16,6 +16,8 @@ pub enum Operation {
     UploadModule,
     /// Submit tasks (and take futures to them).
     Submit,
+    /// Take futures to known keys (a dataset's).
+    Want,
     /// Drop futures.
     Release,
     /// Ask where results are (to gather them).
@@ -46,6 +48,8 @@ pub enum Operation {
     GetDataset,
     /// Unpublish a dataset.
     Unpublish,
+    /// Share or unshare a dataset with another tenant.
+    Share,
     /// List datasets.
     ListDatasets,
     /// The cluster's status.
@@ -54,9 +58,10 @@ pub enum Operation {
 
 impl Operation {
     /// Every operation, for tables and tests.
-    pub const ALL: [Operation; 19] = [
+    pub const ALL: [Operation; 21] = [
         Operation::UploadModule,
         Operation::Submit,
+        Operation::Want,
         Operation::Release,
         Operation::WhoHas,
         Operation::Scatter,
@@ -72,6 +77,7 @@ impl Operation {
         Operation::Publish,
         Operation::GetDataset,
         Operation::Unpublish,
+        Operation::Share,
         Operation::ListDatasets,
         Operation::Status,
     ];
@@ -81,6 +87,7 @@ impl Operation {
         match request {
             ClientRequest::UploadModule { .. } => Operation::UploadModule,
             ClientRequest::SubmitGraph { .. } => Operation::Submit,
+            ClientRequest::Want { .. } => Operation::Want,
             ClientRequest::Release { .. } => Operation::Release,
             ClientRequest::WhoHas { .. } => Operation::WhoHas,
             ClientRequest::Scattered { .. } | ClientRequest::PrepareScatter { .. } => {
@@ -98,6 +105,7 @@ impl Operation {
             ClientRequest::PublishDatasets { .. } => Operation::Publish,
             ClientRequest::GetDataset { .. } => Operation::GetDataset,
             ClientRequest::UnpublishDataset { .. } => Operation::Unpublish,
+            ClientRequest::ShareDataset { .. } => Operation::Share,
             ClientRequest::ListDatasets { .. } => Operation::ListDatasets,
             ClientRequest::Status { .. } => Operation::Status,
         }
@@ -108,6 +116,7 @@ impl Operation {
         match self {
             Operation::UploadModule => "upload_module",
             Operation::Submit => "submit",
+            Operation::Want => "want",
             Operation::Release => "release",
             Operation::WhoHas => "who_has",
             Operation::Scatter => "scatter",
@@ -123,6 +132,7 @@ impl Operation {
             Operation::Publish => "publish",
             Operation::GetDataset => "get_dataset",
             Operation::Unpublish => "unpublish",
+            Operation::Share => "share",
             Operation::ListDatasets => "list_datasets",
             Operation::Status => "status",
         }
@@ -131,7 +141,8 @@ impl Operation {
     /// The least access that may do it on the caller's own tenant.
     fn needs(self) -> Access {
         match self {
-            Operation::Release
+            Operation::Want
+            | Operation::Release
             | Operation::WhoHas
             | Operation::ListWorkers
             | Operation::Session
@@ -148,7 +159,8 @@ impl Operation {
             | Operation::Replicate
             | Operation::Rebalance
             | Operation::Publish
-            | Operation::Unpublish => Access::Write,
+            | Operation::Unpublish
+            | Operation::Share => Access::Write,
             Operation::RebalanceCluster => Access::Admin,
         }
     }
@@ -216,6 +228,7 @@ mod tests {
             //                                 read   write  admin  worker
             (O::UploadModule, Owner::Own,     [Deny,  Allow, Allow, Deny]),
             (O::Submit, Owner::Own,           [Deny,  Allow, Allow, Deny]),
+            (O::Want, Owner::Own,             [Allow, Allow, Allow, Deny]),
             (O::Release, Owner::Own,          [Allow, Allow, Allow, Deny]),
             (O::WhoHas, Owner::Own,           [Allow, Allow, Allow, Deny]),
             (O::Scatter, Owner::Own,          [Deny,  Allow, Allow, Deny]),
@@ -231,6 +244,7 @@ mod tests {
             (O::Publish, Owner::Own,          [Deny,  Allow, Allow, Deny]),
             (O::GetDataset, Owner::Own,       [Allow, Allow, Allow, Deny]),
             (O::Unpublish, Owner::Own,        [Deny,  Allow, Allow, Deny]),
+            (O::Share, Owner::Own,            [Deny,  Allow, Allow, Deny]),
             (O::ListDatasets, Owner::Own,     [Allow, Allow, Allow, Deny]),
             (O::Status, Owner::Own,           [Allow, Allow, Allow, Deny]),
         ];

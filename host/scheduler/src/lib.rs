@@ -101,6 +101,20 @@ pub async fn start(config: SchedulerConfig) -> Result<SchedulerHandle, Scheduler
             error,
         })?;
     let (inputs, received) = mpsc::unbounded_channel();
+    if let Tokens::Watched(registry) = &config.tokens {
+        let mut registry = registry.clone();
+        let reloads = inputs.downgrade();
+        tokio::spawn(async move {
+            while registry.changed().await.is_ok() {
+                let Some(inputs) = reloads.upgrade() else {
+                    return;
+                };
+                if inputs.send(state::Input::TokensReloaded).is_err() {
+                    return;
+                }
+            }
+        });
+    }
     let ticket_secret = TicketSecret::generate().map_err(|error| SchedulerError::Random {
         reason: error.to_string(),
     })?;

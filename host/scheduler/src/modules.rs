@@ -1,14 +1,18 @@
 //! Uploaded modules, by content hash, with a bound on their total size.
 //! The scheduler only stores and hands out module bytes; workers compile
-//! and validate them.
+//! and validate them. Each module records the tenants that uploaded it: a
+//! tenant may use only modules it uploaded itself (identical bytes are
+//! stored once, invisibly).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use weft_core::TenantId;
 
 /// Modules by BLAKE3 hash.
 #[derive(Debug, Default)]
 pub(crate) struct ModuleStore {
     modules: HashMap<[u8; 32], Arc<Vec<u8>>>,
+    owners: HashMap<[u8; 32], BTreeSet<TenantId>>,
     bytes: u64,
     bytes_max: u64,
 }
@@ -17,15 +21,17 @@ impl ModuleStore {
     pub(crate) fn new(bytes_max: u64) -> Self {
         ModuleStore {
             modules: HashMap::new(),
+            owners: HashMap::new(),
             bytes: 0,
             bytes_max,
         }
     }
 
-    /// Stores `bytes`; returns its hash, or why it was refused.
-    pub(crate) fn insert(&mut self, bytes: Vec<u8>) -> Result<[u8; 32], String> {
+    /// Stores `bytes` for `tenant`; returns its hash, or why it was refused.
+    pub(crate) fn insert(&mut self, bytes: Vec<u8>, tenant: TenantId) -> Result<[u8; 32], String> {
         let hash = *blake3::hash(&bytes).as_bytes();
         if self.modules.contains_key(&hash) {
+            self.owners.entry(hash).or_default().insert(tenant);
             return Ok(hash);
         }
         let size = bytes.len() as u64;
@@ -38,6 +44,7 @@ impl ModuleStore {
         }
         self.bytes += size;
         self.modules.insert(hash, Arc::new(bytes));
+        self.owners.entry(hash).or_default().insert(tenant);
         Ok(hash)
     }
 
@@ -45,8 +52,9 @@ impl ModuleStore {
         self.modules.get(hash).cloned()
     }
 
-    pub(crate) fn contains(&self, hash: &[u8; 32]) -> bool {
-        self.modules.contains_key(hash)
+    /// Whether `tenant` uploaded the module `hash`.
+    pub(crate) fn has(&self, hash: &[u8; 32], tenant: TenantId) -> bool {
+        self.owners.get(hash).is_some_and(|o| o.contains(&tenant))
     }
 }
 
@@ -56,16 +64,19 @@ mod tests {
 
     #[test]
     fn stores_by_hash_and_bounds_the_total() {
+        let (a, b) = (TenantId(1), TenantId(2));
         let mut store = ModuleStore::new(10);
-        let hash = store.insert(vec![1; 6]).unwrap();
+        let hash = store.insert(vec![1; 6], a).unwrap();
         assert_eq!(hash, *blake3::hash(&[1; 6]).as_bytes());
+        assert!(store.has(&hash, a) && !store.has(&hash, b));
         assert_eq!(
-            store.insert(vec![1; 6]).unwrap(),
+            store.insert(vec![1; 6], b).unwrap(),
             hash,
-            "the same module again is free"
+            "the same module again is free, and now the other tenant's too"
         );
-        let err = store.insert(vec![2; 6]).unwrap_err();
+        assert!(store.has(&hash, b));
+        let err = store.insert(vec![2; 6], a).unwrap_err();
         assert!(err.contains("module_store_bytes_max"), "{err}");
-        assert!(store.contains(&hash) && store.get(&hash).is_some());
+        assert!(store.get(&hash).is_some());
     }
 }

@@ -63,6 +63,9 @@ pub(crate) enum Input {
     RestartTimeout {
         restart: u64,
     },
+    /// The tenants file was reloaded: connections whose token is gone are
+    /// closed.
+    TokensReloaded,
 }
 
 struct WorkerEntry {
@@ -103,6 +106,8 @@ pub(crate) struct State {
     tenants: HashMap<String, TenantId>,
     /// Signs data-port tickets; workers get it when they join.
     ticket_secret: TicketSecret,
+    /// The tenants and their tokens.
+    tokens: crate::Tokens,
 }
 
 impl State {
@@ -126,6 +131,7 @@ impl State {
             open: matches!(config.tokens, crate::authn::Tokens::Open),
             tenants: HashMap::new(),
             ticket_secret,
+            tokens: config.tokens.clone(),
         }
     }
 
@@ -170,6 +176,17 @@ impl State {
         );
         self.next_id += 1;
         self.next_id
+    }
+
+    /// The core's number for a tenant of the tenants registry (`None` for
+    /// a name that is no tenant, and in a cluster without tenants).
+    fn known_tenant(&mut self, tenant: &str) -> Option<TenantId> {
+        let registry = self.tokens.current()?;
+        registry
+            .tenants()
+            .iter()
+            .any(|t| t.name == tenant)
+            .then(|| self.tenant_id(tenant))
     }
 
     /// The core's number for `tenant`.
@@ -285,11 +302,46 @@ impl State {
                 self.worker_back();
             }
             Input::Worker(worker, report) => self.worker_report(worker, report),
+            Input::TokensReloaded => self.close_revoked(),
             Input::WorkerClosed(worker) => {
                 let reason = self.workers.remove(&worker).and_then(|w| w.leaving);
                 tracing::info!(%worker, reason = reason.as_deref().unwrap_or("connection closed"), "worker left");
                 self.event(Event::WorkerLeft { worker, reason });
             }
+        }
+    }
+
+    /// Closes every connection whose token is no longer in the registry:
+    /// its client is gone at once (no reconnection grace: it could not
+    /// reconnect), its worker has left.
+    fn close_revoked(&mut self) {
+        let Some(registry) = self.tokens.current() else {
+            return;
+        };
+        let revoked = |peer: &Peer| !registry.contains(&peer.principal.token_id);
+        let clients: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(_, peer)| revoked(peer))
+            .map(|(id, _)| *id)
+            .collect();
+        for client in clients {
+            let peer = self.clients.remove(&client).expect("listed");
+            tracing::warn!(%client, tenant = %peer.principal.tenant, token_id = %peer.principal.token_id, "closing a client whose token was revoked");
+            self.sessions.forget(client);
+            self.event(Event::ClientGone { client });
+        }
+        let workers: Vec<WorkerId> = self
+            .workers
+            .iter()
+            .filter(|(_, entry)| revoked(&entry.peer))
+            .map(|(id, _)| *id)
+            .collect();
+        for worker in workers {
+            self.workers.remove(&worker);
+            tracing::warn!(%worker, "closing a worker whose token was revoked");
+            let reason = Some("its worker token was revoked".to_string());
+            self.event(Event::WorkerLeft { worker, reason });
         }
     }
 
@@ -352,9 +404,11 @@ impl State {
             Some(tenant) => self.core.summary_of(tenant),
             None => self.core.summary(),
         };
-        let mut workers: Vec<WorkerStatus> = self
-            .core
-            .worker_memory()
+        let memory = match tenant {
+            Some(tenant) => self.core.worker_memory_of(tenant),
+            None => self.core.worker_memory(),
+        };
+        let mut workers: Vec<WorkerStatus> = memory
             .into_iter()
             .filter_map(|(id, managed_bytes, managed_keys)| {
                 let entry = self.workers.get(&id)?;
@@ -399,7 +453,10 @@ impl State {
             && matches!(operation, Operation::Restart | Operation::RebalanceCluster);
         let audited = decision == Decision::Deny
             || admin_operation
-            || matches!(operation, Operation::Publish | Operation::Unpublish);
+            || matches!(
+                operation,
+                Operation::Publish | Operation::Unpublish | Operation::Share
+            );
         if audited {
             let object = match &request {
                 ClientRequest::PublishDatasets { datasets, .. } => datasets
@@ -408,6 +465,9 @@ impl State {
                     .collect::<Vec<_>>()
                     .join(","),
                 ClientRequest::UnpublishDataset { name, .. } => name.clone(),
+                ClientRequest::ShareDataset {
+                    name, with, share, ..
+                } => format!("{name} {} {with}", if *share { "with" } else { "from" }),
                 _ => String::new(),
             };
             audit::record(&AuditEvent {
@@ -441,7 +501,8 @@ impl State {
         }
         match request {
             ClientRequest::UploadModule { request, bytes } => {
-                let reply = match self.modules.insert(bytes) {
+                let tenant = self.tenant_id(&principal.tenant);
+                let reply = match self.modules.insert(bytes, tenant) {
                     Ok(hash) => ClientEvent::ModuleStored { request, hash },
                     Err(message) => ClientEvent::RequestFailed { request, message },
                 };
@@ -460,7 +521,8 @@ impl State {
                         return;
                     }
                 };
-                if let Some(task) = tasks.iter().find(|t| !self.modules.contains(&t.module)) {
+                let tenant = self.tenant_id(&principal.tenant);
+                if let Some(task) = tasks.iter().find(|t| !self.modules.has(&t.module, tenant)) {
                     let reason = format!(
                         "task {} uses module {}, which was not uploaded to this scheduler",
                         task.key,
@@ -480,6 +542,11 @@ impl State {
                 });
             }
             ClientRequest::Release { keys } => self.event(Event::ReleaseKeys { client, keys }),
+            ClientRequest::Want { keys } => self.event(Event::UpdateGraph {
+                client,
+                tasks: Vec::new(),
+                wants: keys,
+            }),
             ClientRequest::WhoHas { request, keys } => {
                 let mut named = std::collections::BTreeSet::new();
                 let locations = keys
@@ -600,11 +667,45 @@ impl State {
                 datasets,
                 replace,
             }),
-            ClientRequest::GetDataset { request, name } => self.event(Event::GetDataset {
-                client,
+            ClientRequest::GetDataset { request, name } => match name.split_once('/') {
+                // Another tenant's dataset, shared with this one.
+                Some((owner, own_name)) => match self.known_tenant(owner) {
+                    Some(owner_id) => self.event(Event::GetDataset {
+                        client,
+                        request,
+                        name: own_name.to_string(),
+                        owner: Some((owner_id, name.clone())),
+                    }),
+                    None => {
+                        let message = format!("there is no dataset named {name:?}");
+                        self.send_client(client, ClientEvent::RequestFailed { request, message });
+                    }
+                },
+                None => self.event(Event::GetDataset {
+                    client,
+                    request,
+                    name,
+                    owner: None,
+                }),
+            },
+            ClientRequest::ShareDataset {
                 request,
                 name,
-            }),
+                with,
+                share,
+            } => match self.known_tenant(&with) {
+                Some(tenant) => self.event(Event::ShareDataset {
+                    client,
+                    request,
+                    name,
+                    with: tenant,
+                    share,
+                }),
+                None => {
+                    let message = format!("there is no tenant named {with:?} on this cluster");
+                    self.send_client(client, ClientEvent::RequestFailed { request, message });
+                }
+            },
             ClientRequest::UnpublishDataset { request, name } => {
                 self.event(Event::UnpublishDataset {
                     client,
@@ -628,7 +729,18 @@ impl State {
                         .collect()
                 } else {
                     let tenant = self.tenant_id(&principal.tenant);
-                    self.core.dataset_names(tenant)
+                    let numbers: HashMap<TenantId, &String> =
+                        self.tenants.iter().map(|(name, id)| (*id, name)).collect();
+                    let mut names = self.core.dataset_names(tenant);
+                    names.extend(
+                        self.core
+                            .datasets_shared_with(tenant)
+                            .into_iter()
+                            .filter_map(|(owner, name)| {
+                                numbers.get(&owner).map(|owner| format!("{owner}/{name}"))
+                            }),
+                    );
+                    names
                 };
                 self.send_client(client, ClientEvent::Datasets { request, names });
             }
@@ -714,11 +826,15 @@ impl State {
                 keys: wants.clone(),
                 reason: message,
             }),
+            ClientRequest::Want { keys } => ClientEvent::Key(ToClient::Rejected {
+                keys: keys.clone(),
+                reason: message,
+            }),
             ClientRequest::Scattered { key, .. } => ClientEvent::Key(ToClient::Rejected {
                 keys: vec![*key],
                 reason: message,
             }),
-            other => match request_id(other) {
+            other => match other.request_id() {
                 Some(request) => ClientEvent::RequestFailed { request, message },
                 None => ClientEvent::Denied { message },
             },
@@ -902,30 +1018,6 @@ impl State {
             let reason = Some("it did not read its messages (outbox_messages_max)".to_string());
             self.event(Event::WorkerLeft { worker, reason });
         }
-    }
-}
-
-/// The id a request's reply echoes, for requests that have one.
-fn request_id(request: &ClientRequest) -> Option<RequestId> {
-    match request {
-        ClientRequest::UploadModule { request, .. }
-        | ClientRequest::WhoHas { request, .. }
-        | ClientRequest::ListWorkers { request }
-        | ClientRequest::PrepareScatter { request, .. }
-        | ClientRequest::Restart { request }
-        | ClientRequest::Replicate { request, .. }
-        | ClientRequest::Rebalance { request, .. }
-        | ClientRequest::PublishDatasets { request, .. }
-        | ClientRequest::GetDataset { request, .. }
-        | ClientRequest::UnpublishDataset { request, .. }
-        | ClientRequest::ListDatasets { request }
-        | ClientRequest::Status { request, .. } => Some(*request),
-        ClientRequest::SubmitGraph { .. }
-        | ClientRequest::Release { .. }
-        | ClientRequest::Scattered { .. }
-        | ClientRequest::Session { .. }
-        | ClientRequest::Goodbye
-        | ClientRequest::Cancel { .. } => None,
     }
 }
 
