@@ -38,6 +38,45 @@ fn the_blocking_client_on_a_local_cluster_submits_maps_scatters_and_gathers() {
     assert_eq!(outcome.done.len(), 100);
 }
 
+/// With TLS on (certificates made in memory) the same work runs: inputs
+/// move between the two workers over mutual TLS, results come back to the
+/// client over TLS, scattered data goes out over TLS.
+#[test]
+fn a_local_cluster_with_tls_runs_work_across_workers() {
+    let client = blocking::Client::local_with(LocalConfig {
+        workers: 2,
+        nthreads: 1,
+        security: weft_client::LocalSecurity::TokensAndTls,
+        ..LocalConfig::default()
+    })
+    .unwrap();
+    let module = client
+        .upload_module_file(weft_guest_artifacts::TESTKIT)
+        .unwrap();
+    let xs = client
+        .map::<i64, _>(&module, "inc", (0..20).map(|i| (i,)))
+        .unwrap();
+    // A tree of adds: most inputs live on the other worker.
+    let mut level = xs.clone();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|pair| match pair {
+                [a, b] => client.submit::<i64>(&module, "add", (a, b)).unwrap(),
+                [a] => a.clone(),
+                _ => unreachable!("chunks of two"),
+            })
+            .collect();
+    }
+    assert_eq!(client.result(&level[0]).unwrap(), (1..=20).sum::<i64>());
+    let data = client.scatter(&[vec![3u8, 2, 1]], true).unwrap();
+    let reversed = client
+        .submit::<Vec<u8>>(&module, "reverse_bytes", (&data[0],))
+        .unwrap();
+    assert_eq!(client.result(&reversed).unwrap(), [1, 2, 3]);
+    assert_eq!(client.gather(&xs).unwrap(), (1..21).collect::<Vec<i64>>());
+}
+
 #[test]
 fn progress_waits_for_everything_and_reports_a_failure() {
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -291,6 +291,7 @@ pub(crate) fn local(args: &LocalArgs) -> Result<(), Failure> {
         nthreads: args.nthreads.unwrap_or_else(weft_worker::default_nthreads),
         limits: args.limits.runtime_config().default_limits,
         listen: args.listen.clone(),
+        security: weft_client::LocalSecurity::Tokens,
     };
     runtime()?.block_on(async {
         let cluster = weft_client::LocalCluster::start(config)

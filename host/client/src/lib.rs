@@ -46,7 +46,7 @@ pub use datasets::{Dataset, DatasetContent, DatasetSpec};
 pub use error::ClientError;
 pub use future::Future;
 #[cfg(feature = "local")]
-pub use local::{LOCAL_TENANT, LocalCluster, LocalConfig};
+pub use local::{LOCAL_TENANT, LocalCluster, LocalConfig, LocalSecurity};
 pub use module::Module;
 pub use progress::progress;
 pub use state::FutureStatus;

@@ -23,6 +23,22 @@ pub struct LocalConfig {
     pub limits: TaskLimits,
     /// The scheduler's listen address. Default `127.0.0.1:0`.
     pub listen: String,
+    /// How its connections are protected. Default
+    /// [`LocalSecurity::Tokens`].
+    pub security: LocalSecurity,
+}
+
+/// How a local cluster protects its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LocalSecurity {
+    /// Generated tokens (tenant `local`), plain TCP on loopback.
+    #[default]
+    Tokens,
+    /// Generated tokens and TLS with a CA and certificates made in memory
+    /// at start (mutual TLS between scheduler and workers).
+    TokensAndTls,
+    /// Neither (tenant `default`, admin): for comparisons only.
+    Open,
 }
 
 impl Default for LocalConfig {
@@ -32,6 +48,7 @@ impl Default for LocalConfig {
             nthreads: weft_worker::default_nthreads(),
             limits: TaskLimits::default(),
             listen: "127.0.0.1:0".into(),
+            security: LocalSecurity::default(),
         }
     }
 }
@@ -42,6 +59,7 @@ pub struct LocalCluster {
     scheduler: SchedulerHandle,
     workers: Vec<WorkerHandle>,
     token: weft_proto::Secret,
+    tls: Option<weft_proto::tls::ClientTls>,
 }
 
 /// The tenant of a local cluster's clients.
@@ -55,9 +73,18 @@ impl LocalCluster {
             weft_scheduler::tenants::TokenRegistry::generated(LOCAL_TENANT).map_err(|e| {
                 ClientError::Connection(format!("cannot make the cluster's tokens: {e}"))
             })?;
+        let tls = match config.security {
+            LocalSecurity::TokensAndTls => Some(LocalTls::generate()?),
+            LocalSecurity::Tokens | LocalSecurity::Open => None,
+        };
+        let tokens = match config.security {
+            LocalSecurity::Open => weft_scheduler::Tokens::Open,
+            _ => weft_scheduler::Tokens::Fixed(std::sync::Arc::new(generated.registry)),
+        };
         let scheduler = weft_scheduler::start(SchedulerConfig {
             listen: config.listen.clone(),
-            tokens: weft_scheduler::Tokens::Fixed(std::sync::Arc::new(generated.registry)),
+            tokens,
+            tls: tls.as_ref().map(|t| t.scheduler.clone()),
             ..SchedulerConfig::default()
         })
         .await
@@ -70,6 +97,7 @@ impl LocalCluster {
             worker.runtime.instances_max = worker.runtime.instances_max.max(worker.nthreads);
             worker.limits = config.limits.clone();
             worker.token = Some(generated.worker_token.clone());
+            worker.tls = tls.as_ref().map(|t| t.worker.clone());
             let handle = weft_worker::start(worker).await.map_err(|e| {
                 ClientError::Connection(format!("could not start worker {index}: {e}"))
             })?;
@@ -79,6 +107,7 @@ impl LocalCluster {
             scheduler,
             workers,
             token: generated.admin_token,
+            tls: tls.map(|t| t.client),
         })
     }
 
@@ -111,6 +140,7 @@ impl LocalCluster {
     pub async fn client(&self) -> Result<Client, ClientError> {
         let options = crate::ClientOptions {
             token: Some(self.token.clone()),
+            tls: self.tls.clone(),
             ..crate::ClientOptions::default()
         };
         Client::connect_with_options(&self.addr(), options).await
@@ -130,5 +160,36 @@ impl Client {
         let client = cluster.client().await?;
         client.own_cluster(cluster);
         Ok(client)
+    }
+}
+
+/// The TLS of a local cluster: a CA made at start, certificates for
+/// 127.0.0.1 and localhost, nothing written anywhere.
+struct LocalTls {
+    scheduler: tokio_rustls::TlsAcceptor,
+    worker: weft_proto::tls::WorkerTls,
+    client: weft_proto::tls::ClientTls,
+}
+
+impl LocalTls {
+    fn generate() -> Result<LocalTls, ClientError> {
+        use weft_proto::tls::{CertRole, CertificateAuthority, TrustRoots, Validity};
+        let fail = |e: weft_proto::tls::TlsError| {
+            ClientError::Connection(format!("cannot make the local cluster's certificates: {e}"))
+        };
+        let ca = CertificateAuthority::generate("weft local cluster CA").map_err(fail)?;
+        let hosts = ["127.0.0.1".to_string(), "localhost".to_string()];
+        let identity = |role| {
+            ca.issue(role, &hosts, Validity::default())
+                .and_then(|issued| issued.identity())
+        };
+        let roots = TrustRoots::from_pem(ca.cert_pem().as_bytes()).map_err(fail)?;
+        let scheduler = identity(CertRole::Scheduler).map_err(fail)?;
+        let worker = identity(CertRole::Worker).map_err(fail)?;
+        Ok(LocalTls {
+            scheduler: weft_proto::tls::scheduler_acceptor(&roots, &scheduler).map_err(fail)?,
+            worker: weft_proto::tls::WorkerTls::new(&roots, &worker).map_err(fail)?,
+            client: weft_proto::tls::ClientTls::new(&roots).map_err(fail)?,
+        })
     }
 }

@@ -85,8 +85,7 @@ impl Scheduler {
                 task.who_wants.push(client);
             }
             self.clients.entry(client).or_default().wants.insert(id);
-            self.want(id);
-            self.report_status(client, id);
+            self.want_and_report(client, id);
         }
         // New tasks that no wanted key needs are not kept.
         for id in added {
@@ -259,8 +258,19 @@ impl Scheduler {
             task.who_wants.push(client);
         }
         self.clients.entry(client).or_default().wants.insert(id);
+        self.want_and_report(client, id);
+    }
+
+    /// `client` (already in `id`'s holders) wants `id`: it is computed if
+    /// needed, and the client is told where it stands if it was final
+    /// already (a task that fails while being wanted has told its holders,
+    /// this client included, so it is not told twice).
+    fn want_and_report(&mut self, client: ClientId, id: TaskId) {
+        let was_final = matches!(self.task(id).state, TaskState::Memory | TaskState::Erred);
         self.want(id);
-        self.report_status(client, id);
+        if was_final {
+            self.report_status(client, id);
+        }
     }
 
     /// Tells a client that just took a future to `id` where it stands, when

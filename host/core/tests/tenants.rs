@@ -509,3 +509,20 @@ fn a_lazy_dataset_is_not_shared_and_only_the_owner_shares() {
         "{refused:?}"
     );
 }
+
+#[test]
+fn a_scatter_that_fails_at_once_is_reported_once() {
+    let mut h = Harness::new();
+    // The named worker is not connected: the data is lost at once.
+    let commands = h.event(Event::Scattered {
+        client: ALICE,
+        key: TaskKey([7; 16]),
+        workers: vec![WorkerId(99)],
+        nbytes: 8,
+    });
+    let erred = to(ALICE, &commands)
+        .into_iter()
+        .filter(|m| matches!(m, ToClient::Erred { .. }))
+        .count();
+    assert_eq!(erred, 1, "{commands:?}");
+}

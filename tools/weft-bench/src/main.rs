@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use serde_json::json;
 use std::time::Instant;
-use weft_client::{Client, Future, LocalCluster, LocalConfig, Module, futures_list};
+use weft_client::{Client, Future, LocalCluster, LocalConfig, LocalSecurity, Module, futures_list};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -18,6 +18,10 @@ struct Args {
     /// Small sizes, for smoke tests.
     #[arg(long)]
     quick: bool,
+    /// How the cluster's connections are protected: `tokens` (the default
+    /// of an embedded cluster), `tls` (tokens and TLS) or `open` (neither).
+    #[arg(long, default_value = "tokens")]
+    security: String,
 }
 
 struct Measured {
@@ -31,9 +35,16 @@ struct Measured {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    let security = match args.security.as_str() {
+        "tokens" => LocalSecurity::Tokens,
+        "tls" => LocalSecurity::TokensAndTls,
+        "open" => LocalSecurity::Open,
+        other => bail!("unknown --security {other:?}; use tokens, tls or open"),
+    };
     let cluster = LocalCluster::start(LocalConfig {
         workers: 2,
         nthreads: 1,
+        security,
         ..LocalConfig::default()
     })
     .await?;
@@ -64,6 +75,7 @@ async fn main() -> Result<()> {
         "expected": measured.expected,
         "ok": measured.result == measured.expected,
         "setup": "scheduler and 2 workers x 1 executor thread in one process, over loopback",
+        "security": args.security,
     });
     if args.workload == "c" {
         line["mb_per_s"] = json!(measured.size as f64 * 10.0 / measured.seconds);
