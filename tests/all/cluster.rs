@@ -1,5 +1,6 @@
 //! A real cluster: a `weft scheduler` process and three `weft worker`
-//! processes on 127.0.0.1, driven by the Rust client.
+//! processes on 127.0.0.1, driven by the Rust client; secure with
+//! `WEFT_TEST_SECURE=1` (see `processes`).
 
 use crate::processes::{Cluster, tokio_runtime};
 use std::time::Duration;
@@ -22,7 +23,7 @@ async fn bounded<T>(
 }
 
 async fn connect(cluster: &Cluster) -> (Client, Module) {
-    let client = Client::connect(&cluster.scheduler.addr).await.unwrap();
+    let client = cluster.client().await;
     let module = client
         .upload_module(std::fs::read(weft_guest_artifacts::TESTKIT).unwrap())
         .await
@@ -331,5 +332,32 @@ fn bad_bytes_on_a_worker_data_port_close_only_that_connection() {
             .submit::<i64>(&module, "add", (&before[0], &before[1]))
             .unwrap();
         assert_eq!(bounded(after.result()).await.unwrap(), 3);
+    });
+}
+
+/// The harness's switch works: with `WEFT_TEST_SECURE=1` every test here
+/// runs on a cluster that takes only TLS connections with a token.
+#[test]
+fn the_cluster_is_secure_exactly_when_asked() {
+    let secure = std::env::var("WEFT_TEST_SECURE").as_deref() == Ok("1");
+    let cluster = cluster(1);
+    assert_eq!(cluster.credentials().is_some(), secure);
+    runtime().block_on(async {
+        let plain = Client::connect(&cluster.scheduler.addr).await;
+        assert_eq!(plain.is_err(), secure, "a plain TCP client without a token");
+        if let Some(credentials) = cluster.credentials() {
+            let options = weft_client::ClientOptions {
+                tls: Some(credentials.client_tls()),
+                ..weft_client::ClientOptions::default()
+            };
+            let error = Client::connect_with_options(&cluster.scheduler.addr, options)
+                .await
+                .expect_err("TLS without a token is refused");
+            assert!(error.to_string().contains("no credentials"), "{error}");
+        }
+        // What the tests use works either way.
+        let (client, module) = connect(&cluster).await;
+        let x = client.submit::<i64>(&module, "inc", (1,)).unwrap();
+        assert_eq!(bounded(x.result()).await.unwrap(), 2);
     });
 }

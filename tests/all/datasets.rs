@@ -1,6 +1,8 @@
 //! Published datasets on a real cluster (a `weft scheduler` process and
 //! `weft worker` processes), shared by several clients: in-test clients
-//! and separate `weft datasets` processes.
+//! and separate `weft datasets` processes. Secure with
+//! `WEFT_TEST_SECURE=1` (see `processes`): every client is then tenant
+//! alice.
 
 use crate::processes::{Cluster, kill_pid, tokio_runtime};
 use std::process::Command;
@@ -18,7 +20,7 @@ fn cluster(workers: usize) -> Cluster {
 }
 
 async fn client(cluster: &Cluster) -> (Client, weft_client::Module) {
-    let client = Client::connect(&cluster.scheduler.addr).await.unwrap();
+    let client = cluster.client().await;
     let module = client
         .upload_module(std::fs::read(weft_guest_artifacts::EXAMPLE_TASKS).unwrap())
         .await
@@ -31,6 +33,7 @@ fn weft_datasets(cluster: &Cluster, args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_weft"))
         .arg("datasets")
         .args(["--scheduler", &cluster.scheduler.addr])
+        .args(cluster.cli_args())
         .args(args)
         .env("WEFT_LOG", "warn")
         .output()
@@ -83,6 +86,7 @@ fn published_data_outlives_its_publisher_until_unpublished() {
             .args(["map", weft_guest_artifacts::EXAMPLE_TASKS, "inc"])
             .args(["--input", input.path().to_str().unwrap()])
             .args(["--scheduler", &cluster.scheduler.addr, "--publish", "small"])
+            .envs(cluster.cli_env())
             .output()
             .unwrap();
         assert!(output.status.success(), "{output:?}");
@@ -93,7 +97,7 @@ fn published_data_outlives_its_publisher_until_unpublished() {
         );
         weft_datasets(&cluster, &["unpublish", "small"]);
 
-        let observer = Client::connect(&cluster.scheduler.addr).await.unwrap();
+        let observer = cluster.client().await;
         eventually(&observer, "the data is in memory", |s| {
             managed(s) == 4 * 8008
         })

@@ -2,9 +2,12 @@
 //! `weft worker` processes under their nannies): results live exactly as
 //! long as someone holds them; killed workers' data is recomputed; tasks
 //! that kill workers fail; cancel, restart, replicate, rebalance; spilling
-//! under a memory limit.
+//! under a memory limit. Secure with `WEFT_TEST_SECURE=1` (see
+//! `processes`): every client is then tenant alice, and the restart and
+//! the cluster-wide rebalance are made with alice's admin token.
 
-use crate::processes::{Cluster, kill_pid, tokio_runtime};
+use crate::processes::{Cluster, Identity, kill_pid, tokio_runtime};
+use crate::relay::Relay;
 use std::time::{Duration, Instant};
 use weft_client::{
     Client, ClientError, ClusterStatus, Collection, FailureKind, Future, FutureStatus, Module,
@@ -35,7 +38,11 @@ async fn bounded<T>(
 }
 
 async fn connect(cluster: &Cluster) -> (Client, Module, Module) {
-    let client = Client::connect(&cluster.scheduler.addr).await.unwrap();
+    connect_as(cluster, Identity::Alice).await
+}
+
+async fn connect_as(cluster: &Cluster, identity: Identity) -> (Client, Module, Module) {
+    let client = cluster.client_as(identity).await;
     let examples = client
         .upload_module(std::fs::read(weft_guest_artifacts::EXAMPLE_TASKS).unwrap())
         .await
@@ -107,7 +114,7 @@ fn persisted_data_is_freed_once_every_holder_lets_go() {
         .await;
 
         // A second client takes the same keys (identical tasks share keys).
-        let b = Client::connect(&cluster.scheduler.addr).await.unwrap();
+        let b = cluster.client().await;
         let examples_b = b
             .upload_module(std::fs::read(weft_guest_artifacts::EXAMPLE_TASKS).unwrap())
             .await
@@ -305,7 +312,7 @@ fn a_forced_cancel_cascades_to_dependents_and_a_plain_one_only_withdraws_interes
     runtime().block_on(async {
         let (client, examples, hostile) = connect(&cluster).await;
         let slow = client.submit::<u64>(&hostile, "burn", (u64::MAX,)).unwrap();
-        let other = Client::connect(&cluster.scheduler.addr).await.unwrap();
+        let other = cluster.client().await;
         let hostile_other = other
             .upload_module(std::fs::read(weft_guest_artifacts::HOSTILE).unwrap())
             .await
@@ -354,7 +361,9 @@ fn a_forced_cancel_cascades_to_dependents_and_a_plain_one_only_withdraws_interes
 fn restart_brings_back_fresh_workers_with_no_data() {
     let cluster = cluster(3, &[], &[]);
     runtime().block_on(async {
-        let (client, examples, _) = connect(&cluster).await;
+        // Restarting the worker processes is the cluster operator's: a
+        // write token's restart only forgets its own tenant's work.
+        let (client, examples, _) = connect_as(&cluster, Identity::Admin).await;
         let persisted = client.persist(&partitions(&examples, 12)).unwrap();
         wait_all(&persisted.futures()).await;
         let before = client.status(false).await.unwrap();
@@ -422,6 +431,7 @@ fn replicate_and_rebalance_move_copies_where_asked() {
         // `weft status` shows the same, as JSON for scripts.
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
             .args(["status", &cluster.scheduler.addr, "--json", "--keys"])
+            .args(cluster.cli_args())
             .output()
             .unwrap();
         assert!(output.status.success(), "{output:?}");
@@ -433,10 +443,13 @@ fn replicate_and_rebalance_move_copies_where_asked() {
             assert_eq!(worker["keys"].as_array().unwrap().len(), 6);
             assert!(worker["pid"].as_u64().unwrap() > 0);
         }
+        // The credentials through the environment this time.
         let table = std::process::Command::new(env!("CARGO_BIN_EXE_weft"))
             .args(["status", &cluster.scheduler.addr])
+            .envs(cluster.cli_env())
             .output()
             .unwrap();
+        assert!(table.status.success(), "{table:?}");
         let table = String::from_utf8(table.stdout).unwrap();
         assert!(table.contains("3 workers"), "{table}");
         assert!(table.contains(" in 6 "), "{table}");
@@ -453,7 +466,10 @@ fn replicate_and_rebalance_move_copies_where_asked() {
         let counts: Vec<u64> = status.workers.iter().map(|w| w.managed_keys).collect();
         assert_eq!(counts, vec![9, 0, 0]);
 
-        bounded(client.rebalance::<Vec<i64>>(None, None))
+        // Moving every key of the cluster is the operator's (an admin
+        // token when secure).
+        let admin = cluster.admin_client().await;
+        bounded(admin.rebalance::<Vec<i64>>(None, None))
             .await
             .unwrap();
         let status = client.status(true).await.unwrap();
@@ -510,77 +526,19 @@ fn a_worker_over_its_memory_limit_spills_and_reads_back() {
     });
 }
 
-/// A TCP relay between a client and the scheduler whose connections the
-/// test can cut, to drop a client's connection without the client knowing.
-struct Relay {
-    addr: String,
-    /// While set, new connections are dropped at once.
-    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    connections: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
-    accept: tokio::task::JoinHandle<()>,
-}
-
-impl Relay {
-    async fn start(target: String) -> Relay {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
-        let connections = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let held = connections.clone();
-        let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let refusing = paused.clone();
-        let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if refusing.load(std::sync::atomic::Ordering::SeqCst) {
-                    continue; // dropped: the client sees the connection close
-                }
-                let target = target.clone();
-                let relay = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-                held.lock().unwrap().push(relay);
-            }
-        });
-        Relay {
-            addr,
-            paused,
-            connections,
-            accept,
-        }
-    }
-
-    /// Stops accepting (the listener is gone once this returns), then cuts
-    /// every relayed connection.
-    async fn close(self) {
-        self.accept.abort();
-        let _ = self.accept.await;
-        for connection in self.connections.lock().unwrap().drain(..) {
-            connection.abort();
-        }
-    }
-
-    /// Drops every relayed connection (both ends see it close).
-    fn cut(&self) {
-        for connection in self.connections.lock().unwrap().drain(..) {
-            connection.abort();
-        }
-    }
-}
-
 #[test]
 fn a_client_that_reconnects_within_its_grace_carries_on() {
     let cluster = cluster(1, &["--client-grace", "2s"], &[]);
     runtime().block_on(async {
         let relay = Relay::start(cluster.scheduler.addr.clone()).await;
-        let client = Client::connect(&relay.addr).await.unwrap();
+        let client = cluster.client_at(&relay.addr, Identity::Alice).await;
         let examples = client
             .upload_module(std::fs::read(weft_guest_artifacts::EXAMPLE_TASKS).unwrap())
             .await
             .unwrap();
         let persisted = client.persist(&partitions(&examples, 5)).unwrap();
         wait_all(&persisted.futures()).await;
-        let observer = Client::connect(&cluster.scheduler.addr).await.unwrap();
+        let observer = cluster.client().await;
 
         relay.cut();
         // The client reconnects through the relay by itself and carries on:
@@ -615,14 +573,14 @@ fn a_client_back_after_its_grace_is_closed_with_a_clear_reason() {
     let cluster = cluster(1, &["--client-grace", "500ms"], &[]);
     runtime().block_on(async {
         let relay = Relay::start(cluster.scheduler.addr.clone()).await;
-        let client = Client::connect(&relay.addr).await.unwrap();
+        let client = cluster.client_at(&relay.addr, Identity::Alice).await;
         let examples = client
             .upload_module(std::fs::read(weft_guest_artifacts::EXAMPLE_TASKS).unwrap())
             .await
             .unwrap();
         let x = client.submit::<i64>(&examples, "inc", (1,)).unwrap();
         assert_eq!(bounded(x.result()).await.unwrap(), 2);
-        let observer = Client::connect(&cluster.scheduler.addr).await.unwrap();
+        let observer = cluster.client().await;
 
         relay
             .paused

@@ -1,6 +1,7 @@
 //! The byte streams under a connection: plain TCP, or TLS over TCP, and
 //! their reading and writing halves. Plain TCP splits without a lock; a
-//! TLS stream is split with `tokio::io::split`.
+//! TLS stream is split with `tokio::io::split`. A TLS peer that closes
+//! without close_notify reads as the end of the stream, as on TCP.
 
 use std::io;
 use std::pin::Pin;
@@ -63,7 +64,16 @@ impl AsyncRead for ReadStream {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             ReadStream::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
-            ReadStream::Tls(stream) => Pin::new(stream).poll_read(cx, buf),
+            // A peer that closes without a TLS close_notify (a process
+            // that exits, a dropped connection) reads as the end of the
+            // stream, as on plain TCP: the framing above still refuses a
+            // stream cut inside a frame, and every message is whole.
+            ReadStream::Tls(stream) => match Pin::new(stream).poll_read(cx, buf) {
+                Poll::Ready(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => {
+                    Poll::Ready(Ok(()))
+                }
+                other => other,
+            },
         }
     }
 }
