@@ -2,6 +2,7 @@
 //! guest modules (built by `weft-guest-artifacts`), the `weft` binary, and a C
 //! guest compiled with clang. Each module below owns one area.
 
+mod audit;
 mod c_guest;
 mod cli;
 mod cluster;

@@ -11,6 +11,7 @@
 //! ([`Credentials`]) made with `weft cert init` and `weft tenant`.
 
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -48,11 +49,28 @@ impl Process {
     /// Starts `weft ARGS...` and waits for a line containing `marker`; the
     /// rest of that line is the address.
     fn start_until(args: &[&str], marker: &'static str) -> Process {
+        Process::start_logged(args, marker, None)
+    }
+
+    /// [`Process::start_until`], its log (at level info) appended to `log`
+    /// when given, else on the test's standard error (warnings only).
+    pub fn start_logged(args: &[&str], marker: &'static str, log: Option<&Path>) -> Process {
+        let (level, stderr) = match log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("open the process's log");
+                ("info", Stdio::from(file))
+            }
+            None => ("warn", Stdio::inherit()),
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_weft"))
             .args(args)
-            .env("WEFT_LOG", "warn")
+            .env("WEFT_LOG", level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start weft");
         let stdout = child.stdout.take().expect("piped");
@@ -291,6 +309,39 @@ impl Cluster {
             scheduler_flags,
             worker_flags,
         )
+    }
+
+    /// A secure cluster whose processes log (at level info) into files of
+    /// `logs` (`scheduler.log`, `worker-N.log`), the scheduler's audit
+    /// events also into `audit.jsonl` there.
+    pub fn start_secure_logged(workers: usize, logs: &Path) -> Cluster {
+        let credentials = Credentials::create();
+        let audit = path_text(&logs.join("audit.jsonl"));
+        let mut args = vec![
+            "scheduler",
+            "--listen",
+            "127.0.0.1:0",
+            "--audit-log",
+            &audit,
+        ];
+        let secure_scheduler = credentials.scheduler_flags();
+        args.extend(secure_scheduler.iter().map(String::as_str));
+        let scheduler =
+            Process::start_logged(&args, "listening on ", Some(&logs.join("scheduler.log")));
+        let secure_worker = credentials.worker_flags();
+        let workers = (0..workers)
+            .map(|index| {
+                let mut args = vec!["worker", scheduler.addr.as_str(), "--nthreads", "1"];
+                args.extend(secure_worker.iter().map(String::as_str));
+                let log = logs.join(format!("worker-{index}.log"));
+                Process::start_logged(&args, "serving data on ", Some(&log))
+            })
+            .collect();
+        Cluster {
+            scheduler,
+            workers,
+            credentials: Some(credentials),
+        }
     }
 
     /// [`Cluster::start`], secure whatever the environment says.

@@ -69,7 +69,10 @@ impl Scheduler {
                 );
             }
             if value.graph.is_none()
-                && let Some(missing) = value.keys.iter().find(|k| self.id_for(client, k).is_none())
+                && let Some(missing) = value
+                    .keys
+                    .iter()
+                    .find(|k| self.own_id_for(client, k).is_none())
             {
                 return refuse(
                     self,
@@ -96,6 +99,14 @@ impl Scheduler {
         }
         let mut replaced = Vec::new();
         for (name, holder, value) in pinned {
+            // A replaced dataset's sharing ends with it.
+            if let Some(old) = self.datasets.get_mut(&(tenant, name.clone())) {
+                let shared_with = std::mem::take(&mut old.shared_with);
+                let (old_holder, old_keys) = (old.holder, old.value.keys.clone());
+                for with in shared_with {
+                    self.revoke(tenant, &name, old_holder, &old_keys, with);
+                }
+            }
             let dataset = Dataset {
                 holder,
                 value: Arc::new(value),
@@ -202,7 +213,7 @@ impl Scheduler {
 
     /// `holder` takes a future to `key` (known to it).
     fn add_want(&mut self, holder: ClientId, key: TaskKey) {
-        let id: TaskId = self.id_for(holder, &key).expect("known");
+        let id: TaskId = self.own_id_for(holder, &key).expect("known");
         let task = self.task_mut(id);
         if !task.who_wants.contains(&holder) {
             task.who_wants.push(holder);

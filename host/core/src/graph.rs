@@ -220,7 +220,7 @@ impl Scheduler {
             .filter(|w| self.workers.contains_key(w))
             .collect();
         let tenant = self.tenant_of(client);
-        let id = match self.id_for(client, &key) {
+        let id = match self.own_id_for(client, &key) {
             Some(id) => id,
             None => {
                 let id = TaskId(self.tasks.vacant_key() as u32);
@@ -236,9 +236,12 @@ impl Scheduler {
         let state = self.task(id).state;
         if self.task(id).spec.is_some() {
             // A computed key: its size and holders are the workers' word,
-            // not a client's. The copies are not needed.
+            // not a client's. The copies are not needed (but a worker that
+            // holds the computed value keeps it).
             for &worker in &holders {
-                self.send(Command::Worker(worker, ToWorker::Free { keys: vec![wire] }));
+                if !self.task(id).who_has.contains(&worker) {
+                    self.send(Command::Worker(worker, ToWorker::Free { keys: vec![wire] }));
+                }
             }
         } else if matches!(state, TaskState::Released | TaskState::Memory) {
             for &worker in &holders {
@@ -250,7 +253,9 @@ impl Scheduler {
         } else {
             // The key is being computed (or failed): the copies are not needed.
             for &worker in &holders {
-                self.send(Command::Worker(worker, ToWorker::Free { keys: vec![wire] }));
+                if !self.task(id).who_has.contains(&worker) {
+                    self.send(Command::Worker(worker, ToWorker::Free { keys: vec![wire] }));
+                }
             }
         }
         let task = self.task_mut(id);
@@ -298,8 +303,13 @@ impl Scheduler {
         if task.who_has.contains(&worker) {
             return;
         }
+        // The first copy says the size; later ones (a client's scatter to
+        // more workers) cannot change it under the copies already counted.
+        if task.who_has.is_empty() {
+            task.nbytes = nbytes;
+        }
+        let nbytes = task.nbytes;
         task.who_has.push(worker);
-        task.nbytes = nbytes;
         if let Some(state) = self.workers.get_mut(&worker) {
             state.has_what.insert(id);
             state.managed_bytes += nbytes;

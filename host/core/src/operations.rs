@@ -325,7 +325,7 @@ impl Scheduler {
     fn in_memory(&self, client: ClientId, keys: &[TaskKey]) -> Result<Vec<TaskId>, String> {
         let mut ids = Vec::with_capacity(keys.len());
         for key in keys {
-            match self.id_for(client, key) {
+            match self.own_id_for(client, key) {
                 Some(id) if self.task(id).state == TaskState::Memory => ids.push(id),
                 Some(id) => {
                     return Err(format!(

@@ -288,6 +288,13 @@ impl Scheduler {
             .then(|| (task.who_has.to_vec(), task.nbytes, task.key, task.tenant))
     }
 
+    /// Whether `name` is, for `client`'s tenant, the key of a computed task
+    /// (which a scatter must never stand in for).
+    pub fn is_computed(&self, client: ClientId, name: &TaskKey) -> bool {
+        self.own_id_for(client, name)
+            .is_some_and(|id| self.task(id).spec.is_some())
+    }
+
     /// The tenant of a client (the open tenant for one never connected).
     pub fn tenant_of_client(&self, client: ClientId) -> TenantId {
         self.tenant_of(client)
@@ -412,16 +419,22 @@ impl Scheduler {
 
     /// The task `client` names `name`: one of its tenant's.
     pub(crate) fn id_for(&self, client: ClientId, name: &TaskKey) -> Option<TaskId> {
-        let tenant = self.tenant_of(client);
-        if let Some(id) = self.id_of(&wire_key(tenant, name))
-            && self.task(id).tenant == tenant
-        {
+        if let Some(id) = self.own_id_for(client, name) {
             return Some(id);
         }
         // Another tenant's task, held through a shared dataset.
         let state = self.clients.get(&client)?;
         let id = self.id_of(state.aliases.get(name)?)?;
         state.wants.contains(&id).then_some(id)
+    }
+
+    /// The task of `client`'s own tenant named `name` (never one held
+    /// through a share): what writes to a task (scatter, publish,
+    /// replicate, rebalance) may touch.
+    pub(crate) fn own_id_for(&self, client: ClientId, name: &TaskKey) -> Option<TaskId> {
+        let tenant = self.tenant_of(client);
+        let id = self.id_of(&wire_key(tenant, name))?;
+        (self.task(id).tenant == tenant).then_some(id)
     }
 
     /// What `client` calls task `id`: its tenant's name for it, or for

@@ -526,3 +526,87 @@ fn a_scatter_that_fails_at_once_is_reported_once() {
         .count();
     assert_eq!(erred, 1, "{commands:?}");
 }
+
+#[test]
+fn a_sharee_cannot_write_through_its_shared_names() {
+    let mut h = Harness::new();
+    let (_, wire) = published(&mut h);
+    h.event(Event::ShareDataset {
+        client: ALICE,
+        request: 2,
+        name: "x".into(),
+        with: B,
+        share: true,
+    });
+    get_shared(&mut h, 3);
+    let bobs = weft_core::shared_name(&wire);
+
+    // Publishing or replicating it is refused as for an unknown key.
+    let published = h.event(Event::PublishDatasets {
+        client: BOB,
+        request: 4,
+        datasets: vec![(
+            "mine".into(),
+            DatasetValue {
+                keys: vec![weft_core::shared_name(&TaskKey([1; 16]))],
+                graph: None,
+                metadata: String::new(),
+                ret: None,
+            },
+        )],
+        replace: false,
+    });
+    assert!(
+        matches!(&to(BOB, &published)[..], [ToClient::Done { error: Some(e), .. }] if e.contains("is not known")),
+        "{published:?}"
+    );
+    let replicated = h.event(Event::Replicate {
+        client: BOB,
+        request: 5,
+        keys: vec![bobs],
+        n: 1,
+    });
+    assert_eq!(
+        to(BOB, &replicated),
+        vec![ToClient::Done {
+            request: 5,
+            error: Some(format!("key {bobs} is not known to the scheduler")),
+        }]
+    );
+
+    // A scatter under the shared name makes a key of Bob's own: Alice's
+    // value and its holder are untouched.
+    let commands = h.event(Event::Scattered {
+        client: BOB,
+        key: bobs,
+        workers: vec![WORKER],
+        nbytes: 1 << 40,
+    });
+    assert!(
+        !commands.iter().any(|c| matches!(c,
+            Command::Worker(_, ToWorker::Free { keys }) if keys.contains(&wire))),
+        "{commands:?}"
+    );
+    let (holders, nbytes, _, _) = h.core.who_has_for(ALICE, &inc(1).key).expect("Alice's");
+    assert_eq!((holders, nbytes), (vec![WORKER], 8));
+
+    // Replacing the shared dataset ends the sharing: Bob's future fails.
+    let value = DatasetValue {
+        keys: vec![inc(1).key],
+        graph: None,
+        metadata: "v2".into(),
+        ret: None,
+    };
+    let replaced = h.event(Event::PublishDatasets {
+        client: ALICE,
+        request: 6,
+        datasets: vec![("x".into(), value)],
+        replace: true,
+    });
+    assert!(
+        to(BOB, &replaced).iter().any(|m| matches!(m,
+            ToClient::Erred { failure, .. } if failure.kind == weft_core::FailureKind::AccessRevoked)),
+        "{replaced:?}"
+    );
+    assert!(h.core.datasets_shared_with(B).is_empty());
+}

@@ -106,7 +106,14 @@ async fn serve(
         }
         Role::Worker => {
             tokio::spawn(write_loop(writer, outgoing, addr));
-            read_worker(reader, peer, &inputs, addr).await;
+            read_worker(
+                reader,
+                peer,
+                &inputs,
+                addr,
+                acceptor.limits.handshake_timeout,
+            )
+            .await;
         }
         other => {
             tracing::warn!(%addr, role = %other, "closing a connection from a {other}: the scheduler serves clients and workers")
@@ -141,9 +148,16 @@ async fn read_worker(
     peer: Peer,
     inputs: &mpsc::UnboundedSender<Input>,
     addr: SocketAddr,
+    register_timeout: std::time::Duration,
 ) {
-    // The first message must be the registration.
-    let register = match reader.recv::<WorkerReport>().await {
+    // The first message must be the registration, within the handshake
+    // timeout.
+    let first = tokio::time::timeout(register_timeout, reader.recv::<WorkerReport>()).await;
+    let Ok(first) = first else {
+        tracing::warn!(%addr, ?register_timeout, "closing a worker connection that did not register in time");
+        return;
+    };
+    let register = match first {
         Ok(Some(register @ WorkerReport::Register { .. })) => register,
         Ok(Some(other)) => {
             tracing::warn!(%addr, ?other, "closing a worker connection that did not register first");

@@ -205,6 +205,11 @@ impl State {
     fn handle(&mut self, input: Input) {
         match input {
             Input::ClientConnected { peer, id } => {
+                if !self.token_valid(&peer.principal) {
+                    // Revoked between its handshake and now: dropping `id`
+                    // closes the connection.
+                    return;
+                }
                 let client = ClientId(self.new_id());
                 let tenant = self.tenant_id(&peer.principal.tenant);
                 tracing::info!(%client, name = %peer.name, addr = %peer.addr, tenant = %peer.principal.tenant, "client connected");
@@ -261,6 +266,10 @@ impl State {
                 }
             }
             Input::WorkerConnected { peer, register, id } => {
+                if !self.token_valid(&peer.principal) {
+                    tracing::warn!(addr = %peer.addr, "refusing a worker whose token was revoked before it registered");
+                    return;
+                }
                 let WorkerReport::Register {
                     nthreads,
                     data_addr,
@@ -309,6 +318,14 @@ impl State {
                 self.event(Event::WorkerLeft { worker, reason });
             }
         }
+    }
+
+    /// Whether `principal`'s token is still in the registry (always, for a
+    /// cluster without tenants).
+    fn token_valid(&self, principal: &Principal) -> bool {
+        self.tokens
+            .current()
+            .is_none_or(|registry| registry.contains(&principal.token_id))
     }
 
     /// Closes every connection whose token is no longer in the registry:
@@ -777,6 +794,16 @@ impl State {
         workers.sort_by_key(|w| w.id);
         if workers.is_empty() {
             let message = "there are no workers to scatter to".to_string();
+            self.send_client(client, ClientEvent::RequestFailed { request, message });
+            return;
+        }
+        if let Some((key, _)) = values
+            .iter()
+            .find(|(k, _)| self.core.is_computed(client, k))
+        {
+            let message = format!(
+                "key {key} is the key of a computed task: a scatter cannot stand in for it"
+            );
             self.send_client(client, ClientEvent::RequestFailed { request, message });
             return;
         }
