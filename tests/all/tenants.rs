@@ -457,3 +457,87 @@ fn a_tenants_restart_cancels_only_its_own_futures_and_keeps_the_workers() {
         assert_eq!(workers(&alice.status(false).await.unwrap()), before);
     });
 }
+
+#[test]
+fn a_shared_dataset_is_read_by_the_named_tenant_until_it_is_unshared() {
+    let cluster = Cluster::start_secure(2, &[], &[]);
+    let rt = tokio_runtime();
+    rt.block_on(async {
+        let (alice, module) = connect(&cluster, Identity::Alice).await;
+        let (bob, _) = connect(&cluster, Identity::Bob).await;
+        let xs = alice
+            .map::<i64, _>(&module, "inc", (0..6).map(|i| (i,)))
+            .unwrap();
+        bounded(alice.gather(&xs)).await.unwrap();
+        bounded(alice.publish_dataset("results", DatasetSpec::futures(&xs)))
+            .await
+            .unwrap();
+        let missing = |name: &str| format!("there is no dataset named \"{name}\"");
+
+        // Before sharing, Bob sees nothing.
+        assert!(bounded(bob.list_datasets()).await.unwrap().is_empty());
+        let error = bounded(bob.get_dataset::<i64>("alice/results"))
+            .await
+            .expect_err("not shared yet");
+        assert!(
+            error.to_string().contains(&missing("alice/results")),
+            "{error}"
+        );
+
+        // Shared: Bob lists and reads it from the workers, read-only.
+        bounded(alice.share_dataset("results", "bob"))
+            .await
+            .unwrap();
+        assert_eq!(
+            bounded(bob.list_datasets()).await.unwrap(),
+            vec!["alice/results".to_string()]
+        );
+        let dataset = bounded(bob.get_dataset::<i64>("alice/results"))
+            .await
+            .unwrap();
+        let futures = dataset.futures().expect("a persisted dataset").to_vec();
+        assert_eq!(
+            bounded(bob.gather(&futures)).await.unwrap(),
+            (1..=6).collect::<Vec<i64>>()
+        );
+        // Bob cannot pass it on, nor unpublish it.
+        let error = bounded(bob.share_dataset("results", "alice"))
+            .await
+            .expect_err("not his");
+        assert!(error.to_string().contains(&missing("results")), "{error}");
+        bounded(bob.unpublish_dataset("alice/results"))
+            .await
+            .unwrap();
+        assert!(
+            bounded(alice.try_get_dataset::<i64>("results"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        // Unshared: Bob's futures fail with access revoked; Alice keeps hers.
+        bounded(alice.unshare_dataset("results", "bob"))
+            .await
+            .unwrap();
+        let error = bounded(futures[0].result())
+            .await
+            .expect_err("access revoked");
+        assert!(
+            matches!(&error, ClientError::Task { failure, .. }
+                if failure.kind == weft_client::FailureKind::AccessRevoked),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("access revoked"), "{error}");
+        let error = bounded(bob.get_dataset::<i64>("alice/results"))
+            .await
+            .expect_err("unshared");
+        assert!(
+            error.to_string().contains(&missing("alice/results")),
+            "{error}"
+        );
+        assert_eq!(
+            bounded(alice.gather(&xs)).await.unwrap(),
+            (1..=6).collect::<Vec<i64>>()
+        );
+    });
+}

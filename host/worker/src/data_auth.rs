@@ -117,3 +117,30 @@ pub(crate) fn own_pass(secret: &SharedSecret, me: weft_core::WorkerId) -> Option
         weft_proto::tickets::DEFAULT_TICKET_LIFETIME,
     ))
 }
+
+/// Records a refusal on the data port in the audit log (the tracing target
+/// `weft::audit`, as the scheduler's): one JSON line naming the requester
+/// (never a ticket's MAC), the operation, the key and why.
+pub(crate) fn audit_refusal(
+    operation: &str,
+    requester: &str,
+    key: Option<&weft_schema::graph::TaskKey>,
+    reason: &str,
+    peer: std::net::SocketAddr,
+) {
+    let time_unix_ms = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let line = serde_json::json!({
+        "time_unix_ms": time_unix_ms,
+        "token_id": requester,
+        "tenant": "",
+        "role": "data_port",
+        "operation": operation,
+        "object": key.map(|k| k.to_string()).unwrap_or_default(),
+        "decision": "deny",
+        "reason": reason,
+        "peer": peer.to_string(),
+    });
+    tracing::info!(target: "weft::audit", "{line}");
+}

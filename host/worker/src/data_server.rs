@@ -101,12 +101,13 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, port: &DataPort) 
         Ok(accepted) => accepted,
         Err(error) => {
             tracing::warn!(%peer, reason = %error, "data port: closing connection");
+            data_auth::audit_refusal("connect", "", None, &error.to_string(), peer);
             return;
         }
     };
     let requester = connection.principal().token_id.clone();
     let (mut reader, mut writer) = connection.into_split();
-    let served = serve_requests(&mut reader, &mut writer, port, &requester).await;
+    let served = serve_requests(&mut reader, &mut writer, port, &requester, peer).await;
     match served {
         Ok(()) => tracing::debug!(%peer, "data port: peer closed the connection"),
         Err(reason) => {
@@ -122,6 +123,7 @@ async fn serve_requests(
     writer: &mut ConnectionWriter,
     port: &DataPort,
     requester: &str,
+    peer: SocketAddr,
 ) -> Result<(), String> {
     let store = &port.store;
     loop {
@@ -139,6 +141,13 @@ async fn serve_requests(
                         data_auth::check(&port.secret, &ticket, requester, Wanted::Get)
                     {
                         tracing::warn!(%key, %requester, %error, "data port: refusing a Get");
+                        data_auth::audit_refusal(
+                            "get",
+                            requester,
+                            Some(&key),
+                            &error.to_string(),
+                            peer,
+                        );
                         let reason = error.to_string();
                         writer
                             .queue(&DataReply::Refused { key, reason })
@@ -203,6 +212,13 @@ async fn serve_requests(
                 let reply = match checked {
                     Err(error) => {
                         tracing::warn!(%key, %requester, %error, "data port: refusing a Put");
+                        data_auth::audit_refusal(
+                            "put",
+                            requester,
+                            Some(&key),
+                            &error.to_string(),
+                            peer,
+                        );
                         DataReply::Refused {
                             key,
                             reason: error.to_string(),

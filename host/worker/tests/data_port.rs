@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use std::time::{Duration, SystemTime};
 use weft_proto::auth::{AuthRefusal, Credential};
-use weft_proto::messages::DataReply;
+use weft_proto::messages::{DataReply, DataRequest};
 use weft_proto::tickets::{Requester, TicketScope, TicketSecret};
 use weft_proto::{Connection, ConnectionError, ConnectionLimits, Dialer, Hello, Role};
 
@@ -195,4 +195,53 @@ async fn a_put_needs_its_ticket_and_never_replaces_a_value() {
         client.get(&[key(5)]).await[0].as_deref(),
         Some(&b"four"[..])
     );
+}
+
+/// One request of each kind the data port serves, each with `ticket`; the
+/// match makes a new kind of request a compile error here until it is
+/// listed.
+fn every_request(ticket: weft_proto::tickets::Ticket) -> Vec<DataRequest> {
+    let listed = |request: &DataRequest| match request {
+        DataRequest::Get { .. } | DataRequest::Put { .. } => {}
+    };
+    let all = vec![
+        DataRequest::Get {
+            tickets: vec![ticket],
+        },
+        DataRequest::Put { ticket },
+    ];
+    all.iter().for_each(listed);
+    all
+}
+
+#[tokio::test]
+async fn every_request_without_a_valid_ticket_is_refused() {
+    let (_scheduler, worker, _link) = worker_with_a_result().await;
+    let mut client = DataClient::connect(worker.data_addr()).await;
+    let forged = TicketSecret::from_bytes([3; 32]).issue(
+        TicketScope::Get {
+            tenant: 0,
+            key: key(1),
+        },
+        TEST_CLIENT,
+        SystemTime::now(),
+        Duration::from_secs(60),
+    );
+    for request in every_request(forged) {
+        let connection = &mut client.connection;
+        let reply = within("a reply", async {
+            connection.send(&request).await.expect("send");
+            if matches!(request, DataRequest::Put { .. }) {
+                connection.send_frame(b"forged").await.expect("send value");
+            }
+            connection.recv::<DataReply>().await.expect("recv")
+        })
+        .await;
+        assert!(
+            matches!(&reply, Some(DataReply::Refused { reason, .. }) if reason == "the ticket is forged or altered"),
+            "{request:?} got {reply:?}"
+        );
+    }
+    // Nothing was stored, and the worker serves a valid ticket after.
+    assert_eq!(client.get_i64(key(1)).await, 2);
 }
