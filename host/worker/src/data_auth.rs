@@ -76,16 +76,15 @@ pub(crate) enum Wanted {
 pub(crate) fn check(
     secret: &SharedSecret,
     ticket: &Ticket,
-    requester: &str,
+    requester: Option<Requester>,
     wanted: Wanted,
 ) -> Result<(), TicketError> {
     let secret = secret.get().ok_or(TicketError::Forged)?;
     secret.verify(ticket, SystemTime::now())?;
-    let issued_to = ticket.requester.to_string();
-    if issued_to != requester {
+    if Some(ticket.requester) != requester {
         return Err(TicketError::WrongRequester {
-            issued_to,
-            presented_by: requester.to_string(),
+            issued_to: ticket.requester.to_string(),
+            presented_by: requester.map_or_else(|| "nobody".to_string(), |r| r.to_string()),
         });
     }
     match (wanted, ticket.scope) {

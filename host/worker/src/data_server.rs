@@ -106,8 +106,17 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, port: &DataPort) 
         }
     };
     let requester = connection.principal().token_id.clone();
+    // The pass named it; parsed once, compared with every ticket.
+    let requester_id = requester.parse().ok();
     let (mut reader, mut writer) = connection.into_split();
-    let served = serve_requests(&mut reader, &mut writer, port, &requester, peer).await;
+    let served = serve_requests(
+        &mut reader,
+        &mut writer,
+        port,
+        (&requester, requester_id),
+        peer,
+    )
+    .await;
     match served {
         Ok(()) => tracing::debug!(%peer, "data port: peer closed the connection"),
         Err(reason) => {
@@ -122,7 +131,7 @@ async fn serve_requests(
     reader: &mut ConnectionReader,
     writer: &mut ConnectionWriter,
     port: &DataPort,
-    requester: &str,
+    (requester, requester_id): (&str, Option<weft_proto::tickets::Requester>),
     peer: SocketAddr,
 ) -> Result<(), String> {
     let store = &port.store;
@@ -138,7 +147,7 @@ async fn serve_requests(
                 for ticket in tickets {
                     let key = weft_proto::data::ticket_key(&ticket);
                     if let Err(error) =
-                        data_auth::check(&port.secret, &ticket, requester, Wanted::Get)
+                        data_auth::check(&port.secret, &ticket, requester_id, Wanted::Get)
                     {
                         tracing::warn!(%key, %requester, %error, "data port: refusing a Get");
                         data_auth::audit_refusal(
@@ -208,7 +217,7 @@ async fn serve_requests(
                 };
                 let nbytes = value.len() as u64;
                 let checked =
-                    data_auth::check(&port.secret, &ticket, requester, Wanted::Put { nbytes });
+                    data_auth::check(&port.secret, &ticket, requester_id, Wanted::Put { nbytes });
                 let reply = match checked {
                     Err(error) => {
                         tracing::warn!(%key, %requester, %error, "data port: refusing a Put");
