@@ -325,7 +325,7 @@ impl State {
     fn token_valid(&self, principal: &Principal) -> bool {
         self.tokens
             .current()
-            .is_none_or(|registry| registry.contains(&principal.token_id))
+            .is_none_or(|registry| registry.still_grants(principal))
     }
 
     /// Closes every connection whose token is no longer in the registry:
@@ -335,7 +335,7 @@ impl State {
         let Some(registry) = self.tokens.current() else {
             return;
         };
-        let revoked = |peer: &Peer| !registry.contains(&peer.principal.token_id);
+        let revoked = |peer: &Peer| !registry.still_grants(&peer.principal);
         let clients: Vec<ClientId> = self
             .clients
             .iter()

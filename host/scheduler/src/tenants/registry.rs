@@ -133,6 +133,15 @@ impl TokenRegistry {
         self.tokens.contains_key(token_id)
     }
 
+    /// Whether `principal` is still what its token gives: the token is
+    /// here with the same tenant and role (a token whose role or tenant was
+    /// edited by hand speaks for someone else now).
+    pub fn still_grants(&self, principal: &Principal) -> bool {
+        self.tokens.get(&principal.token_id).is_some_and(|entry| {
+            entry.tenant == principal.tenant && entry.access == principal.access
+        })
+    }
+
     /// The tenants' names and weights.
     pub fn tenants(&self) -> &[TenantInfo] {
         &self.tenants
