@@ -1,6 +1,7 @@
 //! Command-line flags for the sandbox's limits, shared by every command that
 //! runs tasks, and their translation into a runtime configuration.
 
+use crate::compile_args::CompileArgs;
 use bytesize::ByteSize;
 use clap::Args;
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ pub(crate) struct LimitArgs {
     /// Do not use the on-disk module cache.
     #[arg(long)]
     no_cache: bool,
+    #[command(flatten)]
+    compile: CompileArgs,
 }
 
 impl LimitArgs {
@@ -62,6 +65,7 @@ impl LimitArgs {
                 self.cache_dir.clone().or(defaults.cache_dir.clone())
             },
             default_limits: task,
+            compile: self.compile.compile_limits(),
             ..defaults
         }
     }

@@ -1,11 +1,14 @@
 //! `weft run` and `weft tasks`: load a module file into a local runtime,
 //! convert JSON arguments with the recorded signature, print the result.
+//! What the module controls (signature text, results) is printed with
+//! control characters escaped.
 
 use crate::Failure;
 use crate::limits::LimitArgs;
 use anyhow::Context;
 use std::path::Path;
 use std::sync::Arc;
+use weft_runtime::text::{escape_for_terminal, escape_json_for_terminal};
 use weft_runtime::{Runtime, TaskModule};
 use weft_schema::json;
 use weft_schema::signature::Type;
@@ -25,12 +28,13 @@ fn load(path: &Path, limits: &LimitArgs) -> Result<(Runtime, Arc<TaskModule>), F
 /// `weft tasks MODULE`.
 pub(crate) fn tasks(path: &Path, limits: &LimitArgs) -> Result<(), Failure> {
     let (_runtime, module) = load(path, limits)?;
-    println!("module {} ({})", path.display(), module.hash().to_hex());
+    let header = format!("module {} ({})", path.display(), module.hash().to_hex());
+    println!("{}", escape_for_terminal(&header));
     let mut signatures: Vec<_> = module.signatures().iter().collect();
     signatures.sort_by(|a, b| a.name.cmp(&b.name));
     let mut definitions: Vec<String> = Vec::new();
     for sig in &signatures {
-        println!("  {sig}");
+        println!("  {}", escape_for_terminal(&sig.to_string()));
         for ty in sig.named_types() {
             if let Some(def) = ty.definition()
                 && !definitions.contains(&def)
@@ -42,7 +46,7 @@ pub(crate) fn tasks(path: &Path, limits: &LimitArgs) -> Result<(), Failure> {
     if !definitions.is_empty() {
         println!("types");
         for def in definitions {
-            println!("  {def}");
+            println!("  {}", escape_for_terminal(&def));
         }
     }
     Ok(())
@@ -90,7 +94,7 @@ pub(crate) fn run(
         serde_json::to_string(&value)
     }
     .expect("a JSON value always serializes");
-    println!("{text}");
+    println!("{}", escape_json_for_terminal(&text));
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 //! and their signatures. Both are the task author's inner loop.
 
 mod cert_cmd;
+mod compile_args;
 mod credentials;
 mod datasets;
 mod limits;
@@ -98,16 +99,23 @@ enum Command {
         #[command(flatten)]
         limits: limits::LimitArgs,
     },
+    /// Internal: compile one module read from standard input under the
+    /// limits the parent process set (the runtime's compiler child).
+    #[command(hide = true)]
+    CompileModule,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::CompileModule = cli.command {
+        return weft_runtime::compiler::serve_child();
+    }
     let audit_log = match &cli.command {
         Command::Scheduler { args } => args.audit_log(),
         _ => None,
     };
     if let Err(failure) = logging::init(audit_log) {
-        eprintln!("error: {:#}", failure.error);
+        failure.print();
         return ExitCode::from(failure.exit_code);
     }
     let outcome = match cli.command {
@@ -127,11 +135,12 @@ fn main() -> ExitCode {
         Command::Datasets { args } => datasets::datasets(&args),
         Command::Cert { command } => cert_cmd::run(command).map_err(Failure::task),
         Command::Tenant { command } => tenant_cmd::run(command).map_err(Failure::task),
+        Command::CompileModule => unreachable!("served above"),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("error: {:#}", failure.error);
+            failure.print();
             ExitCode::from(failure.exit_code)
         }
     }
@@ -145,6 +154,14 @@ pub(crate) struct Failure {
 }
 
 impl Failure {
+    /// Prints the error on standard error. It may hold guest text (a task's
+    /// panic or error message, a backtrace's names), so control characters
+    /// are escaped: nothing but `\n` and `\t` reaches the terminal raw.
+    fn print(&self) {
+        let text = format!("{:#}", self.error);
+        eprintln!("error: {}", weft_runtime::text::escape_for_terminal(&text));
+    }
+
     /// The task ran and failed (exit code 1).
     pub(crate) fn task(error: impl Into<anyhow::Error>) -> Failure {
         Failure {

@@ -2,7 +2,8 @@
 //! input) on a cluster, shows a progress bar on standard error, and prints
 //! the results as JSON lines in input order. With `--publish NAME` (and a
 //! scheduler) the results are instead published as a dataset that outlives
-//! this process (see `weft datasets`).
+//! this process (see `weft datasets`). Results are printed with the
+//! characters a terminal may act on escaped.
 
 use crate::Failure;
 use anyhow::Context;
@@ -95,7 +96,8 @@ pub(crate) fn map(args: &MapArgs) -> Result<(), Failure> {
         drop(futures);
         client.close().await.map_err(Failure::task)?;
         for value in values {
-            println!("{value}");
+            let line = value.to_string();
+            println!("{}", weft_runtime::text::escape_json_for_terminal(&line));
         }
         Ok(())
     })

@@ -19,6 +19,10 @@ pub(crate) struct SchedulerArgs {
     /// Most bytes of uploaded modules kept (module_store_bytes_max).
     #[arg(long, default_value_t = weft_scheduler::DEFAULT_MODULE_STORE_BYTES_MAX)]
     module_store_limit: u64,
+    /// Largest module accepted at upload (module_bytes_max); keep it at or
+    /// below the workers' --module-limit.
+    #[arg(long, env = "WEFT_MODULE_LIMIT", default_value_t = weft_scheduler::DEFAULT_MODULE_BYTES_MAX)]
+    module_limit: u64,
     /// How long a disconnected client's futures are kept for it to
     /// reconnect (client_grace), e.g. "10s"; "0s": released at once.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
@@ -97,6 +101,7 @@ pub(crate) fn scheduler(args: &SchedulerArgs) -> Result<(), Failure> {
         tls,
         listen: args.listen.clone(),
         module_store_bytes_max: args.module_store_limit,
+        module_bytes_max: args.module_limit,
         client_grace: args.client_grace,
         core: weft_core::SchedulerConfig {
             worker_deaths_max: args.worker_deaths_max,
@@ -286,12 +291,14 @@ pub(crate) struct LocalArgs {
 
 /// `weft local`.
 pub(crate) fn local(args: &LocalArgs) -> Result<(), Failure> {
+    let runtime_config = args.limits.runtime_config();
     let config = weft_client::LocalConfig {
         workers: args.workers,
         nthreads: args.nthreads.unwrap_or_else(weft_worker::default_nthreads),
-        limits: args.limits.runtime_config().default_limits,
+        limits: runtime_config.default_limits,
         listen: args.listen.clone(),
         security: weft_client::LocalSecurity::Tokens,
+        compile: runtime_config.compile,
     };
     runtime()?.block_on(async {
         let cluster = weft_client::LocalCluster::start(config)

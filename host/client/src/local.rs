@@ -9,6 +9,7 @@
 
 use crate::{Client, ClientError};
 use weft_runtime::TaskLimits;
+use weft_runtime::config::CompileLimits;
 use weft_scheduler::{SchedulerConfig, SchedulerHandle};
 use weft_worker::{WorkerConfig, WorkerHandle};
 
@@ -26,6 +27,12 @@ pub struct LocalConfig {
     /// How its connections are protected. Default
     /// [`LocalSecurity::Tokens`].
     pub security: LocalSecurity,
+    /// Limits on compiling modules, and where the workers compile. Default:
+    /// [`CompileLimits::default`], in this process, where the structural
+    /// limits hold but no compile deadline or memory ceiling can (a program
+    /// that can run a compiler child, as the `weft` binary does for
+    /// `weft local`, gives [`weft_runtime::config::CompilerPlacement::Subprocess`]).
+    pub compile: CompileLimits,
 }
 
 /// How a local cluster protects its connections.
@@ -49,6 +56,7 @@ impl Default for LocalConfig {
             limits: TaskLimits::default(),
             listen: "127.0.0.1:0".into(),
             security: LocalSecurity::default(),
+            compile: CompileLimits::default(),
         }
     }
 }
@@ -95,6 +103,7 @@ impl LocalCluster {
             worker.name = format!("local-{index}");
             worker.nthreads = config.nthreads.max(1);
             worker.runtime.instances_max = worker.runtime.instances_max.max(worker.nthreads);
+            worker.runtime.compile = config.compile.clone();
             worker.limits = config.limits.clone();
             worker.token = Some(generated.worker_token.clone());
             worker.tls = tls.as_ref().map(|t| t.worker.clone());

@@ -23,9 +23,15 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::io::{self, IoSlice};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+/// Room a frame leaves beyond the largest module or result it carries, for
+/// the message around it (1 MiB).
+pub const FRAME_ENVELOPE_BYTES: usize = 1024 * 1024;
+
 /// Default `frame_bytes_max`: the longest frame payload, in bytes, that a
-/// [`FrameReader`] accepts and a [`FrameWriter`] sends (64 MiB).
-pub const DEFAULT_FRAME_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// [`FrameReader`] accepts and a [`FrameWriter`] sends: 65 MiB, so that the
+/// largest module (`module_bytes_max`, 64 MiB) or result
+/// (`result_bytes_max`, 64 MiB) the runtime accepts fits with its message.
+pub const DEFAULT_FRAME_BYTES_MAX: usize = 64 * 1024 * 1024 + FRAME_ENVELOPE_BYTES;
 
 /// Bytes of the length prefix in front of every payload.
 pub const FRAME_HEADER_BYTES: usize = 4;

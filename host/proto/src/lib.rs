@@ -6,7 +6,7 @@
 //! 1. **Frames** ([`frame`]): a `u32` little-endian payload length, then the
 //!    payload. [`FrameReader`] and [`FrameWriter`] move frames over any tokio
 //!    stream, refuse payloads over `frame_bytes_max`
-//!    ([`DEFAULT_FRAME_BYTES_MAX`], 64 MiB) before allocating them, and
+//!    ([`DEFAULT_FRAME_BYTES_MAX`], 65 MiB) before allocating them, and
 //!    batch small frames into few system calls. Bulk data (task results)
 //!    travels as raw frames, never re-encoded.
 //! 2. **Codec** ([`codec`]): the one place control messages become bytes,

@@ -1,12 +1,14 @@
 //! One task call: a fresh store and instance, arguments copied in, the task
 //! export called under its limits, the output copied out, and every way it
-//! can stop turned into a typed [`TaskError`].
+//! can stop turned into a typed [`TaskError`]; guest messages are capped
+//! ([`text::cap_message`]) and dropped log records reported once.
 
 use crate::Runtime;
 use crate::config::TaskLimits;
 use crate::error::{TaskError, TaskErrorKind};
-use crate::host_abi::{HostStop, TaskLimiter, TaskState};
+use crate::host_abi::{self, HostStop, LogBudget, TaskLimiter, TaskState};
 use crate::module::TaskModule;
+use crate::text;
 use bytes::Bytes;
 use wasmtime::{Store, Trap, WasmBacktrace};
 
@@ -51,8 +53,8 @@ impl Runtime {
                 memory: None,
                 output: Bytes::new(),
                 result_bytes_max: limits.result_bytes_max,
-                log_bytes_left: limits.log_bytes_max,
-                log_budget_warned: false,
+                log: LogBudget::new(limits.log_bytes_max),
+                fuel_metered: self.config.fuel_metering,
                 module: module.hash,
                 task: task.into(),
             },
@@ -89,6 +91,7 @@ impl Runtime {
                     .ok_or_else(|| HostStop::AbiViolation("`weft_alloc` is not a function".into()))?
                     .typed::<i32, i32>(&*store)?;
                 args_ptr = alloc.call(&mut *store, len)?;
+                host_abi::charge_host_copy(&mut *store, args.len())?;
                 memory.write(&mut *store, args_ptr as u32 as usize, args).map_err(|_| {
                     HostStop::AbiViolation(format!(
                         "weft_alloc({len}) returned {args_ptr}, which is not room for {len} bytes in memory"
@@ -105,7 +108,9 @@ impl Runtime {
             func.call(&mut *store, (args_ptr, args.len() as i32))
         };
 
-        let status = run(&mut store).map_err(|e| {
+        let outcome = run(&mut store);
+        host_abi::warn_dropped_logs(store.data());
+        let status = outcome.map_err(|e| {
             let (kind, backtrace) = self.classify(e, limits);
             fail(kind, backtrace)
         })?;
@@ -114,13 +119,13 @@ impl Runtime {
             STATUS_OK => Ok(output),
             STATUS_ERROR => Err(fail(
                 TaskErrorKind::Failed {
-                    message: String::from_utf8_lossy(&output).into_owned(),
+                    message: text::cap_message(&output),
                 },
                 None,
             )),
             STATUS_INVALID_ARGUMENTS => Err(fail(
                 TaskErrorKind::InvalidArguments {
-                    message: String::from_utf8_lossy(&output).into_owned(),
+                    message: text::cap_message(&output),
                 },
                 None,
             )),

@@ -2,6 +2,10 @@
 //! [`RuntimeConfig`] holds what is fixed when the engine starts;
 //! [`TaskLimits`] what each task call may set for itself.
 
+mod compile;
+
+pub use compile::*;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,6 +19,11 @@ pub const DEFAULT_RESULT_BYTES_MAX: u64 = 64 << 20;
 pub const DEFAULT_LOG_BYTES_MAX: u64 = 64 << 10;
 /// Default of [`RuntimeConfig::wasm_stack_bytes_max`]: 512 KiB.
 pub const DEFAULT_WASM_STACK_BYTES_MAX: usize = 512 << 10;
+/// The largest [`RuntimeConfig::wasm_stack_bytes_max`] accepted: 64 MiB.
+pub const WASM_STACK_BYTES_CEILING: usize = 64 << 20;
+/// Native stack a thread calling into the runtime needs beyond the wasm
+/// stack, for host calls and trap handling: 2 MiB.
+pub const NATIVE_STACK_MARGIN_BYTES: usize = 2 << 20;
 /// Default of [`RuntimeConfig::module_bytes_max`]: 64 MiB.
 pub const DEFAULT_MODULE_BYTES_MAX: u64 = 64 << 20;
 /// Default of [`RuntimeConfig::instances_max`].
@@ -30,6 +39,20 @@ pub const DEFAULT_EPOCH_TICK: Duration = Duration::from_millis(10);
 pub const DEFAULT_MEMORY_KEEP_RESIDENT_BYTES: usize = 4 << 20;
 /// Default of [`RuntimeConfig::modules_in_memory_max`].
 pub const DEFAULT_MODULES_IN_MEMORY_MAX: usize = 256;
+/// Default of [`RuntimeConfig::modules_in_memory_bytes_max`]: 1 GiB.
+pub const DEFAULT_MODULES_IN_MEMORY_BYTES_MAX: u64 = 1 << 30;
+/// Default of [`RuntimeConfig::disk_cache_bytes_max`]: 2 GiB.
+pub const DEFAULT_DISK_CACHE_BYTES_MAX: u64 = 2 << 30;
+/// What each log record costs against [`TaskLimits::log_bytes_max`] on top
+/// of its (escaped) text: about the length of the line the host writes
+/// around it (time, level, target, module hash, task name). It bounds the
+/// records a task can emit, however short, to `log_bytes_max / 128`.
+pub const LOG_RECORD_OVERHEAD_BYTES: u64 = 128;
+/// The longest message a task error keeps from the guest (an abort's text,
+/// the message of a task that failed or refused its arguments): 64 KiB,
+/// cut at a character boundary and marked ` [truncated]`. Workers cut the
+/// messages they report to the same length.
+pub const TASK_MESSAGE_BYTES_MAX: usize = 64 << 10;
 
 /// Limits that apply to one task call.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -48,6 +71,7 @@ pub struct TaskLimits {
     pub result_bytes_max: u64,
     /// `log_bytes_max`: how many bytes of log messages a task may emit;
     /// records past it are dropped, with one warning.
+    /// Each record also costs [`LOG_RECORD_OVERHEAD_BYTES`].
     pub log_bytes_max: u64,
 }
 
@@ -74,7 +98,9 @@ pub struct RuntimeConfig {
     /// given (the size of a pool slot).
     pub memory_bytes_ceiling: u64,
     /// `wasm_stack_bytes_max`: the wasm stack a task may use; deeper
-    /// recursion stops it with a stack-overflow error.
+    /// recursion stops it with a stack-overflow error. From 16 KiB to
+    /// [`WASM_STACK_BYTES_CEILING`]. A thread that calls tasks needs a
+    /// native stack of [`RuntimeConfig::native_stack_bytes`].
     pub wasm_stack_bytes_max: usize,
     /// `table_elements_max`: the most elements a task's table may hold.
     pub table_elements_max: usize,
@@ -94,6 +120,14 @@ pub struct RuntimeConfig {
     /// `modules_in_memory_max`: how many compiled modules stay in memory;
     /// the least recently used are dropped past it.
     pub modules_in_memory_max: usize,
+    /// `modules_in_memory_bytes_max`: the host memory compiled modules in
+    /// memory may take (compiled image plus memory image, see
+    /// [`TaskModule::footprint_bytes`](crate::TaskModule::footprint_bytes));
+    /// the least recently used are dropped past it.
+    pub modules_in_memory_bytes_max: u64,
+    /// `disk_cache_bytes_max`: the bytes of compiled modules the disk cache
+    /// may hold; the least recently used files are deleted past it.
+    pub disk_cache_bytes_max: u64,
     /// `cache_dir`: where compiled modules are kept on disk between runs
     /// (`None`: no disk cache). Only files this runtime wrote there are ever
     /// loaded, and each is checked against a checksum first.
@@ -101,6 +135,21 @@ pub struct RuntimeConfig {
     /// Limits used by [`Runtime::call`](crate::Runtime::call) callers that
     /// have none of their own.
     pub default_limits: TaskLimits,
+    /// Limits on modules before and while they are compiled.
+    pub compile: CompileLimits,
+}
+
+impl RuntimeConfig {
+    /// The native stack a thread needs to call tasks under this
+    /// configuration: the wasm stack limit plus
+    /// [`NATIVE_STACK_MARGIN_BYTES`]. Threads with less (Rust's default is
+    /// 2 MiB) can overflow their own stack before wasmtime's check fires,
+    /// which aborts the process; give them this with
+    /// `std::thread::Builder::stack_size`.
+    pub fn native_stack_bytes(&self) -> usize {
+        self.wasm_stack_bytes_max
+            .saturating_add(NATIVE_STACK_MARGIN_BYTES)
+    }
 }
 
 impl Default for RuntimeConfig {
@@ -115,8 +164,11 @@ impl Default for RuntimeConfig {
             epoch_tick: DEFAULT_EPOCH_TICK,
             memory_keep_resident_bytes: DEFAULT_MEMORY_KEEP_RESIDENT_BYTES,
             modules_in_memory_max: DEFAULT_MODULES_IN_MEMORY_MAX,
+            modules_in_memory_bytes_max: DEFAULT_MODULES_IN_MEMORY_BYTES_MAX,
+            disk_cache_bytes_max: DEFAULT_DISK_CACHE_BYTES_MAX,
             cache_dir: default_cache_dir(),
             default_limits: TaskLimits::default(),
+            compile: CompileLimits::default(),
         }
     }
 }

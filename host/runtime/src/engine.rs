@@ -2,7 +2,7 @@
 //! memory images, epoch interruption for wall-clock limits (driven by an
 //! [`EpochTicker`] thread), optional fuel metering.
 
-use crate::config::RuntimeConfig;
+use crate::config::{RuntimeConfig, WASM_STACK_BYTES_CEILING};
 use crate::error::RuntimeError;
 use std::num::NonZeroUsize;
 use std::sync::mpsc;
@@ -29,15 +29,47 @@ pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeErro
         .table_keep_resident(64 << 10)
         .pagemap_scan(Enabled::Auto);
 
-    let mut wasm = Config::new();
+    let mut wasm = wasm_config(&CodeSettings::of(config));
     wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-        .memory_init_cow(true)
-        .epoch_interruption(true)
-        .consume_fuel(config.fuel_metering)
-        .max_wasm_stack(config.wasm_stack_bytes_max)
-        .wasm_backtrace_max_frames(NonZeroUsize::new(32))
-        .cranelift_opt_level(OptLevel::Speed);
+        .memory_init_cow(true);
     Engine::new(&wasm).map_err(|e| RuntimeError::Engine(format!("{e:#}")))
+}
+
+/// The settings that shape compiled code: a compiler process must use the
+/// same ones for its output to load here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CodeSettings {
+    pub(crate) fuel_metering: bool,
+    pub(crate) wasm_stack_bytes_max: usize,
+}
+
+impl CodeSettings {
+    pub(crate) fn of(config: &RuntimeConfig) -> CodeSettings {
+        CodeSettings {
+            fuel_metering: config.fuel_metering,
+            wasm_stack_bytes_max: config.wasm_stack_bytes_max,
+        }
+    }
+}
+
+/// The wasmtime configuration every engine of Weft's shares, whatever its
+/// instance allocator: the compiler's settings and the proposals a task may
+/// use (schema/ABI.md lists them). Relaxed SIMD is off: its results may
+/// differ from one CPU to another, and a recomputed task must give the same
+/// bytes. Tail calls are off: no toolchain Weft supports emits them (none
+/// of the Rust, C, Go, CPython or SpiderMonkey modules measured uses them).
+/// Typed function references, GC and exceptions are not built into this
+/// wasmtime at all (its `gc` feature is off).
+pub(crate) fn wasm_config(settings: &CodeSettings) -> Config {
+    let mut wasm = Config::new();
+    wasm.epoch_interruption(true)
+        .consume_fuel(settings.fuel_metering)
+        .max_wasm_stack(settings.wasm_stack_bytes_max)
+        .wasm_backtrace_max_frames(NonZeroUsize::new(32))
+        .wasm_relaxed_simd(false)
+        .wasm_tail_call(false)
+        .cranelift_opt_level(OptLevel::Speed);
+    wasm
 }
 
 fn check(config: &RuntimeConfig) -> Result<(), RuntimeError> {
@@ -62,6 +94,12 @@ fn check(config: &RuntimeConfig) -> Result<(), RuntimeError> {
     }
     if config.wasm_stack_bytes_max < 16 << 10 {
         return bad("wasm_stack_bytes_max must be at least 16 KiB".into());
+    }
+    if config.wasm_stack_bytes_max > WASM_STACK_BYTES_CEILING {
+        return bad(format!(
+            "wasm_stack_bytes_max is {} bytes; the most accepted is {} bytes (64 MiB)",
+            config.wasm_stack_bytes_max, WASM_STACK_BYTES_CEILING
+        ));
     }
     Ok(())
 }

@@ -98,6 +98,121 @@ pub enum LoadError {
         /// The module's hash.
         module: ModuleHash,
     },
+    /// The module is valid WebAssembly but over one of Weft's limits.
+    #[error("module {module}: {}", limit.describe(*found, *allowed, *function))]
+    OverLimit {
+        /// The module's hash.
+        module: ModuleHash,
+        /// Which limit.
+        limit: ModuleLimit,
+        /// How much the module has (or needed).
+        found: u64,
+        /// The limit's value.
+        allowed: u64,
+        /// The function that is over it, for per-function limits.
+        function: Option<u32>,
+    },
+    /// The compiler process failed for a reason of its own (it could not
+    /// start, or died without saying why). The module is not blamed.
+    #[error("module {module} could not be compiled: {message}")]
+    Compiler {
+        /// The module's hash.
+        module: ModuleHash,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl LoadError {
+    /// Whether loading the same bytes again would fail the same way, so the
+    /// refusal can be remembered by hash.
+    pub fn is_deterministic(&self) -> bool {
+        !matches!(self, LoadError::Compiler { .. })
+    }
+}
+
+/// The limits a module can be over, each named for its setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ModuleLimit {
+    /// `functions_max`.
+    Functions,
+    /// `function_bytes_max`.
+    FunctionBytes,
+    /// `code_bytes_max`.
+    CodeBytes,
+    /// `locals_max`.
+    Locals,
+    /// `nesting_max`.
+    Nesting,
+    /// `br_table_targets_max`.
+    BrTableTargets,
+    /// One memory per module (the ABI's `memory`).
+    Memories,
+    /// One table per module.
+    Tables,
+    /// `memory_bytes_ceiling`: a memory's initial size.
+    InitialMemory,
+    /// `table_elements_max`: a table's initial size.
+    InitialTable,
+    /// `compile_timeout`: the compiler ran out of time (milliseconds).
+    CompileTime,
+    /// `compile_memory_bytes_max`: the compiler ran out of memory.
+    CompileMemory,
+}
+
+impl ModuleLimit {
+    /// The setting's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModuleLimit::Functions => "functions_max",
+            ModuleLimit::FunctionBytes => "function_bytes_max",
+            ModuleLimit::CodeBytes => "code_bytes_max",
+            ModuleLimit::Locals => "locals_max",
+            ModuleLimit::Nesting => "nesting_max",
+            ModuleLimit::BrTableTargets => "br_table_targets_max",
+            ModuleLimit::Memories => "one memory per module",
+            ModuleLimit::Tables => "one table per module",
+            ModuleLimit::InitialMemory => "memory_bytes_ceiling",
+            ModuleLimit::InitialTable => "table_elements_max",
+            ModuleLimit::CompileTime => "compile_timeout",
+            ModuleLimit::CompileMemory => "compile_memory_bytes_max",
+        }
+    }
+
+    fn describe(self, found: u64, allowed: u64, function: Option<u32>) -> String {
+        let subject = match function {
+            Some(index) => format!("function {index}"),
+            None => "the module".into(),
+        };
+        let over = format!("over Weft's limit of {allowed} ({})", self.name());
+        match self {
+            ModuleLimit::Functions => format!("{subject} defines {found} functions, {over}"),
+            ModuleLimit::FunctionBytes => format!("{subject} is {found} bytes of code, {over}"),
+            ModuleLimit::CodeBytes => format!("{subject} has {found} bytes of code, {over}"),
+            ModuleLimit::Locals => format!("{subject} declares {found} locals, {over}"),
+            ModuleLimit::Nesting => format!("{subject} nests blocks {found} deep, {over}"),
+            ModuleLimit::BrTableTargets => {
+                format!("{subject} has {found} br_table targets, {over}")
+            }
+            ModuleLimit::Memories => format!("{subject} has {found} memories, {over}"),
+            ModuleLimit::Tables => format!("{subject} has {found} tables, {over}"),
+            ModuleLimit::InitialMemory => {
+                format!("{subject} asks for {found} bytes of initial memory, {over}")
+            }
+            ModuleLimit::InitialTable => {
+                format!("{subject} asks for {found} initial table elements, {over}")
+            }
+            ModuleLimit::CompileTime => format!(
+                "compilation was stopped at its time limit of {} ({})",
+                humanize(Duration::from_millis(allowed)),
+                self.name()
+            ),
+            ModuleLimit::CompileMemory => format!(
+                "compilation ran out of memory: it may use {allowed} bytes ({})",
+                self.name()
+            ),
+        }
+    }
 }
 
 /// Why a task call produced no result.

@@ -20,23 +20,36 @@
 
 #![warn(missing_docs)]
 
+mod abi;
 mod cache;
 mod call;
+pub mod compiler;
 pub mod config;
+mod disk_cache;
 mod engine;
 pub mod error;
 mod host_abi;
 pub mod module;
+mod precheck;
+pub mod text;
 
 pub use config::{RuntimeConfig, TaskLimits};
-pub use error::{LoadError, RuntimeError, TaskError, TaskErrorKind};
+pub use error::{LoadError, ModuleLimit, RuntimeError, TaskError, TaskErrorKind};
 pub use module::{ModuleHash, TaskModule};
 pub use weft_schema::signature::TaskSignature;
 
-use cache::{DiskCache, MemoryCache};
-use engine::EpochTicker;
+use cache::{MemoryCache, Refusals};
+use compiler::Compiler;
+use disk_cache::DiskCache;
+use engine::{CodeSettings, EpochTicker};
 use std::sync::Arc;
 use wasmtime::{Engine, Linker, Module};
+
+/// What the checks before compilation learned.
+struct Checked {
+    signatures: Vec<TaskSignature>,
+    data_bytes: u64,
+}
 
 /// Runs tasks in wasmtime. Cheap to share: wrap it in an `Arc` and call it
 /// from many threads at once.
@@ -47,6 +60,8 @@ pub struct Runtime {
     config: RuntimeConfig,
     modules: MemoryCache,
     disk: Option<DiskCache>,
+    compiler: Compiler,
+    refusals: Refusals,
     _ticker: EpochTicker,
 }
 
@@ -59,10 +74,15 @@ impl Runtime {
         let disk = config
             .cache_dir
             .as_deref()
-            .map(|dir| DiskCache::new(dir, &engine));
+            .map(|dir| DiskCache::new(dir, &engine, config.disk_cache_bytes_max));
         Ok(Runtime {
             _ticker: EpochTicker::start(engine.clone(), config.epoch_tick),
-            modules: MemoryCache::new(config.modules_in_memory_max),
+            modules: MemoryCache::new(
+                config.modules_in_memory_max,
+                config.modules_in_memory_bytes_max,
+            ),
+            compiler: Compiler::new(config.compile.clone(), CodeSettings::of(&config)),
+            refusals: Refusals::new(config.compile.refusals_remembered_max),
             engine,
             linker,
             config,
@@ -103,9 +123,9 @@ impl Runtime {
     /// cache; `None` when it is not there. For benchmarks and tests.
     pub fn load_from_disk_cache(&self, bytes: &[u8]) -> Option<TaskModule> {
         let hash = ModuleHash::of(bytes);
+        let checked = self.check(hash, bytes).ok()?;
         let compiled = self.disk.as_ref()?.load(&self.engine, &hash)?;
-        let section = module::read_signature_section(hash, bytes).ok()?;
-        self.finish(hash, &section, compiled).ok()
+        self.finish(hash, checked, compiled).ok()
     }
 
     /// How many compiled modules are held in memory.
@@ -113,37 +133,75 @@ impl Runtime {
         self.modules.len()
     }
 
+    /// The host memory the modules held in memory take
+    /// ([`TaskModule::footprint_bytes`] summed).
+    pub fn modules_in_memory_bytes(&self) -> u64 {
+        self.modules.bytes()
+    }
+
+    /// How many compilations this runtime has started (modules taken from
+    /// a cache or refused before compiling are not counted).
+    pub fn compilations(&self) -> u64 {
+        self.compiler.started()
+    }
+
+    /// The bytes of compiled modules in the disk cache (0 without one).
+    pub fn disk_cache_bytes(&self) -> u64 {
+        self.disk.as_ref().map_or(0, DiskCache::bytes)
+    }
+
+    /// Checks and compiles a module, or gives the refusal remembered for
+    /// its hash; a refusal that would happen again is remembered.
     fn prepare(
         &self,
         hash: ModuleHash,
         bytes: &[u8],
         use_disk: bool,
     ) -> Result<TaskModule, LoadError> {
-        // Parse first: a malformed module is refused before any compilation.
-        let section = module::read_signature_section(hash, bytes)?;
-        let disk = self.disk.as_ref().filter(|_| use_disk);
-        if let Some(compiled) = disk.and_then(|d| d.load(&self.engine, &hash)) {
-            return self.finish(hash, &section, compiled);
+        if let Some(refusal) = self.refusals.get(&hash) {
+            return Err(refusal);
         }
-        let compiled =
-            Module::from_binary(&self.engine, bytes).map_err(|e| LoadError::Invalid {
-                module: hash,
-                reason: format!("{e:#}"),
-            })?;
-        let module = self.finish(hash, &section, compiled)?;
-        if let Some(disk) = disk {
-            disk.store(&hash, module.pre.module());
+        let prepared = self.check(hash, bytes).and_then(|checked| {
+            let disk = self.disk.as_ref().filter(|_| use_disk);
+            if let Some(compiled) = disk.and_then(|d| d.load(&self.engine, &hash)) {
+                return self.finish(hash, checked, compiled);
+            }
+            let compiled = self.compiler.compile(&self.engine, hash, bytes)?;
+            let module = self.finish(hash, checked, compiled)?;
+            if let Some(disk) = disk {
+                disk.store(&hash, module.pre.module());
+            }
+            Ok(module)
+        });
+        if let Err(refusal) = &prepared
+            && refusal.is_deterministic()
+        {
+            self.refusals.remember(hash, refusal.clone());
         }
-        Ok(module)
+        prepared
+    }
+
+    /// Everything that can be known before compiling: the structural
+    /// limits, then the ABI.
+    fn check(&self, hash: ModuleHash, bytes: &[u8]) -> Result<Checked, LoadError> {
+        let facts = precheck::precheck(hash, bytes, &self.config)?;
+        let signatures = abi::check_abi(hash, &facts)?;
+        Ok(Checked {
+            signatures,
+            data_bytes: facts.data_bytes,
+        })
     }
 
     fn finish(
         &self,
         hash: ModuleHash,
-        section: &[u8],
+        checked: Checked,
         compiled: Module,
     ) -> Result<TaskModule, LoadError> {
-        let abi = module::check_abi(hash, &compiled, section)?;
+        let exports = module::resolve_exports(hash, &compiled, &checked.signatures)?;
+        let image = compiled.image_range();
+        let footprint_bytes =
+            (image.end as usize - image.start as usize) as u64 + checked.data_bytes;
         let pre = self
             .linker
             .instantiate_pre(&compiled)
@@ -153,11 +211,13 @@ impl Runtime {
             })?;
         Ok(TaskModule {
             hash,
-            signatures: abi.signatures,
-            tasks: abi.tasks,
+            signatures: checked.signatures,
+            tasks: exports.tasks,
             pre,
-            memory_export: abi.memory_export,
-            alloc_export: abi.alloc_export,
+            memory_export: exports.memory_export,
+            alloc_export: exports.alloc_export,
+            footprint_bytes,
+            memory_image_bytes: checked.data_bytes,
         })
     }
 

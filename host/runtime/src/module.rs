@@ -1,14 +1,15 @@
 //! A loaded task module: its content hash, the signatures recorded in its
-//! `weft_tasks` section, and the pre-linked wasmtime module, checked against
-//! the ABI of `schema/ABI.md` before any of its code can run.
+//! `weft_tasks` section, and the pre-linked wasmtime module, with the
+//! exports its calls go through. The checks that come first are in
+//! `precheck.rs` (limits) and `abi.rs` (the ABI of `schema/ABI.md`).
 
 use crate::error::LoadError;
-use crate::host_abi::{IMPORTS, TaskState};
+use crate::host_abi::TaskState;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
-use wasmtime::{ExternType, FuncType, InstancePre, Module, ModuleExport, ValType};
-use weft_schema::signature::{TaskSignature, parse_section};
+use wasmtime::{InstancePre, Module, ModuleExport};
+use weft_schema::signature::TaskSignature;
 
 /// The name of the custom section holding task signatures.
 pub const SIGNATURE_SECTION: &str = "weft_tasks";
@@ -70,6 +71,12 @@ pub struct TaskModule {
     pub(crate) pre: InstancePre<TaskState>,
     pub(crate) memory_export: ModuleExport,
     pub(crate) alloc_export: ModuleExport,
+    /// Host memory the module holds while loaded: its compiled image plus
+    /// its data segments once more, for the copy-on-write memory image.
+    pub(crate) footprint_bytes: u64,
+    /// The bytes of its data segments: about what its copy-on-write memory
+    /// image holds, in memory the process's resident size does not show.
+    pub(crate) memory_image_bytes: u64,
 }
 
 impl fmt::Debug for TaskModule {
@@ -85,6 +92,19 @@ impl TaskModule {
     /// The module's content hash.
     pub fn hash(&self) -> ModuleHash {
         self.hash
+    }
+
+    /// Host memory the module holds while loaded (compiled code and data,
+    /// and the memory image made from its data segments).
+    pub fn footprint_bytes(&self) -> u64 {
+        self.footprint_bytes
+    }
+
+    /// The bytes of its data segments, about what its copy-on-write memory
+    /// image holds (in shared memory, which the process's resident size
+    /// does not show until a task maps it).
+    pub fn memory_image_bytes(&self) -> u64 {
+        self.memory_image_bytes
     }
 
     /// The signatures of its tasks, in the order the module records them.
@@ -105,233 +125,44 @@ impl TaskModule {
     }
 }
 
-/// Reads the concatenated contents of every `weft_tasks` custom section.
-/// Fails when the bytes are not a well-formed module.
-pub(crate) fn read_signature_section(hash: ModuleHash, bytes: &[u8]) -> Result<Vec<u8>, LoadError> {
-    let mut section = Vec::new();
-    for payload in wasmtime::wasmparser::Parser::new(0).parse_all(bytes) {
-        let payload = payload.map_err(|e| LoadError::Invalid {
-            module: hash,
-            reason: e.to_string(),
-        })?;
-        match payload {
-            wasmtime::wasmparser::Payload::Version { encoding, .. }
-                if encoding != wasmtime::wasmparser::Encoding::Module =>
-            {
-                return Err(LoadError::Invalid {
-                    module: hash,
-                    reason: "this is a WebAssembly component; Weft runs core modules".into(),
-                });
-            }
-            wasmtime::wasmparser::Payload::CustomSection(reader)
-                if reader.name() == SIGNATURE_SECTION =>
-            {
-                let limit = weft_schema::signature::SECTION_BYTES_MAX;
-                if section.len() + reader.data().len() > limit {
-                    return Err(LoadError::TaskMismatch {
-                        module: hash,
-                        problem: format!("the weft_tasks sections exceed {limit} bytes"),
-                    });
-                }
-                section.extend_from_slice(reader.data());
-            }
-            _ => {}
-        }
-    }
-    Ok(section)
-}
-
-/// What [`check_abi`] learns about a module that follows the ABI.
-pub(crate) struct CheckedAbi {
-    pub(crate) signatures: Vec<TaskSignature>,
+/// The exports a checked module's calls go through.
+pub(crate) struct ResolvedExports {
     pub(crate) tasks: HashMap<String, TaskEntry>,
     pub(crate) memory_export: ModuleExport,
     pub(crate) alloc_export: ModuleExport,
 }
 
-/// Checks a compiled module against the ABI and resolves its exports.
-pub(crate) fn check_abi(
+/// Resolves the ABI's exports of a compiled module whose bytes passed the
+/// ABI check (`abi.rs`), so every export is there with its type.
+pub(crate) fn resolve_exports(
     hash: ModuleHash,
     module: &Module,
-    section: &[u8],
-) -> Result<CheckedAbi, LoadError> {
-    for import in module.imports() {
-        let allowed = IMPORTS
-            .iter()
-            .find(|(m, n, _)| *m == import.module() && *n == import.name());
-        let Some((_, _, params)) = allowed else {
-            let hint = if import.module().starts_with("wasi") {
-                "; WASI is not available to tasks: build for wasm32-unknown-unknown, not wasm32-wasi*"
-            } else {
-                ""
-            };
-            return Err(LoadError::ForbiddenImport {
+    signatures: &[TaskSignature],
+) -> Result<ResolvedExports, LoadError> {
+    let export = |name: &str| {
+        module
+            .get_export_index(name)
+            .ok_or_else(|| LoadError::MissingExport {
                 module: hash,
-                import_module: import.module().to_string(),
-                name: import.name().to_string(),
-                hint: hint.to_string(),
-            });
-        };
-        let expected = format!("a function (param {}) with no results", i32s(*params));
-        let ok = match import.ty() {
-            ExternType::Func(f) => is_i32_func(&f, *params, 0),
-            _ => false,
-        };
-        if !ok {
-            return Err(LoadError::WrongType {
-                module: hash,
-                name: format!("{}::{}", import.module(), import.name()),
-                found: describe(&import.ty()),
-                expected,
-            });
-        }
-    }
-
-    let memory_export = required_export(hash, module, "memory", "the task's linear memory")?;
-    match module.get_export("memory") {
-        Some(ExternType::Memory(m)) if !m.is_64() => {}
-        Some(other) => {
-            return Err(LoadError::WrongType {
-                module: hash,
-                name: "memory".into(),
-                found: describe(&other),
-                expected: "a 32-bit memory".into(),
-            });
-        }
-        None => unreachable!("export index resolved above"),
-    }
-    let alloc_export = required_export(
-        hash,
-        module,
-        "weft_alloc",
-        "the host writes arguments into it",
-    )?;
-    expect_func(
-        hash,
-        module,
-        "weft_alloc",
-        1,
-        1,
-        "a function (param i32) (result i32)",
-    )?;
-
-    let signatures = parse_section(section).map_err(|error| LoadError::Signatures {
-        module: hash,
-        error,
-    })?;
+                name: name.to_string(),
+                why: "it was there before compilation".into(),
+            })
+    };
     let mut tasks = HashMap::new();
     for (index, sig) in signatures.iter().enumerate() {
-        let export_name = format!("{TASK_EXPORT_PREFIX}{}", sig.name);
-        let export = module.get_export_index(&export_name).ok_or_else(|| LoadError::TaskMismatch {
-            module: hash,
-            problem: format!(
-                "task `{}` is recorded in the weft_tasks section but `{export_name}` is not exported",
-                sig.name
-            ),
-        })?;
-        expect_func(
-            hash,
-            module,
-            &export_name,
-            2,
-            1,
-            "a function (param i32 i32) (result i32)",
-        )?;
         tasks.insert(
             sig.name.clone(),
             TaskEntry {
                 signature: index,
-                export,
+                export: export(&format!("{TASK_EXPORT_PREFIX}{}", sig.name))?,
             },
         );
     }
-    for export in module.exports() {
-        if let Some(name) = export.name().strip_prefix(TASK_EXPORT_PREFIX)
-            && !tasks.contains_key(name)
-        {
-            return Err(LoadError::TaskMismatch {
-                module: hash,
-                problem: format!(
-                    "`{}` is exported but task `{name}` has no record in the weft_tasks section",
-                    export.name()
-                ),
-            });
-        }
-    }
-    if tasks.is_empty() {
-        return Err(LoadError::NoTasks { module: hash });
-    }
-    Ok(CheckedAbi {
-        signatures,
+    Ok(ResolvedExports {
         tasks,
-        memory_export,
-        alloc_export,
+        memory_export: export("memory")?,
+        alloc_export: export("weft_alloc")?,
     })
-}
-
-fn required_export(
-    hash: ModuleHash,
-    module: &Module,
-    name: &str,
-    why: &str,
-) -> Result<ModuleExport, LoadError> {
-    module
-        .get_export_index(name)
-        .ok_or_else(|| LoadError::MissingExport {
-            module: hash,
-            name: name.to_string(),
-            why: why.to_string(),
-        })
-}
-
-fn expect_func(
-    hash: ModuleHash,
-    module: &Module,
-    name: &str,
-    params: usize,
-    results: usize,
-    expected: &str,
-) -> Result<(), LoadError> {
-    let ty = module.get_export(name).expect("caller resolved the export");
-    match &ty {
-        ExternType::Func(f) if is_i32_func(f, params, results) => Ok(()),
-        _ => Err(LoadError::WrongType {
-            module: hash,
-            name: name.to_string(),
-            found: describe(&ty),
-            expected: expected.to_string(),
-        }),
-    }
-}
-
-fn is_i32_func(f: &FuncType, params: usize, results: usize) -> bool {
-    f.params().len() == params
-        && f.results().len() == results
-        && f.params()
-            .chain(f.results())
-            .all(|t| matches!(t, ValType::I32))
-}
-
-fn i32s(n: usize) -> String {
-    vec!["i32"; n].join(" ")
-}
-
-fn describe(ty: &ExternType) -> String {
-    match ty {
-        ExternType::Func(f) => {
-            let params: Vec<String> = f.params().map(|t| t.to_string()).collect();
-            let results: Vec<String> = f.results().map(|t| t.to_string()).collect();
-            format!(
-                "a function (param {}) (result {})",
-                params.join(" "),
-                results.join(" ")
-            )
-        }
-        ExternType::Memory(_) => "a memory".into(),
-        ExternType::Table(_) => "a table".into(),
-        ExternType::Global(_) => "a global".into(),
-        ExternType::Tag(_) => "a tag".into(),
-    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@ use weft_schema::graph::GraphLimits;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8786";
 /// Default of [`SchedulerConfig::module_store_bytes_max`]: 1 GiB.
 pub const DEFAULT_MODULE_STORE_BYTES_MAX: u64 = 1 << 30;
+/// Default of [`SchedulerConfig::module_bytes_max`]: 64 MiB, the workers'
+/// runtime default, so a module no worker would load is refused at upload.
+pub const DEFAULT_MODULE_BYTES_MAX: u64 = 64 << 20;
 /// Default of [`SchedulerConfig::outbox_messages_max`].
 pub const DEFAULT_OUTBOX_MESSAGES_MAX: usize = 1 << 20;
 /// Default of [`SchedulerConfig::connections_max`].
@@ -31,6 +34,8 @@ pub struct SchedulerConfig {
     pub graph: GraphLimits,
     /// `module_store_bytes_max`: total bytes of uploaded modules kept.
     pub module_store_bytes_max: u64,
+    /// `module_bytes_max`: the largest module accepted at upload.
+    pub module_bytes_max: u64,
     /// `outbox_messages_max`: messages waiting to be written to one
     /// connection; a peer that falls this far behind is disconnected.
     pub outbox_messages_max: usize,
@@ -58,6 +63,7 @@ impl Default for SchedulerConfig {
             connection: ConnectionLimits::default(),
             graph: GraphLimits::default(),
             module_store_bytes_max: DEFAULT_MODULE_STORE_BYTES_MAX,
+            module_bytes_max: DEFAULT_MODULE_BYTES_MAX,
             outbox_messages_max: DEFAULT_OUTBOX_MESSAGES_MAX,
             connections_max: DEFAULT_CONNECTIONS_MAX,
             client_grace: DEFAULT_CLIENT_GRACE,
@@ -75,6 +81,7 @@ impl std::fmt::Debug for SchedulerConfig {
             .field("core", &self.core)
             .field("connection", &self.connection)
             .field("module_store_bytes_max", &self.module_store_bytes_max)
+            .field("module_bytes_max", &self.module_bytes_max)
             .field("outbox_messages_max", &self.outbox_messages_max)
             .field("connections_max", &self.connections_max)
             .field("client_grace", &self.client_grace)

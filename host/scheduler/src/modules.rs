@@ -15,26 +15,34 @@ pub(crate) struct ModuleStore {
     owners: HashMap<[u8; 32], BTreeSet<TenantId>>,
     bytes: u64,
     bytes_max: u64,
+    module_bytes_max: u64,
 }
 
 impl ModuleStore {
-    pub(crate) fn new(bytes_max: u64) -> Self {
+    pub(crate) fn new(bytes_max: u64, module_bytes_max: u64) -> Self {
         ModuleStore {
             modules: HashMap::new(),
             owners: HashMap::new(),
             bytes: 0,
             bytes_max,
+            module_bytes_max,
         }
     }
 
     /// Stores `bytes` for `tenant`; returns its hash, or why it was refused.
     pub(crate) fn insert(&mut self, bytes: Vec<u8>, tenant: TenantId) -> Result<[u8; 32], String> {
+        let size = bytes.len() as u64;
+        if size > self.module_bytes_max {
+            return Err(format!(
+                "the module is {size} bytes, over the limit of {} bytes (module_bytes_max)",
+                self.module_bytes_max
+            ));
+        }
         let hash = *blake3::hash(&bytes).as_bytes();
         if self.modules.contains_key(&hash) {
             self.owners.entry(hash).or_default().insert(tenant);
             return Ok(hash);
         }
-        let size = bytes.len() as u64;
         if self.bytes + size > self.bytes_max {
             return Err(format!(
                 "the scheduler's module store is full: {} bytes stored, this module is {size} bytes, \
@@ -65,7 +73,7 @@ mod tests {
     #[test]
     fn stores_by_hash_and_bounds_the_total() {
         let (a, b) = (TenantId(1), TenantId(2));
-        let mut store = ModuleStore::new(10);
+        let mut store = ModuleStore::new(10, 8);
         let hash = store.insert(vec![1; 6], a).unwrap();
         assert_eq!(hash, *blake3::hash(&[1; 6]).as_bytes());
         assert!(store.has(&hash, a) && !store.has(&hash, b));
@@ -78,5 +86,7 @@ mod tests {
         let err = store.insert(vec![2; 6], a).unwrap_err();
         assert!(err.contains("module_store_bytes_max"), "{err}");
         assert!(store.get(&hash).is_some());
+        let err = store.insert(vec![3; 9], a).unwrap_err();
+        assert!(err.contains("module_bytes_max"), "{err}");
     }
 }

@@ -123,7 +123,7 @@ impl State {
     ) -> State {
         State {
             core: Scheduler::new(config.core.clone()),
-            modules: ModuleStore::new(config.module_store_bytes_max),
+            modules: ModuleStore::new(config.module_store_bytes_max, config.module_bytes_max),
             graph_limits: config.graph.clone(),
             clients: HashMap::new(),
             workers: HashMap::new(),

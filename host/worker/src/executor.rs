@@ -147,6 +147,9 @@ impl Executors {
         let jobs = Arc::new(Mutex::new(jobs));
         let limits = Arc::new(limits);
         let gate = Arc::new(Gate::default());
+        // Deep wasm recursion must meet wasmtime's stack check, not the end
+        // of the thread's own stack.
+        let stack_bytes = runtime.config().native_stack_bytes();
         for index in 0..nthreads {
             let jobs = jobs.clone();
             let runtime = runtime.clone();
@@ -156,6 +159,7 @@ impl Executors {
             // On failure the queue is dropped: the threads started end.
             std::thread::Builder::new()
                 .name(format!("weft-exec-{index}"))
+                .stack_size(stack_bytes)
                 .spawn(move || run_jobs(&jobs, &gate, &runtime, &limits, &done))?;
         }
         Ok(Executors { queue, gate })

@@ -3,8 +3,10 @@
 //! are being checked and compiled, which are ready, and the tasks parked on
 //! each in arrival order.
 //!
-//! Ready modules are held up to the runtime's `modules_in_memory_max`; the
-//! oldest is dropped past it (and asked for again if a task needs it). A
+//! Ready modules are held up to the runtime's `modules_in_memory_max` and
+//! `modules_in_memory_bytes_max`; the oldest are dropped past either (and
+//! asked for again if a task needs them), though the newest is always
+//! kept. Their memory images count in the worker's process memory. A
 //! module that is missing or fails to load is forgotten, so a later task
 //! asks again.
 
@@ -47,16 +49,32 @@ pub(crate) struct Modules {
     ready_order: VecDeque<ModuleHash>,
     /// How many ready modules are kept.
     ready_max: usize,
+    /// How many bytes of ready modules are kept.
+    ready_bytes_max: u64,
+    /// The footprint of the ready modules.
+    ready_bytes: u64,
+    /// Their memory images' bytes.
+    image_bytes: u64,
 }
 
 impl Modules {
-    /// A table keeping at most `ready_max` ready modules (at least one).
-    pub(crate) fn new(ready_max: usize) -> Modules {
+    /// A table keeping at most `ready_max` ready modules (at least one) of
+    /// at most `ready_bytes_max` bytes together.
+    pub(crate) fn new(ready_max: usize, ready_bytes_max: u64) -> Modules {
         Modules {
             states: HashMap::new(),
             ready_order: VecDeque::new(),
             ready_max: ready_max.max(1),
+            ready_bytes_max,
+            ready_bytes: 0,
+            image_bytes: 0,
         }
+    }
+
+    /// The bytes of the ready modules' memory images, which the process's
+    /// resident size does not show.
+    pub(crate) fn image_bytes(&self) -> u64 {
+        self.image_bytes
     }
 
     /// The module `hash` for `waiter`: ready, or `waiter` is parked on it.
@@ -97,18 +115,34 @@ impl Modules {
 
     /// `hash` is loaded: keeps it and returns the tasks parked on it.
     pub(crate) fn ready(&mut self, hash: ModuleHash, module: Arc<TaskModule>) -> Vec<Waiter> {
+        self.ready_bytes += module.footprint_bytes();
+        self.image_bytes += module.memory_image_bytes();
         let parked = match self.states.insert(hash, ModuleState::Ready(module)) {
             Some(ModuleState::Requested(parked) | ModuleState::Loading(parked)) => parked,
-            Some(ModuleState::Ready(_)) | None => Vec::new(),
+            Some(ModuleState::Ready(old)) => {
+                self.forget_bytes(&old);
+                Vec::new()
+            }
+            None => Vec::new(),
         };
         self.ready_order.retain(|h| *h != hash);
         self.ready_order.push_back(hash);
-        while self.ready_order.len() > self.ready_max {
-            if let Some(oldest) = self.ready_order.pop_front() {
-                self.states.remove(&oldest);
+        while self.ready_order.len() > self.ready_max
+            || (self.ready_bytes > self.ready_bytes_max && self.ready_order.len() > 1)
+        {
+            let Some(oldest) = self.ready_order.pop_front() else {
+                break;
+            };
+            if let Some(ModuleState::Ready(old)) = self.states.remove(&oldest) {
+                self.forget_bytes(&old);
             }
         }
         parked
+    }
+
+    fn forget_bytes(&mut self, module: &TaskModule) {
+        self.ready_bytes -= module.footprint_bytes();
+        self.image_bytes -= module.memory_image_bytes();
     }
 
     /// `hash` is missing or failed to load: forgets it and returns the tasks
@@ -149,7 +183,7 @@ mod tests {
 
     #[test]
     fn a_module_is_asked_for_once_and_forgotten_on_failure() {
-        let mut modules = Modules::new(2);
+        let mut modules = Modules::new(2, u64::MAX);
         let hash = [1; 32];
         let waiter = |n: u8| (TaskKey([n; 16]), u64::from(n));
         assert!(matches!(

@@ -58,9 +58,6 @@ use weft_schema::graph::TaskKey;
 /// How many commands or finished jobs are handled per wakeup at most.
 const BATCH: usize = 512;
 
-/// Error messages sent to the scheduler are cut to this many bytes.
-pub(crate) const MESSAGE_BYTES_MAX: usize = 64 * 1024;
-
 /// Work done off the loop, reported back to it.
 #[derive(Debug)]
 pub(crate) enum Background {
@@ -192,7 +189,10 @@ impl TaskLoop {
         background_tx: mpsc::UnboundedSender<Background>,
         settings: LoopSettings,
     ) -> TaskLoop {
-        let modules = Modules::new(runtime.config().modules_in_memory_max);
+        let modules = Modules::new(
+            runtime.config().modules_in_memory_max,
+            runtime.config().modules_in_memory_bytes_max,
+        );
         TaskLoop {
             tasks: HashMap::new(),
             metrics_interval: settings.metrics_interval,
@@ -311,13 +311,16 @@ impl TaskLoop {
     /// managed memory down by what the process is still over. Returns the
     /// process memory measured last.
     fn relieve_process_memory(&mut self) -> u64 {
-        let mut process_bytes = memory::process_bytes();
+        // Module memory images live in shared memory that the resident
+        // size does not show.
+        let images = self.cx.modules.image_bytes();
+        let mut process_bytes = memory::process_bytes() + images;
         let Some(target) = self.cx.memory.target() else {
             return process_bytes;
         };
         if process_bytes > target {
             memory::trim_heap();
-            process_bytes = memory::process_bytes();
+            process_bytes = memory::process_bytes() + images;
         }
         self.cx
             .store
@@ -654,15 +657,9 @@ fn joined(
     }
 }
 
-/// Cuts a message to [`MESSAGE_BYTES_MAX`] bytes at a character boundary.
-fn truncate(mut message: String) -> String {
-    if message.len() > MESSAGE_BYTES_MAX {
-        let mut end = MESSAGE_BYTES_MAX;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-        message.push_str(" [truncated]");
-    }
-    message
+/// Cuts an error message sent to the scheduler to
+/// [`TASK_MESSAGE_BYTES_MAX`](weft_runtime::config::TASK_MESSAGE_BYTES_MAX)
+/// bytes at a character boundary, as the runtime cuts guest messages.
+fn truncate(message: String) -> String {
+    weft_runtime::text::truncate_message(message)
 }
