@@ -16,6 +16,7 @@ mod processes;
 mod raw;
 mod relay;
 mod scheduler_port;
+mod stack;
 mod support;
 mod tenants;
 mod terminal;

@@ -52,6 +52,31 @@ pub(crate) fn tasks(path: &Path, limits: &LimitArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Calls the task on a thread whose native stack holds the wasm stack
+/// limit with room to spare: on the main thread's stack, deep recursion at
+/// a large `--stack-limit` would overflow it before wasmtime's check and
+/// abort the process.
+fn call_on_a_big_enough_stack(
+    runtime: &Runtime,
+    module: &TaskModule,
+    task: &str,
+    args: &[u8],
+) -> Result<bytes::Bytes, Failure> {
+    std::thread::scope(|scope| {
+        let call = std::thread::Builder::new()
+            .name("weft-run".into())
+            .stack_size(runtime.config().native_stack_bytes())
+            .spawn_scoped(scope, || {
+                runtime.call(module, task, args, &runtime.config().default_limits)
+            })
+            .map_err(|e| Failure::usage(anyhow::anyhow!("could not start the task thread: {e}")))?;
+        match call.join() {
+            Ok(outcome) => outcome.map_err(Failure::task),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
 /// `weft run MODULE TASK ARGS...`.
 pub(crate) fn run(
     path: &Path,
@@ -77,9 +102,7 @@ pub(crate) fn run(
     let encoded = json::encode_args(signature, &values)
         .with_context(|| format!("bad arguments for `{signature}`"))
         .map_err(Failure::usage)?;
-    let output = runtime
-        .call(&module, task, &encoded, &runtime.config().default_limits)
-        .map_err(Failure::task)?;
+    let output = call_on_a_big_enough_stack(&runtime, &module, task, &encoded)?;
     let value = json::decode(&signature.ret, &output)
         .with_context(|| {
             format!(

@@ -174,7 +174,7 @@ impl Runtime {
     ) -> (TaskErrorKind, Option<String>) {
         let backtrace = error
             .downcast_ref::<WasmBacktrace>()
-            .map(|bt| bt.to_string())
+            .map(|bt| crate::text::truncate_message(bt.to_string()))
             .filter(|s| !s.trim().is_empty());
         if let Some(stop) = error.downcast_ref::<HostStop>() {
             let kind = match stop {

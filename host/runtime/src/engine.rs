@@ -2,7 +2,7 @@
 //! memory images, epoch interruption for wall-clock limits (driven by an
 //! [`EpochTicker`] thread), optional fuel metering.
 
-use crate::config::{RuntimeConfig, WASM_STACK_BYTES_CEILING};
+use crate::config::{NATIVE_STACK_MARGIN_BYTES, RuntimeConfig, WASM_STACK_BYTES_CEILING};
 use crate::error::RuntimeError;
 use std::num::NonZeroUsize;
 use std::sync::mpsc;
@@ -65,6 +65,13 @@ pub(crate) fn wasm_config(settings: &CodeSettings) -> Config {
     wasm.epoch_interruption(true)
         .consume_fuel(settings.fuel_metering)
         .max_wasm_stack(settings.wasm_stack_bytes_max)
+        // Weft calls tasks synchronously, but wasmtime checks the wasm
+        // stack against this whatever the mode.
+        .async_stack_size(
+            settings
+                .wasm_stack_bytes_max
+                .saturating_add(NATIVE_STACK_MARGIN_BYTES),
+        )
         .wasm_backtrace_max_frames(NonZeroUsize::new(32))
         .wasm_relaxed_simd(false)
         .wasm_tail_call(false)
