@@ -180,3 +180,40 @@ fn the_largest_module_the_runtime_accepts_can_be_uploaded_and_run() {
     let error = client.upload_module(over).expect_err("one byte over");
     assert!(error.to_string().contains("module_bytes_max"), "{error}");
 }
+
+#[test]
+fn a_refusal_is_remembered_for_the_whole_cluster() {
+    let mut cluster = Cluster::start(1, &[], &["--compile-timeout", "3s"]);
+    tokio_runtime().block_on(async {
+        let client = cluster.client().await;
+        let bomb = client.upload_module(br_table_bomb(10_000)).await.unwrap();
+        let not_pure = weft_client::SubmitOptions {
+            pure: false,
+            ..weft_client::SubmitOptions::default()
+        };
+        let first = client
+            .submit_with::<i64>(&bomb, BOMB_TASK, (), not_pure)
+            .unwrap();
+        let error = first.result().await.expect_err("stopped at the deadline");
+        assert!(error.to_string().contains("compile_timeout"), "{error}");
+
+        // A second worker whose deadline is far beyond what the bomb takes
+        // to compile: were it to compile the bomb, the next task would not
+        // fail within the bound below.
+        let patient = crate::processes::Process::worker_with(
+            &cluster.scheduler.addr,
+            1,
+            &["--compile-timeout", "600s"],
+        );
+        cluster.workers[0].kill();
+        let second = client
+            .submit_with::<i64>(&bomb, BOMB_TASK, (), not_pure)
+            .unwrap();
+        let error = tokio::time::timeout(Duration::from_secs(30), second.result())
+            .await
+            .expect("the refusal was remembered: the patient worker did not compile the bomb")
+            .expect_err("refused");
+        assert!(error.to_string().contains("compile_timeout"), "{error}");
+        drop(patient);
+    });
+}

@@ -4,8 +4,8 @@
 //! over the largest accepted one is refused with a clear error.
 
 use crate::processes::{Cluster, tokio_runtime};
-use std::process::{Command, Output};
 use std::io::Write;
+use std::process::{Command, Output};
 use weft_client::ClientError;
 
 const LARGEST: &str = "64MiB";
@@ -54,7 +54,11 @@ fn weft_run_reports_a_stack_overflow_at_the_largest_stack_limit() {
     let path = file.path().to_str().unwrap();
     let out = weft(&["run", "--no-cache", "--stack-limit", LARGEST, path, "deep"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "a task error, not a crash: {stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a task error, not a crash: {stderr}"
+    );
     assert!(stderr.contains("stack overflow"), "{stderr}");
     assert!(stderr.contains("67108864 bytes"), "{stderr}");
 }
@@ -85,7 +89,11 @@ fn a_worker_at_the_largest_stack_limit_survives_unbounded_recursion() {
             let ClientError::Task { failure, .. } = &error else {
                 panic!("expected the task's error, got {error}");
             };
-            assert!(failure.message.contains("stack overflow"), "{}", failure.message);
+            assert!(
+                failure.message.contains("stack overflow"),
+                "{}",
+                failure.message
+            );
         }
         assert_eq!(kept[0].result().await.unwrap(), 7, "the worker lived");
     });

@@ -487,6 +487,16 @@ pub enum WorkerReport {
     /// The worker has done a [`WorkerCommand::Restart`] in place: it holds
     /// nothing and runs nothing.
     Restarted,
+    /// The module would be refused by any worker (over a compile limit,
+    /// against the ABI, invalid), and why: the scheduler answers further
+    /// [`WorkerReport::GetModule`]s with [`WorkerCommand::ModuleRefused`],
+    /// so that no other worker compiles it again.
+    ModuleRefused {
+        /// Its hash.
+        hash: [u8; 32],
+        /// The refusal, as the runtime said it.
+        message: String,
+    },
 }
 
 /// Scheduler → worker.
@@ -520,6 +530,15 @@ pub enum WorkerCommand {
     ModuleMissing {
         /// Its hash.
         hash: [u8; 32],
+    },
+    /// A worker already refused this module ([`WorkerReport::ModuleRefused`]);
+    /// the tasks that need it fail with this message, and it is not
+    /// compiled again.
+    ModuleRefused {
+        /// Its hash.
+        hash: [u8; 32],
+        /// The refusal.
+        message: String,
     },
     /// Give this task up if it has not started; answer with
     /// [`WorkerReport::StealResponse`] either way.

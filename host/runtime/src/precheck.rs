@@ -150,9 +150,7 @@ pub(crate) fn precheck(
                         .push((export.name.into(), export.kind, export.index));
                 }
             }
-            Payload::CodeSectionStart { size, .. }
-                if u64::from(size) > limits.code_bytes_max =>
-            {
+            Payload::CodeSectionStart { size, .. } if u64::from(size) > limits.code_bytes_max => {
                 return Err(over(
                     ModuleLimit::CodeBytes,
                     size.into(),

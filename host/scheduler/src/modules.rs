@@ -2,7 +2,9 @@
 //! The scheduler only stores and hands out module bytes; workers compile
 //! and validate them. Each module records the tenants that uploaded it: a
 //! tenant may use only modules it uploaded itself (identical bytes are
-//! stored once, invisibly).
+//! stored once, invisibly). A module a worker refused (over a compile
+//! limit, against the ABI) is remembered with the refusal, so that other
+//! workers are told instead of compiling it again.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use weft_core::TenantId;
 pub(crate) struct ModuleStore {
     modules: HashMap<[u8; 32], Arc<Vec<u8>>>,
     owners: HashMap<[u8; 32], BTreeSet<TenantId>>,
+    refused: HashMap<[u8; 32], String>,
     bytes: u64,
     bytes_max: u64,
     module_bytes_max: u64,
@@ -23,6 +26,7 @@ impl ModuleStore {
         ModuleStore {
             modules: HashMap::new(),
             owners: HashMap::new(),
+            refused: HashMap::new(),
             bytes: 0,
             bytes_max,
             module_bytes_max,
@@ -60,6 +64,19 @@ impl ModuleStore {
         self.modules.get(hash).cloned()
     }
 
+    /// Remembers that a worker refused the stored module `hash`, and why
+    /// (one refusal per stored module; unknown hashes are ignored).
+    pub(crate) fn refuse(&mut self, hash: [u8; 32], message: String) {
+        if self.modules.contains_key(&hash) {
+            self.refused.entry(hash).or_insert(message);
+        }
+    }
+
+    /// Why a worker refused the module `hash`, if one did.
+    pub(crate) fn refusal(&self, hash: &[u8; 32]) -> Option<&str> {
+        self.refused.get(hash).map(String::as_str)
+    }
+
     /// Whether `tenant` uploaded the module `hash`.
     pub(crate) fn has(&self, hash: &[u8; 32], tenant: TenantId) -> bool {
         self.owners.get(hash).is_some_and(|o| o.contains(&tenant))
@@ -88,5 +105,10 @@ mod tests {
         assert!(store.get(&hash).is_some());
         let err = store.insert(vec![3; 9], a).unwrap_err();
         assert!(err.contains("module_bytes_max"), "{err}");
+        store.refuse([7; 32], "unknown".into());
+        assert_eq!(store.refusal(&[7; 32]), None, "only stored modules");
+        store.refuse(hash, "over locals_max".into());
+        store.refuse(hash, "a second opinion".into());
+        assert_eq!(store.refusal(&hash), Some("over locals_max"));
     }
 }

@@ -454,14 +454,29 @@ impl State {
                 stolen,
             },
             WorkerReport::GetModule { hash } => {
-                let reply = match self.modules.get(&hash) {
-                    Some(bytes) => WorkerCommand::Module {
+                let reply = match (self.modules.refusal(&hash), self.modules.get(&hash)) {
+                    (Some(message), _) => WorkerCommand::ModuleRefused {
+                        hash,
+                        message: message.to_string(),
+                    },
+                    (None, Some(bytes)) => WorkerCommand::Module {
                         hash,
                         bytes: bytes.as_ref().clone(),
                     },
-                    None => WorkerCommand::ModuleMissing { hash },
+                    (None, None) => WorkerCommand::ModuleMissing { hash },
                 };
                 self.send_worker(worker, reply);
+                return;
+            }
+            WorkerReport::ModuleRefused { hash, message } => {
+                let module = blake3::Hash::from(hash).to_hex();
+                tracing::info!(
+                    %worker,
+                    module = &module[..12],
+                    %message,
+                    "a worker refused a module; other workers will not compile it"
+                );
+                self.modules.refuse(hash, message);
                 return;
             }
             WorkerReport::Register { .. } => {

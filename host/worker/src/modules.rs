@@ -159,22 +159,38 @@ impl Modules {
     }
 }
 
+/// Why a module did not load.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadFailure {
+    /// The runtime's message.
+    pub(crate) message: String,
+    /// Whether every worker would refuse it the same way (so the scheduler
+    /// may remember the refusal for all of them).
+    pub(crate) deterministic: bool,
+}
+
 /// Checks the bytes against the hash they were asked by, then loads them.
 /// Blocking (hashing and compiling): run it off the async threads.
 pub(crate) fn load(
     runtime: &Runtime,
     hash: ModuleHash,
     bytes: &[u8],
-) -> Result<Arc<TaskModule>, String> {
+) -> Result<Arc<TaskModule>, LoadFailure> {
     let actual = blake3::hash(bytes);
     if *actual.as_bytes() != hash {
-        return Err(format!(
-            "the scheduler sent a module whose hash is {} for module {}",
-            actual.to_hex(),
-            weft_runtime::ModuleHash(hash).to_hex()
-        ));
+        return Err(LoadFailure {
+            message: format!(
+                "the scheduler sent a module whose hash is {} for module {}",
+                actual.to_hex(),
+                weft_runtime::ModuleHash(hash).to_hex()
+            ),
+            deterministic: false,
+        });
     }
-    runtime.load(bytes).map_err(|error| error.to_string())
+    runtime.load(bytes).map_err(|error| LoadFailure {
+        message: error.to_string(),
+        deterministic: error.is_deterministic(),
+    })
 }
 
 #[cfg(test)]

@@ -160,6 +160,7 @@ pub(crate) fn command_name(command: &WorkerCommand) -> &'static str {
         WorkerCommand::Free { .. } => "Free",
         WorkerCommand::Module { .. } => "Module",
         WorkerCommand::ModuleMissing { .. } => "ModuleMissing",
+        WorkerCommand::ModuleRefused { .. } => "ModuleRefused",
         WorkerCommand::Steal { .. } => "Steal",
         WorkerCommand::Fetch { .. } => "Fetch",
         WorkerCommand::Restart => "Restart",

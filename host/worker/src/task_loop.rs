@@ -38,7 +38,7 @@ use crate::config::{LEAVING_FLUSH_TIMEOUT, RestartMode, Thresholds};
 use crate::executor::{Executors, Job, JobDone, Ticket};
 use crate::fetch::{Fetched, Fetcher, Wanted};
 use crate::memory::{self, MemoryWatch};
-use crate::modules::{Modules, load};
+use crate::modules::{LoadFailure, Modules, load};
 use crate::scheduler_link::command_name;
 use crate::store::Store;
 use crate::{AbortOnDrop, WorkerError, spill};
@@ -74,7 +74,7 @@ pub(crate) enum Background {
         /// The module's hash.
         hash: ModuleHash,
         /// The module, or why not.
-        result: Result<Arc<TaskModule>, String>,
+        result: Result<Arc<TaskModule>, LoadFailure>,
     },
 }
 
@@ -361,6 +361,7 @@ impl TaskLoop {
                 );
                 self.module_failed(hash, &message);
             }
+            WorkerCommand::ModuleRefused { hash, message } => self.module_failed(hash, &message),
             other @ WorkerCommand::Welcome { .. } => {
                 return Err(Stop::Protocol(format!(
                     "unexpected {} after registration",
@@ -566,7 +567,15 @@ impl TaskLoop {
                         }
                     }
                 }
-                Err(message) => self.module_failed(hash, &message),
+                Err(failure) => {
+                    if failure.deterministic {
+                        self.cx.outbox.push(WorkerReport::ModuleRefused {
+                            hash,
+                            message: truncate(failure.message.clone()),
+                        });
+                    }
+                    self.module_failed(hash, &failure.message);
+                }
             },
         }
     }
@@ -618,8 +627,12 @@ impl Context {
         let tx = self.background_tx.clone();
         self.background.spawn(async move {
             let loading = tokio::task::spawn_blocking(move || load(&runtime, hash, &bytes)).await;
-            let result =
-                loading.unwrap_or_else(|error| Err(format!("module loading failed: {error}")));
+            let result = loading.unwrap_or_else(|error| {
+                Err(LoadFailure {
+                    message: format!("module loading failed: {error}"),
+                    deterministic: false,
+                })
+            });
             let _ = tx.send(Background::Loaded { hash, result });
         });
     }

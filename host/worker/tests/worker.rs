@@ -367,6 +367,21 @@ async fn a_missing_or_wrong_module_fails_its_tasks() {
         bytes: garbage,
     })
     .await;
+    // Any worker would refuse these bytes: the scheduler is told, for the
+    // others, and the task errs.
+    match link.report().await {
+        WorkerReport::ModuleRefused {
+            hash: refused,
+            message,
+        } => {
+            assert_eq!(refused, hash);
+            assert!(
+                message.contains("not a valid WebAssembly module"),
+                "{message}"
+            );
+        }
+        other => panic!("expected ModuleRefused, got {other:?}"),
+    }
     match link.report().await {
         WorkerReport::Erred {
             key: erred,
@@ -378,6 +393,31 @@ async fn a_missing_or_wrong_module_fails_its_tasks() {
                 message.contains("not a valid WebAssembly module"),
                 "{message}"
             );
+        }
+        other => panic!("expected Erred, got {other:?}"),
+    }
+
+    // The scheduler answers for a refused module: nothing is compiled.
+    let mut task = compute(key(5), "inc", vec![value(&1i64)], vec![]);
+    std::sync::Arc::make_mut(&mut task.spec).module = [8; 32];
+    link.send(WorkerCommand::Compute(task)).await;
+    assert_eq!(
+        link.report().await,
+        WorkerReport::GetModule { hash: [8; 32] }
+    );
+    link.send(WorkerCommand::ModuleRefused {
+        hash: [8; 32],
+        message: "refused elsewhere (locals_max)".into(),
+    })
+    .await;
+    match link.report().await {
+        WorkerReport::Erred {
+            key: erred,
+            message,
+            ..
+        } => {
+            assert_eq!(erred, key(5));
+            assert_eq!(message, "refused elsewhere (locals_max)");
         }
         other => panic!("expected Erred, got {other:?}"),
     }
