@@ -38,6 +38,12 @@ pub(crate) struct LimitArgs {
     /// Do not use the on-disk module cache.
     #[arg(long)]
     no_cache: bool,
+    /// Bytes of compiled modules kept in memory (modules_in_memory_bytes_max).
+    #[arg(long, env = "WEFT_MODULE_CACHE_MEMORY_LIMIT", default_value_t = ByteSize::b(config::DEFAULT_MODULES_IN_MEMORY_BYTES_MAX))]
+    module_cache_memory_limit: ByteSize,
+    /// Bytes of compiled modules kept on disk (disk_cache_bytes_max).
+    #[arg(long, env = "WEFT_MODULE_CACHE_DISK_LIMIT", default_value_t = ByteSize::b(config::DEFAULT_DISK_CACHE_BYTES_MAX))]
+    module_cache_disk_limit: ByteSize,
     #[command(flatten)]
     compile: CompileArgs,
 }
@@ -66,6 +72,8 @@ impl LimitArgs {
             },
             default_limits: task,
             compile: self.compile.compile_limits(),
+            modules_in_memory_bytes_max: self.module_cache_memory_limit.as_u64(),
+            disk_cache_bytes_max: self.module_cache_disk_limit.as_u64(),
             ..defaults
         }
     }
