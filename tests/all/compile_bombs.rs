@@ -88,7 +88,9 @@ fn weft_run_refuses_a_structural_bomb_naming_the_limit() {
 
 #[test]
 fn a_worker_fails_bombs_with_the_compile_error_and_keeps_serving_and_its_data() {
-    let cluster = Cluster::start(1, &[], &["--compile-timeout", "5s"]);
+    // All three bombs compile at once, each for the whole deadline: the
+    // normal tasks have that long to finish, with both cores compiling.
+    let cluster = Cluster::start(1, &[], &["--compile-timeout", "15s", "--compiles-max", "3"]);
     tokio_runtime().block_on(async {
         let client = cluster.client().await;
         let bounded = Duration::from_secs(120);

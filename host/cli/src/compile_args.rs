@@ -50,6 +50,14 @@ impl CompileArgs {
     pub(crate) fn compile_limits(&self) -> CompileLimits {
         let placement = match std::env::current_exe() {
             _ if self.compile_in_process => CompilerPlacement::InProcess,
+            // The memory ceiling is set with prlimit, which only Linux has.
+            _ if !cfg!(target_os = "linux") => {
+                tracing::warn!(
+                    "compiling in this process: a compiler child needs Linux, so no compile \
+                     deadline or memory ceiling holds here"
+                );
+                CompilerPlacement::InProcess
+            }
             Ok(program) => CompilerPlacement::Subprocess {
                 program,
                 args: vec!["compile-module".into()],

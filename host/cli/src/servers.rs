@@ -21,8 +21,8 @@ pub(crate) struct SchedulerArgs {
     module_store_limit: u64,
     /// Largest module accepted at upload (module_bytes_max); keep it at or
     /// below the workers' --module-limit.
-    #[arg(long, env = "WEFT_MODULE_LIMIT", default_value_t = weft_scheduler::DEFAULT_MODULE_BYTES_MAX)]
-    module_limit: u64,
+    #[arg(long, env = "WEFT_MODULE_LIMIT", default_value_t = bytesize::ByteSize::b(weft_scheduler::DEFAULT_MODULE_BYTES_MAX))]
+    module_limit: bytesize::ByteSize,
     /// How long a disconnected client's futures are kept for it to
     /// reconnect (client_grace), e.g. "10s"; "0s": released at once.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
@@ -101,7 +101,7 @@ pub(crate) fn scheduler(args: &SchedulerArgs) -> Result<(), Failure> {
         tls,
         listen: args.listen.clone(),
         module_store_bytes_max: args.module_store_limit,
-        module_bytes_max: args.module_limit,
+        module_bytes_max: args.module_limit.as_u64(),
         client_grace: args.client_grace,
         core: weft_core::SchedulerConfig {
             worker_deaths_max: args.worker_deaths_max,

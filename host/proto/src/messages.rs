@@ -496,6 +496,10 @@ pub enum WorkerReport {
         hash: [u8; 32],
         /// The refusal, as the runtime said it.
         message: String,
+        /// Whether it is for what the bytes are (kept as long as the
+        /// module), rather than for a compile deadline or memory ceiling a
+        /// loaded machine may miss (kept for `module_refusal_ttl`).
+        lasting: bool,
     },
 }
 

@@ -3,7 +3,8 @@
 //! `weft.log` with their exact types; a 32-bit `memory` and `weft_alloc`
 //! exported; every task recorded in `weft_tasks` exported as
 //! `weft_task.NAME` with the task type, and every such export recorded.
-//! Everything here runs before compilation.
+//! Everything here runs before compilation; imports are checked one by one
+//! as the pre-compile pass reads them.
 
 use crate::error::LoadError;
 use crate::host_abi::IMPORTS;
@@ -17,37 +18,6 @@ pub(crate) fn check_abi(
     hash: ModuleHash,
     facts: &ModuleFacts,
 ) -> Result<Vec<TaskSignature>, LoadError> {
-    for (module, name, ty) in &facts.imports {
-        let allowed = IMPORTS.iter().find(|(m, n, _)| m == module && n == name);
-        let Some((_, _, params)) = allowed else {
-            let hint = if module.starts_with("wasi") {
-                "; WASI is not available to tasks: build for wasm32-unknown-unknown, not wasm32-wasi*"
-            } else {
-                ""
-            };
-            return Err(LoadError::ForbiddenImport {
-                module: hash,
-                import_module: module.clone(),
-                name: name.clone(),
-                hint: hint.to_string(),
-            });
-        };
-        let sig = match ty {
-            TypeRef::Func(index) | TypeRef::FuncExact(index) => {
-                facts.types.get(*index as usize).and_then(Option::as_ref)
-            }
-            _ => None,
-        };
-        if !sig.is_some_and(|s| is_i32_func(s, *params, 0)) {
-            return Err(LoadError::WrongType {
-                module: hash,
-                name: format!("{module}::{name}"),
-                found: describe_import(ty, sig),
-                expected: format!("a function (param {}) with no results", i32s(*params)),
-            });
-        }
-    }
-
     let (kind, index) = required_export(hash, facts, "memory", "the task's linear memory")?;
     let is_32_bit_memory = kind == ExternalKind::Memory
         && facts
@@ -119,6 +89,47 @@ pub(crate) fn check_abi(
     Ok(signatures)
 }
 
+/// One import against the ABI's list, with `types` the module's types so
+/// far (the type section comes first). Run by the pre-compile pass as each
+/// import is read, so nothing outside the list is ever collected.
+pub(crate) fn check_import(
+    hash: ModuleHash,
+    types: &[Option<FuncSig>],
+    module: &str,
+    name: &str,
+    ty: &TypeRef,
+) -> Result<(), LoadError> {
+    let allowed = IMPORTS.iter().find(|(m, n, _)| *m == module && *n == name);
+    let Some((_, _, params)) = allowed else {
+        let hint = if module.starts_with("wasi") {
+            "; WASI is not available to tasks: build for wasm32-unknown-unknown, not wasm32-wasi*"
+        } else {
+            ""
+        };
+        return Err(LoadError::ForbiddenImport {
+            module: hash,
+            import_module: module.to_string(),
+            name: name.to_string(),
+            hint: hint.to_string(),
+        });
+    };
+    let sig = match ty {
+        TypeRef::Func(index) | TypeRef::FuncExact(index) => {
+            types.get(*index as usize).and_then(Option::as_ref)
+        }
+        _ => None,
+    };
+    if !sig.is_some_and(|s| is_i32_func(s, *params, 0)) {
+        return Err(LoadError::WrongType {
+            module: hash,
+            name: format!("{module}::{name}"),
+            found: describe_import(ty, sig),
+            expected: format!("a function (param {}) with no results", i32s(*params)),
+        });
+    }
+    Ok(())
+}
+
 fn find_export(facts: &ModuleFacts, name: &str) -> Option<(ExternalKind, u32)> {
     facts
         .exports
@@ -164,8 +175,9 @@ fn expect_func(
 }
 
 fn is_i32_func(sig: &FuncSig, params: usize, results: usize) -> bool {
-    sig.params.len() == params
-        && sig.results.len() == results
+    sig.is_complete()
+        && sig.param_count == params
+        && sig.result_count == results
         && sig
             .params
             .iter()
@@ -181,6 +193,12 @@ fn describe_func(sig: Option<&FuncSig>) -> String {
     let Some(sig) = sig else {
         return "a function of a non-function type".into();
     };
+    if !sig.is_complete() {
+        return format!(
+            "a function of {} parameters and {} results",
+            sig.param_count, sig.result_count
+        );
+    }
     let list = |types: &[ValType]| {
         types
             .iter()

@@ -7,6 +7,7 @@ use crate::error::LoadError;
 use crate::module::{ModuleHash, TaskModule};
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Compiled modules in memory, by hash, bounded by count and by the bytes
 /// of host memory they hold ([`TaskModule::footprint_bytes`]).
@@ -90,33 +91,50 @@ impl MemoryCache {
 
 /// Refusals remembered by module hash, so that the same bytes (a compile
 /// bomb sent again, a retried task) are refused without compiling again.
-/// The oldest are forgotten past the capacity.
+/// A circumstantial refusal ([`LoadError::is_circumstantial`]) expires after
+/// the TTL; the oldest are forgotten past the capacity.
 #[derive(Debug)]
 pub(crate) struct Refusals {
-    inner: Mutex<(HashMap<ModuleHash, LoadError>, VecDeque<ModuleHash>)>,
+    inner: Mutex<(HashMap<ModuleHash, Refusal>, VecDeque<ModuleHash>)>,
     capacity: usize,
+    ttl: Duration,
+}
+
+#[derive(Debug)]
+struct Refusal {
+    error: LoadError,
+    until: Option<Instant>,
 }
 
 impl Refusals {
-    pub(crate) fn new(capacity: usize) -> Refusals {
+    pub(crate) fn new(capacity: usize, ttl: Duration) -> Refusals {
         Refusals {
             inner: Mutex::default(),
             capacity,
+            ttl,
         }
     }
 
     pub(crate) fn get(&self, hash: &ModuleHash) -> Option<LoadError> {
-        let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        inner.0.get(hash).cloned()
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let (refusals, order) = &mut *inner;
+        let refusal = refusals.get(hash)?;
+        if refusal.until.is_some_and(|until| Instant::now() >= until) {
+            refusals.remove(hash);
+            order.retain(|h| h != hash);
+            return None;
+        }
+        Some(refusal.error.clone())
     }
 
-    pub(crate) fn remember(&self, hash: ModuleHash, refusal: LoadError) {
+    pub(crate) fn remember(&self, hash: ModuleHash, error: LoadError) {
         if self.capacity == 0 {
             return;
         }
+        let until = error.is_circumstantial().then(|| Instant::now() + self.ttl);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let (refusals, order) = &mut *inner;
-        if refusals.insert(hash, refusal).is_none() {
+        if refusals.insert(hash, Refusal { error, until }).is_none() {
             order.push_back(hash);
         }
         while order.len() > self.capacity {
@@ -124,5 +142,39 @@ impl Refusals {
                 refusals.remove(&oldest);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ModuleLimit;
+
+    fn over(limit: ModuleLimit) -> LoadError {
+        LoadError::OverLimit {
+            module: ModuleHash([0; 32]),
+            limit,
+            found: 2,
+            allowed: 1,
+            function: None,
+        }
+    }
+
+    #[test]
+    fn circumstantial_refusals_expire_and_the_oldest_are_forgotten() {
+        let refusals = Refusals::new(2, Duration::ZERO);
+        let (a, b, c) = (
+            ModuleHash([1; 32]),
+            ModuleHash([2; 32]),
+            ModuleHash([3; 32]),
+        );
+        refusals.remember(a, over(ModuleLimit::CompileTime));
+        assert_eq!(refusals.get(&a), None, "a deadline refusal expires");
+        refusals.remember(a, over(ModuleLimit::Locals));
+        refusals.remember(b, over(ModuleLimit::Locals));
+        assert_eq!(refusals.get(&a), Some(over(ModuleLimit::Locals)));
+        refusals.remember(c, over(ModuleLimit::Nesting));
+        assert_eq!(refusals.get(&a), None, "past the capacity, the oldest goes");
+        assert!(refusals.get(&b).is_some() && refusals.get(&c).is_some());
     }
 }

@@ -68,24 +68,57 @@ impl Compiler {
         self.started.fetch_add(1, Ordering::Relaxed);
         match &self.limits.placement {
             CompilerPlacement::InProcess => {
-                Module::from_binary(engine, bytes).map_err(|e| LoadError::Invalid {
-                    module: hash,
-                    reason: format!("{e:#}"),
-                })
+                let module = Module::from_binary(engine, bytes).map_err(|e| {
+                    let reason = format!("{e:#}");
+                    if is_out_of_memory(&reason) {
+                        // The machine's state, not the module's fault.
+                        LoadError::Compiler {
+                            module: hash,
+                            message: reason,
+                        }
+                    } else {
+                        LoadError::Invalid {
+                            module: hash,
+                            reason,
+                        }
+                    }
+                })?;
+                let image = module.image_range();
+                let size = (image.end as usize - image.start as usize) as u64;
+                if size > self.limits.compiled_bytes_max {
+                    return Err(self.over(hash, ModuleLimit::CompiledBytes, size));
+                }
+                Ok(module)
             }
             CompilerPlacement::Subprocess { program, args } => {
                 let mut command = Command::new(program);
                 command.args(args);
-                let artifact = self.compile_in_child(command, hash, bytes)?;
-                // SAFETY: the artifact was produced by `precompile_module`
-                // in a child running this same program with the same code
-                // settings; wasmtime checks its header and the engine's
-                // compatibility before using it.
+                let mut artifact = self.compile_in_child(command, hash, bytes)?;
+                // Drop the status byte in place: the artifact must start at
+                // the allocation's (aligned) start for wasmtime to parse it.
+                artifact.drain(..1);
+                // SAFETY: the artifact comes from `precompile_module` in a
+                // child running the program this runtime was configured with,
+                // with the same code settings; wasmtime checks its header and
+                // the engine's compatibility. This trusts the compiler
+                // program as much as an in-process compile trusts Cranelift:
+                // the child runs as the same user, so it is a boundary for
+                // time, memory and crashes, not for security.
                 unsafe { Module::deserialize(engine, &artifact) }.map_err(|e| LoadError::Compiler {
                     module: hash,
                     message: format!("the compiler process's output did not load: {e:#}"),
                 })
             }
+        }
+    }
+
+    fn over(&self, hash: ModuleHash, limit: ModuleLimit, found: u64) -> LoadError {
+        LoadError::OverLimit {
+            module: hash,
+            limit,
+            found,
+            allowed: self.limits.compiled_bytes_max,
+            function: None,
         }
     }
 
@@ -136,7 +169,8 @@ impl Compiler {
         };
         let header = self.request_header(bytes.len() as u64);
         let started = Instant::now();
-        let output_max = self.limits.memory_bytes_max;
+        let output_max = self.limits.compiled_bytes_max.saturating_add(1);
+        let memory_max = self.limits.memory_bytes_max;
         let (answer, stderr_text, status) = std::thread::scope(|scope| {
             scope.spawn(move || {
                 // A child that died early closes the pipe; its status says why.
@@ -150,7 +184,14 @@ impl Compiler {
             });
             let stderr_reader = scope.spawn(move || read_bounded(stderr, CHILD_STDERR_BYTES_MAX));
             let answer = match rx.recv_timeout(self.limits.timeout) {
-                Ok(answer) => Some(answer),
+                Ok(answer) => {
+                    if answer.len() as u64 > output_max {
+                        // Over compiled_bytes_max: it would block writing the
+                        // rest, which nobody reads.
+                        let _ = child.kill();
+                    }
+                    Some(answer)
+                }
                 Err(_) => {
                     let _ = child.kill();
                     None
@@ -176,25 +217,23 @@ impl Compiler {
         if status.code() == Some(i32::from(CHILD_EXIT_DEADLINE)) {
             return Err(over(ModuleLimit::CompileTime, timeout_ms));
         }
-        let out_of_memory = |text: &str| {
-            text.contains("memory allocation of")
-                || text.contains("out of memory")
-                || text.contains("Cannot allocate memory")
-        };
+        if answer.len() as u64 > output_max {
+            return Err(self.over(hash, ModuleLimit::CompiledBytes, answer.len() as u64 - 1));
+        }
         match answer.split_first() {
-            Some((0, artifact)) if status.success() => Ok(artifact.to_vec()),
+            Some((0, _)) if status.success() => Ok(answer),
             Some((1, message)) if status.success() => {
                 let reason = String::from_utf8_lossy(message).into_owned();
-                if out_of_memory(&reason) {
-                    return Err(over(ModuleLimit::CompileMemory, output_max));
+                if is_out_of_memory(&reason) {
+                    return Err(over(ModuleLimit::CompileMemory, memory_max));
                 }
                 Err(LoadError::Invalid {
                     module: hash,
                     reason,
                 })
             }
-            _ if out_of_memory(&stderr_text) || answer.len() as u64 > output_max => {
-                Err(over(ModuleLimit::CompileMemory, output_max))
+            _ if is_out_of_memory(&stderr_text) => {
+                Err(over(ModuleLimit::CompileMemory, memory_max))
             }
             _ => Err(failed(format!(
                 "the compiler process ended with {status}: {}",
@@ -227,6 +266,13 @@ impl Drop for SlotGuard<'_> {
         *running -= 1;
         self.compiler.finished.notify_one();
     }
+}
+
+/// Whether a compiler's message says it ran out of memory.
+fn is_out_of_memory(text: &str) -> bool {
+    text.contains("memory allocation of")
+        || text.contains("out of memory")
+        || text.contains("Cannot allocate memory")
 }
 
 /// Reads everything, or `max + 1` bytes if there is more than `max`.

@@ -46,17 +46,23 @@ impl DiskCache {
     }
 
     /// Deletes the least recently used files until the total is within
-    /// `bytes_max`.
-    fn evict(&self) {
+    /// `bytes_max`, never `keep` (the file just stored, which a coarse
+    /// clock could make look as old as others); ties go to the path.
+    /// Temporary files left by a crash are swept first.
+    fn evict(&self, keep: &Path) {
+        sweep_stale_temporaries(&self.dir);
         let mut files = cached_files(&self.root);
         let mut total: u64 = files.iter().map(|f| f.size).sum();
         if total <= self.bytes_max {
             return;
         }
-        files.sort_by_key(|f| f.used);
+        files.sort_by(|a, b| a.used.cmp(&b.used).then_with(|| a.path.cmp(&b.path)));
         for file in files {
             if total <= self.bytes_max {
                 break;
+            }
+            if file.path == keep {
+                continue;
             }
             match std::fs::remove_file(&file.path) {
                 Ok(()) => total -= file.size,
@@ -111,14 +117,43 @@ impl DiskCache {
             .serialize()
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         create_private_dir(&self.dir)?;
-        let mut file = tempfile_in(&self.dir)?;
-        file.1.write_all(MAGIC)?;
-        file.1.write_all(blake3::hash(&body).as_bytes())?;
-        file.1.write_all(&body)?;
-        file.1.sync_all()?;
-        std::fs::rename(&file.0, self.path(hash))?;
-        self.evict();
+        let (temporary, mut file) = tempfile_in(&self.dir)?;
+        let written = file
+            .write_all(MAGIC)
+            .and_then(|()| file.write_all(blake3::hash(&body).as_bytes()))
+            .and_then(|()| file.write_all(&body))
+            .and_then(|()| file.sync_all())
+            .and_then(|()| std::fs::rename(&temporary, self.path(hash)));
+        if let Err(error) = written {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(error);
+        }
+        self.evict(&self.path(hash));
         Ok(())
+    }
+}
+
+/// How old a temporary file must be before a sweep deletes it (a store in
+/// progress takes far less).
+const STALE_TEMPORARY_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes temporary files in `dir` older than [`STALE_TEMPORARY_AGE`]:
+/// left by a process that died while storing.
+fn sweep_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let stale = entry.file_name().to_string_lossy().starts_with(".tmp-")
+            && entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_TEMPORARY_AGE);
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 

@@ -129,6 +129,20 @@ impl LoadError {
     pub fn is_deterministic(&self) -> bool {
         !matches!(self, LoadError::Compiler { .. })
     }
+
+    /// Whether the refusal depends on circumstances as well as on the bytes:
+    /// the compile deadline or memory ceiling, which a loaded machine may
+    /// miss for a module an idle one compiles. Such refusals are remembered
+    /// only for a while (`refusal_ttl`).
+    pub fn is_circumstantial(&self) -> bool {
+        matches!(
+            self,
+            LoadError::OverLimit {
+                limit: ModuleLimit::CompileTime | ModuleLimit::CompileMemory,
+                ..
+            }
+        )
+    }
 }
 
 /// The limits a module can be over, each named for its setting.
@@ -146,6 +160,14 @@ pub enum ModuleLimit {
     Nesting,
     /// `br_table_targets_max`.
     BrTableTargets,
+    /// `types_max`.
+    Types,
+    /// `exports_max`.
+    Exports,
+    /// At most 64 imports (the ABI has three).
+    Imports,
+    /// `compiled_bytes_max`: the compiled code.
+    CompiledBytes,
     /// One memory per module (the ABI's `memory`).
     Memories,
     /// One table per module.
@@ -170,6 +192,10 @@ impl ModuleLimit {
             ModuleLimit::Locals => "locals_max",
             ModuleLimit::Nesting => "nesting_max",
             ModuleLimit::BrTableTargets => "br_table_targets_max",
+            ModuleLimit::Types => "types_max",
+            ModuleLimit::Exports => "exports_max",
+            ModuleLimit::Imports => "64 imports per module",
+            ModuleLimit::CompiledBytes => "compiled_bytes_max",
             ModuleLimit::Memories => "one memory per module",
             ModuleLimit::Tables => "one table per module",
             ModuleLimit::InitialMemory => "memory_bytes_ceiling",
@@ -193,6 +219,12 @@ impl ModuleLimit {
             ModuleLimit::Nesting => format!("{subject} nests blocks {found} deep, {over}"),
             ModuleLimit::BrTableTargets => {
                 format!("{subject} has {found} br_table targets, {over}")
+            }
+            ModuleLimit::Types => format!("{subject} declares {found} types, {over}"),
+            ModuleLimit::Exports => format!("{subject} has {found} exports, {over}"),
+            ModuleLimit::Imports => format!("{subject} has {found} imports, {over}"),
+            ModuleLimit::CompiledBytes => {
+                format!("{subject} compiles to {found} bytes of code, {over}")
             }
             ModuleLimit::Memories => format!("{subject} has {found} memories, {over}"),
             ModuleLimit::Tables => format!("{subject} has {found} tables, {over}"),

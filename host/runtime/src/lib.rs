@@ -82,7 +82,10 @@ impl Runtime {
                 config.modules_in_memory_bytes_max,
             ),
             compiler: Compiler::new(config.compile.clone(), CodeSettings::of(&config)),
-            refusals: Refusals::new(config.compile.refusals_remembered_max),
+            refusals: Refusals::new(
+                config.compile.refusals_remembered_max,
+                config.compile.refusal_ttl,
+            ),
             engine,
             linker,
             config,
@@ -98,12 +101,7 @@ impl Runtime {
     /// Loads a module from its bytes: checks it against the ABI, compiles it
     /// (or takes it from the cache) and keeps it for later calls.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<TaskModule>, LoadError> {
-        if bytes.len() as u64 > self.config.module_bytes_max {
-            return Err(LoadError::TooLarge {
-                size: bytes.len() as u64,
-                limit: self.config.module_bytes_max,
-            });
-        }
+        self.check_size(bytes)?;
         let hash = ModuleHash::of(bytes);
         if let Some(module) = self.modules.get(&hash) {
             return Ok(module);
@@ -158,6 +156,7 @@ impl Runtime {
         bytes: &[u8],
         use_disk: bool,
     ) -> Result<TaskModule, LoadError> {
+        self.check_size(bytes)?;
         if let Some(refusal) = self.refusals.get(&hash) {
             return Err(refusal);
         }
@@ -179,6 +178,16 @@ impl Runtime {
             self.refusals.remember(hash, refusal.clone());
         }
         prepared
+    }
+
+    fn check_size(&self, bytes: &[u8]) -> Result<(), LoadError> {
+        if bytes.len() as u64 > self.config.module_bytes_max {
+            return Err(LoadError::TooLarge {
+                size: bytes.len() as u64,
+                limit: self.config.module_bytes_max,
+            });
+        }
+        Ok(())
     }
 
     /// Everything that can be known before compiling: the structural

@@ -9,19 +9,55 @@
 //! The pass does not validate: wasmtime's validator still runs at compile
 //! time. Whatever it cannot parse is refused as [`LoadError::Invalid`].
 
+use crate::abi::check_import;
 use crate::config::{CompileLimits, RuntimeConfig};
 use crate::error::{LoadError, ModuleLimit};
-use crate::module::{ModuleHash, SIGNATURE_SECTION};
+use crate::module::{ModuleHash, SIGNATURE_SECTION, TASK_EXPORT_PREFIX};
 use wasmtime::wasmparser::{
     CompositeInnerType, Encoding, ExternalKind, FunctionBody, MemoryType, Operator, Parser,
     Payload, TableType, TypeRef, ValType,
 };
 
-/// A function type, as the ABI check needs it.
+/// The most value types of a function type kept to describe it; a larger
+/// one is kept as its counts only (no ABI type is that large).
+const FUNC_SIG_TYPES_KEPT: usize = 16;
+/// The most imports a module may have: the ABI has three, which a module may
+/// repeat.
+pub(crate) const IMPORTS_MAX: u32 = 64;
+
+/// A function type, as the ABI check needs it: its counts, and its value
+/// types when there are at most [`FUNC_SIG_TYPES_KEPT`] (else empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FuncSig {
+    pub(crate) param_count: usize,
+    pub(crate) result_count: usize,
     pub(crate) params: Vec<ValType>,
     pub(crate) results: Vec<ValType>,
+}
+
+impl FuncSig {
+    fn of(f: &wasmtime::wasmparser::FuncType) -> FuncSig {
+        let small = f.params().len() + f.results().len() <= FUNC_SIG_TYPES_KEPT;
+        FuncSig {
+            param_count: f.params().len(),
+            result_count: f.results().len(),
+            params: if small {
+                f.params().to_vec()
+            } else {
+                Vec::new()
+            },
+            results: if small {
+                f.results().to_vec()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    /// Whether the value types are all kept.
+    pub(crate) fn is_complete(&self) -> bool {
+        self.params.len() == self.param_count && self.results.len() == self.result_count
+    }
 }
 
 /// What the pass learned about a module that is within the limits.
@@ -29,13 +65,12 @@ pub(crate) struct FuncSig {
 pub(crate) struct ModuleFacts {
     /// Types by index; `None` for a type that is not a function type.
     pub(crate) types: Vec<Option<FuncSig>>,
-    /// Imports in order: module, name and what is imported.
-    pub(crate) imports: Vec<(String, String, TypeRef)>,
     /// The type index of every function, imported ones first.
     pub(crate) functions: Vec<u32>,
     /// Every memory, imported ones first.
     pub(crate) memories: Vec<MemoryType>,
-    /// Exports: name, kind, index.
+    /// The exports the ABI names (`memory`, `weft_alloc`, `weft_task.*`):
+    /// name, kind, index. Others are not kept.
     pub(crate) exports: Vec<(String, ExternalKind, u32)>,
     /// The concatenated `weft_tasks` sections.
     pub(crate) section: Vec<u8>,
@@ -87,31 +122,37 @@ pub(crate) fn precheck(
                 for group in reader {
                     let group = group.map_err(|e| invalid(e.to_string()))?;
                     for sub in group.into_types() {
+                        if facts.types.len() as u64 >= u64::from(limits.types_max) {
+                            return Err(over(
+                                ModuleLimit::Types,
+                                facts.types.len() as u64 + 1,
+                                limits.types_max.into(),
+                                None,
+                            ));
+                        }
                         facts.types.push(match &sub.composite_type.inner {
-                            CompositeInnerType::Func(f) => Some(FuncSig {
-                                params: f.params().to_vec(),
-                                results: f.results().to_vec(),
-                            }),
+                            CompositeInnerType::Func(f) => Some(FuncSig::of(f)),
                             _ => None,
                         });
                     }
                 }
             }
             Payload::ImportSection(reader) => {
+                if reader.count() > IMPORTS_MAX {
+                    return Err(over(
+                        ModuleLimit::Imports,
+                        reader.count().into(),
+                        IMPORTS_MAX.into(),
+                        None,
+                    ));
+                }
                 for import in reader.into_imports() {
                     let import = import.map_err(|e| invalid(e.to_string()))?;
-                    match import.ty {
-                        TypeRef::Func(ty) | TypeRef::FuncExact(ty) => {
-                            facts.functions.push(ty);
-                            imported_functions += 1;
-                        }
-                        TypeRef::Memory(memory) => facts.memories.push(memory),
-                        TypeRef::Table(table) => tables.push(table),
-                        TypeRef::Global(_) | TypeRef::Tag(_) => {}
+                    check_import(hash, &facts.types, import.module, import.name, &import.ty)?;
+                    if let TypeRef::Func(ty) | TypeRef::FuncExact(ty) = import.ty {
+                        facts.functions.push(ty);
+                        imported_functions += 1;
                     }
-                    facts
-                        .imports
-                        .push((import.module.into(), import.name.into(), import.ty));
                 }
             }
             Payload::FunctionSection(reader) => {
@@ -133,6 +174,8 @@ pub(crate) fn precheck(
             Payload::TableSection(reader) => {
                 for table in reader {
                     tables.push(table.map_err(|e| invalid(e.to_string()))?.ty);
+                    check_pool_limits(&facts.memories, &tables, config)
+                        .map_err(|(limit, found, allowed)| over(limit, found, allowed, None))?;
                 }
             }
             Payload::MemorySection(reader) => {
@@ -140,14 +183,28 @@ pub(crate) fn precheck(
                     facts
                         .memories
                         .push(memory.map_err(|e| invalid(e.to_string()))?);
+                    check_pool_limits(&facts.memories, &tables, config)
+                        .map_err(|(limit, found, allowed)| over(limit, found, allowed, None))?;
                 }
             }
             Payload::ExportSection(reader) => {
+                if reader.count() > limits.exports_max {
+                    return Err(over(
+                        ModuleLimit::Exports,
+                        reader.count().into(),
+                        limits.exports_max.into(),
+                        None,
+                    ));
+                }
                 for export in reader {
                     let export = export.map_err(|e| invalid(e.to_string()))?;
-                    facts
-                        .exports
-                        .push((export.name.into(), export.kind, export.index));
+                    if matches!(export.name, "memory" | "weft_alloc")
+                        || export.name.starts_with(TASK_EXPORT_PREFIX)
+                    {
+                        facts
+                            .exports
+                            .push((export.name.into(), export.kind, export.index));
+                    }
                 }
             }
             Payload::CodeSectionStart { size, .. } if u64::from(size) > limits.code_bytes_max => {
@@ -193,7 +250,9 @@ pub(crate) fn precheck(
 }
 
 /// The pooling allocator's limits: one memory and one table, each no larger
-/// at the start than a task may ever have.
+/// at the start than a task may ever have. Checked as each is read (so a
+/// module of a million memories is refused at the second) and at the end
+/// (imported ones are counted too).
 fn check_pool_limits(
     memories: &[MemoryType],
     tables: &[TableType],

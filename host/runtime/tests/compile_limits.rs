@@ -50,7 +50,7 @@ fn the_measured_bombs_are_refused_by_the_default_structural_limits() {
 }
 
 #[test]
-fn each_structural_limit_refuses_just_over_it_and_accepts_at_it() {
+fn each_structural_limit_refuses_over_it_and_accepts_within_it() {
     let limits = CompileLimits {
         functions_max: 50,
         function_bytes_max: 10_000,
@@ -187,4 +187,55 @@ fn pool_limits_are_named_not_called_invalid_webassembly() {
     let error = runtime.load(&two_memories).expect_err("two memories");
     assert_eq!(over_limit(&error).0, ModuleLimit::Memories, "{error}");
     assert!(!error.to_string().contains("not a valid"), "{error}");
+}
+
+#[test]
+fn counts_that_would_cost_memory_before_compiling_are_capped_as_they_are_read() {
+    let runtime = runtime_with(CompileLimits {
+        types_max: 10,
+        exports_max: 10,
+        ..CompileLimits::default()
+    });
+    let many = |item: &str, n: usize| -> Vec<u8> {
+        let items: String = (0..n).map(|i| item.replace("N", &i.to_string())).collect();
+        wat::parse_str(format!(
+            r#"(module {items} (memory (export "memory") 1)
+                (func (export "weft_alloc") (param i32) (result i32) i32.const 0))"#
+        ))
+        .expect("wat")
+    };
+    let cases = [
+        (
+            many("(type (func (param i32 i32 i64)))", 11),
+            ModuleLimit::Types,
+        ),
+        (
+            many(r#"(global (export "gN") i32 (i32.const 0))"#, 9),
+            ModuleLimit::Exports,
+        ),
+        (
+            many(r#"(import "weft" "log" (func (param i32 i32 i32)))"#, 65),
+            ModuleLimit::Imports,
+        ),
+        (many("(memory 1)", 1), ModuleLimit::Memories),
+    ];
+    for (bytes, limit) in cases {
+        let error = runtime.load(&bytes).expect_err("over a count");
+        assert_eq!(over_limit(&error).0, limit, "{error}");
+    }
+    assert_eq!(runtime.compilations(), 0);
+}
+
+#[test]
+fn compiled_code_over_its_limit_is_refused() {
+    let runtime = runtime_with(CompileLimits {
+        compiled_bytes_max: 4 << 10,
+        ..CompileLimits::default()
+    });
+    let error = runtime
+        .load(&Shape::CallIndirectDense { calls: 1_000 }.build())
+        .expect_err("compiles to more than 4 KiB");
+    let (limit, found, allowed, _) = over_limit(&error);
+    assert_eq!(limit, ModuleLimit::CompiledBytes, "{error}");
+    assert!(found > allowed, "{error}");
 }

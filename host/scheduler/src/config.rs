@@ -11,6 +11,8 @@ pub const DEFAULT_MODULE_STORE_BYTES_MAX: u64 = 1 << 30;
 /// Default of [`SchedulerConfig::module_bytes_max`]: 64 MiB, the workers'
 /// runtime default, so a module no worker would load is refused at upload.
 pub const DEFAULT_MODULE_BYTES_MAX: u64 = 64 << 20;
+/// Default of [`SchedulerConfig::module_refusal_ttl`]: 10 minutes.
+pub const DEFAULT_MODULE_REFUSAL_TTL: Duration = Duration::from_secs(600);
 /// Default of [`SchedulerConfig::outbox_messages_max`].
 pub const DEFAULT_OUTBOX_MESSAGES_MAX: usize = 1 << 20;
 /// Default of [`SchedulerConfig::connections_max`].
@@ -36,6 +38,10 @@ pub struct SchedulerConfig {
     pub module_store_bytes_max: u64,
     /// `module_bytes_max`: the largest module accepted at upload.
     pub module_bytes_max: u64,
+    /// `module_refusal_ttl`: how long a worker's refusal of a module for
+    /// its compile deadline or memory ceiling is passed on to the other
+    /// workers (refusals for what the bytes are last as long as the module).
+    pub module_refusal_ttl: Duration,
     /// `outbox_messages_max`: messages waiting to be written to one
     /// connection; a peer that falls this far behind is disconnected.
     pub outbox_messages_max: usize,
@@ -64,6 +70,7 @@ impl Default for SchedulerConfig {
             graph: GraphLimits::default(),
             module_store_bytes_max: DEFAULT_MODULE_STORE_BYTES_MAX,
             module_bytes_max: DEFAULT_MODULE_BYTES_MAX,
+            module_refusal_ttl: DEFAULT_MODULE_REFUSAL_TTL,
             outbox_messages_max: DEFAULT_OUTBOX_MESSAGES_MAX,
             connections_max: DEFAULT_CONNECTIONS_MAX,
             client_grace: DEFAULT_CLIENT_GRACE,
@@ -82,6 +89,7 @@ impl std::fmt::Debug for SchedulerConfig {
             .field("connection", &self.connection)
             .field("module_store_bytes_max", &self.module_store_bytes_max)
             .field("module_bytes_max", &self.module_bytes_max)
+            .field("module_refusal_ttl", &self.module_refusal_ttl)
             .field("outbox_messages_max", &self.outbox_messages_max)
             .field("connections_max", &self.connections_max)
             .field("client_grace", &self.client_grace)

@@ -8,21 +8,32 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use weft_core::TenantId;
+use weft_proto::messages::WorkerCommand;
+
+/// Why a worker refused a module, and until when that holds (`None`: as
+/// long as the module is stored).
+#[derive(Debug)]
+struct Refusal {
+    message: String,
+    until: Option<Instant>,
+}
 
 /// Modules by BLAKE3 hash.
 #[derive(Debug, Default)]
 pub(crate) struct ModuleStore {
     modules: HashMap<[u8; 32], Arc<Vec<u8>>>,
     owners: HashMap<[u8; 32], BTreeSet<TenantId>>,
-    refused: HashMap<[u8; 32], String>,
+    refused: HashMap<[u8; 32], Refusal>,
     bytes: u64,
     bytes_max: u64,
     module_bytes_max: u64,
+    refusal_ttl: Duration,
 }
 
 impl ModuleStore {
-    pub(crate) fn new(bytes_max: u64, module_bytes_max: u64) -> Self {
+    pub(crate) fn new(bytes_max: u64, module_bytes_max: u64, refusal_ttl: Duration) -> Self {
         ModuleStore {
             modules: HashMap::new(),
             owners: HashMap::new(),
@@ -30,6 +41,7 @@ impl ModuleStore {
             bytes: 0,
             bytes_max,
             module_bytes_max,
+            refusal_ttl,
         }
     }
 
@@ -64,17 +76,52 @@ impl ModuleStore {
         self.modules.get(hash).cloned()
     }
 
-    /// Remembers that a worker refused the stored module `hash`, and why
-    /// (one refusal per stored module; unknown hashes are ignored).
-    pub(crate) fn refuse(&mut self, hash: [u8; 32], message: String) {
-        if self.modules.contains_key(&hash) {
-            self.refused.entry(hash).or_insert(message);
+    /// Remembers that a worker refused the stored module `hash`, and why:
+    /// for as long as the module is stored if `lasting`, else for
+    /// `module_refusal_ttl` (a compile deadline or memory ceiling a loaded
+    /// machine may miss). Unknown hashes are ignored; a lasting refusal is
+    /// not replaced.
+    pub(crate) fn refuse(&mut self, hash: [u8; 32], message: String, lasting: bool) {
+        if !self.modules.contains_key(&hash) {
+            return;
+        }
+        let until = (!lasting).then(|| Instant::now() + self.refusal_ttl);
+        match self.refused.get(&hash) {
+            Some(Refusal { until: None, .. }) => {}
+            _ => {
+                self.refused.insert(hash, Refusal { message, until });
+            }
         }
     }
 
-    /// Why a worker refused the module `hash`, if one did.
-    pub(crate) fn refusal(&self, hash: &[u8; 32]) -> Option<&str> {
-        self.refused.get(hash).map(String::as_str)
+    /// Why a worker refused the module `hash`, if one did and it still holds.
+    pub(crate) fn refusal(&mut self, hash: &[u8; 32]) -> Option<&str> {
+        let expired = self
+            .refused
+            .get(hash)
+            .is_some_and(|r| r.until.is_some_and(|until| Instant::now() >= until));
+        if expired {
+            self.refused.remove(hash);
+        }
+        self.refused.get(hash).map(|r| r.message.as_str())
+    }
+
+    /// The answer to a worker's `GetModule`: the refusal, the bytes, or
+    /// that there is no such module.
+    pub(crate) fn answer(&mut self, hash: [u8; 32]) -> WorkerCommand {
+        if let Some(message) = self.refusal(&hash) {
+            return WorkerCommand::ModuleRefused {
+                hash,
+                message: message.to_string(),
+            };
+        }
+        match self.get(&hash) {
+            Some(bytes) => WorkerCommand::Module {
+                hash,
+                bytes: bytes.as_ref().clone(),
+            },
+            None => WorkerCommand::ModuleMissing { hash },
+        }
     }
 
     /// Whether `tenant` uploaded the module `hash`.
@@ -90,7 +137,7 @@ mod tests {
     #[test]
     fn stores_by_hash_and_bounds_the_total() {
         let (a, b) = (TenantId(1), TenantId(2));
-        let mut store = ModuleStore::new(10, 8);
+        let mut store = ModuleStore::new(10, 8, Duration::from_secs(600));
         let hash = store.insert(vec![1; 6], a).unwrap();
         assert_eq!(hash, *blake3::hash(&[1; 6]).as_bytes());
         assert!(store.has(&hash, a) && !store.has(&hash, b));
@@ -105,10 +152,28 @@ mod tests {
         assert!(store.get(&hash).is_some());
         let err = store.insert(vec![3; 9], a).unwrap_err();
         assert!(err.contains("module_bytes_max"), "{err}");
-        store.refuse([7; 32], "unknown".into());
+        store.refuse([7; 32], "unknown".into(), true);
         assert_eq!(store.refusal(&[7; 32]), None, "only stored modules");
-        store.refuse(hash, "over locals_max".into());
-        store.refuse(hash, "a second opinion".into());
-        assert_eq!(store.refusal(&hash), Some("over locals_max"));
+        store.refusal_ttl = Duration::ZERO;
+        store.refuse(hash, "compile_timeout".into(), false);
+        assert_eq!(
+            store.refusal(&hash),
+            None,
+            "a circumstantial refusal expires"
+        );
+        store.refusal_ttl = Duration::from_secs(600);
+        store.refuse(hash, "compile_timeout".into(), false);
+        assert_eq!(store.refusal(&hash), Some("compile_timeout"));
+        store.refuse(hash, "over locals_max".into(), true);
+        store.refuse(hash, "compile_timeout".into(), false);
+        assert_eq!(
+            store.refusal(&hash),
+            Some("over locals_max"),
+            "lasting wins"
+        );
+        assert!(matches!(
+            store.answer(hash),
+            WorkerCommand::ModuleRefused { .. }
+        ));
     }
 }

@@ -123,7 +123,11 @@ impl State {
     ) -> State {
         State {
             core: Scheduler::new(config.core.clone()),
-            modules: ModuleStore::new(config.module_store_bytes_max, config.module_bytes_max),
+            modules: ModuleStore::new(
+                config.module_store_bytes_max,
+                config.module_bytes_max,
+                config.module_refusal_ttl,
+            ),
             graph_limits: config.graph.clone(),
             clients: HashMap::new(),
             workers: HashMap::new(),
@@ -454,29 +458,20 @@ impl State {
                 stolen,
             },
             WorkerReport::GetModule { hash } => {
-                let reply = match (self.modules.refusal(&hash), self.modules.get(&hash)) {
-                    (Some(message), _) => WorkerCommand::ModuleRefused {
-                        hash,
-                        message: message.to_string(),
-                    },
-                    (None, Some(bytes)) => WorkerCommand::Module {
-                        hash,
-                        bytes: bytes.as_ref().clone(),
-                    },
-                    (None, None) => WorkerCommand::ModuleMissing { hash },
-                };
+                let reply = self.modules.answer(hash);
                 self.send_worker(worker, reply);
                 return;
             }
-            WorkerReport::ModuleRefused { hash, message } => {
+            WorkerReport::ModuleRefused {
+                hash,
+                message,
+                lasting,
+            } => {
                 let module = blake3::Hash::from(hash).to_hex();
-                tracing::info!(
-                    %worker,
-                    module = &module[..12],
-                    %message,
-                    "a worker refused a module; other workers will not compile it"
-                );
-                self.modules.refuse(hash, message);
+                // Debug formatting: the text names the guest's imports and
+                // exports, and must stay on one line.
+                tracing::debug!(%worker, module = &module[..12], ?message, "a worker refused a module");
+                self.modules.refuse(hash, message, lasting);
                 return;
             }
             WorkerReport::Register { .. } => {

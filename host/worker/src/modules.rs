@@ -167,6 +167,9 @@ pub(crate) struct LoadFailure {
     /// Whether every worker would refuse it the same way (so the scheduler
     /// may remember the refusal for all of them).
     pub(crate) deterministic: bool,
+    /// Whether the refusal is for what the bytes are, not for a deadline or
+    /// ceiling a loaded machine may miss.
+    pub(crate) lasting: bool,
 }
 
 /// Checks the bytes against the hash they were asked by, then loads them.
@@ -185,11 +188,13 @@ pub(crate) fn load(
                 weft_runtime::ModuleHash(hash).to_hex()
             ),
             deterministic: false,
+            lasting: false,
         });
     }
     runtime.load(bytes).map_err(|error| LoadFailure {
         message: error.to_string(),
         deterministic: error.is_deterministic(),
+        lasting: !error.is_circumstantial(),
     })
 }
 

@@ -113,6 +113,9 @@ struct Context {
     fetcher: Arc<Fetcher>,
     executors: Executors,
     modules: Modules,
+    /// Compilations allowed at once (`compiles_max`): a module waits here,
+    /// not on a blocking thread.
+    compile_slots: Arc<tokio::sync::Semaphore>,
     /// Inputs being fetched or read back from disk.
     fetching: HashMap<TaskKey, InFlight>,
     /// Inputs to fetch, gathered during this wakeup.
@@ -193,6 +196,9 @@ impl TaskLoop {
             runtime.config().modules_in_memory_max,
             runtime.config().modules_in_memory_bytes_max,
         );
+        let compile_slots = Arc::new(tokio::sync::Semaphore::new(
+            runtime.config().compile.concurrent_max.max(1),
+        ));
         TaskLoop {
             tasks: HashMap::new(),
             metrics_interval: settings.metrics_interval,
@@ -203,6 +209,7 @@ impl TaskLoop {
                 fetcher,
                 executors,
                 modules,
+                compile_slots,
                 fetching: HashMap::new(),
                 to_fetch: Vec::new(),
                 to_read: Vec::new(),
@@ -572,6 +579,7 @@ impl TaskLoop {
                         self.cx.outbox.push(WorkerReport::ModuleRefused {
                             hash,
                             message: truncate(failure.message.clone()),
+                            lasting: failure.lasting,
                         });
                     }
                     self.module_failed(hash, &failure.message);
@@ -625,12 +633,16 @@ impl Context {
         }
         let runtime = self.runtime.clone();
         let tx = self.background_tx.clone();
+        let slots = self.compile_slots.clone();
         self.background.spawn(async move {
+            // Never closed, so acquiring cannot fail.
+            let _slot = slots.acquire_owned().await;
             let loading = tokio::task::spawn_blocking(move || load(&runtime, hash, &bytes)).await;
             let result = loading.unwrap_or_else(|error| {
                 Err(LoadFailure {
                     message: format!("module loading failed: {error}"),
                     deterministic: false,
+                    lasting: false,
                 })
             });
             let _ = tx.send(Background::Loaded { hash, result });

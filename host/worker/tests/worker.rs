@@ -373,8 +373,10 @@ async fn a_missing_or_wrong_module_fails_its_tasks() {
         WorkerReport::ModuleRefused {
             hash: refused,
             message,
+            lasting,
         } => {
             assert_eq!(refused, hash);
+            assert!(lasting, "invalid bytes stay invalid");
             assert!(
                 message.contains("not a valid WebAssembly module"),
                 "{message}"

@@ -27,6 +27,14 @@ pub const DEFAULT_LOCALS_MAX: u32 = 4_096;
 pub const DEFAULT_NESTING_MAX: u32 = 4_096;
 /// Default of [`CompileLimits::br_table_targets_max`].
 pub const DEFAULT_BR_TABLE_TARGETS_MAX: u32 = 65_536;
+/// Default of [`CompileLimits::types_max`].
+pub const DEFAULT_TYPES_MAX: u32 = 100_000;
+/// Default of [`CompileLimits::exports_max`].
+pub const DEFAULT_EXPORTS_MAX: u32 = 100_000;
+/// Default of [`CompileLimits::compiled_bytes_max`]: 512 MiB.
+pub const DEFAULT_COMPILED_BYTES_MAX: u64 = 512 << 20;
+/// Default of [`CompileLimits::refusal_ttl`]: 10 minutes.
+pub const DEFAULT_REFUSAL_TTL: Duration = Duration::from_secs(600);
 /// Default of [`CompileLimits::timeout`]: 90 s.
 pub const DEFAULT_COMPILE_TIMEOUT: Duration = Duration::from_secs(90);
 /// Default of [`CompileLimits::memory_bytes_max`]: 4 GiB.
@@ -56,6 +64,18 @@ pub struct CompileLimits {
     /// `br_table_targets_max`: `br_table` targets in one function, summed
     /// over its `br_table` instructions.
     pub br_table_targets_max: u32,
+    /// `types_max`: types a module may declare.
+    pub types_max: u32,
+    /// `exports_max`: exports a module may have.
+    pub exports_max: u32,
+    /// `compiled_bytes_max`: the largest compiled code accepted (what a
+    /// compiler child may send back; in process, checked after the fact).
+    pub compiled_bytes_max: u64,
+    /// `refusal_ttl`: how long a refusal that depends on circumstances
+    /// (the compile deadline or memory ceiling, on a loaded machine) is
+    /// remembered; refusals for what the bytes are last as long as the
+    /// runtime.
+    pub refusal_ttl: Duration,
     /// `compile_timeout`: wall-clock time one compilation may take. Needs
     /// [`CompilerPlacement::Subprocess`]: a compiler in this process cannot
     /// be stopped.
@@ -82,6 +102,10 @@ impl Default for CompileLimits {
             locals_max: DEFAULT_LOCALS_MAX,
             nesting_max: DEFAULT_NESTING_MAX,
             br_table_targets_max: DEFAULT_BR_TABLE_TARGETS_MAX,
+            types_max: DEFAULT_TYPES_MAX,
+            exports_max: DEFAULT_EXPORTS_MAX,
+            compiled_bytes_max: DEFAULT_COMPILED_BYTES_MAX,
+            refusal_ttl: DEFAULT_REFUSAL_TTL,
             timeout: DEFAULT_COMPILE_TIMEOUT,
             memory_bytes_max: DEFAULT_COMPILE_MEMORY_BYTES_MAX,
             concurrent_max: DEFAULT_COMPILES_CONCURRENT_MAX,
