@@ -50,6 +50,6 @@ pub use messages::{
     TaskFailure, TaskSpec, ToClient, ToWorker,
 };
 pub use operations::RESTART_REASON;
-pub use scheduler::{Scheduler, Summary};
+pub use scheduler::{REPORTED_DURATION_US_MAX, REPORTED_NBYTES_MAX, Scheduler, Summary};
 pub use sharing::shared_name;
 pub use task::StateName;

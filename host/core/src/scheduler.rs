@@ -117,7 +117,7 @@ impl Scheduler {
                 key,
                 workers,
                 nbytes,
-            } => self.scattered(client, key, &workers, nbytes),
+            } => self.scattered(client, key, &workers, clamp_nbytes(nbytes)),
             Event::WorkerJoined { worker, nthreads } => {
                 self.workers
                     .entry(worker)
@@ -133,7 +133,13 @@ impl Scheduler {
                 run,
                 nbytes,
                 duration_us,
-            } => self.task_finished(worker, key, run, nbytes, duration_us),
+            } => self.task_finished(
+                worker,
+                key,
+                run,
+                clamp_nbytes(nbytes),
+                duration_us.min(REPORTED_DURATION_US_MAX),
+            ),
             Event::TaskErred {
                 worker,
                 key,
@@ -464,4 +470,17 @@ impl Scheduler {
             .filter(|d| d.samples > 0)
             .map_or(self.config.unknown_duration_us, |d| d.average_us.max(1))
     }
+}
+
+/// The largest result size the core believes from a report (64 GiB, far over
+/// any `result_bytes_max`): sizes are summed per worker and per tenant, and a
+/// buggy or hostile report of `u64::MAX` must not overflow those sums.
+pub const REPORTED_NBYTES_MAX: u64 = 1 << 36;
+
+/// The longest task duration the core believes from a report (one day):
+/// durations are averaged and summed into backlogs.
+pub const REPORTED_DURATION_US_MAX: u64 = 86_400_000_000;
+
+fn clamp_nbytes(nbytes: u64) -> u64 {
+    nbytes.min(REPORTED_NBYTES_MAX)
 }

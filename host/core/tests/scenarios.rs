@@ -220,3 +220,47 @@ fn an_override_that_drops_the_only_holder_of_a_key_another_new_dataset_names_kee
         vec!["a".to_string(), "b".to_string()]
     );
 }
+
+#[test]
+fn absurd_sizes_and_durations_from_a_worker_do_not_overflow_the_books() {
+    let mut h = Harness::new();
+    let (a, b, client) = (WorkerId(1), WorkerId(2), ClientId(1));
+    for worker in [a, b] {
+        h.event(Event::WorkerJoined {
+            worker,
+            nthreads: 1,
+        });
+    }
+    h.event(Event::ClientConnected {
+        client,
+        tenant: TenantId::OPEN,
+    });
+    let commands = h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![task(1), task(2), task(3)],
+        wants: vec![key(1), key(2)],
+    });
+    // Every result and every duration reported as large as a u64 goes.
+    let mut pending = computes(&commands);
+    while let Some((worker, compute)) = pending.pop() {
+        let commands = h.event(Event::TaskFinished {
+            worker,
+            key: compute.key,
+            run: compute.run,
+            nbytes: u64::MAX,
+            duration_us: u64::MAX,
+        });
+        pending.extend(computes(&commands));
+    }
+    // A task that needs both results is placed by the bytes it would
+    // fetch: summing them must not overflow either.
+    let mut sum = task(4);
+    sum.args = vec![GraphArg::Key(key(1)), GraphArg::Key(key(2))];
+    let commands = h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![sum],
+        wants: vec![key(4)],
+    });
+    assert_eq!(computes(&commands).len(), 1, "the sum was placed");
+    assert_eq!(h.core.state_of(&key(1)), StateName::Memory);
+}
