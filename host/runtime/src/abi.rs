@@ -159,7 +159,7 @@ fn expect_func(
     results: usize,
     expected: &str,
 ) -> Result<(), LoadError> {
-    let (kind, index) = find_export(facts, name).expect("caller found the export");
+    let (kind, index) = required_export(hash, facts, name, "the Weft ABI needs it")?;
     let sig = (kind == ExternalKind::Func)
         .then(|| facts.function_type(index))
         .flatten();
