@@ -9,6 +9,7 @@ mod cluster;
 mod compile_bombs;
 mod datasets;
 mod hostile;
+mod liveness;
 mod loading;
 mod local;
 mod memory;

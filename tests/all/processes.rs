@@ -113,6 +113,15 @@ pub fn kill_pid(pid: u32) {
     assert!(status.success(), "kill -9 {pid} failed");
 }
 
+/// Sends `signal` (`"STOP"`, `"CONT"`, ...) to the process `pid`.
+pub fn signal_pid(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
 impl Drop for Process {
     fn drop(&mut self) {
         self.kill();

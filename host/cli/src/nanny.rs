@@ -15,7 +15,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use weft_proto::messages::{EXIT_MEMORY, EXIT_RESTART};
 
-/// Set in the child's environment: it runs under a nanny.
+/// Set in the child's environment: it runs under a nanny, and its value
+/// is the worker instance (the same for every child of this nanny, so that
+/// a cluster restart knows the worker is back).
 pub(crate) const NANNY_ENV: &str = "WEFT_NANNY";
 
 /// A child that exits (not killed by a signal) sooner than this after
@@ -31,12 +33,13 @@ const PAUSE_MAX: Duration = Duration::from_secs(5);
 pub(crate) fn run(args: &[String]) -> Result<(), Failure> {
     let exe = std::env::current_exe().map_err(Failure::usage)?;
     let mut quick_exits = 0;
+    let instance = weft_worker::new_instance().to_string();
     loop {
         let started = Instant::now();
         let mut child = Command::new(&exe)
             .args(args)
             .arg("--no-nanny")
-            .env(NANNY_ENV, "1")
+            .env(NANNY_ENV, &instance)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

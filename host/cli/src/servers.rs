@@ -34,6 +34,16 @@ pub(crate) struct SchedulerArgs {
     /// How long a restart waits for the workers to be back (restart_timeout).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     restart_timeout: std::time::Duration,
+    /// A worker that sends nothing (its metrics come every 500 ms) for this
+    /// long is removed and its work rescheduled; it must rejoin with
+    /// nothing (worker_ttl). "0s": never.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    worker_ttl: std::time::Duration,
+    /// A client that sends nothing (its heartbeat comes every 2 s) for this
+    /// long is disconnected; its --client-grace then applies (client_ttl).
+    /// "0s": never.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    client_ttl: std::time::Duration,
     /// The tenants file (`weft tenant add ... --tenants FILE`): clients and
     /// workers must then present a token. Reloaded when it changes or on
     /// SIGHUP. Without it, every connection is tenant "default" with admin
@@ -102,12 +112,14 @@ pub(crate) fn scheduler(args: &SchedulerArgs) -> Result<(), Failure> {
         listen: args.listen.clone(),
         module_store_bytes_max: args.module_store_limit,
         module_bytes_max: args.module_limit.as_u64(),
-        client_grace: args.client_grace,
         core: weft_core::SchedulerConfig {
             worker_deaths_max: args.worker_deaths_max,
+            client_grace: args.client_grace,
+            restart_timeout: args.restart_timeout,
+            worker_ttl: args.worker_ttl,
+            client_ttl: args.client_ttl,
             ..weft_core::SchedulerConfig::default()
         },
-        restart_timeout: args.restart_timeout,
         ..SchedulerConfig::default()
     };
     runtime()?.block_on(async {
@@ -202,7 +214,8 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         let argv: Vec<String> = std::env::args().skip(1).collect();
         return crate::nanny::run(&argv);
     }
-    let under_nanny = std::env::var_os(crate::nanny::NANNY_ENV).is_some();
+    let nanny_instance = std::env::var(crate::nanny::NANNY_ENV).ok();
+    let under_nanny = nanny_instance.is_some();
     if under_nanny {
         crate::nanny::exit_when_parent_dies();
     }
@@ -220,6 +233,9 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         token,
         tls,
         name: args.name.clone(),
+        instance: nanny_instance
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(weft_worker::new_instance),
         nthreads,
         memory_limit: args.memory_limit,
         memory_target_fraction: fraction(args.memory_target_fraction),

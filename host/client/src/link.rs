@@ -157,12 +157,20 @@ async fn read_loop(reader: &mut ConnectionReader, state: &Mutex<State>) -> Strin
     }
 }
 
-/// Writes requests as they come, batching what is ready into one flush.
+/// How often the client tells the scheduler it is alive, whatever else it
+/// sends (the scheduler disconnects a client silent for its `client_ttl`,
+/// 30 s by default).
+pub(crate) const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Writes requests as they come, batching what is ready into one flush,
+/// and a heartbeat every [`HEARTBEAT_INTERVAL`].
 async fn write_loop(
     writer: &mut ConnectionWriter,
     outgoing: &mut mpsc::UnboundedReceiver<ClientRequest>,
     state: &Mutex<State>,
 ) -> Ended {
+    let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // A pending flush (requests queued before a reconnection) goes first.
         if writer.queued_bytes() > 0
@@ -170,8 +178,12 @@ async fn write_loop(
         {
             return Ended::Lost(error.to_string());
         }
-        let Some(first) = outgoing.recv().await else {
-            return Ended::ClientDone;
+        let first = tokio::select! {
+            first = outgoing.recv() => match first {
+                Some(first) => first,
+                None => return Ended::ClientDone,
+            },
+            _ = heartbeat.tick() => ClientRequest::Heartbeat,
         };
         let mut pending = Some(first);
         let mut released = Vec::new();

@@ -1,5 +1,7 @@
 //! The scheduler core's tunables, each with its name and default.
 
+use std::time::Duration;
+
 /// Settings of a [`Scheduler`](crate::Scheduler).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchedulerConfig {
@@ -24,7 +26,31 @@ pub struct SchedulerConfig {
     /// worker deaths fails with a killed-workers error instead of being
     /// sent to kill another worker. At least 1. Default 3.
     pub worker_deaths_max: u32,
+    /// `worker_ttl`: a worker that sends nothing (not even its metrics) for
+    /// this long is removed as if it had died, its work rescheduled; when
+    /// it speaks again it is told to rejoin with nothing. Zero: never.
+    /// Default 10 s.
+    pub worker_ttl: Duration,
+    /// `client_ttl`: a connected client that sends nothing (not even its
+    /// heartbeat) for this long is disconnected (then its `client_grace`
+    /// applies). Zero: never. Default 30 s.
+    pub client_ttl: Duration,
+    /// `client_grace`: how long what a disconnected client held is kept
+    /// for it to resume its session. Default 10 s.
+    pub client_grace: Duration,
+    /// `restart_timeout`: how long a restart waits for the workers it
+    /// restarted to be back before it reports failure. Default 30 s.
+    pub restart_timeout: Duration,
 }
+
+/// Default of [`SchedulerConfig::worker_ttl`].
+pub const DEFAULT_WORKER_TTL: Duration = Duration::from_secs(10);
+/// Default of [`SchedulerConfig::client_ttl`].
+pub const DEFAULT_CLIENT_TTL: Duration = Duration::from_secs(30);
+/// Default of [`SchedulerConfig::client_grace`].
+pub const DEFAULT_CLIENT_GRACE: Duration = Duration::from_secs(10);
+/// Default of [`SchedulerConfig::restart_timeout`].
+pub const DEFAULT_RESTART_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
@@ -35,6 +61,10 @@ impl Default for SchedulerConfig {
             unknown_duration_us: 1_000,
             bandwidth_bytes_per_s: 1 << 30,
             worker_deaths_max: 3,
+            worker_ttl: DEFAULT_WORKER_TTL,
+            client_ttl: DEFAULT_CLIENT_TTL,
+            client_grace: DEFAULT_CLIENT_GRACE,
+            restart_timeout: DEFAULT_RESTART_TIMEOUT,
         }
     }
 }

@@ -196,6 +196,7 @@ impl Scheduler {
         let Some(state) = self.clients.remove(&client) else {
             return;
         };
+        self.forget_client_timer(client);
         self.operations.retain(|(holder, _), _| *holder != client);
         let mut held: Vec<TaskId> = state.wants.into_iter().collect();
         held.sort_unstable();

@@ -83,6 +83,24 @@ pub enum Event {
         /// Its tenant: the keys it names are that tenant's.
         tenant: TenantId,
     },
+    /// A client's connection dropped, and it may resume its session: what
+    /// it holds is kept for `client_grace` (see `ClientResumed`).
+    ClientDisconnected {
+        /// The client.
+        client: ClientId,
+    },
+    /// A client said it is alive (its heartbeat). Every other event from a
+    /// client counts too.
+    ClientHeartbeat {
+        /// The client.
+        client: ClientId,
+    },
+    /// A worker said it is alive (its metrics, say). Every other report
+    /// from a worker counts too.
+    WorkerHeartbeat {
+        /// The worker.
+        worker: WorkerId,
+    },
     /// A client is gone for good: everything it held is released.
     ClientGone {
         /// The client.
@@ -117,12 +135,15 @@ pub enum Event {
         /// Its size.
         nbytes: u64,
     },
-    /// A worker joined.
+    /// A worker joined, or joined again after a restart or a `Rejoin`.
     WorkerJoined {
         /// The worker.
         worker: WorkerId,
         /// Its executor threads.
         nthreads: u32,
+        /// Its instance: the same across its restarts, in place or by its
+        /// nanny (a restart waits for the same instances to be back).
+        instance: u64,
     },
     /// A worker left or died; everything it held is gone.
     WorkerLeft {
@@ -197,7 +218,8 @@ pub enum Event {
         message: String,
     },
     /// A client reconnected within its grace period: it is told again where
-    /// each of its keys stands.
+    /// each of its keys stands, and which of its futures were cancelled or
+    /// lost while it was away.
     ClientResumed {
         /// The client.
         client: ClientId,
@@ -267,10 +289,16 @@ pub enum Event {
         /// The dataset's name.
         name: String,
     },
-    /// Forget every task; every future is cancelled with reason "restart";
-    /// workers are taken to hold nothing and run nothing (the driver
-    /// restarts them).
-    Restart,
+    /// A client restarts the cluster: every task is forgotten, every future
+    /// cancelled with reason "restart", every worker told to restart. The
+    /// client is answered with `Done` when the same worker instances have
+    /// joined again, or with an error at `restart_timeout`.
+    Restart {
+        /// The client.
+        client: ClientId,
+        /// Echoed in `Done`.
+        request: u64,
+    },
     /// Forget one tenant's tasks: its datasets are unpublished, its
     /// clients' futures cancelled with reason "restart". Workers are not
     /// restarted; other tenants are untouched.
@@ -312,6 +340,21 @@ pub enum Command {
     Worker(WorkerId, ToWorker),
     /// To a client.
     Client(ClientId, ToClient),
+    /// Close the connection speaking for this client: it sent nothing for
+    /// `client_ttl`. Its session stays; report the close as for any other
+    /// (`ClientDisconnected`, or `ClientGone` for a client without one).
+    DisconnectClient {
+        /// The client.
+        client: ClientId,
+        /// Why, for the log.
+        reason: String,
+    },
+    /// The client did not resume within its `client_grace`: everything it
+    /// held is released, and its session is over.
+    ClientExpired {
+        /// The client.
+        client: ClientId,
+    },
 }
 
 /// Messages to workers.
@@ -338,6 +381,15 @@ pub enum ToWorker {
         key: TaskKey,
         /// Its run.
         run: u32,
+    },
+    /// Restart (a cluster restart): drop everything, then join again.
+    Restart,
+    /// The worker was removed from the books (it was silent for
+    /// `worker_ttl`): drop every value and task, then join again with
+    /// nothing.
+    Rejoin {
+        /// Why it was removed.
+        reason: String,
     },
 }
 
@@ -417,4 +469,40 @@ pub enum ToClient {
         /// Why.
         reason: String,
     },
+}
+
+impl Event {
+    /// The worker whose report this is (not for joining and leaving, which
+    /// the driver reports about a worker).
+    pub(crate) fn reporting_worker(&self) -> Option<WorkerId> {
+        match self {
+            Event::WorkerHeartbeat { worker }
+            | Event::TaskFinished { worker, .. }
+            | Event::TaskErred { worker, .. }
+            | Event::FetchFailed { worker, .. }
+            | Event::StealResponse { worker, .. }
+            | Event::ReplicaAdded { worker, .. }
+            | Event::ReplicaFailed { worker, .. } => Some(*worker),
+            _ => None,
+        }
+    }
+
+    /// The client that sent this (not for connecting and leaving).
+    pub(crate) fn client(&self) -> Option<ClientId> {
+        match self {
+            Event::ClientHeartbeat { client }
+            | Event::UpdateGraph { client, .. }
+            | Event::ReleaseKeys { client, .. }
+            | Event::Scattered { client, .. }
+            | Event::Cancel { client, .. }
+            | Event::PublishDatasets { client, .. }
+            | Event::GetDataset { client, .. }
+            | Event::ShareDataset { client, .. }
+            | Event::UnpublishDataset { client, .. }
+            | Event::Replicate { client, .. }
+            | Event::Rebalance { client, .. }
+            | Event::Restart { client, .. } => Some(*client),
+            _ => None,
+        }
+    }
 }

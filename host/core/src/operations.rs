@@ -101,11 +101,6 @@ impl Scheduler {
         }
     }
 
-    /// See [`crate::Event::Restart`].
-    pub(crate) fn restart(&mut self) {
-        self.restart_tenant(None);
-    }
-
     /// Forgets `tenant`'s tasks (every tenant's with `None`): its datasets
     /// go, its clients' futures are cancelled with reason "restart", and
     /// what only it held is freed on the workers.
@@ -148,8 +143,11 @@ impl Scheduler {
         self.keys.clear();
         self.queue.clear();
         for worker in self.workers.values_mut() {
-            let nthreads = worker.nthreads;
-            *worker = crate::worker::WorkerState::new(nthreads);
+            *worker = crate::worker::WorkerState::new(
+                worker.nthreads,
+                worker.instance,
+                worker.last_heard,
+            );
         }
     }
 
@@ -448,19 +446,6 @@ impl Scheduler {
                 )
             });
             self.send(Command::Client(client, ToClient::Done { request, error }));
-        }
-    }
-
-    /// See [`crate::Event::ClientResumed`].
-    pub(crate) fn client_resumed(&mut self, client: ClientId) {
-        let Some(state) = self.clients.get(&client) else {
-            self.clients.entry(client).or_default();
-            return;
-        };
-        let mut held: Vec<TaskId> = state.wants.iter().copied().collect();
-        held.sort_unstable();
-        for id in held {
-            self.report_status(client, id);
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::ids::{ClientId, StimulusId, TaskId, TenantId, WorkerId, wire_key};
 use crate::log::{Transition, TransitionLog};
 use crate::messages::{Command, Event, ModuleHash};
 use crate::task::{StateName, Task, TaskState};
+use crate::time::Time;
 use crate::worker::WorkerState;
 use slab::Slab;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -28,16 +29,21 @@ pub(crate) struct ClientState {
     /// Other tenants' tasks it holds through shared datasets: its name for
     /// each (`sharing::shared_name`) → the task's key on workers.
     pub(crate) aliases: HashMap<TaskKey, TaskKey>,
+    /// Connected, or away within its grace.
+    pub(crate) presence: crate::liveness::Presence,
 }
 
 /// The scheduler's decision logic: consumes [`Event`]s, produces
-/// [`Command`]s. No I/O, no clock, no randomness: the same events give the
-/// same commands.
+/// [`Command`]s. No I/O, no clock, no randomness: the same events at the
+/// same times give the same commands.
 ///
-/// Driving it: call [`Scheduler::handle`] for each event (with a stimulus id
-/// that names it), then drain [`Scheduler::poll_command`] until it returns
-/// `None` and send what it gave. Queries ([`Scheduler::who_has`],
-/// [`Scheduler::story`], ...) may be made at any time.
+/// Driving it: call [`Scheduler::handle`] for each event (with the time
+/// and a stimulus id that names it) as they come, then drain
+/// [`Scheduler::poll_command`] until it returns `None` and send what it
+/// gave: placement runs once per drained batch, not once per event. Call
+/// [`Scheduler::handle_timeout`] when the time [`Scheduler::poll_timeout`]
+/// names has come. Queries ([`Scheduler::who_has`], [`Scheduler::story`],
+/// ...) may be made at any time.
 #[derive(Debug)]
 pub struct Scheduler {
     pub(crate) config: SchedulerConfig,
@@ -61,6 +67,14 @@ pub struct Scheduler {
     pub(crate) datasets: BTreeMap<(TenantId, String), crate::datasets::Dataset>,
     /// The next dataset holder id (counting down).
     pub(crate) next_dataset_holder: u32,
+    /// The latest time the driver gave.
+    pub(crate) now: Time,
+    /// Worker and client liveness, client grace, the restart deadline.
+    pub(crate) timers: crate::liveness::Timers,
+    /// A cluster restart waiting for its workers.
+    pub(crate) restart: Option<crate::liveness::PendingRestart>,
+    /// Events since the last placement pass may have made work placeable.
+    pub(crate) placement_due: bool,
 }
 
 /// Counts of tasks by state, and other totals.
@@ -95,16 +109,39 @@ impl Scheduler {
             operations: BTreeMap::new(),
             datasets: BTreeMap::new(),
             next_dataset_holder: u32::MAX,
+            now: Time::ZERO,
+            timers: crate::liveness::Timers::default(),
+            restart: None,
+            placement_due: false,
         }
     }
 
-    /// Applies one event. `stimulus` names it in the transition log.
-    pub fn handle(&mut self, stimulus: StimulusId, event: Event) {
-        self.stimulus = stimulus;
-        match event {
-            Event::ClientConnected { client, tenant } => {
-                self.clients.entry(client).or_default().tenant = tenant;
+    /// Applies one event that happened at `now` (a time earlier than one
+    /// given before counts as that one). `stimulus` names it in the
+    /// transition log.
+    pub fn handle(&mut self, now: Time, stimulus: StimulusId, event: Event) {
+        self.advance(now, stimulus);
+        if let Some(worker) = event.reporting_worker() {
+            if !self.workers.contains_key(&worker) {
+                // A worker the books no longer hold (its TTL ran out, or it
+                // left): it has been told to rejoin, and until it does, what
+                // it says is stale.
+                return;
             }
+            self.heard_from_worker(worker);
+        }
+        if let Some(client) = event.client() {
+            self.heard_from_client(client);
+        }
+        // A heartbeat changes nothing placement looks at.
+        self.placement_due |= !matches!(
+            event,
+            Event::ClientHeartbeat { .. } | Event::WorkerHeartbeat { .. }
+        );
+        match event {
+            Event::ClientConnected { client, tenant } => self.client_connected(client, tenant),
+            Event::ClientDisconnected { client } => self.client_disconnected(client),
+            Event::ClientHeartbeat { .. } | Event::WorkerHeartbeat { .. } => {}
             Event::ClientGone { client } => self.client_gone(client),
             Event::UpdateGraph {
                 client,
@@ -118,11 +155,11 @@ impl Scheduler {
                 workers,
                 nbytes,
             } => self.scattered(client, key, &workers, clamp_nbytes(nbytes)),
-            Event::WorkerJoined { worker, nthreads } => {
-                self.workers
-                    .entry(worker)
-                    .or_insert_with(|| WorkerState::new(nthreads));
-            }
+            Event::WorkerJoined {
+                worker,
+                nthreads,
+                instance,
+            } => self.worker_joined(worker, nthreads, instance),
             Event::WorkerLeft { worker, reason } => {
                 self.copies_lost(worker);
                 self.worker_left(worker, reason.as_deref());
@@ -170,7 +207,7 @@ impl Scheduler {
                 force,
                 reason,
             } => self.cancel(client, &keys, force, &reason),
-            Event::Restart => self.restart(),
+            Event::Restart { client, request } => self.restart_cluster(client, request),
             Event::RestartTenant { tenant } => self.restart_tenant(Some(tenant)),
             Event::PublishDatasets {
                 client,
@@ -220,12 +257,52 @@ impl Scheduler {
                 stolen,
             } => self.steal_response(worker, key, run, stolen),
         }
-        self.schedule();
     }
 
-    /// The next command to send, if any.
+    /// Fires the timers due at `now`: workers and clients silent past their
+    /// TTL, graces and the restart deadline that ran out.
+    pub fn handle_timeout(&mut self, now: Time, stimulus: StimulusId) {
+        self.advance(now, stimulus);
+        if self.timers.next().is_some_and(|at| at <= self.now) {
+            self.placement_due = true;
+            self.fire_due_timers();
+        }
+    }
+
+    /// When [`Scheduler::handle_timeout`] should next be called; `None`:
+    /// no timer is armed.
+    pub fn poll_timeout(&self) -> Option<Time> {
+        self.timers.next()
+    }
+
+    /// The next command to send, if any. When the commands of the events
+    /// handled so far are all taken, the placement pass runs (once for the
+    /// whole batch) and its commands follow.
     pub fn poll_command(&mut self) -> Option<Command> {
+        if self.outbox.is_empty() && self.placement_due {
+            self.placement_due = false;
+            self.schedule();
+        }
         self.outbox.pop_front()
+    }
+
+    /// The next command of the events handled so far, without running the
+    /// placement pass. A driver that answers some requests itself takes
+    /// these after each event, so that its own answers stay in order with
+    /// the core's, and drains [`Scheduler::poll_command`] (which places)
+    /// once per batch.
+    pub fn poll_immediate(&mut self) -> Option<Command> {
+        self.outbox.pop_front()
+    }
+
+    /// The latest time the driver gave.
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    fn advance(&mut self, now: Time, stimulus: StimulusId) {
+        self.stimulus = stimulus;
+        self.now = self.now.max(now);
     }
 
     /// The recorded transitions of `key`, oldest first (bounded by
@@ -408,6 +485,11 @@ impl Scheduler {
     }
 
     pub(crate) fn send(&mut self, command: Command) {
+        if let Command::Client(client, message) = &command
+            && self.hold_for_away(*client, message)
+        {
+            return;
+        }
         self.outbox.push_back(command);
     }
 

@@ -192,7 +192,9 @@ impl Scheduler {
                 }
             }
         }
+        self.validate_timers()?;
         if let Some(&(_, id)) = self.queue.first()
+            && !self.placement_due
             && self.workers.values().any(|w| self.has_room(w))
         {
             return Err(format!(

@@ -1,6 +1,7 @@
 //! The scheduler's view of one worker: what it is running and what it holds.
 
 use crate::ids::TaskId;
+use crate::time::Time;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A task sent to a worker.
@@ -28,10 +29,14 @@ pub(crate) struct WorkerState {
     pub(crate) has_what: BTreeSet<TaskId>,
     /// Sum of the sizes of `has_what`.
     pub(crate) managed_bytes: u64,
+    /// Its instance: stable across restarts (in place or by its nanny).
+    pub(crate) instance: u64,
+    /// When it last spoke.
+    pub(crate) last_heard: Time,
 }
 
 impl WorkerState {
-    pub(crate) fn new(nthreads: u32) -> Self {
+    pub(crate) fn new(nthreads: u32, instance: u64, now: Time) -> Self {
         WorkerState {
             nthreads: nthreads.max(1),
             processing: BTreeMap::new(),
@@ -39,6 +44,8 @@ impl WorkerState {
             stealing: BTreeMap::new(),
             has_what: BTreeSet::new(),
             managed_bytes: 0,
+            instance,
+            last_heard: now,
         }
     }
 }

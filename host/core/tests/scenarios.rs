@@ -1,32 +1,11 @@
 //! Hand-written scenarios of the scheduler core, each checking one behaviour
 //! step by step (the simulation covers the random interleavings).
 
-use weft_core::{
-    ClientId, Command, ComputeTask, Event, Scheduler, SchedulerConfig, StateName, StimulusId,
-    TenantId, ToWorker, WorkerId,
-};
+use weft_core::{ClientId, Command, ComputeTask, Event, StateName, TenantId, ToWorker, WorkerId};
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
-struct Harness {
-    core: Scheduler,
-    stimulus: u64,
-}
-
-impl Harness {
-    fn new() -> Harness {
-        Harness {
-            core: Scheduler::new(SchedulerConfig::default()),
-            stimulus: 0,
-        }
-    }
-
-    fn event(&mut self, event: Event) -> Vec<Command> {
-        self.stimulus += 1;
-        self.core.handle(StimulusId(self.stimulus), event);
-        self.core.validate().expect("invariants hold");
-        std::iter::from_fn(|| self.core.poll_command()).collect()
-    }
-}
+mod support;
+use support::TestCluster as Harness;
 
 fn key(n: u8) -> TaskKey {
     TaskKey([n; 16])
@@ -57,10 +36,7 @@ fn computes(commands: &[Command]) -> Vec<(WorkerId, ComputeTask)> {
 fn an_idle_worker_steals_a_task_that_has_not_started() {
     let mut h = Harness::new();
     let (a, b, client) = (WorkerId(1), WorkerId(2), ClientId(1));
-    h.event(Event::WorkerJoined {
-        worker: a,
-        nthreads: 1,
-    });
+    h.join(a, 1);
     h.event(Event::ClientConnected {
         client,
         tenant: TenantId::OPEN,
@@ -80,10 +56,7 @@ fn an_idle_worker_steals_a_task_that_has_not_started() {
         sent.len()
     );
     // Worker B joins idle: the queue goes to it first, then it steals.
-    let commands = h.event(Event::WorkerJoined {
-        worker: b,
-        nthreads: 1,
-    });
+    let commands = h.join(b, 1);
     let steal = commands.iter().find_map(|c| match c {
         Command::Worker(w, ToWorker::Steal { key, run }) => Some((*w, *key, *run)),
         _ => None,
@@ -121,10 +94,7 @@ fn an_idle_worker_steals_a_task_that_has_not_started() {
 fn a_refused_steal_leaves_the_task_where_it_is() {
     let mut h = Harness::new();
     let (a, b, client) = (WorkerId(1), WorkerId(2), ClientId(1));
-    h.event(Event::WorkerJoined {
-        worker: a,
-        nthreads: 1,
-    });
+    h.join(a, 1);
     let tasks: Vec<GraphTask> = (1..=10).map(task).collect();
     let wants = tasks.iter().map(|t| t.key).collect();
     h.event(Event::UpdateGraph {
@@ -132,10 +102,7 @@ fn a_refused_steal_leaves_the_task_where_it_is() {
         tasks,
         wants,
     });
-    let commands = h.event(Event::WorkerJoined {
-        worker: b,
-        nthreads: 1,
-    });
+    let commands = h.join(b, 1);
     let (key, run) = commands
         .iter()
         .find_map(|c| match c {
@@ -166,10 +133,7 @@ fn a_refused_steal_leaves_the_task_where_it_is() {
 fn an_override_that_drops_the_only_holder_of_a_key_another_new_dataset_names_keeps_it() {
     let mut h = Harness::new();
     let (client, worker) = (ClientId(1), WorkerId(2));
-    h.event(Event::WorkerJoined {
-        worker,
-        nthreads: 1,
-    });
+    h.join(worker, 1);
     h.event(Event::ClientConnected {
         client,
         tenant: TenantId::OPEN,
@@ -226,10 +190,7 @@ fn absurd_sizes_and_durations_from_a_worker_do_not_overflow_the_books() {
     let mut h = Harness::new();
     let (a, b, client) = (WorkerId(1), WorkerId(2), ClientId(1));
     for worker in [a, b] {
-        h.event(Event::WorkerJoined {
-            worker,
-            nthreads: 1,
-        });
+        h.join(worker, 1);
     }
     h.event(Event::ClientConnected {
         client,

@@ -5,7 +5,7 @@
 
 use weft_core::{
     ClientId, Command, ComputeTask, DatasetValue, Event, RESTART_REASON, Scheduler,
-    SchedulerConfig, StateName, StimulusId, TenantId, ToClient, ToWorker, WorkerId, wire_key,
+    SchedulerConfig, StateName, StimulusId, TenantId, Time, ToClient, ToWorker, WorkerId, wire_key,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
@@ -30,6 +30,7 @@ impl Harness {
         h.event(Event::WorkerJoined {
             worker: WORKER,
             nthreads: 4,
+            instance: u64::from(WORKER.0),
         });
         h.event(Event::ClientConnected {
             client: ALICE,
@@ -44,7 +45,8 @@ impl Harness {
 
     fn event(&mut self, event: Event) -> Vec<Command> {
         self.stimulus += 1;
-        self.core.handle(StimulusId(self.stimulus), event);
+        self.core
+            .handle(Time::ZERO, StimulusId(self.stimulus), event);
         self.core.validate().expect("invariants hold");
         std::iter::from_fn(|| self.core.poll_command()).collect()
     }
@@ -320,6 +322,7 @@ fn a_scatter_cannot_overwrite_a_computed_key() {
     h.event(Event::WorkerJoined {
         worker: other,
         nthreads: 1,
+        instance: u64::from(other.0),
     });
     let commands = h.event(Event::Scattered {
         client: ALICE,

@@ -100,6 +100,10 @@ pub enum ClientRequest {
     /// The client is closing on purpose (its futures were released before
     /// this): no reconnection grace is needed.
     Goodbye,
+    /// The client is alive: sent when it has sent nothing else for a while
+    /// (`heartbeat_interval`), so that the scheduler does not disconnect
+    /// it at its `client_ttl`. Not answered.
+    Heartbeat,
     /// Cancel these futures. With `force`, every client's futures to them
     /// and everything depending on them are cancelled and their
     /// computation stopped; without, only this client's interest goes.
@@ -219,6 +223,7 @@ impl ClientRequest {
             | ClientRequest::Scattered { .. }
             | ClientRequest::Session { .. }
             | ClientRequest::Goodbye
+            | ClientRequest::Heartbeat
             | ClientRequest::Cancel { .. } => None,
         }
     }
@@ -420,6 +425,10 @@ pub enum WorkerReport {
         memory_limit: u64,
         /// Its process id.
         pid: u32,
+        /// Its instance: chosen by its nanny (or at its start, without
+        /// one) and the same across its restarts, so that a restart knows
+        /// the workers that are back from new ones.
+        instance: u64,
     },
     /// A task finished; the result is held by the worker.
     Finished {
@@ -484,8 +493,8 @@ pub enum WorkerReport {
         /// Why.
         reason: String,
     },
-    /// The worker has done a [`WorkerCommand::Restart`] in place: it holds
-    /// nothing and runs nothing.
+    /// The worker has done a [`WorkerCommand::Restart`] in place, or a
+    /// [`WorkerCommand::Rejoin`]: it holds nothing and runs nothing.
     Restarted,
     /// The module would be refused by any worker (over a compile limit,
     /// against the ABI, invalid), and why: the scheduler answers further
@@ -563,6 +572,14 @@ pub enum WorkerCommand {
     /// (with [`EXIT_RESTART`]) so that a fresh process takes its place;
     /// one without clears itself and answers [`WorkerReport::Restarted`].
     Restart,
+    /// The scheduler removed the worker from its books (it sent nothing
+    /// for `worker_ttl`; its work went elsewhere): it drops every value and
+    /// task, in place whatever its restart mode, and answers
+    /// [`WorkerReport::Restarted`] to join again.
+    Rejoin {
+        /// Why it was removed.
+        reason: String,
+    },
 }
 
 /// The exit status of a worker process that exits to be restarted by its

@@ -94,7 +94,7 @@ impl Operation {
                 Operation::Scatter
             }
             ClientRequest::ListWorkers { .. } => Operation::ListWorkers,
-            ClientRequest::Session { .. } => Operation::Session,
+            ClientRequest::Session { .. } | ClientRequest::Heartbeat => Operation::Session,
             ClientRequest::Goodbye => Operation::Goodbye,
             ClientRequest::Cancel { force: false, .. } => Operation::Cancel,
             ClientRequest::Cancel { force: true, .. } => Operation::ForceCancel,

@@ -18,17 +18,14 @@ pub const DEFAULT_OUTBOX_MESSAGES_MAX: usize = 1 << 20;
 /// Default of [`SchedulerConfig::connections_max`].
 pub const DEFAULT_CONNECTIONS_MAX: usize = 1024;
 
-/// Default of [`SchedulerConfig::client_grace`]: 10 s.
-pub const DEFAULT_CLIENT_GRACE: Duration = Duration::from_secs(10);
-/// Default of [`SchedulerConfig::restart_timeout`]: 30 s.
-pub const DEFAULT_RESTART_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Settings of a scheduler process.
 #[derive(Clone)]
 pub struct SchedulerConfig {
     /// `listen`: the address to accept clients and workers on.
     pub listen: String,
-    /// The decision logic's tunables.
+    /// The decision logic's tunables, timeouts included (`worker_ttl`,
+    /// `client_ttl`, `client_grace`: clients that sent no session token
+    /// are released at once, zero for none; `restart_timeout`).
     pub core: weft_core::SchedulerConfig,
     /// Frame size limit and handshake timeout of every connection.
     pub connection: ConnectionLimits,
@@ -47,13 +44,6 @@ pub struct SchedulerConfig {
     pub outbox_messages_max: usize,
     /// `connections_max`: open connections at once; more are refused.
     pub connections_max: usize,
-    /// `client_grace`: how long what a disconnected client held is kept
-    /// for it to reconnect with the same session token (clients that sent
-    /// no token are released at once). Zero: no grace.
-    pub client_grace: Duration,
-    /// `restart_timeout`: how long a restart waits for as many workers as
-    /// before to be back before it reports failure.
-    pub restart_timeout: Duration,
     /// Who may connect: `tenants` (a tenants file, reloaded; generated
     /// tokens for an embedded cluster), or open (no tenants: loopback only).
     pub tokens: crate::Tokens,
@@ -73,8 +63,6 @@ impl Default for SchedulerConfig {
             module_refusal_ttl: DEFAULT_MODULE_REFUSAL_TTL,
             outbox_messages_max: DEFAULT_OUTBOX_MESSAGES_MAX,
             connections_max: DEFAULT_CONNECTIONS_MAX,
-            client_grace: DEFAULT_CLIENT_GRACE,
-            restart_timeout: DEFAULT_RESTART_TIMEOUT,
             tokens: crate::Tokens::Open,
             tls: None,
         }
@@ -92,8 +80,6 @@ impl std::fmt::Debug for SchedulerConfig {
             .field("module_refusal_ttl", &self.module_refusal_ttl)
             .field("outbox_messages_max", &self.outbox_messages_max)
             .field("connections_max", &self.connections_max)
-            .field("client_grace", &self.client_grace)
-            .field("restart_timeout", &self.restart_timeout)
             .field("tokens", &self.tokens)
             .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()

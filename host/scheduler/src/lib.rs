@@ -22,9 +22,8 @@ mod state;
 pub mod tenants;
 
 pub use config::{
-    DEFAULT_CLIENT_GRACE, DEFAULT_CONNECTIONS_MAX, DEFAULT_LISTEN, DEFAULT_MODULE_BYTES_MAX,
-    DEFAULT_MODULE_STORE_BYTES_MAX, DEFAULT_OUTBOX_MESSAGES_MAX, DEFAULT_RESTART_TIMEOUT,
-    SchedulerConfig,
+    DEFAULT_CONNECTIONS_MAX, DEFAULT_LISTEN, DEFAULT_MODULE_BYTES_MAX,
+    DEFAULT_MODULE_STORE_BYTES_MAX, DEFAULT_OUTBOX_MESSAGES_MAX, SchedulerConfig,
 };
 
 pub use audit::AUDIT_TARGET;
@@ -119,8 +118,7 @@ pub async fn start(config: SchedulerConfig) -> Result<SchedulerHandle, Scheduler
     let ticket_secret = TicketSecret::generate().map_err(|error| SchedulerError::Random {
         reason: error.to_string(),
     })?;
-    let state =
-        tokio::spawn(state::State::new(&config, inputs.downgrade(), ticket_secret).run(received));
+    let state = tokio::spawn(state::State::new(&config, ticket_secret).run(received));
     let acceptor = weft_proto::Acceptor {
         limits: config.connection,
         tls: config.tls.clone(),

@@ -7,6 +7,9 @@
 //! old one close (the client saw it drop first): it then takes over, and
 //! the old connection's close, when it comes, changes nothing. Clients
 //! without a token, or that said goodbye, go as soon as they disconnect.
+//! The grace itself is timed by the core (`Event::ClientDisconnected`, then
+//! `Command::ClientExpired`, which makes the state task `forget` the
+//! session).
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -17,17 +20,13 @@ use weft_core::ClientId;
 pub(crate) enum Closed {
     /// A newer connection speaks for the client: nothing changes.
     Superseded,
-    /// The client is away: time its grace (`epoch` names this absence).
-    Away {
-        client: ClientId,
-        grace: Duration,
-        epoch: u64,
-    },
+    /// The client is away: the core times its grace.
+    Away { client: ClientId },
     /// The client is gone now.
     Gone { client: ClientId },
 }
 
-/// The session table. Pure bookkeeping: the state task owns the timers.
+/// The session table. Pure bookkeeping: the core owns the timers.
 #[derive(Debug)]
 pub(crate) struct Sessions {
     grace: Duration,
@@ -42,10 +41,8 @@ pub(crate) struct Sessions {
     current: HashMap<ClientId, ClientId>,
     /// Connections replaced by a newer one before they closed.
     superseded: HashSet<ClientId>,
-    /// Disconnected clients within their grace, with the epoch of the
-    /// disconnection (a later reconnection and disconnection start anew).
-    detached: HashMap<ClientId, u64>,
-    next_epoch: u64,
+    /// Disconnected clients within their grace.
+    detached: HashSet<ClientId>,
 }
 
 impl Sessions {
@@ -57,14 +54,19 @@ impl Sessions {
             aliases: HashMap::new(),
             current: HashMap::new(),
             superseded: HashSet::new(),
-            detached: HashMap::new(),
-            next_epoch: 0,
+            detached: HashSet::new(),
         }
     }
 
     /// The client a connection speaks for.
     pub(crate) fn client_of(&self, connection: ClientId) -> ClientId {
         self.aliases.get(&connection).copied().unwrap_or(connection)
+    }
+
+    /// The connection speaking for `client` now (itself, if it has no
+    /// session).
+    pub(crate) fn connection_of(&self, client: ClientId) -> ClientId {
+        self.current.get(&client).copied().unwrap_or(client)
     }
 
     /// Whether a newer connection has replaced `connection`.
@@ -80,7 +82,7 @@ impl Sessions {
         match self.by_token.get(&token).copied() {
             Some(client) if self.current.get(&client) == Some(&connection) => None,
             Some(client) => {
-                if self.detached.remove(&client).is_none()
+                if !self.detached.remove(&client)
                     && let Some(old) = self.current.get(&client).copied()
                 {
                     self.superseded.insert(old);
@@ -112,23 +114,8 @@ impl Sessions {
             return Closed::Gone { client };
         }
         self.current.remove(&client);
-        self.next_epoch += 1;
-        self.detached.insert(client, self.next_epoch);
-        Closed::Away {
-            client,
-            grace: self.grace,
-            epoch: self.next_epoch,
-        }
-    }
-
-    /// The grace period of the disconnection `epoch` of `client` is over.
-    /// Returns true if the client is still away (it is gone now).
-    pub(crate) fn expire(&mut self, client: ClientId, epoch: u64) -> bool {
-        if self.detached.get(&client) != Some(&epoch) {
-            return false;
-        }
-        self.forget(client);
-        true
+        self.detached.insert(client);
+        Closed::Away { client }
     }
 
     /// `client` closes on purpose: its connection's end releases it at
@@ -156,9 +143,9 @@ mod tests {
 
     const GRACE: Duration = Duration::from_secs(5);
 
-    fn away(closed: Closed) -> u64 {
+    fn away(closed: Closed) -> ClientId {
         match closed {
-            Closed::Away { epoch, .. } => epoch,
+            Closed::Away { client } => client,
             other => panic!("expected away, got {other:?}"),
         }
     }
@@ -168,14 +155,14 @@ mod tests {
         let mut sessions = Sessions::new(GRACE);
         let (old, new) = (ClientId(1), ClientId(2));
         assert_eq!(sessions.attach(old, 42), None);
-        let epoch = away(sessions.detach(old));
+        assert_eq!(away(sessions.detach(old)), old);
         assert_eq!(sessions.attach(new, 42), Some(old));
         assert_eq!(sessions.client_of(new), old);
-        // The old disconnection's timer no longer applies.
-        assert!(!sessions.expire(old, epoch));
-        // A second disconnection starts a new grace period for `old`.
-        let epoch2 = away(sessions.detach(new));
-        assert!(sessions.expire(old, epoch2));
+        assert_eq!(sessions.connection_of(old), new);
+        // A second disconnection: away again, and when the core says its
+        // grace is over, the session is forgotten.
+        assert_eq!(away(sessions.detach(new)), old);
+        sessions.forget(old);
         assert_eq!(
             sessions.attach(ClientId(3), 42),
             None,

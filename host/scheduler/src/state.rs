@@ -1,13 +1,15 @@
 //! The state task: owns the scheduler core, the module store and the
 //! connection registry. It takes inputs from the connection tasks in the
-//! order they arrive, feeds them to the core as events, and routes the
-//! core's commands to the right connection. Everything that decides lives
-//! in `weft-core`; this file only translates, and keeps the two things the
-//! core has no clock for: client sessions within their reconnection grace
-//! (`sessions.rs`) and restarts waiting for workers to come back. It also
-//! keeps the tenants' numbers, the ticket secret and the tokens, closing
-//! connections whose token was revoked. Client requests are authorized and
-//! handled in `state/client_requests.rs`.
+//! order they arrive, feeds them to the core as events with the time, and
+//! routes the core's commands to the right connection: the commands of
+//! each event at once, the placement pass's once per batch of inputs.
+//! When the core's next timer is due (liveness, client grace, restart
+//! deadline) it calls the core back. Everything that decides lives in
+//! `weft-core`; this file only translates, keeps the session table
+//! (`sessions.rs`: which connection speaks for which client), the tenants'
+//! numbers, the ticket secret and the tokens, closing connections whose
+//! token was revoked. Client requests are authorized and handled in
+//! `state/client_requests.rs`.
 
 use crate::audit::{self, AuditEvent};
 use crate::authz::{Decision, Operation, Owner, authorize};
@@ -16,12 +18,12 @@ mod client_requests;
 use crate::modules::ModuleStore;
 use crate::server::Outgoing;
 use crate::sessions::{Closed, Sessions};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use weft_core::{
-    ClientId, Command, Event, Input as CoreInput, Scheduler, StimulusId, TenantId, ToClient,
+    ClientId, Command, Event, Input as CoreInput, Scheduler, StimulusId, TenantId, Time, ToClient,
     ToWorker, WorkerId,
 };
 use weft_proto::auth::{Access, Principal};
@@ -58,16 +60,6 @@ pub(crate) enum Input {
     },
     Worker(WorkerId, WorkerReport),
     WorkerClosed(WorkerId),
-    /// A disconnected client's grace period is over (if it is still the
-    /// same disconnection: `epoch`).
-    GraceExpired {
-        client: ClientId,
-        epoch: u64,
-    },
-    /// A restart's time is up.
-    RestartTimeout {
-        restart: u64,
-    },
     /// The tenants file was reloaded: connections whose token is gone are
     /// closed.
     TokensReloaded,
@@ -79,17 +71,8 @@ struct WorkerEntry {
     metrics: WorkerMetrics,
     /// Why it is leaving, if it said so before its connection closed.
     leaving: Option<String>,
-}
-
-/// A restart waiting for the workers to be back.
-struct PendingRestart {
-    id: u64,
-    client: ClientId,
-    request: RequestId,
-    /// Workers before the restart.
-    expected: usize,
-    /// Workers back since: restarted in place, or newly registered.
-    back: usize,
+    /// Its instance (stable across its restarts).
+    instance: u64,
 }
 
 pub(crate) struct State {
@@ -99,10 +82,11 @@ pub(crate) struct State {
     clients: HashMap<ClientId, Peer>,
     workers: HashMap<WorkerId, WorkerEntry>,
     sessions: Sessions,
-    restart: Option<PendingRestart>,
-    restart_timeout: Duration,
-    /// For timers: a sender that does not keep the input channel open.
-    inputs: mpsc::WeakUnboundedSender<Input>,
+    /// Client connections the state task closed itself (a silent client):
+    /// their reader's close, when it comes, changes nothing.
+    closed_here: HashSet<ClientId>,
+    /// The core's time zero.
+    epoch: Instant,
     next_id: u32,
     stimulus: u64,
     /// Without tenants everyone is the open tenant.
@@ -116,11 +100,7 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(
-        config: &crate::SchedulerConfig,
-        inputs: mpsc::WeakUnboundedSender<Input>,
-        ticket_secret: TicketSecret,
-    ) -> State {
+    pub(crate) fn new(config: &crate::SchedulerConfig, ticket_secret: TicketSecret) -> State {
         State {
             core: Scheduler::new(config.core.clone()),
             modules: ModuleStore::new(
@@ -131,10 +111,9 @@ impl State {
             graph_limits: config.graph.clone(),
             clients: HashMap::new(),
             workers: HashMap::new(),
-            sessions: Sessions::new(config.client_grace),
-            restart: None,
-            restart_timeout: config.restart_timeout,
-            inputs,
+            sessions: Sessions::new(config.core.client_grace),
+            closed_here: HashSet::new(),
+            epoch: Instant::now(),
             next_id: 0,
             stimulus: 0,
             open: matches!(config.tokens, crate::authn::Tokens::Open),
@@ -144,35 +123,52 @@ impl State {
         }
     }
 
-    /// Sends `input` to this state task after `delay`.
-    fn after(&self, delay: Duration, input: Input) {
-        let inputs = self.inputs.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            if let Some(inputs) = inputs.upgrade() {
-                let _ = inputs.send(input);
-            }
-        });
-    }
-
     /// Runs until every input sender is gone.
     pub(crate) async fn run(mut self, mut inputs: mpsc::UnboundedReceiver<Input>) {
-        while let Some(input) = inputs.recv().await {
-            self.handle(input);
-            // Take what else is ready before routing, so that replies batch.
-            for _ in 0..1024 {
-                match inputs.try_recv() {
-                    Ok(input) => self.handle(input),
-                    Err(_) => break,
+        loop {
+            let timer = self
+                .core
+                .poll_timeout()
+                .map(|at| self.epoch + at.since_epoch());
+            let first = tokio::select! {
+                input = inputs.recv() => match input {
+                    Some(input) => Some(input),
+                    None => break,
+                },
+                () = sleep_until(timer), if timer.is_some() => None,
+            };
+            if let Some(input) = first {
+                self.handle(input);
+                // Take what else is ready, then place once for the batch.
+                for _ in 0..1024 {
+                    match inputs.try_recv() {
+                        Ok(input) => self.handle(input),
+                        Err(_) => break,
+                    }
                 }
+            }
+            self.stimulus += 1;
+            self.core
+                .handle_timeout(self.now(), StimulusId(self.stimulus));
+            while let Some(command) = self.core.poll_command() {
+                self.route(command);
             }
         }
     }
 
+    /// The core's time now.
+    fn now(&self) -> Time {
+        Time::from_duration(self.epoch.elapsed())
+    }
+
+    /// Feeds one event to the core and sends what it says at once (in
+    /// order with this task's own answers); placement waits for the end of
+    /// the batch.
     fn event(&mut self, event: Event) {
         self.stimulus += 1;
-        self.core.handle(StimulusId(self.stimulus), event);
-        while let Some(command) = self.core.poll_command() {
+        self.core
+            .handle(self.now(), StimulusId(self.stimulus), event);
+        while let Some(command) = self.core.poll_immediate() {
             self.route(command);
         }
     }
@@ -236,42 +232,9 @@ impl State {
                 let client = self.sessions.client_of(connection);
                 self.client_request(connection, client, request)
             }
-            Input::ClientClosed(connection) => match self.sessions.detach(connection) {
-                Closed::Superseded => {
-                    tracing::debug!(%connection, "a superseded client connection closed");
-                }
-                Closed::Away {
-                    client,
-                    grace,
-                    epoch,
-                } => {
-                    tracing::info!(%client, ?grace, "client disconnected; keeping what it holds for its grace period");
-                    self.clients.remove(&client);
-                    self.after(grace, Input::GraceExpired { client, epoch });
-                }
-                Closed::Gone { client } => {
-                    tracing::info!(%client, "client disconnected");
-                    self.clients.remove(&client);
-                    self.event(Event::ClientGone { client });
-                }
-            },
-            Input::GraceExpired { client, epoch } => {
-                if self.sessions.expire(client, epoch) {
-                    tracing::info!(%client, "client did not reconnect within its grace period; releasing what it held");
-                    self.event(Event::ClientGone { client });
-                }
-            }
-            Input::RestartTimeout { restart } => {
-                if let Some(pending) = self.restart.take_if(|p| p.id == restart) {
-                    let message = format!(
-                        "only {} of {} workers were back within {:?} of the restart (restart_timeout)",
-                        pending.back, pending.expected, self.restart_timeout
-                    );
-                    let request = pending.request;
-                    self.send_client(
-                        pending.client,
-                        ClientEvent::RequestFailed { request, message },
-                    );
+            Input::ClientClosed(connection) => {
+                if !self.closed_here.remove(&connection) {
+                    self.client_connection_closed(connection);
                 }
             }
             Input::WorkerConnected { peer, register, id } => {
@@ -285,6 +248,7 @@ impl State {
                     name,
                     pid,
                     memory_limit,
+                    instance,
                 } = register
                 else {
                     return;
@@ -313,11 +277,15 @@ impl State {
                     info,
                     metrics,
                     leaving: None,
+                    instance,
                 };
                 self.workers.insert(worker, entry);
                 let _ = id.send(worker);
-                self.event(Event::WorkerJoined { worker, nthreads });
-                self.worker_back();
+                self.event(Event::WorkerJoined {
+                    worker,
+                    nthreads,
+                    instance,
+                });
             }
             Input::Worker(worker, report) => self.worker_report(worker, report),
             Input::TokensReloaded => self.close_revoked(),
@@ -371,56 +339,23 @@ impl State {
         }
     }
 
-    /// A worker is back after a restart (or joined during one).
-    fn worker_back(&mut self) {
-        let Some(pending) = self.restart.as_mut() else {
-            return;
-        };
-        pending.back += 1;
-        if pending.back >= pending.expected {
-            let pending = self.restart.take().expect("present");
-            tracing::info!(workers = pending.back, "restart complete");
-            let request = pending.request;
-            self.send_client(pending.client, ClientEvent::Done { request });
-        }
-    }
-
-    fn restart(&mut self, client: ClientId, request: RequestId) {
-        if self.restart.is_some() {
-            let message = "a restart is already under way".to_string();
-            self.send_client(client, ClientEvent::RequestFailed { request, message });
-            return;
-        }
-        tracing::info!(%client, workers = self.workers.len(), "restarting the cluster");
-        self.event(Event::Restart);
-        let id = u64::from(self.new_id());
-        self.restart = Some(PendingRestart {
-            id,
-            client,
-            request,
-            expected: self.workers.len(),
-            back: 0,
-        });
-        // Every worker leaves the core now (it holds nothing any more), so
-        // nothing is sent to one about to exit; one that restarts in place
-        // joins again when it answers `Restarted`.
-        let workers: Vec<WorkerId> = self.workers.keys().copied().collect();
-        for worker in workers {
-            let reason = Some("restarting".to_string());
-            self.event(Event::WorkerLeft { worker, reason });
-            self.send_worker(worker, WorkerCommand::Restart);
-        }
-        if self.workers.is_empty() {
-            self.finish_restart_of_no_workers();
-        }
-        self.after(self.restart_timeout, Input::RestartTimeout { restart: id });
-    }
-
-    /// A restart of a cluster without workers is done at once.
-    fn finish_restart_of_no_workers(&mut self) {
-        if let Some(pending) = self.restart.take_if(|p| p.expected == 0) {
-            let request = pending.request;
-            self.send_client(pending.client, ClientEvent::Done { request });
+    /// A client connection closed (or this task closed it): the client
+    /// is away within its grace, or gone.
+    fn client_connection_closed(&mut self, connection: ClientId) {
+        match self.sessions.detach(connection) {
+            Closed::Superseded => {
+                tracing::debug!(%connection, "a superseded client connection closed");
+            }
+            Closed::Away { client } => {
+                tracing::info!(%client, "client disconnected; keeping what it holds for its grace period");
+                self.clients.remove(&client);
+                self.event(Event::ClientDisconnected { client });
+            }
+            Closed::Gone { client } => {
+                tracing::info!(%client, "client disconnected");
+                self.clients.remove(&client);
+                self.event(Event::ClientGone { client });
+            }
         }
     }
 
@@ -487,7 +422,8 @@ impl State {
                 if let Some(entry) = self.workers.get_mut(&worker) {
                     entry.metrics = metrics;
                 }
-                return;
+                // Metrics come every `metrics_interval`: the heartbeat.
+                Event::WorkerHeartbeat { worker }
             }
             WorkerReport::Leaving { reason } => {
                 tracing::warn!(%worker, %reason, "worker is leaving");
@@ -497,12 +433,15 @@ impl State {
                 return;
             }
             WorkerReport::Restarted => {
-                if let Some(entry) = self.workers.get(&worker) {
-                    let nthreads = entry.info.nthreads;
-                    self.event(Event::WorkerJoined { worker, nthreads });
+                let Some(entry) = self.workers.get(&worker) else {
+                    return;
+                };
+                tracing::info!(%worker, "worker joined again after a restart or rejoin");
+                Event::WorkerJoined {
+                    worker,
+                    nthreads: entry.info.nthreads,
+                    instance: entry.instance,
                 }
-                self.worker_back();
-                return;
             }
         };
         self.event(event);
@@ -533,6 +472,26 @@ impl State {
             }
             Command::Worker(worker, ToWorker::Free { keys }) => {
                 self.send_worker(worker, WorkerCommand::Free { keys })
+            }
+            Command::Worker(worker, ToWorker::Restart) => {
+                self.send_worker(worker, WorkerCommand::Restart)
+            }
+            Command::Worker(worker, ToWorker::Rejoin { reason }) => {
+                tracing::warn!(%worker, %reason, "removed a silent worker; it must rejoin");
+                self.send_worker(worker, WorkerCommand::Rejoin { reason })
+            }
+            Command::DisconnectClient { client, reason } => {
+                tracing::warn!(%client, %reason, "disconnecting a silent client");
+                let connection = self.sessions.connection_of(client);
+                if self.clients.contains_key(&client) {
+                    // Dropping its outbox ends the connection's writer.
+                    self.closed_here.insert(connection);
+                    self.client_connection_closed(connection);
+                }
+            }
+            Command::ClientExpired { client } => {
+                tracing::info!(%client, "client did not reconnect within its grace period; released what it held");
+                self.sessions.forget(client);
             }
             Command::Worker(worker, ToWorker::Compute(task)) => {
                 let inputs = task
@@ -606,5 +565,14 @@ impl State {
             let reason = Some("it did not read its messages (outbox_messages_max)".to_string());
             self.event(Event::WorkerLeft { worker, reason });
         }
+    }
+}
+
+/// Sleeps until `at` (never returns for `None`; the caller's `if` guard
+/// keeps it from being polled then).
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -159,6 +159,7 @@ async fn register(worker: &mut Connection) {
         name: "handshake-test".to_string(),
         memory_limit: 0,
         pid: std::process::id(),
+        instance: 1,
     };
     must("the registration", worker.send(&register)).await;
     let command = within("the welcome", worker.recv()).await;

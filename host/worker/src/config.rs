@@ -74,6 +74,10 @@ pub struct WorkerConfig {
     /// Not required to be unique. At most a few KiB (it travels in the
     /// hello). Default [`DEFAULT_NAME`].
     pub name: String,
+    /// `instance`: the same across this worker's restarts (its nanny
+    /// chooses it), so that a cluster restart knows it is back. Default:
+    /// [`new_instance`], a fresh one.
+    pub instance: u64,
     /// `nthreads`: how many executor threads run tasks at once. At least 1.
     /// Default: the machine's available parallelism.
     pub nthreads: u32,
@@ -155,6 +159,7 @@ impl Default for WorkerConfig {
             token: None,
             tls: None,
             name: DEFAULT_NAME.to_string(),
+            instance: new_instance(),
             nthreads,
             memory_limit: 0,
             memory_target_fraction: Some(DEFAULT_MEMORY_TARGET_FRACTION),
@@ -254,6 +259,23 @@ pub fn default_nthreads() -> u32 {
     std::thread::available_parallelism()
         .map(|n| u32::try_from(n.get()).unwrap_or(u32::MAX))
         .unwrap_or(1)
+}
+
+/// A fresh worker instance number: unique in practice (a hash of the
+/// process id, the time and a counter), not secret.
+pub fn new_instance() -> u64 {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&std::process::id().to_le_bytes());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    hasher.update(&now.as_nanos().to_le_bytes());
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    hasher.update(&n.to_le_bytes());
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(&hasher.finalize().as_bytes()[..8]);
+    u64::from_le_bytes(bytes)
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub use config::{
     DEFAULT_FETCH_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_CONNECTIONS, DEFAULT_MEMORY_PAUSE_FRACTION,
     DEFAULT_MEMORY_TARGET_FRACTION, DEFAULT_MEMORY_TERMINATE_FRACTION, DEFAULT_METRICS_INTERVAL,
     DEFAULT_NAME, DEFAULT_SCHEDULER, LEAVING_FLUSH_TIMEOUT, RestartMode, WorkerConfig,
-    default_nthreads,
+    default_nthreads, new_instance,
 };
 pub use error::WorkerError;
 pub use weft_core::WorkerId;
@@ -331,6 +331,7 @@ pub async fn start(config: WorkerConfig) -> Result<WorkerHandle, WorkerError> {
                 name: config.name.clone(),
                 memory_limit: config.memory_limit,
                 pid: std::process::id(),
+                instance: config.instance,
             }
         })
         .await?;

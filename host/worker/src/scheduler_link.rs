@@ -164,5 +164,6 @@ pub(crate) fn command_name(command: &WorkerCommand) -> &'static str {
         WorkerCommand::Steal { .. } => "Steal",
         WorkerCommand::Fetch { .. } => "Fetch",
         WorkerCommand::Restart => "Restart",
+        WorkerCommand::Rejoin { .. } => "Rejoin",
     }
 }

@@ -359,6 +359,11 @@ impl TaskLoop {
             WorkerCommand::Free { keys } => self.free(keys),
             WorkerCommand::Fetch { inputs } => self.cx.fetch_replicas(inputs),
             WorkerCommand::Restart => return self.restart(),
+            WorkerCommand::Rejoin { reason } => {
+                tracing::warn!(%reason, "the scheduler removed this worker; rejoining with nothing");
+                self.clear("rejoin");
+                self.rejoin();
+            }
             WorkerCommand::Steal { key, run } => self.steal(key, run),
             WorkerCommand::Module { hash, bytes } => self.cx.module_arrived(hash, bytes),
             WorkerCommand::ModuleMissing { hash } => {
@@ -382,6 +387,25 @@ impl TaskLoop {
     /// Drops every value, task and pending input; then answers `Restarted`
     /// (and fresh metrics), or asks the loop to stop.
     fn restart(&mut self) -> Result<(), Stop> {
+        self.clear("restart");
+        match self.cx.restart {
+            RestartMode::Exit => Err(Stop::Restart),
+            RestartMode::InPlace => {
+                self.rejoin();
+                Ok(())
+            }
+        }
+    }
+
+    /// Tells the scheduler this worker holds and runs nothing now.
+    fn rejoin(&mut self) {
+        self.update_pause();
+        self.cx.outbox.push(WorkerReport::Restarted);
+        self.push_metrics(memory::process_bytes());
+    }
+
+    /// Drops every value, task and pending input.
+    fn clear(&mut self, why: &str) {
         let cancelled = self.tasks.len();
         for (_, task) in self.tasks.drain() {
             if let TaskState::Submitted(ticket) = task.state {
@@ -400,17 +424,8 @@ impl TaskLoop {
             tasks = cancelled,
             keys = usage.memory_keys + usage.spilled_keys,
             spilled = usage.spilled_keys,
-            "restart: dropped every task and value"
+            "{why}: dropped every task and value"
         );
-        match self.cx.restart {
-            RestartMode::Exit => Err(Stop::Restart),
-            RestartMode::InPlace => {
-                self.update_pause();
-                self.cx.outbox.push(WorkerReport::Restarted);
-                self.push_metrics(memory::process_bytes());
-                Ok(())
-            }
-        }
     }
 
     fn compute(&mut self, compute: WireCompute) {

@@ -215,6 +215,7 @@ impl State {
                 self.send_client(client, ClientEvent::Workers { request, workers });
             }
             ClientRequest::Goodbye => self.sessions.end(client),
+            ClientRequest::Heartbeat => self.event(Event::ClientHeartbeat { client }),
             ClientRequest::Session { token, resume } => {
                 // Sessions are the tenant's: a token guessed by another
                 // tenant names another session.
@@ -244,7 +245,8 @@ impl State {
                 reason,
             }),
             ClientRequest::Restart { request } if principal.access == Access::Admin => {
-                self.restart(client, request)
+                tracing::info!(%client, "restarting the cluster");
+                self.event(Event::Restart { client, request });
             }
             ClientRequest::Restart { request } => {
                 // A tenant's restart: its futures only; workers keep running.

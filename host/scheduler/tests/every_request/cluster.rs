@@ -123,6 +123,7 @@ impl Cluster {
             name: "every-request-test".to_string(),
             memory_limit: 0,
             pid: std::process::id(),
+            instance: 1,
         };
         within("registering", worker.send(&register))
             .await

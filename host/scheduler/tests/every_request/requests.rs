@@ -29,6 +29,7 @@ pub(crate) fn variant_name(request: &ClientRequest) -> &'static str {
         ClientRequest::ListWorkers { .. } => "ListWorkers",
         ClientRequest::Session { .. } => "Session",
         ClientRequest::Goodbye => "Goodbye",
+        ClientRequest::Heartbeat => "Heartbeat",
         ClientRequest::Cancel { .. } => "Cancel",
         ClientRequest::Restart { .. } => "Restart",
         ClientRequest::Replicate { .. } => "Replicate",
@@ -65,6 +66,7 @@ pub(crate) fn request_id(request: &ClientRequest) -> Option<RequestId> {
         | ClientRequest::Scattered { .. }
         | ClientRequest::Session { .. }
         | ClientRequest::Goodbye
+        | ClientRequest::Heartbeat
         | ClientRequest::Cancel { .. } => None,
     }
 }
@@ -217,6 +219,7 @@ pub(crate) fn every_request() -> Vec<ClientRequest> {
             token: 0x5e55_1011,
             resume: false,
         },
+        ClientRequest::Heartbeat,
         ClientRequest::Goodbye,
     ];
     let named: BTreeSet<&str> = requests.iter().map(variant_name).collect();
