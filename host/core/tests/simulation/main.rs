@@ -12,8 +12,10 @@
 //! every request is answered, and once clients let go nothing is left.
 //! Coverage counters fail the run if a behaviour never happened.
 //!
-//! `WEFT_SIM_SEEDS` (default 64) seeds of `WEFT_SIM_STEPS` (default 2,000)
-//! steps each; a failure names its seed, and `WEFT_SIM_SEED=N` replays
+//! `WEFT_SIM_SEEDS` (default 64) seeds of `WEFT_SIM_STEPS` (default 12,000)
+//! steps each, over a million events in all, split into four tests that
+//! run in parallel (each checks its own coverage counters); a failure
+//! names its seed, and `WEFT_SIM_SEED=N` replays
 //! exactly that one.
 
 mod drain;
@@ -459,12 +461,39 @@ fn env_number(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// The tests the seeds are shared between.
+const PARTS: u64 = 4;
+
 #[test]
-fn random_event_sequences_keep_every_invariant() {
-    let steps = env_number("WEFT_SIM_STEPS", 2_000) as usize;
+fn random_event_sequences_keep_every_invariant_part_1() {
+    simulate(0);
+}
+
+#[test]
+fn random_event_sequences_keep_every_invariant_part_2() {
+    simulate(1);
+}
+
+#[test]
+fn random_event_sequences_keep_every_invariant_part_3() {
+    simulate(2);
+}
+
+#[test]
+fn random_event_sequences_keep_every_invariant_part_4() {
+    simulate(3);
+}
+
+/// Runs the seeds of `part` (those equal to it modulo [`PARTS`]), or the
+/// one `WEFT_SIM_SEED` names (in part 0).
+fn simulate(part: u64) {
+    let steps = env_number("WEFT_SIM_STEPS", 12_000) as usize;
     let seeds: Vec<u64> = match std::env::var("WEFT_SIM_SEED") {
-        Ok(seed) => vec![seed.parse().expect("WEFT_SIM_SEED is a number")],
-        Err(_) => (0..env_number("WEFT_SIM_SEEDS", 64)).collect(),
+        Ok(seed) if part == 0 => vec![seed.parse().expect("WEFT_SIM_SEED is a number")],
+        Ok(_) => return,
+        Err(_) => (0..env_number("WEFT_SIM_SEEDS", 64))
+            .filter(|seed| seed % PARTS == part)
+            .collect(),
     };
     for seed in seeds {
         if std::panic::catch_unwind(|| run(seed, steps)).is_err() {
