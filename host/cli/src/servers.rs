@@ -181,6 +181,10 @@ pub(crate) struct WorkerArgs {
     /// Where to spill results [default: the system's temporary directory].
     #[arg(long)]
     spill_dir: Option<std::path::PathBuf>,
+    /// How long one request for inputs to one peer may take, connecting
+    /// included, before that peer counts as failed (fetch_timeout).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    fetch_timeout: std::time::Duration,
     /// Run the worker in this process, without a nanny process that
     /// restarts it (on a cluster restart, a memory limit or a crash).
     #[arg(long)]
@@ -242,6 +246,7 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
         memory_pause_fraction: fraction(args.memory_pause_fraction),
         memory_terminate_fraction: fraction(args.memory_terminate_fraction),
         spill_dir: args.spill_dir.clone(),
+        fetch_timeout: args.fetch_timeout,
         restart: if under_nanny {
             weft_worker::RestartMode::Exit
         } else {

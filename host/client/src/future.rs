@@ -33,6 +33,12 @@ impl<T> Future<T> {
         self.client.status_of(&self.key)
     }
 
+    /// Whether it is final (finished, failed, refused or cancelled), as
+    /// Dask's `Future.done()`.
+    pub fn done(&self) -> bool {
+        self.status().is_final()
+    }
+
     /// How many times its data was lost with a worker (and recomputed, or
     /// being recomputed) since this client took it.
     pub fn times_lost(&self) -> u32 {

@@ -32,7 +32,9 @@ impl Client {
 
     /// Forgets every task, cancels every future of every client (reason
     /// "restart") and restarts every worker (workers run by a nanny start as
-    /// fresh processes). Returns when as many workers as before are back.
+    /// fresh processes). Returns when the same workers are back (by
+    /// instance: a worker its nanny restarted counts, a new one does not),
+    /// or fails at the scheduler's `restart_timeout`.
     pub async fn restart(&self) -> Result<(), ClientError> {
         match self
             .request(|request| ClientRequest::Restart { request })

@@ -154,8 +154,12 @@ impl Scheduler {
         self.arm_client_ttl(client);
     }
 
+    /// Watches a connected client's heartbeat (and drops the grace timer
+    /// of its absence, if any).
     fn arm_client_ttl(&mut self, client: ClientId) {
-        if !self.config.client_ttl.is_zero() {
+        if self.config.client_ttl.is_zero() {
+            self.timers.disarm(Timer::Client(client));
+        } else {
             let deadline = self.now.after(self.config.client_ttl);
             self.timers.arm(Timer::Client(client), deadline);
         }
@@ -233,8 +237,10 @@ impl Scheduler {
     }
 
     /// The timers' invariants: every worker is watched (with a TTL), every
-    /// away client's grace is timed, a pending restart has its deadline,
-    /// and nothing waits that is gone.
+    /// away client's grace is timed, a connected client is watched only
+    /// with a TTL, no timer waits for a client that is gone, and a pending
+    /// restart has its deadline. (A worker's timer outlives it until it
+    /// fires: harmless, it finds no worker.)
     pub(crate) fn validate_timers(&self) -> Result<(), String> {
         for (worker, state) in &self.workers {
             if !self.config.worker_ttl.is_zero() && !self.timers.is_armed(Timer::Worker(*worker)) {
@@ -245,10 +251,15 @@ impl Scheduler {
             }
         }
         for (client, state) in &self.clients {
-            if matches!(state.presence, Presence::Away { .. })
-                && !self.timers.is_armed(Timer::Client(*client))
-            {
-                return Err(format!("{client} is away with no grace timer"));
+            let armed = self.timers.is_armed(Timer::Client(*client));
+            match state.presence {
+                Presence::Away { .. } if !armed => {
+                    return Err(format!("{client} is away with no grace timer"));
+                }
+                Presence::Connected { .. } if armed && self.config.client_ttl.is_zero() => {
+                    return Err(format!("{client} is watched though client_ttl is zero"));
+                }
+                _ => {}
             }
         }
         for (_, timer) in &self.timers.due {
@@ -299,6 +310,7 @@ impl Scheduler {
             return;
         };
         match &state.presence {
+            Presence::Connected { .. } if self.config.client_ttl.is_zero() => {}
             Presence::Connected { last_heard } => {
                 let ttl = self.config.client_ttl;
                 let deadline = last_heard.after(ttl);

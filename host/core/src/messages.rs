@@ -290,9 +290,11 @@ pub enum Event {
         name: String,
     },
     /// A client restarts the cluster: every task is forgotten, every future
-    /// cancelled with reason "restart", every worker told to restart. The
-    /// client is answered with `Done` when the same worker instances have
-    /// joined again, or with an error at `restart_timeout`.
+    /// cancelled with reason "restart", every worker in the books told to
+    /// restart (one removed at its TTL is not: its `Rejoin` clears it
+    /// anyway). The client is answered with `Done` when the same worker
+    /// instances have joined again, or with an error at `restart_timeout`
+    /// (a worker that hangs through it makes the restart fail).
     Restart {
         /// The client.
         client: ClientId,

@@ -429,6 +429,12 @@ impl Scheduler {
             .collect()
     }
 
+    /// Whether `worker` is in the books (joined, and not left, removed at
+    /// its TTL or restarting).
+    pub fn has_worker(&self, worker: WorkerId) -> bool {
+        self.workers.contains_key(&worker)
+    }
+
     /// How many tasks are sent to `worker` and not yet reported.
     pub fn processing_count(&self, worker: WorkerId) -> usize {
         self.workers.get(&worker).map_or(0, |w| w.processing.len())

@@ -302,3 +302,32 @@ fn placement_runs_once_per_batch_of_events() {
     assert!(keys.len() > 1, "{keys:?}");
     h.core.validate().unwrap();
 }
+
+#[test]
+fn zero_ttls_turn_the_checks_off_and_the_grace_still_ends() {
+    let mut h = TestCluster::with_config(SchedulerConfig {
+        worker_ttl: Duration::ZERO,
+        client_ttl: Duration::ZERO,
+        ..config()
+    })
+    .workers(1)
+    .client(CLIENT);
+    submit(&mut h, 1);
+    // Away and back within the grace: its grace timer must not be left to
+    // fire on a connected client.
+    h.event(Event::ClientDisconnected { client: CLIENT });
+    h.advance(SECOND);
+    h.event(Event::ClientResumed { client: CLIENT });
+    let quiet = h.advance(60 * SECOND);
+    assert!(
+        quiet.iter().all(|c| !matches!(
+            c,
+            Command::DisconnectClient { .. } | Command::Worker(_, ToWorker::Rejoin { .. })
+        )),
+        "{quiet:?}"
+    );
+    assert_eq!(h.core.poll_timeout(), None, "nothing is watched");
+    h.event(Event::ClientDisconnected { client: CLIENT });
+    let later = h.advance(5 * SECOND);
+    assert!(later.contains(&Command::ClientExpired { client: CLIENT }));
+}

@@ -100,9 +100,9 @@ pub enum ClientRequest {
     /// The client is closing on purpose (its futures were released before
     /// this): no reconnection grace is needed.
     Goodbye,
-    /// The client is alive: sent when it has sent nothing else for a while
-    /// (`heartbeat_interval`), so that the scheduler does not disconnect
-    /// it at its `client_ttl`. Not answered.
+    /// The client is alive: sent every 2 s whatever else it sends, so that
+    /// the scheduler does not disconnect it at its `client_ttl`. Not
+    /// answered.
     Heartbeat,
     /// Cancel these futures. With `force`, every client's futures to them
     /// and everything depending on them are cancelled and their

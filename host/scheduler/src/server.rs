@@ -81,11 +81,13 @@ async fn serve(
     let principal = connection.principal().clone();
     let (reader, writer) = connection.into_split();
     let (outbox, outgoing) = mpsc::channel(outbox_max.max(1));
+    let (hangup, hung_up) = tokio::sync::oneshot::channel();
     let peer = Peer {
         name: theirs.name.clone(),
         addr,
         outbox,
         principal,
+        _hangup: hangup,
     };
     match theirs.role {
         Role::Client => {
@@ -101,7 +103,10 @@ async fn serve(
             }
             let Ok(id) = id.await else { return };
             tokio::spawn(write_loop(writer, outgoing, addr));
-            read_client(reader, id, &inputs, addr).await;
+            tokio::select! {
+                () = read_client(reader, id, &inputs, addr) => {}
+                _ = hung_up => tracing::debug!(%addr, client = %id, "the scheduler closed the client connection"),
+            }
             let _ = inputs.send(Input::ClientClosed(id));
         }
         Role::Worker => {
@@ -109,6 +114,7 @@ async fn serve(
             read_worker(
                 reader,
                 peer,
+                hung_up,
                 &inputs,
                 addr,
                 acceptor.limits.handshake_timeout,
@@ -146,6 +152,7 @@ async fn read_client(
 async fn read_worker(
     mut reader: ConnectionReader,
     peer: Peer,
+    mut hung_up: tokio::sync::oneshot::Receiver<()>,
     inputs: &mpsc::UnboundedSender<Input>,
     addr: SocketAddr,
     register_timeout: std::time::Duration,
@@ -182,7 +189,14 @@ async fn read_worker(
     }
     let Ok(id) = id.await else { return };
     loop {
-        match reader.recv::<WorkerReport>().await {
+        let received = tokio::select! {
+            received = reader.recv::<WorkerReport>() => received,
+            _ = &mut hung_up => {
+                tracing::debug!(%addr, worker = %id, "the scheduler closed the worker connection");
+                break;
+            }
+        };
+        match received {
             Ok(Some(report)) => {
                 if inputs.send(Input::Worker(id, report)).is_err() {
                     return;

@@ -42,6 +42,10 @@ pub(crate) struct Peer {
     pub(crate) outbox: mpsc::Sender<Outgoing>,
     /// Who it authenticated as.
     pub(crate) principal: Principal,
+    /// Dropped with the peer: the connection's reader stops, so a
+    /// connection the state task lets go of (a silent client, a revoked
+    /// token, a full outbox) is closed, not left reading.
+    pub(crate) _hangup: oneshot::Sender<()>,
 }
 
 /// What the connection tasks tell the state task.
@@ -147,9 +151,13 @@ impl State {
                     }
                 }
             }
-            self.stimulus += 1;
-            self.core
-                .handle_timeout(self.now(), StimulusId(self.stimulus));
+            // Timers fire only once every input that arrived is in: a
+            // backlog here must not expire a peer whose reports wait in it.
+            if inputs.is_empty() {
+                self.stimulus += 1;
+                self.core
+                    .handle_timeout(self.now(), StimulusId(self.stimulus));
+            }
             while let Some(command) = self.core.poll_command() {
                 self.route(command);
             }
@@ -224,7 +232,8 @@ impl State {
                 self.send_client(client, ClientEvent::Welcome { tenant: tenant.0 });
             }
             Input::Client(connection, request) => {
-                if self.sessions.is_superseded(connection) {
+                if self.sessions.is_superseded(connection) || self.closed_here.contains(&connection)
+                {
                     // A newer connection speaks for this client and replays
                     // what it needs; late input here could undo it.
                     return;
@@ -484,9 +493,14 @@ impl State {
                 tracing::warn!(%client, %reason, "disconnecting a silent client");
                 let connection = self.sessions.connection_of(client);
                 if self.clients.contains_key(&client) {
-                    // Dropping its outbox ends the connection's writer.
+                    // Dropping its peer ends the connection (writer and
+                    // reader); its reader's close is then ignored.
                     self.closed_here.insert(connection);
                     self.client_connection_closed(connection);
+                } else {
+                    // No connection speaks for it: it cannot come back.
+                    self.sessions.forget(client);
+                    self.event(Event::ClientGone { client });
                 }
             }
             Command::ClientExpired { client } => {

@@ -117,8 +117,10 @@ pub struct WorkerConfig {
     /// fraction then applies). Default 0.
     pub spill_bytes_max: u64,
     /// `metrics_interval`: how often the worker sends its memory metrics
-    /// to the scheduler (also its sign of life) and checks the terminate
-    /// fraction. More than zero. Default [`DEFAULT_METRICS_INTERVAL`].
+    /// to the scheduler (also its sign of life: keep it well under the
+    /// scheduler's `worker_ttl`, 10 s by default, or the worker is removed
+    /// between two) and checks the terminate fraction. More than zero.
+    /// Default [`DEFAULT_METRICS_INTERVAL`].
     pub metrics_interval: Duration,
     /// `restart`: what a `Restart` command does. Default
     /// [`RestartMode::InPlace`].

@@ -22,6 +22,7 @@ impl Sim {
             });
         }
         for _ in 0..1_000_000 {
+            self.flush();
             let answering = self
                 .workers
                 .iter()
@@ -75,6 +76,7 @@ impl Sim {
         let deadline = self.now.after(RESTART_TIMEOUT + Duration::from_secs(1));
         while !self.restarts.is_empty() && self.now < deadline {
             self.tick();
+            self.flush();
         }
         let unanswered: Vec<_> = self
             .operations
@@ -142,6 +144,7 @@ impl Sim {
         }
         while self.workers.values().any(|w| w.restarting) {
             self.tick();
+            self.flush();
         }
     }
 }

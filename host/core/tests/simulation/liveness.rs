@@ -37,6 +37,7 @@ impl Sim {
             self.wake_workers();
             self.heartbeats();
             self.timeout();
+            self.flush();
         }
         self.now = end;
         self.wake_workers();
@@ -100,7 +101,7 @@ impl Sim {
             return;
         }
         if !sim.queue.is_empty() && self.rng.chance(50) {
-            count(&STALE_REPORTS);
+            count(STALE_REPORTS);
             let before = self.core.summary();
             // Reported as if it were still in the books.
             self.rejoin_report(worker);
@@ -118,7 +119,7 @@ impl Sim {
         sim.fetches.clear();
         sim.rejoin = false;
         let (nthreads, instance) = (sim.nthreads as u32, sim.instance);
-        count(&REJOINED);
+        count(REJOINED);
         self.event(Event::WorkerJoined {
             worker,
             nthreads,
@@ -247,7 +248,7 @@ impl Sim {
         sim.away = false;
         sim.resuming = true;
         sim.last_beat = self.now;
-        count(&RESUMED);
+        count(RESUMED);
         self.event(Event::ClientResumed { client });
         if let Some(sim) = self.clients.get_mut(&client) {
             sim.resuming = false;

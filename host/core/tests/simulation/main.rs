@@ -24,7 +24,6 @@ mod steps;
 mod workers;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use weft_core::{
     ClientId, Command, ComputeTask, DatasetValue, Event, Input, Scheduler, SchedulerConfig,
@@ -32,34 +31,51 @@ use weft_core::{
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
-/// Tasks given up by simulated workers on a steal request, over all seeds:
-/// the run must exercise work stealing.
-static STOLEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+/// What a run must exercise, counted per test thread (so that each of the
+/// parallel tests checks its own coverage, under cargo test as under
+/// nextest): each name is asserted non-zero at the end.
+const STOLEN: &str = "tasks given up on a steal request";
+const FETCHES: &str = "copies asked of workers (replicate, rebalance)";
+const CANCELLED: &str = "futures cancelled";
+const DATASETS_GOT: &str = "datasets got with keys held";
+const TTL_EXPIRIES: &str = "workers removed at their TTL";
+const REJOINED: &str = "hung workers that rejoined";
+const STALE_REPORTS: &str = "stale reports from removed workers";
+const RESUMED: &str = "clients resumed within their grace";
+const EXPIRED: &str = "clients expired after their grace";
+const SILENCED: &str = "clients disconnected for silence";
+const TOLD_ON_RESUME: &str = "cancellations and losses told on resume";
+const RESTARTS_DONE: &str = "restarts completed";
+const RESTARTS_TIMED_OUT: &str = "restarts failed at their deadline";
+const COVERAGE: [&str; 13] = [
+    STOLEN,
+    FETCHES,
+    CANCELLED,
+    DATASETS_GOT,
+    TTL_EXPIRIES,
+    REJOINED,
+    STALE_REPORTS,
+    RESUMED,
+    EXPIRED,
+    SILENCED,
+    TOLD_ON_RESUME,
+    RESTARTS_DONE,
+    RESTARTS_TIMED_OUT,
+];
+/// Events handled, for the report.
+const EVENTS: &str = "events";
 
-/// Copies asked of workers (replicate, rebalance) and futures cancelled,
-/// over all seeds: the run must exercise both.
-static FETCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-static CANCELLED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-/// Datasets got with keys held, over all seeds.
-static DATASETS_GOT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+thread_local! {
+    static COUNTS: std::cell::RefCell<BTreeMap<&'static str, u64>> =
+        const { std::cell::RefCell::new(BTreeMap::new()) };
+}
 
-/// Liveness coverage, over all seeds: workers removed at their TTL, hung
-/// workers that came back after it (and rejoined), reports they sent
-/// before rejoining, clients that resumed within their grace, clients that
-/// expired after it, clients disconnected for silence, messages kept for
-/// an away client and told on resume, restarts answered.
-static TTL_EXPIRIES: AtomicU64 = AtomicU64::new(0);
-static REJOINED: AtomicU64 = AtomicU64::new(0);
-static STALE_REPORTS: AtomicU64 = AtomicU64::new(0);
-static RESUMED: AtomicU64 = AtomicU64::new(0);
-static EXPIRED: AtomicU64 = AtomicU64::new(0);
-static SILENCED: AtomicU64 = AtomicU64::new(0);
-static TOLD_ON_RESUME: AtomicU64 = AtomicU64::new(0);
-static RESTARTS_DONE: AtomicU64 = AtomicU64::new(0);
-static EVENTS: AtomicU64 = AtomicU64::new(0);
+fn count(what: &'static str) {
+    COUNTS.with(|counts| *counts.borrow_mut().entry(what).or_default() += 1);
+}
 
-fn count(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
+fn counted(what: &str) -> u64 {
+    COUNTS.with(|counts| counts.borrow().get(what).copied().unwrap_or(0))
 }
 
 /// The simulated cluster's timing.
@@ -186,25 +202,37 @@ impl Sim {
     fn event(&mut self, event: Event) {
         self.last_event = format!("{event:?}");
         self.stimulus += 1;
-        count(&EVENTS);
+        count(EVENTS);
         self.core.handle(self.now, StimulusId(self.stimulus), event);
-        self.apply_commands();
+        self.apply_commands(false);
+    }
+
+    /// The end of a batch, as the driver does it: the placement pass runs
+    /// and its commands are delivered.
+    fn flush(&mut self) {
+        self.last_event = "placement".to_string();
+        self.apply_commands(true);
     }
 
     /// The timers due now fire.
     fn timeout(&mut self) {
         self.last_event = format!("timeout at {}", self.now);
         self.stimulus += 1;
-        count(&EVENTS);
+        count(EVENTS);
         self.core
             .handle_timeout(self.now, StimulusId(self.stimulus));
-        self.apply_commands();
+        self.apply_commands(false);
     }
 
-    /// Delivers the core's commands to the simulated peers, then the
+    /// Delivers the core's commands to the simulated peers (those of the
+    /// events so far, or with `placing` the placement pass's too), then the
     /// driver's reactions; checks everything after.
-    fn apply_commands(&mut self) {
-        while let Some(command) = self.core.poll_command() {
+    fn apply_commands(&mut self, placing: bool) {
+        while let Some(command) = if placing {
+            self.core.poll_command()
+        } else {
+            self.core.poll_immediate()
+        } {
             match command {
                 Command::Worker(worker, message) => {
                     let sim = self.workers.get_mut(&worker).unwrap_or_else(|| {
@@ -229,12 +257,12 @@ impl Sim {
                                 "step {}: {worker} was removed at its TTL though it sends heartbeats",
                                 self.step
                             );
-                            count(&TTL_EXPIRIES);
+                            count(TTL_EXPIRIES);
                             sim.rejoin = true;
                         }
                         ToWorker::Compute(task) => sim.queue.push_back(task),
                         ToWorker::Fetch { inputs } => {
-                            FETCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            count(FETCHES);
                             sim.fetches.extend(inputs);
                         }
                         ToWorker::Free { keys } => {
@@ -252,7 +280,7 @@ impl Sim {
                                 sim.queue.remove(at);
                             }
                             if stolen {
-                                STOLEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                count(STOLEN);
                             }
                             sim.steal_answers.push((key, run, stolen));
                         }
@@ -265,7 +293,7 @@ impl Sim {
                         "step {}: {client} was disconnected for silence, but it was not silent",
                         self.step
                     );
-                    count(&SILENCED);
+                    count(SILENCED);
                     sim.silent = false;
                     sim.away = true;
                     self.abandon_requests(client);
@@ -280,7 +308,7 @@ impl Sim {
                         "step {}: {client} expired, but it was not away",
                         self.step
                     );
-                    count(&EXPIRED);
+                    count(EXPIRED);
                     self.operations.retain(|(c, _)| *c != client);
                 }
                 Command::Client(client, message) => {
@@ -293,7 +321,7 @@ impl Sim {
                         if sim.resuming
                             && matches!(message, ToClient::Cancelled { .. } | ToClient::Lost { .. })
                         {
-                            count(&TOLD_ON_RESUME);
+                            count(TOLD_ON_RESUME);
                         }
                     }
                     if let ToClient::Dataset { request, value } = &message {
@@ -306,14 +334,20 @@ impl Sim {
                         if value.graph.is_none()
                             && let Some(sim) = self.clients.get_mut(&client)
                         {
-                            DATASETS_GOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            count(DATASETS_GOT);
                             sim.held.extend(value.keys.iter().copied());
                         }
                         continue;
                     }
-                    if let ToClient::Done { request, .. } = &message {
+                    if let ToClient::Done { request, error } = &message {
                         if self.restarts.remove(&(client, *request)) {
-                            count(&RESTARTS_DONE);
+                            match error {
+                                None => count(RESTARTS_DONE),
+                                Some(e) if e.contains("restart_timeout") => {
+                                    count(RESTARTS_TIMED_OUT)
+                                }
+                                Some(_) => {}
+                            }
                         }
                         assert!(
                             self.operations.remove(&(client, *request))
@@ -332,7 +366,7 @@ impl Sim {
                             ToClient::Cancelled { key, .. } => {
                                 // The future is cancelled: the client no
                                 // longer holds it.
-                                CANCELLED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                count(CANCELLED);
                                 sim.held.remove(key);
                                 sim.last.remove(key);
                                 continue;
@@ -412,6 +446,14 @@ impl Sim {
                     "step {step}: {client} holds {key}, which is {state:?}: a wanted result was dropped (after {})",
                     self.last_event
                 );
+                if !sim.away && matches!(sim.last.get(key), Some(ToClient::Finished { .. })) {
+                    assert_eq!(
+                        state,
+                        StateName::Memory,
+                        "step {step}: {client} was last told {key} finished, but it is not in memory: a loss was not told (after {})",
+                        self.last_event
+                    );
+                }
                 if state == StateName::Memory && !sim.away {
                     assert!(
                         matches!(sim.last.get(key), Some(ToClient::Finished { .. })),
@@ -449,7 +491,9 @@ fn run(seed: u64, steps: usize) {
     for step in 0..steps {
         sim.step = step;
         sim.tick();
+        sim.flush();
         sim.random_step();
+        sim.flush();
     }
     sim.drain();
 }
@@ -501,28 +545,15 @@ fn simulate(part: u64) {
         }
     }
     if std::env::var("WEFT_SIM_SEED").is_err() {
-        assert!(
-            STOLEN.load(std::sync::atomic::Ordering::Relaxed) > 0,
-            "no task was ever stolen: the simulation does not exercise work stealing"
-        );
-        assert!(FETCHES.load(std::sync::atomic::Ordering::Relaxed) > 0);
-        assert!(CANCELLED.load(std::sync::atomic::Ordering::Relaxed) > 0);
-        assert!(DATASETS_GOT.load(std::sync::atomic::Ordering::Relaxed) > 0);
-        let coverage = [
-            ("workers removed at their TTL", &TTL_EXPIRIES),
-            ("hung workers that rejoined", &REJOINED),
-            ("stale reports from removed workers", &STALE_REPORTS),
-            ("clients resumed within their grace", &RESUMED),
-            ("clients expired after their grace", &EXPIRED),
-            ("clients disconnected for silence", &SILENCED),
-            ("cancellations and losses told on resume", &TOLD_ON_RESUME),
-            ("restarts answered", &RESTARTS_DONE),
-        ];
-        let mut report = format!("{} events", EVENTS.load(Ordering::Relaxed));
-        for (name, counter) in coverage {
-            let n = counter.load(Ordering::Relaxed);
-            report += &format!("; {name}: {n}");
-            assert!(n > 0, "the simulation never exercised: {name} ({report})");
+        let mut report = format!("{} events", counted(EVENTS));
+        for name in COVERAGE {
+            report += &format!("; {name}: {}", counted(name));
+        }
+        for name in COVERAGE {
+            assert!(
+                counted(name) > 0,
+                "the simulation never exercised: {name} ({report})"
+            );
         }
         println!("{report}");
     }

@@ -209,8 +209,14 @@ impl State {
                 workers,
             } => self.prepare_scatter(client, request, &values, broadcast, &workers),
             ClientRequest::ListWorkers { request } => {
-                let mut workers: Vec<WorkerInfo> =
-                    self.workers.values().map(|w| w.info.clone()).collect();
+                // Only the workers in the core's books: not one removed at
+                // its TTL whose connection waits for it to rejoin.
+                let mut workers: Vec<WorkerInfo> = self
+                    .workers
+                    .values()
+                    .filter(|w| self.core.has_worker(w.info.id))
+                    .map(|w| w.info.clone())
+                    .collect();
                 workers.sort_by_key(|w| w.id);
                 self.send_client(client, ClientEvent::Workers { request, workers });
             }
@@ -377,7 +383,8 @@ impl State {
         broadcast: bool,
         among: &[WorkerId],
     ) {
-        if let Some(unknown) = among.iter().find(|w| !self.workers.contains_key(w)) {
+        let in_books = |w: &WorkerId| self.workers.contains_key(w) && self.core.has_worker(*w);
+        if let Some(unknown) = among.iter().find(|w| !in_books(w)) {
             let message = format!("{unknown} is not a connected worker");
             self.send_client(client, ClientEvent::RequestFailed { request, message });
             return;
@@ -385,6 +392,7 @@ impl State {
         let mut workers: Vec<WorkerInfo> = self
             .workers
             .values()
+            .filter(|w| self.core.has_worker(w.info.id))
             .filter(|w| among.is_empty() || among.contains(&w.info.id))
             .map(|w| w.info.clone())
             .collect();
