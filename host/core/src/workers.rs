@@ -105,6 +105,13 @@ impl Scheduler {
                 && self.task(dep).who_has.contains(holder)
             {
                 self.remove_replica(dep, *holder);
+                // The fetch may have failed for want of time, not of the
+                // data: a holder the books no longer count must not keep
+                // it (it would be held for ever, counted by no one).
+                if self.workers.contains_key(holder) {
+                    let keys = vec![*dep_key];
+                    self.send(Command::Worker(*holder, ToWorker::Free { keys }));
+                }
             }
         }
         // The task may have been re-planned by the loss above.

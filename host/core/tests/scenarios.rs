@@ -225,3 +225,60 @@ fn absurd_sizes_and_durations_from_a_worker_do_not_overflow_the_books() {
     assert_eq!(computes(&commands).len(), 1, "the sum was placed");
     assert_eq!(h.core.state_of(&key(1)), StateName::Memory);
 }
+
+#[test]
+fn a_fetch_that_failed_from_a_holder_frees_the_copy_the_books_stop_counting() {
+    let mut h = Harness::new();
+    let (a, b, client) = (WorkerId(1), WorkerId(2), ClientId(1));
+    h.join(a, 1);
+    h.event(Event::ClientConnected {
+        client,
+        tenant: TenantId::OPEN,
+    });
+    let commands = h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![task(1)],
+        wants: vec![key(1)],
+    });
+    let (_, first) = computes(&commands).remove(0);
+    h.event(Event::TaskFinished {
+        worker: a,
+        key: first.key,
+        run: first.run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    // B holds a large input: the dependent of both goes to B.
+    h.join(b, 1);
+    h.event(Event::Scattered {
+        client,
+        key: key(9),
+        workers: vec![b],
+        nbytes: 1 << 30,
+    });
+    let mut dependent = task(2);
+    dependent.args = vec![GraphArg::Key(key(1)), GraphArg::Key(key(9))];
+    let commands = h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![dependent],
+        wants: vec![key(2)],
+    });
+    let (worker, second) = computes(&commands).remove(0);
+    assert_eq!(worker, b);
+    // B's fetch from A times out: A may well still hold the value.
+    let commands = h.event(Event::FetchFailed {
+        worker: b,
+        key: second.key,
+        run: second.run,
+        missing: vec![(key(1), a)],
+    });
+    assert!(
+        commands.contains(&Command::Worker(a, ToWorker::Free { keys: vec![key(1)] })),
+        "A keeps a copy nobody counts: {commands:?}"
+    );
+    assert!(h.core.has_what(a).is_empty());
+    assert!(
+        computes(&commands).iter().any(|(_, t)| t.key == key(1)),
+        "the lost input is computed again: {commands:?}"
+    );
+}

@@ -47,7 +47,9 @@ const SILENCED: &str = "clients disconnected for silence";
 const TOLD_ON_RESUME: &str = "cancellations and losses told on resume";
 const RESTARTS_DONE: &str = "restarts completed";
 const RESTARTS_TIMED_OUT: &str = "restarts failed at their deadline";
-const COVERAGE: [&str; 13] = [
+const FETCH_TIMEOUTS: &str = "fetches that timed out from a holder that had the data";
+const COVERAGE: [&str; 14] = [
+    FETCH_TIMEOUTS,
     STOLEN,
     FETCHES,
     CANCELLED,

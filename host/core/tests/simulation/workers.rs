@@ -63,13 +63,23 @@ impl Sim {
         let mut missing = Vec::new();
         for input in &task.inputs {
             let here = self.workers[&worker].data.contains(&input.key);
-            let fetchable = input.holders.iter().any(|h| {
+            let holder = input.holders.iter().copied().find(|h| {
                 self.workers
                     .get(h)
                     .is_some_and(|w| w.data.contains(&input.key))
             });
-            if !here && !fetchable {
-                missing.push((input.key, input.holders.first().copied().unwrap_or(worker)));
+            match holder {
+                _ if here => {}
+                None => {
+                    missing.push((input.key, input.holders.first().copied().unwrap_or(worker)));
+                }
+                // The holder has it, but the fetch timed out: the core must
+                // not leave the copy it stops counting on the holder.
+                Some(holder) if may_fail && holder != worker && self.rng.chance(3) => {
+                    count(FETCH_TIMEOUTS);
+                    missing.push((input.key, holder));
+                }
+                Some(_) => {}
             }
         }
         let (key, run) = (task.key, task.run);
