@@ -579,6 +579,55 @@ fn a_client_that_reconnects_within_its_grace_carries_on() {
 }
 
 #[test]
+fn a_client_away_during_a_forced_cancel_learns_of_it_when_it_is_back() {
+    let cluster = cluster(1, &["--client-grace", "30s"], &[]);
+    runtime().block_on(async {
+        let relay = Relay::start(cluster.scheduler.addr.clone()).await;
+        let client = cluster.client_at(&relay.addr, Identity::Alice).await;
+        let hostile = client
+            .upload_module(std::fs::read(weft_guest_artifacts::HOSTILE).unwrap())
+            .await
+            .unwrap();
+        let long = client.submit::<u64>(&hostile, "spin", ()).unwrap();
+        let (observer, _, observer_hostile) = connect(&cluster).await;
+        eventually(&observer, "the long task runs", |s| {
+            s.workers.iter().any(|w| w.processing > 0)
+        })
+        .await;
+
+        // The client's connection drops and stays down while another
+        // client cancels the task for everyone.
+        relay
+            .paused
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        relay.cut();
+        let same = observer
+            .submit::<u64>(&observer_hostile, "spin", ())
+            .unwrap();
+        assert_eq!(same.key(), long.key());
+        observer.cancel(std::slice::from_ref(&same), true).unwrap();
+        eventually(&observer, "the task is cancelled", |s| s.keys == 0).await;
+        relay
+            .paused
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+
+        // Back through the relay, the client learns of it.
+        let start = Instant::now();
+        while !matches!(long.status(), FutureStatus::Cancelled(_)) {
+            assert!(
+                start.elapsed() < DEADLINE,
+                "the client never learned; its future is {:?}",
+                long.status()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!client.is_closed());
+        let error = bounded(long.result()).await.unwrap_err();
+        assert!(error.to_string().contains("cancel"), "{error}");
+    });
+}
+
+#[test]
 fn a_client_back_after_its_grace_is_closed_with_a_clear_reason() {
     let cluster = cluster(1, &["--client-grace", "500ms"], &[]);
     runtime().block_on(async {

@@ -9,8 +9,9 @@
 //! key stands. State-changing requests (submissions, releases, scatters,
 //! plain cancels) written but not yet acknowledged are written again, in order,
 //! on the new connection (each is idempotent, and a reply to any later
-//! request acknowledges them); requests waiting for a reply fail (their
-//! answers are lost). Past the timeout, or if the scheduler no longer
+//! request acknowledges them), followed by the keys it holds (`Holding`),
+//! so that a cancellation lost with the old connection is told again;
+//! requests waiting for a reply fail (their answers are lost). Past the timeout, or if the scheduler no longer
 //! knows the session (`SessionLost`: the grace ran out), the client is
 //! closed: its futures are gone, and every wait says so.
 
@@ -102,12 +103,33 @@ async fn supervise(
             Some(connection) => {
                 tracing::info!(addr = %reconnect.addr, "reconnected to the scheduler");
                 (reader, writer) = connection.into_split();
-                let replay: Vec<ClientRequest> = std::iter::once(ClientRequest::Session {
-                    token: reconnect.token,
-                    resume: true,
-                })
-                .chain(lock(&state).unacked.iter().map(|(_, r)| r.clone()))
-                .collect();
+                // The session, the unacknowledged requests, then the keys
+                // it holds: a cancellation whose message was lost with the
+                // old connection is told again.
+                let replay: Vec<ClientRequest> = {
+                    let state = lock(&state);
+                    let holding = ClientRequest::Holding {
+                        keys: state
+                            .keys
+                            .iter()
+                            .filter(|(_, entry)| {
+                                !matches!(
+                                    entry.status,
+                                    crate::FutureStatus::Cancelled(_)
+                                        | crate::FutureStatus::Refused(_)
+                                )
+                            })
+                            .map(|(key, _)| *key)
+                            .collect(),
+                    };
+                    std::iter::once(ClientRequest::Session {
+                        token: reconnect.token,
+                        resume: true,
+                    })
+                    .chain(state.unacked.iter().map(|(_, r)| r.clone()))
+                    .chain(std::iter::once(holding))
+                    .collect()
+                };
                 for request in &replay {
                     if let Err(error) = writer.queue(request) {
                         lock(&state).close(error.to_string());

@@ -201,14 +201,44 @@ impl Scheduler {
         let mut held: Vec<crate::ids::TaskId> = state.wants.iter().copied().collect();
         held.sort_unstable();
         if let Presence::Away { missed, .. } = presence {
+            let mut told = std::collections::HashSet::new();
             for message in missed.into_values() {
+                if let ToClient::Cancelled { key, .. } = &message {
+                    told.insert(*key);
+                }
                 self.send(Command::Client(client, message));
+            }
+            if let Some(state) = self.clients.get_mut(&client) {
+                state.told_on_resume = told;
             }
         }
         for id in held {
             self.report_status(client, id);
         }
         self.arm_client_ttl(client);
+    }
+
+    /// See [`crate::Event::ClientHolds`].
+    pub(crate) fn client_holds(&mut self, client: ClientId, keys: &[TaskKey]) {
+        let told = self
+            .clients
+            .get_mut(&client)
+            .map(|state| std::mem::take(&mut state.told_on_resume))
+            .unwrap_or_default();
+        for key in keys {
+            let held = self.id_for(client, key).is_some_and(|id| {
+                self.clients
+                    .get(&client)
+                    .is_some_and(|state| state.wants.contains(&id))
+            });
+            if !held && !told.contains(key) {
+                let reason = "cancelled while the client was disconnected".to_string();
+                self.send(Command::Client(
+                    client,
+                    ToClient::Cancelled { key: *key, reason },
+                ));
+            }
+        }
     }
 
     /// Keeps `message` for `client` if it is away and would not learn it

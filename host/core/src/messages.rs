@@ -89,6 +89,16 @@ pub enum Event {
         /// The client.
         client: ClientId,
     },
+    /// A resumed client says which keys it holds futures to (after the
+    /// requests it replayed): each it no longer holds for the core is
+    /// answered `Cancelled` (its cancellation was lost with the old
+    /// connection), unless it was just told so on resume.
+    ClientHolds {
+        /// The client.
+        client: ClientId,
+        /// The keys, as the client names them.
+        keys: Vec<TaskKey>,
+    },
     /// A client said it is alive (its heartbeat). Every other event from a
     /// client counts too.
     ClientHeartbeat {
@@ -493,6 +503,7 @@ impl Event {
     pub(crate) fn client(&self) -> Option<ClientId> {
         match self {
             Event::ClientHeartbeat { client }
+            | Event::ClientHolds { client, .. }
             | Event::UpdateGraph { client, .. }
             | Event::ReleaseKeys { client, .. }
             | Event::Scattered { client, .. }

@@ -31,6 +31,9 @@ pub(crate) struct ClientState {
     pub(crate) aliases: HashMap<TaskKey, TaskKey>,
     /// Connected, or away within its grace.
     pub(crate) presence: crate::liveness::Presence,
+    /// Keys it was told on its last resume were cancelled: its
+    /// `ClientHolds` does not tell them again (with a vaguer reason).
+    pub(crate) told_on_resume: HashSet<TaskKey>,
 }
 
 /// The scheduler's decision logic: consumes [`Event`]s, produces
@@ -142,6 +145,7 @@ impl Scheduler {
             Event::ClientConnected { client, tenant } => self.client_connected(client, tenant),
             Event::ClientDisconnected { client } => self.client_disconnected(client),
             Event::ClientHeartbeat { .. } | Event::WorkerHeartbeat { .. } => {}
+            Event::ClientHolds { client, keys } => self.client_holds(client, &keys),
             Event::ClientGone { client } => self.client_gone(client),
             Event::UpdateGraph {
                 client,

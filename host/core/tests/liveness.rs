@@ -331,3 +331,46 @@ fn zero_ttls_turn_the_checks_off_and_the_grace_still_ends() {
     let later = h.advance(5 * SECOND);
     assert!(later.contains(&Command::ClientExpired { client: CLIENT }));
 }
+
+#[test]
+fn a_cancellation_lost_with_the_old_connection_is_told_when_the_client_says_what_it_holds() {
+    let other = ClientId(7);
+    let mut h = TestCluster::with_config(config())
+        .workers(1)
+        .client(CLIENT)
+        .client(other);
+    submit(&mut h, 1);
+    submit(&mut h, 2);
+    // Told while still connected, but the message is lost as the
+    // connection drops.
+    let lost = h.event(Event::Cancel {
+        client: other,
+        keys: vec![TaskKey([1; 16])],
+        force: true,
+        reason: "stopped".into(),
+    });
+    assert_eq!(to_client(&lost).len(), 1);
+    h.event(Event::ClientDisconnected { client: CLIENT });
+    // Cancelled while away: told on resume, with its reason.
+    h.event(Event::Cancel {
+        client: other,
+        keys: vec![TaskKey([2; 16])],
+        force: true,
+        reason: "stopped again".into(),
+    });
+    let resumed = to_client(&h.event(Event::ClientResumed { client: CLIENT }));
+    assert!(
+        matches!(&resumed[..], [ToClient::Cancelled { key, .. }] if *key == TaskKey([2; 16])),
+        "{resumed:?}"
+    );
+    // The client still holds both; the lost one is told now, once.
+    let told = to_client(&h.event(Event::ClientHolds {
+        client: CLIENT,
+        keys: vec![TaskKey([1; 16]), TaskKey([2; 16])],
+    }));
+    assert!(
+        matches!(&told[..], [ToClient::Cancelled { key, reason }]
+            if *key == TaskKey([1; 16]) && reason.contains("disconnected")),
+        "{told:?}"
+    );
+}

@@ -100,6 +100,14 @@ pub enum ClientRequest {
     /// The client is closing on purpose (its futures were released before
     /// this): no reconnection grace is needed.
     Goodbye,
+    /// Sent after a resumed session's replay: the keys this client holds
+    /// futures to. The scheduler answers `Cancelled` for each it no longer
+    /// holds for the client (a cancellation whose message was lost with the
+    /// old connection). Not answered otherwise.
+    Holding {
+        /// The keys.
+        keys: Vec<TaskKey>,
+    },
     /// The client is alive: sent every 2 s whatever else it sends, so that
     /// the scheduler does not disconnect it at its `client_ttl`. Not
     /// answered.
@@ -224,6 +232,7 @@ impl ClientRequest {
             | ClientRequest::Session { .. }
             | ClientRequest::Goodbye
             | ClientRequest::Heartbeat
+            | ClientRequest::Holding { .. }
             | ClientRequest::Cancel { .. } => None,
         }
     }

@@ -94,7 +94,9 @@ impl Operation {
                 Operation::Scatter
             }
             ClientRequest::ListWorkers { .. } => Operation::ListWorkers,
-            ClientRequest::Session { .. } | ClientRequest::Heartbeat => Operation::Session,
+            ClientRequest::Session { .. }
+            | ClientRequest::Heartbeat
+            | ClientRequest::Holding { .. } => Operation::Session,
             ClientRequest::Goodbye => Operation::Goodbye,
             ClientRequest::Cancel { force: false, .. } => Operation::Cancel,
             ClientRequest::Cancel { force: true, .. } => Operation::ForceCancel,

@@ -222,6 +222,7 @@ impl State {
             }
             ClientRequest::Goodbye => self.sessions.end(client),
             ClientRequest::Heartbeat => self.event(Event::ClientHeartbeat { client }),
+            ClientRequest::Holding { keys } => self.event(Event::ClientHolds { client, keys }),
             ClientRequest::Session { token, resume } => {
                 // Sessions are the tenant's: a token guessed by another
                 // tenant names another session.

@@ -30,6 +30,7 @@ pub(crate) fn variant_name(request: &ClientRequest) -> &'static str {
         ClientRequest::Session { .. } => "Session",
         ClientRequest::Goodbye => "Goodbye",
         ClientRequest::Heartbeat => "Heartbeat",
+        ClientRequest::Holding { .. } => "Holding",
         ClientRequest::Cancel { .. } => "Cancel",
         ClientRequest::Restart { .. } => "Restart",
         ClientRequest::Replicate { .. } => "Replicate",
@@ -67,6 +68,7 @@ pub(crate) fn request_id(request: &ClientRequest) -> Option<RequestId> {
         | ClientRequest::Session { .. }
         | ClientRequest::Goodbye
         | ClientRequest::Heartbeat
+        | ClientRequest::Holding { .. }
         | ClientRequest::Cancel { .. } => None,
     }
 }
@@ -220,6 +222,7 @@ pub(crate) fn every_request() -> Vec<ClientRequest> {
             resume: false,
         },
         ClientRequest::Heartbeat,
+        ClientRequest::Holding { keys: vec![key] },
         ClientRequest::Goodbye,
     ];
     let named: BTreeSet<&str> = requests.iter().map(variant_name).collect();
