@@ -537,6 +537,46 @@ fn a_worker_over_its_memory_limit_spills_and_reads_back() {
 }
 
 #[test]
+fn a_worker_whose_task_holds_too_much_memory_is_restarted_and_the_task_fails_naming_why() {
+    // The task holds 256 MiB for many seconds against a worker limit of
+    // 200 MiB: the worker leaves at its terminate fraction, its nanny starts
+    // a fresh one, and with worker_deaths_max 1 the task fails with the
+    // reason the worker gave.
+    let limit = (200u64 << 20).to_string();
+    let cluster = cluster(
+        1,
+        &["--worker-deaths-max", "1"],
+        &["--memory-limit", &limit, "--task-memory-limit", "1GiB"],
+    );
+    runtime().block_on(async {
+        let (client, _, hostile) = connect(&cluster).await;
+        let before = client.status(false).await.unwrap();
+        let pid = before.workers[0].info.pid;
+        let greedy = client
+            .submit::<u64>(&hostile, "hold_memory", (256u64, u64::MAX))
+            .unwrap();
+        let error = bounded(greedy.result()).await.unwrap_err();
+        let ClientError::Task { failure, .. } = &error else {
+            panic!("{error}")
+        };
+        assert_eq!(failure.kind, FailureKind::KilledWorker, "{error}");
+        assert!(
+            error.to_string().contains("1 worker died")
+                && error.to_string().contains("restarted: memory limit"),
+            "{error}"
+        );
+        // A fresh worker process took the old one's place.
+        eventually(&client, "a fresh worker joins", |s| {
+            s.workers.len() == 1 && s.workers[0].info.pid != pid
+        })
+        .await;
+        let (_, examples, _) = connect(&cluster).await;
+        let after = client.submit::<i64>(&examples, "inc", (1,)).unwrap();
+        assert_eq!(bounded(after.result()).await.unwrap(), 2);
+    });
+}
+
+#[test]
 fn a_client_that_reconnects_within_its_grace_carries_on() {
     let cluster = cluster(1, &["--client-grace", "2s"], &[]);
     runtime().block_on(async {
@@ -589,6 +629,10 @@ fn a_client_away_during_a_forced_cancel_learns_of_it_when_it_is_back() {
             .await
             .unwrap();
         let long = client.submit::<u64>(&hostile, "spin", ()).unwrap();
+        // A request with a reply acknowledges the submission, so that the
+        // reconnection does not replay it (a replayed submission of a key
+        // cancelled meanwhile would compute it again: see ARCHITECTURE.md).
+        client.status(false).await.unwrap();
         let (observer, _, observer_hostile) = connect(&cluster).await;
         eventually(&observer, "the long task runs", |s| {
             s.workers.iter().any(|w| w.processing > 0)
@@ -616,8 +660,9 @@ fn a_client_away_during_a_forced_cancel_learns_of_it_when_it_is_back() {
         while !matches!(long.status(), FutureStatus::Cancelled(_)) {
             assert!(
                 start.elapsed() < DEADLINE,
-                "the client never learned; its future is {:?}",
-                long.status()
+                "the client never learned; its future is {:?} (client closed: {})",
+                long.status(),
+                client.is_closed()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

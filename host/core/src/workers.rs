@@ -228,9 +228,12 @@ impl Scheduler {
                     origin: task.name,
                     kind: FailureKind::KilledWorker,
                     message: format!(
-                        "{} workers died while running this task (worker_deaths_max is {}); \
+                        "{} while running this task (worker_deaths_max is {}); \
                          the last, {worker}: {}",
-                        task.deaths,
+                        match task.deaths {
+                            1 => "1 worker died".to_string(),
+                            n => format!("{n} workers died"),
+                        },
                         self.config.worker_deaths_max,
                         reason.unwrap_or("its connection dropped")
                     ),

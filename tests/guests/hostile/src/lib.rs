@@ -64,3 +64,19 @@ pub fn log_flood(records: u64) -> u64 {
     }
     records
 }
+
+/// Holds `mib` MiB (every page touched) while it runs `iterations` steps:
+/// a task that keeps its worker's process memory high for a while.
+#[task]
+pub fn hold_memory(mib: u64, iterations: u64) -> u64 {
+    let mut hoard = vec![0u8; (mib as usize) << 20];
+    for page in hoard.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    let mut acc: u64 = 0;
+    for i in 0..iterations {
+        let at = (i as usize).wrapping_mul(4096) % hoard.len().max(1);
+        acc = std::hint::black_box(acc.wrapping_add(u64::from(hoard[at])));
+    }
+    acc
+}
