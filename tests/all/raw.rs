@@ -142,7 +142,8 @@ fn reply_to(event: &ClientEvent) -> Option<RequestId> {
         | ClientEvent::Dataset { request, .. }
         | ClientEvent::Datasets { request, .. }
         | ClientEvent::Done { request }
-        | ClientEvent::RequestFailed { request, .. } => Some(*request),
+        | ClientEvent::RequestFailed { request, .. }
+        | ClientEvent::Failed { request, .. } => Some(*request),
         // Welcome, key news, SessionLost, Denied.
         _ => None,
     }

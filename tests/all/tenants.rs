@@ -222,10 +222,10 @@ fn another_tenant_can_reach_none_of_a_tenants_futures_or_datasets() {
                     n: 2,
                 })
                 .await;
-            let ClientEvent::RequestFailed { message, .. } = reply else {
+            let ClientEvent::Failed { error, .. } = reply else {
                 panic!("replicate: {reply:?}")
             };
-            refusals.push(without_key(&message, &wanted));
+            refusals.push(without_key(&error.to_string(), &wanted));
         }
         assert_eq!(refusals[0], "key <key> is not known to the scheduler");
         assert_eq!(refusals[0], refusals[1]);
@@ -236,12 +236,12 @@ fn another_tenant_can_reach_none_of_a_tenants_futures_or_datasets() {
                 workers: Vec::new(),
             })
             .await;
-        let ClientEvent::RequestFailed { message, .. } = reply else {
+        let ClientEvent::Failed { error, .. } = reply else {
             panic!("rebalance: {reply:?}")
         };
         assert_eq!(
-            message,
-            format!("key {key} is not known to the scheduler"),
+            error,
+            weft_core::CopyError::UnknownKey { key }.into(),
             "rebalance"
         );
 

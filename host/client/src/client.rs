@@ -234,6 +234,7 @@ impl Client {
         self.send(build(id))?;
         match replied.await {
             Ok(ClientEvent::RequestFailed { message, .. }) => Err(ClientError::Refused(message)),
+            Ok(ClientEvent::Failed { error, .. }) => Err(ClientError::Failed(error)),
             Ok(event) => Ok(event),
             Err(_) => Err(ClientError::Closed(
                 lock(&self.inner.state).closed.clone().unwrap_or_default(),

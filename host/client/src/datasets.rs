@@ -10,7 +10,7 @@ use crate::memory::unexpected;
 use crate::{Client, ClientError, Collection, Future};
 use std::marker::PhantomData;
 use std::sync::Arc;
-use weft_core::DatasetValue;
+use weft_core::{DatasetValue, GetDatasetError, RequestError};
 use weft_proto::messages::{ClientEvent, ClientRequest};
 use weft_schema::graph::{GraphLimits, TaskKey, decode_graph, encode_graph};
 use weft_schema::signature::Type;
@@ -91,9 +91,6 @@ impl<T> Dataset<T> {
     }
 }
 
-/// The start of the scheduler's message for a missing dataset.
-const NO_SUCH_DATASET: &str = "there is no dataset named";
-
 impl Client {
     /// Publishes one dataset under `name`; fails if the name is taken.
     pub async fn publish_dataset(&self, name: &str, spec: DatasetSpec) -> Result<(), ClientError> {
@@ -157,9 +154,9 @@ impl Client {
         {
             Ok(ClientEvent::Dataset { value, .. }) => value,
             Ok(other) => return Err(unexpected(other)),
-            Err(ClientError::Refused(message)) if message.starts_with(NO_SUCH_DATASET) => {
-                return Ok(None);
-            }
+            Err(ClientError::Failed(RequestError::GetDataset(
+                GetDatasetError::NoSuchDataset { .. },
+            ))) => return Ok(None),
             Err(error) => return Err(error),
         };
         let partition_type: Option<Type> = value

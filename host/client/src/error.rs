@@ -27,6 +27,10 @@ pub enum ClientError {
     /// The scheduler refused the request.
     #[error("the scheduler refused: {0}")]
     Refused(String),
+    /// A request the scheduler answers itself (publish, get, share,
+    /// replicate, rebalance, restart) failed: match on the kind.
+    #[error("the scheduler refused: {0}")]
+    Failed(weft_core::RequestError),
     /// The task (or one it depends on) failed.
     #[error("{}", describe_failure(.key, .failure))]
     Task {

@@ -164,7 +164,8 @@ impl State {
             | ClientEvent::Datasets { request, .. }
             | ClientEvent::Dataset { request, .. }
             | ClientEvent::Done { request }
-            | ClientEvent::RequestFailed { request, .. }) => {
+            | ClientEvent::RequestFailed { request, .. }
+            | ClientEvent::Failed { request, .. }) => {
                 if let Some(seq) = self.written_at.remove(&request) {
                     while self.unacked.front().is_some_and(|(s, _)| *s < seq) {
                         self.unacked.pop_front();

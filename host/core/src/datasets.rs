@@ -7,6 +7,7 @@
 //! un-persisted collection) holds no keys: only its graph, for whoever
 //! gets it to compute from scratch.
 
+use crate::errors::{GetDatasetError, PublishError};
 use crate::ids::{ClientId, TaskId, TenantId};
 use crate::messages::{Command, DatasetValue, FailureKind, ToClient};
 use crate::scheduler::Scheduler;
@@ -40,33 +41,23 @@ impl Scheduler {
         datasets: Vec<(String, DatasetValue)>,
         replace: bool,
     ) {
-        let refuse = |s: &mut Scheduler, error: String| {
-            let error = Some(error);
+        let refuse = |s: &mut Scheduler, error: PublishError| {
+            let error = Some(error.into());
             s.send(Command::Client(client, ToClient::Done { request, error }));
         };
         let tenant = self.tenant_of(client);
         for (at, (name, value)) in datasets.iter().enumerate() {
             if name.contains('/') {
-                return refuse(
-                    self,
-                    format!(
-                        "dataset name {name:?} has a '/' (reserved for OWNER/NAME, a dataset another tenant shares); nothing was published"
-                    ),
-                );
+                let name = name.clone();
+                return refuse(self, PublishError::SlashInName { name });
             }
             if datasets[..at].iter().any(|(other, _)| other == name) {
-                return refuse(
-                    self,
-                    format!("dataset {name:?} is named twice in one publish"),
-                );
+                let name = name.clone();
+                return refuse(self, PublishError::NamedTwice { name });
             }
             if !replace && self.datasets.contains_key(&(tenant, name.clone())) {
-                return refuse(
-                    self,
-                    format!(
-                        "a dataset named {name:?} already exists (publish with override to replace it); nothing was published"
-                    ),
-                );
+                let name = name.clone();
+                return refuse(self, PublishError::NameTaken { name });
             }
             if value.graph.is_none()
                 && let Some(missing) = value
@@ -74,12 +65,8 @@ impl Scheduler {
                     .iter()
                     .find(|k| self.own_id_for(client, k).is_none())
             {
-                return refuse(
-                    self,
-                    format!(
-                        "dataset {name:?}: key {missing} is not known to the scheduler (released?); nothing was published"
-                    ),
-                );
+                let (name, key) = (name.clone(), *missing);
+                return refuse(self, PublishError::UnknownKey { name, key });
             }
         }
         // Pin every new value first, then swap them in and let the old
@@ -156,7 +143,7 @@ impl Scheduler {
             .filter(|d| owner == tenant || d.shared_with.contains(&tenant))
             .cloned();
         let Some(dataset) = dataset else {
-            let error = Some(format!("there is no dataset named {display:?}"));
+            let error = Some(GetDatasetError::NoSuchDataset { name: display }.into());
             self.send(Command::Client(client, ToClient::Done { request, error }));
             return;
         };
@@ -171,9 +158,8 @@ impl Scheduler {
                     .then(|| (*key, failure.message.clone()))
             });
             if let Some((key, message)) = lost {
-                let error = Some(format!(
-                    "dataset {name:?} lost part of its data for good: key {key}: {message}"
-                ));
+                let name = name.to_string();
+                let error = Some(GetDatasetError::DataLost { name, key, message }.into());
                 self.send(Command::Client(client, ToClient::Done { request, error }));
                 return;
             }

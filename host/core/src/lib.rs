@@ -34,6 +34,7 @@
 
 mod config;
 mod datasets;
+mod errors;
 mod graph;
 mod ids;
 mod liveness;
@@ -55,6 +56,9 @@ pub use config::{
     SchedulerConfig,
 };
 pub use datasets::DATASET_HOLDERS_START;
+pub use errors::{
+    CopyError, GetDatasetError, PublishError, RequestError, RestartError, ShareError,
+};
 pub use ids::{ClientId, StimulusId, TenantId, WorkerId, wire_key};
 pub use log::Transition;
 pub use messages::{

@@ -16,6 +16,7 @@
 //! that fires early is re-armed for the true deadline, so the hot path
 //! (every report) costs one store.
 
+use crate::errors::{RequestError, RestartError};
 use crate::ids::{ClientId, WorkerId};
 use crate::messages::{Command, ToClient, ToWorker};
 use crate::scheduler::Scheduler;
@@ -373,7 +374,7 @@ impl Scheduler {
     /// back, or at `restart_timeout`.
     pub(crate) fn restart_cluster(&mut self, client: ClientId, request: u64) {
         if self.restart.is_some() {
-            let error = Some("a restart is already under way".to_string());
+            let error = Some(RestartError::UnderWay.into());
             self.send(Command::Client(client, ToClient::Done { request, error }));
             return;
         }
@@ -429,16 +430,20 @@ impl Scheduler {
             return;
         };
         let back = pending.expected - pending.missing.len();
-        let error = Some(format!(
-            "only {back} of {} workers were back within {:?} of the restart (restart_timeout)",
-            pending.expected, self.config.restart_timeout
-        ));
+        let error = Some(
+            RestartError::TimedOut {
+                back,
+                expected: pending.expected,
+                timeout: self.config.restart_timeout,
+            }
+            .into(),
+        );
         self.answer_restart(pending, error);
     }
 
     /// Tells the client that asked for a restart how it went, if it is
     /// still there.
-    fn answer_restart(&mut self, pending: PendingRestart, error: Option<String>) {
+    fn answer_restart(&mut self, pending: PendingRestart, error: Option<RequestError>) {
         if self.clients.contains_key(&pending.client) {
             let request = pending.request;
             self.send(Command::Client(

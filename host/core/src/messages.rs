@@ -465,7 +465,7 @@ pub enum ToClient {
         /// The request id the client chose.
         request: u64,
         /// Why it failed, if it did.
-        error: Option<String>,
+        error: Option<crate::errors::RequestError>,
     },
     /// The answer to `GetDataset`: the client now holds futures to its keys.
     Dataset {

@@ -5,6 +5,7 @@
 //! those below). Copies are made by workers (`ToWorker::Fetch`); an
 //! [`Operation`] waits for each answer and then tells its client `Done`.
 
+use crate::errors::CopyError;
 use crate::ids::{ClientId, TaskId, WorkerId};
 use crate::messages::{Command, Input, ToClient, ToWorker};
 use crate::scheduler::Scheduler;
@@ -125,7 +126,7 @@ impl Scheduler {
             }
         }
         for (client, request) in std::mem::take(&mut self.operations).into_keys() {
-            let error = Some("the cluster was restarted".to_string());
+            let error = Some(CopyError::ClusterRestarted.into());
             self.send(Command::Client(client, ToClient::Done { request, error }));
         }
         let ids: Vec<TaskId> = self.tasks.iter().map(|(i, _)| TaskId(i as u32)).collect();
@@ -197,28 +198,23 @@ impl Scheduler {
             .collect();
         for (client, request) in operations {
             self.operations.remove(&(client, request));
-            let error = Some("the tenant was restarted".to_string());
+            let error = Some(CopyError::TenantRestarted.into());
             self.send(Command::Client(client, ToClient::Done { request, error }));
         }
     }
 
     /// See [`crate::Event::Replicate`].
     pub(crate) fn replicate(&mut self, client: ClientId, request: u64, keys: &[TaskKey], n: u32) {
-        let refuse = |s: &mut Scheduler, error: String| {
-            let error = Some(error);
+        let refuse = |s: &mut Scheduler, error: CopyError| {
+            let error = Some(error.into());
             s.send(Command::Client(client, ToClient::Done { request, error }));
         };
         if n == 0 {
-            return refuse(self, "replicate needs n of at least 1".into());
+            return refuse(self, CopyError::NoCopies);
         }
         if n as usize > self.workers.len() {
-            return refuse(
-                self,
-                format!(
-                    "cannot keep {n} copies: there are only {} workers",
-                    self.workers.len()
-                ),
-            );
+            let workers = self.workers.len();
+            return refuse(self, CopyError::TooManyCopies { n, workers });
         }
         let ids = match self.in_memory(client, keys) {
             Ok(ids) => ids,
@@ -250,12 +246,13 @@ impl Scheduler {
         keys: &[TaskKey],
         workers: &[WorkerId],
     ) {
-        let refuse = |s: &mut Scheduler, error: String| {
-            let error = Some(error);
+        let refuse = |s: &mut Scheduler, error: CopyError| {
+            let error = Some(error.into());
             s.send(Command::Client(client, ToClient::Done { request, error }));
         };
         if let Some(unknown) = workers.iter().find(|w| !self.workers.contains_key(w)) {
-            return refuse(self, format!("{unknown} is not a connected worker"));
+            let worker = unknown.0;
+            return refuse(self, CopyError::UnknownWorker { worker });
         }
         let movable: Option<BTreeSet<TaskId>> = if keys.is_empty() {
             None
@@ -272,7 +269,7 @@ impl Scheduler {
             set.into_iter().collect()
         };
         if members.is_empty() {
-            return refuse(self, "there are no workers to rebalance".into());
+            return refuse(self, CopyError::NoWorkers);
         }
         let mut bytes: BTreeMap<WorkerId, u64> = members
             .iter()
@@ -320,18 +317,19 @@ impl Scheduler {
 
     /// The ids of `keys` (as `client` names them), all of which must be in
     /// memory.
-    fn in_memory(&self, client: ClientId, keys: &[TaskKey]) -> Result<Vec<TaskId>, String> {
+    fn in_memory(&self, client: ClientId, keys: &[TaskKey]) -> Result<Vec<TaskId>, CopyError> {
         let mut ids = Vec::with_capacity(keys.len());
         for key in keys {
-            match self.own_id_for(client, key) {
-                Some(id) if self.task(id).state == TaskState::Memory => ids.push(id),
-                Some(id) => {
-                    return Err(format!(
-                        "key {key} is not in memory (it is {:?})",
-                        self.task(id).state.name()
-                    ));
+            let state = self
+                .own_id_for(client, key)
+                .map(|id| (id, self.task(id).state));
+            match state {
+                Some((id, TaskState::Memory)) => ids.push(id),
+                Some((_, state)) => {
+                    let state = format!("{:?}", state.name()).to_lowercase();
+                    return Err(CopyError::NotInMemory { key: *key, state });
                 }
-                None => return Err(format!("key {key} is not known to the scheduler")),
+                None => return Err(CopyError::UnknownKey { key: *key }),
             }
         }
         ids.sort_unstable();
@@ -439,11 +437,8 @@ impl Scheduler {
         if done {
             let operation = self.operations.remove(&(client, request)).expect("exists");
             let error = (!operation.errors.is_empty()).then(|| {
-                format!(
-                    "{} of the copies failed: {}",
-                    operation.errors.len(),
-                    operation.errors.join("; ")
-                )
+                let failures = operation.errors;
+                CopyError::CopiesFailed { failures }.into()
             });
             self.send(Command::Client(client, ToClient::Done { request, error }));
         }

@@ -8,6 +8,7 @@
 //! with an access-revoked error.
 
 use crate::datasets::Dataset;
+use crate::errors::ShareError;
 use crate::ids::{ClientId, TaskId, TenantId};
 use crate::messages::{Command, DatasetValue, FailureKind, TaskFailure, ToClient};
 use crate::scheduler::Scheduler;
@@ -38,27 +39,21 @@ impl Scheduler {
         share: bool,
     ) {
         let owner = self.tenant_of(client);
-        let reply = |s: &mut Scheduler, error: Option<String>| {
+        let reply = |s: &mut Scheduler, error: Option<ShareError>| {
+            let error = error.map(Into::into);
             s.send(Command::Client(client, ToClient::Done { request, error }));
         };
         let Some(dataset) = self.datasets.get_mut(&(owner, name.to_string())) else {
-            return reply(self, Some(format!("there is no dataset named {name:?}")));
+            let name = name.to_string();
+            return reply(self, Some(ShareError::NoSuchDataset { name }));
         };
         if with == owner {
-            return reply(
-                self,
-                Some("a dataset cannot be shared with its owner".into()),
-            );
+            return reply(self, Some(ShareError::WithOwner));
         }
         if share {
             if dataset.value.graph.is_some() {
-                return reply(
-                    self,
-                    Some(format!(
-                        "dataset {name:?} is a lazy collection: persist it before sharing it \
-                         (a shared dataset's data stays the owner's)"
-                    )),
-                );
+                let name = name.to_string();
+                return reply(self, Some(ShareError::Lazy { name }));
             }
             dataset.shared_with.insert(with);
             return reply(self, None);

@@ -8,7 +8,8 @@ mod support;
 use std::time::Duration;
 use support::TestCluster;
 use weft_core::{
-    ClientId, Command, ComputeTask, Event, SchedulerConfig, StateName, ToClient, ToWorker, WorkerId,
+    ClientId, Command, ComputeTask, Event, RequestError, RestartError, SchedulerConfig, StateName,
+    ToClient, ToWorker, WorkerId,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
@@ -266,13 +267,20 @@ fn a_restart_whose_workers_do_not_come_back_fails_at_its_timeout() {
         request: 10,
     }));
     assert!(
-        matches!(&refused[..], [ToClient::Done { request: 10, error: Some(e) }] if e.contains("under way")),
+        matches!(
+            &refused[..],
+            [ToClient::Done {
+                request: 10,
+                error: Some(RequestError::Restart(RestartError::UnderWay))
+            }]
+        ),
         "{refused:?}"
     );
     let late = to_client(&h.advance(7 * SECOND));
     assert!(
         matches!(&late[..], [ToClient::Done { request: 9, error: Some(e) }]
-            if e.contains("only 1 of 2 workers") && e.contains("restart_timeout")),
+            if *e == RequestError::Restart(RestartError::TimedOut { back: 1, expected: 2, timeout: 6 * SECOND })
+                && e.to_string().contains("restart_timeout")),
         "{late:?}"
     );
 }

@@ -4,8 +4,9 @@
 //! spec is refused; a scatter cannot overwrite a computed key.
 
 use weft_core::{
-    ClientId, Command, ComputeTask, DatasetValue, Event, RESTART_REASON, Scheduler,
-    SchedulerConfig, StateName, StimulusId, TenantId, Time, ToClient, ToWorker, WorkerId, wire_key,
+    ClientId, Command, ComputeTask, CopyError, DatasetValue, Event, GetDatasetError, PublishError,
+    RESTART_REASON, RequestError, Scheduler, SchedulerConfig, StateName, StimulusId, TenantId,
+    Time, ToClient, ToWorker, WorkerId, wire_key,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
@@ -178,7 +179,7 @@ fn another_tenants_key_looks_like_an_unknown_key() {
         to(BOB, &replicate),
         vec![ToClient::Done {
             request: 1,
-            error: Some(format!("key {name} is not known to the scheduler")),
+            error: Some(CopyError::UnknownKey { key: name }.into()),
         }]
     );
     assert_eq!(h.core.state_of(&wire_key(A, &name)), StateName::Memory);
@@ -266,7 +267,7 @@ fn datasets_are_per_tenant() {
         to(BOB, &got),
         vec![ToClient::Done {
             request: 2,
-            error: Some("there is no dataset named \"x\"".into())
+            error: Some(GetDatasetError::NoSuchDataset { name: "x".into() }.into())
         }]
     );
     h.event(Event::UnpublishDataset {
@@ -283,7 +284,13 @@ fn datasets_are_per_tenant() {
         replace: false,
     });
     assert!(
-        matches!(&to(BOB, &refused)[..], [ToClient::Done { error: Some(e), .. }] if e.contains("is not known")),
+        matches!(
+            &to(BOB, &refused)[..],
+            [ToClient::Done {
+                error: Some(RequestError::Publish(PublishError::UnknownKey { .. })),
+                ..
+            }]
+        ),
         "{refused:?}"
     );
 }
@@ -379,7 +386,12 @@ fn a_shared_dataset_is_readable_by_the_named_tenant_only_until_unshared() {
         get_shared(&mut h, 2),
         vec![ToClient::Done {
             request: 2,
-            error: Some("there is no dataset named \"alice/x\"".into())
+            error: Some(
+                GetDatasetError::NoSuchDataset {
+                    name: "alice/x".into()
+                }
+                .into()
+            )
         }]
     );
     let shared = h.event(Event::ShareDataset {
@@ -459,7 +471,12 @@ fn a_shared_dataset_is_readable_by_the_named_tenant_only_until_unshared() {
         get_shared(&mut h, 7),
         vec![ToClient::Done {
             request: 7,
-            error: Some("there is no dataset named \"alice/x\"".into())
+            error: Some(
+                GetDatasetError::NoSuchDataset {
+                    name: "alice/x".into()
+                }
+                .into()
+            )
         }]
     );
     assert_eq!(
@@ -485,7 +502,7 @@ fn a_lazy_dataset_is_not_shared_and_only_the_owner_shares() {
         to(BOB, &refused),
         vec![ToClient::Done {
             request: 2,
-            error: Some("there is no dataset named \"x\"".into())
+            error: Some(weft_core::ShareError::NoSuchDataset { name: "x".into() }.into())
         }]
     );
     let lazy = DatasetValue {
@@ -508,7 +525,13 @@ fn a_lazy_dataset_is_not_shared_and_only_the_owner_shares() {
         share: true,
     });
     assert!(
-        matches!(&to(ALICE, &refused)[..], [ToClient::Done { error: Some(e), .. }] if e.contains("persist it before sharing")),
+        matches!(
+            &to(ALICE, &refused)[..],
+            [ToClient::Done {
+                error: Some(RequestError::Share(weft_core::ShareError::Lazy { .. })),
+                ..
+            }]
+        ),
         "{refused:?}"
     );
 }
@@ -560,7 +583,13 @@ fn a_sharee_cannot_write_through_its_shared_names() {
         replace: false,
     });
     assert!(
-        matches!(&to(BOB, &published)[..], [ToClient::Done { error: Some(e), .. }] if e.contains("is not known")),
+        matches!(
+            &to(BOB, &published)[..],
+            [ToClient::Done {
+                error: Some(RequestError::Publish(PublishError::UnknownKey { .. })),
+                ..
+            }]
+        ),
         "{published:?}"
     );
     let replicated = h.event(Event::Replicate {
@@ -573,7 +602,7 @@ fn a_sharee_cannot_write_through_its_shared_names() {
         to(BOB, &replicated),
         vec![ToClient::Done {
             request: 5,
-            error: Some(format!("key {bobs} is not known to the scheduler")),
+            error: Some(CopyError::UnknownKey { key: bobs }.into()),
         }]
     );
 

@@ -328,6 +328,15 @@ pub enum ClientEvent {
         /// Why.
         message: String,
     },
+    /// A request the scheduler's core answers (publish, get, share,
+    /// replicate, rebalance, restart) failed, and why, typed: clients act
+    /// on the kind, never on the text.
+    Failed {
+        /// The request.
+        request: RequestId,
+        /// Why.
+        error: weft_core::RequestError,
+    },
 }
 
 /// Where a key's result lives.

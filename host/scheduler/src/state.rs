@@ -461,7 +461,7 @@ impl State {
             Command::Client(client, ToClient::Done { request, error }) => {
                 let event = match error {
                     None => ClientEvent::Done { request },
-                    Some(message) => ClientEvent::RequestFailed { request, message },
+                    Some(error) => ClientEvent::Failed { request, error },
                 };
                 self.send_client(client, event);
             }

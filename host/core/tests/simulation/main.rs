@@ -26,8 +26,9 @@ mod workers;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 use weft_core::{
-    ClientId, Command, ComputeTask, DatasetValue, Event, Input, Scheduler, SchedulerConfig,
-    StateName, StimulusId, TenantId, Time, ToClient, ToWorker, WorkerId,
+    ClientId, Command, ComputeTask, DatasetValue, Event, Input, RequestError, RestartError,
+    Scheduler, SchedulerConfig, StateName, StimulusId, TenantId, Time, ToClient, ToWorker,
+    WorkerId,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
@@ -345,7 +346,7 @@ impl Sim {
                         if self.restarts.remove(&(client, *request)) {
                             match error {
                                 None => count(RESTARTS_DONE),
-                                Some(e) if e.contains("restart_timeout") => {
+                                Some(RequestError::Restart(RestartError::TimedOut { .. })) => {
                                     count(RESTARTS_TIMED_OUT)
                                 }
                                 Some(_) => {}

@@ -298,8 +298,8 @@ impl State {
                         owner: Some((owner_id, name.clone())),
                     }),
                     None => {
-                        let message = format!("there is no dataset named {name:?}");
-                        self.send_client(client, ClientEvent::RequestFailed { request, message });
+                        let error = weft_core::GetDatasetError::NoSuchDataset { name }.into();
+                        self.send_client(client, ClientEvent::Failed { request, error });
                     }
                 },
                 None => self.event(Event::GetDataset {

@@ -84,7 +84,8 @@ pub(crate) fn reply_id(event: &ClientEvent) -> Option<RequestId> {
         | ClientEvent::Dataset { request, .. }
         | ClientEvent::Datasets { request, .. }
         | ClientEvent::Done { request }
-        | ClientEvent::RequestFailed { request, .. } => Some(*request),
+        | ClientEvent::RequestFailed { request, .. }
+        | ClientEvent::Failed { request, .. } => Some(*request),
         ClientEvent::Welcome { .. }
         | ClientEvent::Key(_)
         | ClientEvent::SessionLost
