@@ -18,7 +18,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 pub const MAGIC: [u8; 4] = *b"WEFT";
 
 /// The protocol version this build speaks. Peers must speak the same one.
-pub const PROTOCOL_VERSION: u16 = 1;
+///
+/// 2: workers send their instance at registration; `Rejoin`, `Heartbeat`,
+/// `Holding` and typed `Failed` answers.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// The longest hello payload accepted or sent, in bytes (4 KiB).
 pub const HELLO_FRAME_BYTES_MAX: usize = 4 * 1024;
@@ -338,10 +341,18 @@ mod tests {
     #[tokio::test]
     async fn a_wrong_version_is_refused_even_if_the_rest_differs() {
         let mut hello = Hello::new(Role::Client, "c");
-        hello.protocol_version = 2;
+        hello.protocol_version = PROTOCOL_VERSION + 1;
         let payload = codec::encode(&hello).expect("encode");
-        let error = against_peer_frame(&payload).await.expect_err("version 2");
-        assert_eq!(error.to_string(), "peer speaks Weft protocol 2, we speak 1");
+        let error = against_peer_frame(&payload)
+            .await
+            .expect_err("a newer version");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "peer speaks Weft protocol {}, we speak {PROTOCOL_VERSION}",
+                PROTOCOL_VERSION + 1
+            )
+        );
 
         // A future version with a different layout after the version field.
         let mut future = b"WEFT".to_vec();
@@ -350,7 +361,10 @@ mod tests {
         let error = against_peer_frame(&future).await.expect_err("version 7");
         assert!(matches!(
             error,
-            HandshakeError::VersionMismatch { theirs: 7, ours: 1 }
+            HandshakeError::VersionMismatch {
+                theirs: 7,
+                ours: PROTOCOL_VERSION
+            }
         ));
     }
 

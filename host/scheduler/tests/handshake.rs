@@ -434,7 +434,13 @@ async fn a_peer_of_another_protocol_version_is_closed_on() {
         ),
         "{error:?}"
     );
-    assert_eq!(error.to_string(), "peer speaks Weft protocol 1, we speak 2");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "peer speaks Weft protocol {PROTOCOL_VERSION}, we speak {}",
+            PROTOCOL_VERSION + 1
+        )
+    );
     let after = within("the scheduler to close", reader.read_frame()).await;
     assert_eq!(after.expect("a clean close"), None);
 }
