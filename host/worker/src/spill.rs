@@ -67,8 +67,23 @@ pub(crate) enum SpillError {
 
 /// A worker's own spill directory, private (mode 0700 on Unix) and
 /// uniquely named; dropping it removes it with everything in it.
+///
+/// A worker killed outright (SIGKILL, a crash) cannot remove its
+/// directory, so each worker holds an exclusive `flock` on its own for as
+/// long as it lives, and a worker that starts removes every
+/// `weft-spill-*` directory beside its own that nobody holds (and that is
+/// over [`STALE_AFTER`] old, so that one being created right now is left
+/// to its creator).
 #[derive(Debug)]
-pub(crate) struct SpillDir(tempfile::TempDir);
+pub(crate) struct SpillDir {
+    dir: tempfile::TempDir,
+    /// The directory opened and locked: the lock goes with the process.
+    _lock: fs::File,
+}
+
+/// How old an unlocked spill directory must be before another worker
+/// removes it.
+pub(crate) const STALE_AFTER: Duration = Duration::from_secs(60);
 
 impl SpillDir {
     /// Creates a directory `weft-spill-XXXXXX` in `parent` (created if
@@ -83,19 +98,91 @@ impl SpillDir {
             }
             None => builder.tempdir()?,
         };
-        Ok(SpillDir(dir))
+        let lock = fs::File::open(dir.path())?;
+        if !try_lock(&lock)? {
+            return Err(io::Error::other("a fresh spill directory is locked"));
+        }
+        let spill = SpillDir { dir, _lock: lock };
+        if let Some(parent) = spill.path().parent() {
+            purge_stale(parent, spill.path(), STALE_AFTER);
+        }
+        Ok(spill)
     }
 
     /// Its path.
     pub(crate) fn path(&self) -> &Path {
-        self.0.path()
+        self.dir.path()
     }
 
     /// Removes it with everything in it, saying what went wrong (dropping
     /// it removes it too, silently).
     pub(crate) fn remove(self) -> io::Result<()> {
-        self.0.close()
+        self.dir.close()
     }
+}
+
+/// Takes an exclusive `flock` on `file` without waiting; false if another
+/// open file holds one.
+fn try_lock(file: &fs::File) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file descriptor this `File` owns; no memory is
+    // shared with the kernel.
+    let status = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if status == 0 {
+        return Ok(true);
+    }
+    let error = io::Error::last_os_error();
+    if error.raw_os_error() == Some(libc::EWOULDBLOCK) {
+        Ok(false)
+    } else {
+        Err(error)
+    }
+}
+
+/// Removes the `weft-spill-*` directories in `parent` other than `ours`
+/// that no living worker holds and that are older than `stale_after`.
+/// Returns how many went. Failures are logged, never fatal.
+pub(crate) fn purge_stale(parent: &Path, ours: &Path, stale_after: Duration) -> usize {
+    let Ok(entries) = fs::read_dir(parent) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let named = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.starts_with("weft-spill-"));
+        if !named || path == ours {
+            continue;
+        }
+        let old_enough = entry
+            .metadata()
+            .ok()
+            .filter(fs::Metadata::is_dir)
+            .and_then(|m| m.modified().ok())
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age >= stale_after);
+        if !old_enough {
+            continue;
+        }
+        let Ok(dir) = fs::File::open(&path) else {
+            continue;
+        };
+        // Held while removing, so that no other purger races this one.
+        if try_lock(&dir).unwrap_or(false) {
+            match fs::remove_dir_all(&path) {
+                Ok(()) => removed += 1,
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "cannot remove a stale spill directory")
+                }
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, parent = %parent.display(), "removed spill directories of workers that are gone");
+    }
+    removed
 }
 
 /// Writes `value` to a new file at `path`; on failure nothing is left.
@@ -287,5 +374,39 @@ mod tests {
             assert_eq!(value.as_deref(), Some(&vec![n; 100][..]));
         }
         spiller.abort();
+    }
+
+    #[test]
+    fn a_starting_worker_removes_the_spill_directories_of_workers_that_are_gone() {
+        let parent = tempfile::tempdir().expect("parent");
+        // A worker killed outright: its directory stays, unlocked.
+        let dead = parent.path().join("weft-spill-dead");
+        fs::create_dir(&dead).expect("dir");
+        fs::write(dead.join("0"), b"spilled").expect("file");
+        // A living worker's, locked; and something else of the same age.
+        let alive = SpillDir::create(Some(parent.path())).expect("alive");
+        let other = parent.path().join("not-a-spill-dir");
+        fs::create_dir(&other).expect("dir");
+        // Too young: left to whoever is creating it.
+        assert_eq!(
+            purge_stale(parent.path(), Path::new("/none"), STALE_AFTER),
+            0
+        );
+        assert!(dead.exists());
+        // Old enough (an age limit of zero): only the dead worker's goes.
+        assert_eq!(
+            purge_stale(parent.path(), Path::new("/none"), Duration::ZERO),
+            1
+        );
+        assert!(!dead.exists());
+        assert!(alive.path().exists() && other.exists());
+        // A new worker's start purges too (its own directory is kept).
+        fs::create_dir(&dead).expect("dir");
+        let filetime = std::time::SystemTime::now() - 2 * STALE_AFTER;
+        fs::File::open(&dead)
+            .and_then(|d| d.set_modified(filetime))
+            .expect("age it");
+        let fresh = SpillDir::create(Some(parent.path())).expect("fresh");
+        assert!(!dead.exists() && fresh.path().exists() && alive.path().exists());
     }
 }
