@@ -6,7 +6,7 @@
 //! right value, and the loop stops by itself. `WEFT_CHAOS_SEED` replays
 //! the choices of one run (not the timing).
 
-use crate::processes::{Cluster, kill_pid, signal_pid, tokio_runtime};
+use crate::processes::{Cluster, tokio_runtime};
 use std::time::{Duration, Instant};
 use weft_client::{Client, ClientError, Future, Module};
 
@@ -16,8 +16,29 @@ const LEAVES: i64 = 25_600;
 const OTHERS: i64 = 2_000;
 /// Chaos actions (a kill or a stop) at most.
 const ACTIONS_MAX: u32 = 12;
-/// How long the whole test may take.
+/// How long the chaos, and then each wait for results, may take.
 const DEADLINE: Duration = Duration::from_secs(240);
+
+/// Sends `signal` to `pid`; false if there is no such process any more (a
+/// worker that died since the status named it).
+fn signal(pid: u32, signal: &str) -> bool {
+    std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
+/// Continues the stopped workers when dropped, a failing test included.
+struct Stopped(Vec<(u32, Instant)>);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        for (pid, _) in self.0.drain(..) {
+            signal(pid, "CONT");
+        }
+    }
+}
 
 async fn bounded<T>(
     future: impl std::future::Future<Output = Result<T, ClientError>>,
@@ -99,15 +120,15 @@ fn a_large_graph_survives_workers_killed_and_stopped_at_random() {
         let others_total = reduce(&second, &other_module, others.clone());
 
         // Chaos until the graph is done or the actions are spent.
-        let mut stopped: Vec<(u32, Instant)> = Vec::new();
+        let mut stopped = Stopped(Vec::new());
         let (mut kills, mut stops) = (0, 0);
         while kills + stops < ACTIONS_MAX && !total.done() {
             assert!(started.elapsed() < DEADLINE, "chaos ran past the deadline");
             tokio::time::sleep(Duration::from_millis(200 + rng.below(600))).await;
-            stopped.retain(|(pid, until)| {
+            stopped.0.retain(|(pid, until)| {
                 let due = *until <= Instant::now();
                 if due {
-                    signal_pid(*pid, "CONT");
+                    signal(*pid, "CONT");
                 }
                 !due
             });
@@ -118,7 +139,7 @@ fn a_large_graph_survives_workers_killed_and_stopped_at_random() {
                 .workers
                 .iter()
                 .map(|w| w.info.pid)
-                .filter(|pid| stopped.iter().all(|(p, _)| p != pid))
+                .filter(|pid| stopped.0.iter().all(|(p, _)| p != pid))
                 .collect();
             // Keep at least one worker running.
             if running.len() < 2 {
@@ -126,18 +147,14 @@ fn a_large_graph_survives_workers_killed_and_stopped_at_random() {
             }
             let victim = running[rng.below(running.len() as u64) as usize];
             if rng.below(2) == 0 {
-                kill_pid(victim);
-                kills += 1;
-            } else {
+                kills += u32::from(signal(victim, "KILL"));
+            } else if signal(victim, "STOP") {
                 let pause = Duration::from_millis(1_000 + rng.below(3_000));
-                signal_pid(victim, "STOP");
-                stopped.push((victim, Instant::now() + pause));
+                stopped.0.push((victim, Instant::now() + pause));
                 stops += 1;
             }
         }
-        for (pid, _) in stopped.drain(..) {
-            signal_pid(pid, "CONT");
-        }
+        drop(stopped);
         eprintln!("chaos: {kills} kills, {stops} stops");
 
         let expected: i64 = (1..=LEAVES).sum();

@@ -48,8 +48,15 @@ impl Process {
 
     /// Starts `weft ARGS...` and waits for a line containing `marker`; the
     /// rest of that line is the address.
+    /// With `WEFT_TEST_LOG_DIR` set, every process logs at level info into
+    /// its own file there (for a failure that needs its story).
     fn start_until(args: &[&str], marker: &'static str) -> Process {
-        Process::start_logged(args, marker, None)
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let log = std::env::var_os("WEFT_TEST_LOG_DIR").map(|dir| {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Path::new(&dir).join(format!("{}-{}-{n}.log", args[0], std::process::id()))
+        });
+        Process::start_logged(args, marker, log.as_deref())
     }
 
     /// [`Process::start_until`], its log (at level info) appended to `log`

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use weft_proto::messages::{ClientEvent, ClientRequest};
 use weft_proto::{Connection, ConnectionReader, ConnectionWriter, Hello, Role};
+use weft_schema::graph::TaskKey;
 
 /// How to reach the scheduler again.
 #[derive(Debug, Clone)]
@@ -113,11 +114,13 @@ async fn supervise(
                             .keys
                             .iter()
                             .filter(|(_, entry)| {
-                                !matches!(
-                                    entry.status,
-                                    crate::FutureStatus::Cancelled(_)
-                                        | crate::FutureStatus::Refused(_)
-                                )
+                                entry.announced
+                                    && !matches!(
+                                        entry.status,
+                                        crate::FutureStatus::Cancelled(_)
+                                            | crate::FutureStatus::Refused(_)
+                                            | crate::FutureStatus::Error(_)
+                                    )
                             })
                             .map(|(key, _)| *key)
                             .collect(),
@@ -280,6 +283,17 @@ fn record(state: &Mutex<State>, request: &ClientRequest) {
     state.write_seq += 1;
     if let Some(id) = request_id(request) {
         state.written_at.insert(id, seq);
+    }
+    let named: &[TaskKey] = match request {
+        ClientRequest::SubmitGraph { wants, .. } => wants,
+        ClientRequest::Want { keys } => keys,
+        ClientRequest::Scattered { key, .. } => std::slice::from_ref(key),
+        _ => &[],
+    };
+    for key in named {
+        if let Some(entry) = state.keys.get_mut(key) {
+            entry.announced = true;
+        }
     }
     // A forced cancel is not replayed: by then another client may have
     // submitted the keys again.

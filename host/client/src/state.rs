@@ -41,6 +41,11 @@ pub(crate) struct KeyEntry {
     pub(crate) lost: u32,
     pub(crate) status: FutureStatus,
     pub(crate) waiters: Vec<oneshot::Sender<()>>,
+    /// A request naming it (a submission, a want, a scatter) has been
+    /// written to the scheduler: it may be listed in `Holding` (a key
+    /// whose submission still waits to be written is not the scheduler's
+    /// to have cancelled).
+    pub(crate) announced: bool,
 }
 
 #[derive(Debug, Default)]
@@ -71,10 +76,13 @@ impl State {
             lost: 0,
             status: FutureStatus::Pending,
             waiters: Vec::new(),
+            announced: false,
         });
         entry.refs += 1;
         if matches!(entry.status, FutureStatus::Cancelled(_)) {
             entry.status = FutureStatus::Pending;
+            // Taken again: announced when that request is written.
+            entry.announced = false;
             return true;
         }
         entry.refs == 1

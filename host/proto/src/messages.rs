@@ -125,14 +125,15 @@ pub enum ClientRequest {
     },
     /// Forget every task, cancel every future (reason "restart") and
     /// restart every worker. Answered by [`ClientEvent::Done`] when as many
-    /// workers as before are back, or `RequestFailed`.
+    /// workers (by instance) are back, or [`ClientEvent::Failed`]
+    /// (`RestartError`).
     Restart {
         /// Echoed in the reply.
         request: RequestId,
     },
     /// Make sure each key is held by at least `n` workers. Answered by
-    /// [`ClientEvent::Done`] (with an error if some copies could not be
-    /// made).
+    /// [`ClientEvent::Done`], or [`ClientEvent::Failed`] (`CopyError`) if
+    /// some copies could not be made.
     Replicate {
         /// Echoed in the reply.
         request: RequestId,
@@ -153,7 +154,7 @@ pub enum ClientRequest {
         workers: Vec<WorkerId>,
     },
     /// Publish datasets, all or none. Answered by [`ClientEvent::Done`] or
-    /// `RequestFailed`.
+    /// [`ClientEvent::Failed`] (`PublishError`).
     PublishDatasets {
         /// Echoed in the reply.
         request: RequestId,
@@ -163,7 +164,8 @@ pub enum ClientRequest {
         replace: bool,
     },
     /// Get a dataset, taking futures to its keys. Answered by
-    /// [`ClientEvent::Dataset`] or `RequestFailed`.
+    /// [`ClientEvent::Dataset`] or [`ClientEvent::Failed`]
+    /// (`GetDatasetError`).
     GetDataset {
         /// Echoed in the reply.
         request: RequestId,
@@ -173,7 +175,8 @@ pub enum ClientRequest {
     /// Share a dataset of this client's tenant with another tenant,
     /// read-only (it gets it as `OWNER/NAME`), or stop sharing it (the
     /// futures that tenant holds through it fail with an access-revoked
-    /// error). Answered by [`ClientEvent::Done`] or `RequestFailed`.
+    /// error). Answered by [`ClientEvent::Done`] or [`ClientEvent::Failed`]
+    /// (`ShareError`).
     ShareDataset {
         /// Echoed in the reply.
         request: RequestId,
@@ -321,7 +324,8 @@ pub enum ClientEvent {
         /// The request.
         request: RequestId,
     },
-    /// A request failed.
+    /// A request the scheduler's state task answers itself (an upload, a
+    /// scatter plan, a refusal before the core) failed.
     RequestFailed {
         /// The request.
         request: RequestId,

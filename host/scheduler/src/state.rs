@@ -151,9 +151,15 @@ impl State {
                     }
                 }
             }
-            // Timers fire only once every input that arrived is in: a
-            // backlog here must not expire a peer whose reports wait in it.
-            if inputs.is_empty() {
+            // Timers fire once every input that arrived is in (a backlog
+            // must not expire a peer whose reports wait in it), or when one
+            // is overdue by TIMER_OVERDUE_MAX (a flood of inputs must not
+            // stop them for good).
+            let overdue = self
+                .core
+                .poll_timeout()
+                .is_some_and(|at| self.now().since(at) > TIMER_OVERDUE_MAX);
+            if inputs.is_empty() || overdue {
                 self.stimulus += 1;
                 self.core
                     .handle_timeout(self.now(), StimulusId(self.stimulus));
@@ -581,6 +587,10 @@ impl State {
         }
     }
 }
+
+/// How late a core timer may be, while inputs keep coming, before it
+/// fires anyway.
+const TIMER_OVERDUE_MAX: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Sleeps until `at` (never returns for `None`; the caller's `if` guard
 /// keeps it from being polled then).

@@ -99,11 +99,17 @@ impl SpillDir {
             None => builder.tempdir()?,
         };
         let lock = fs::File::open(dir.path())?;
-        if !try_lock(&lock)? {
-            return Err(io::Error::other("a fresh spill directory is locked"));
-        }
+        // A file system that cannot lock a directory (NFS) still spills;
+        // it only does without purging others' leftovers.
+        let locked = match try_lock(&lock) {
+            Ok(locked) => locked,
+            Err(error) => {
+                tracing::warn!(path = %dir.path().display(), %error, "cannot lock the spill directory; stale ones beside it are not purged");
+                false
+            }
+        };
         let spill = SpillDir { dir, _lock: lock };
-        if let Some(parent) = spill.path().parent() {
+        if locked && let Some(parent) = spill.path().parent() {
             purge_stale(parent, spill.path(), STALE_AFTER);
         }
         Ok(spill)
