@@ -6,9 +6,10 @@
 //! right value, and the loop stops by itself. `WEFT_CHAOS_SEED` replays
 //! the choices of one run (not the timing).
 
+use crate::cluster::reduce;
 use crate::processes::{Cluster, tokio_runtime};
 use std::time::{Duration, Instant};
-use weft_client::{Client, ClientError, Future, Module};
+use weft_client::{Client, ClientError, Module};
 
 /// Leaves of the main graph: with its sums, 2 × LEAVES − 1 tasks.
 const LEAVES: i64 = 25_600;
@@ -62,22 +63,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
-}
-
-fn reduce(client: &Client, module: &Module, mut level: Vec<Future<i64>>) -> Future<i64> {
-    while level.len() > 1 {
-        let pairs: Vec<(&Future<i64>, &Future<i64>)> = level
-            .chunks(2)
-            .filter(|c| c.len() == 2)
-            .map(|c| (&c[0], &c[1]))
-            .collect();
-        let mut next = client.map::<i64, _>(module, "add", pairs).unwrap();
-        if level.len() % 2 == 1 {
-            next.push(level.last().unwrap().clone());
-        }
-        level = next;
-    }
-    level.pop().unwrap()
 }
 
 async fn upload(client: &Client) -> Module {

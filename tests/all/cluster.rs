@@ -32,7 +32,7 @@ async fn connect(cluster: &Cluster) -> (Client, Module) {
 }
 
 /// Sums `leaves` pairwise with `add` until one future is left.
-fn reduce(client: &Client, module: &Module, mut level: Vec<Future<i64>>) -> Future<i64> {
+pub(crate) fn reduce(client: &Client, module: &Module, mut level: Vec<Future<i64>>) -> Future<i64> {
     while level.len() > 1 {
         let pairs: Vec<(&Future<i64>, &Future<i64>)> = level
             .chunks(2)

@@ -2,9 +2,10 @@
 //! removed at the scheduler's `--worker-ttl`, its tasks finish on the other
 //! worker, and once continued it rejoins with nothing and takes work again.
 
+use crate::memory::eventually;
 use crate::processes::{Cluster, signal_pid, tokio_runtime};
 use std::time::{Duration, Instant};
-use weft_client::{Client, ClientError, ClusterStatus, Future, Module};
+use weft_client::{Client, ClientError, Future, Module};
 
 const WORKER_TTL: Duration = Duration::from_secs(2);
 /// What the TTL may take beyond itself: the scheduler's timer, rescheduling
@@ -20,21 +21,6 @@ async fn bounded<T>(
     tokio::time::timeout(within, future)
         .await
         .unwrap_or(Err(ClientError::Timeout))
-}
-
-async fn eventually(client: &Client, what: &str, done: impl Fn(&ClusterStatus) -> bool) {
-    let start = Instant::now();
-    loop {
-        let status = client.status(true).await.unwrap();
-        if done(&status) {
-            return;
-        }
-        assert!(
-            start.elapsed() < DEADLINE,
-            "{what}: not so after {DEADLINE:?}; last status: {status:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn incs(client: &Client, module: &Module, range: std::ops::Range<i64>) -> Vec<Future<i64>> {

@@ -56,7 +56,7 @@ async fn connect_as(cluster: &Cluster, identity: Identity) -> (Client, Module, M
 
 /// Polls the cluster's status until `done` says yes, or panics after the
 /// deadline with the last status and `what`.
-async fn eventually(client: &Client, what: &str, done: impl Fn(&ClusterStatus) -> bool) {
+pub(crate) async fn eventually(client: &Client, what: &str, done: impl Fn(&ClusterStatus) -> bool) {
     let start = Instant::now();
     loop {
         let status = client.status(true).await.unwrap();
