@@ -9,6 +9,7 @@
 //! worker leaves when the *process memory* (RSS) passes
 //! `memory_terminate_fraction` of it.
 
+use crate::state::Thresholds;
 use std::path::PathBuf;
 use std::time::Duration;
 use weft_proto::ConnectionLimits;
@@ -239,21 +240,6 @@ impl WorkerConfig {
             terminate_fraction: self.memory_terminate_fraction.unwrap_or(0.0),
         }
     }
-}
-
-/// The memory thresholds of a worker, in bytes (`None`: disabled).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Thresholds {
-    /// `memory_limit` (0: none).
-    pub(crate) limit: u64,
-    /// Managed memory above which values are spilled.
-    pub(crate) target: Option<u64>,
-    /// Managed memory above which tasks do not start.
-    pub(crate) pause: Option<u64>,
-    /// Process memory above which the worker leaves.
-    pub(crate) terminate: Option<u64>,
-    /// `memory_terminate_fraction`, for messages.
-    pub(crate) terminate_fraction: f64,
 }
 
 /// The machine's available parallelism, at least 1.

@@ -6,7 +6,7 @@
 //! Jobs are taken from the queue in the order they were submitted, so they
 //! start in that order (the scheduler relies on it). A job that was
 //! cancelled while queued (its task was freed) is skipped when it comes up;
-//! [`Ticket`] settles the race between cancelling and starting. The threads
+//! [`Ticket`](crate::state::Ticket) settles the race between cancelling and starting. The threads
 //! never touch the network and never wait on anything but the queue and the
 //! pause gate.
 //!
@@ -15,72 +15,19 @@
 //! unstarted (it can still be cancelled), until the pause ends; the other
 //! jobs stay in the queue. Running jobs finish.
 
+use crate::state::JobDone;
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 use weft_core::{SpecArg, TaskSpec};
 use weft_runtime::{Runtime, TaskLimits, TaskModule};
-use weft_schema::graph::TaskKey;
 
-/// One task call for an executor thread.
-pub(crate) struct Job {
-    /// The loop's number for this submission, echoed in [`JobDone`].
-    pub(crate) seq: u64,
-    /// The task's key, echoed in [`JobDone`].
-    pub(crate) key: TaskKey,
-    /// The loaded module.
-    pub(crate) module: Arc<TaskModule>,
-    /// What to call.
-    pub(crate) spec: Arc<TaskSpec>,
-    /// The bytes of each `SpecArg::Key` argument of `spec`, in order.
-    pub(crate) inputs: Vec<Bytes>,
-    /// Started or cancelled.
-    pub(crate) ticket: Arc<Ticket>,
-}
-
-/// What became of a [`Job`] that started.
-#[derive(Debug)]
-pub(crate) struct JobDone {
-    /// The job's `seq`.
-    pub(crate) seq: u64,
-    /// The job's `key`.
-    pub(crate) key: TaskKey,
-    /// The result, or the task error's text.
-    pub(crate) result: Result<Bytes, String>,
-    /// Time spent in the runtime (argument assembly included).
-    pub(crate) duration: Duration,
-}
-
-const QUEUED: u8 = 0;
-const STARTED: u8 = 1;
-const CANCELLED: u8 = 2;
-
-/// Decides, once, whether a queued job starts or is cancelled.
-#[derive(Debug, Default)]
-pub(crate) struct Ticket(AtomicU8);
-
-impl Ticket {
-    /// Called by the executor thread: true if the job may start (it was not
-    /// cancelled); from then on it cannot be cancelled.
-    fn start(&self) -> bool {
-        self.0
-            .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-
-    /// Called by the loop: true if the job will never start; false if it
-    /// already started (its result must then be discarded when it comes).
-    pub(crate) fn cancel(&self) -> bool {
-        self.0
-            .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-    }
-}
+/// A job as the executor threads take it: with its module loaded.
+pub(crate) type Job = crate::state::Job<Arc<TaskModule>>;
 
 /// Whether jobs may start: open, paused, or closed (the pool is gone).
 #[derive(Debug, Default)]
@@ -274,6 +221,7 @@ pub(crate) fn arguments<'a>(spec: &'a TaskSpec, inputs: &'a [Bytes]) -> Cow<'a, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weft_schema::graph::TaskKey;
 
     fn spec(args: Vec<SpecArg>) -> TaskSpec {
         TaskSpec {
@@ -318,15 +266,5 @@ mod tests {
             }
             assert_eq!(waiter.join().expect("the waiter"), expected);
         }
-    }
-
-    #[test]
-    fn a_ticket_starts_or_cancels_once() {
-        let ticket = Ticket::default();
-        assert!(ticket.cancel());
-        assert!(!ticket.start());
-        let ticket = Ticket::default();
-        assert!(ticket.start());
-        assert!(!ticket.cancel());
     }
 }

@@ -16,24 +16,9 @@ use tokio::sync::Mutex as AsyncMutex;
 use weft_core::WorkerId;
 
 use crate::data_auth::SharedSecret;
+use crate::state::{Fetched, Wanted};
 use weft_proto::tickets::Ticket;
 use weft_proto::{Connection, Credential, Dialer, Hello, Role};
-use weft_schema::graph::TaskKey;
-
-/// An input to fetch and where it may be, in the order to try.
-#[derive(Debug, Clone)]
-pub(crate) struct Wanted {
-    /// The input's key.
-    pub(crate) key: TaskKey,
-    /// Its holders with their data ports, never empty.
-    pub(crate) holders: Vec<(WorkerId, String)>,
-    /// The scheduler's ticket to get it with.
-    pub(crate) ticket: Ticket,
-}
-
-/// What became of one [`Wanted`] input: its bytes, or the first holder
-/// tried when no holder had it.
-pub(crate) type Fetched = (TaskKey, Result<Bytes, WorkerId>);
 
 /// One peer's connection, used by one request at a time.
 type PeerSlot = Arc<AsyncMutex<Option<Connection>>>;

@@ -56,9 +56,9 @@ mod error;
 mod executor;
 mod fetch;
 mod memory;
-mod modules;
 mod scheduler_link;
 mod spill;
+pub mod state;
 mod store;
 mod task_loop;
 

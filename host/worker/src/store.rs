@@ -42,6 +42,8 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::Notify;
 use weft_schema::graph::TaskKey;
 
+pub(crate) use crate::state::{Lookup, Usage};
+
 /// How many bytes the spiller writes per [`Store::pick`] at most (at least
 /// one value): bounds the memory a batch keeps busy and how long it takes
 /// before the loop hears that memory went down.
@@ -110,30 +112,6 @@ struct InMemory {
 struct OnDisk {
     path: PathBuf,
     nbytes: u64,
-}
-
-/// Where a value is.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Lookup {
-    /// In memory.
-    Memory(Bytes),
-    /// Spilled: read it with [`Store::load`].
-    Disk,
-    /// Not held.
-    Missing,
-}
-
-/// How much the store holds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Usage {
-    /// Values in memory.
-    pub(crate) memory_keys: u64,
-    /// Their bytes (managed memory).
-    pub(crate) memory_bytes: u64,
-    /// Values on disk.
-    pub(crate) spilled_keys: u64,
-    /// Their bytes.
-    pub(crate) spilled_bytes: u64,
 }
 
 /// A value the spiller is to write.
@@ -326,6 +304,7 @@ impl Store {
     }
 
     /// Managed memory: the bytes of the values held in memory.
+    #[cfg(test)]
     pub(crate) fn memory_bytes(&self) -> u64 {
         self.lock().memory_bytes
     }
@@ -510,6 +489,33 @@ impl Inner {
         let on_disk = self.disk.remove(key)?;
         self.disk_bytes -= on_disk.nbytes;
         Some(on_disk.path)
+    }
+}
+
+/// The worker state reads and changes the store through this.
+impl crate::state::Values for std::sync::Arc<Store> {
+    fn lookup(&mut self, key: &TaskKey) -> Lookup {
+        Store::lookup(self, key)
+    }
+
+    fn contains(&self, key: &TaskKey) -> bool {
+        Store::contains(self, key)
+    }
+
+    fn insert(&mut self, key: TaskKey, value: Bytes) {
+        Store::insert(self, key, value);
+    }
+
+    fn remove(&mut self, key: &TaskKey) {
+        Store::remove(self, key);
+    }
+
+    fn clear(&mut self) -> Vec<PathBuf> {
+        Store::clear(self)
+    }
+
+    fn usage(&self) -> Usage {
+        Store::usage(self)
     }
 }
 

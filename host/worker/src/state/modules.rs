@@ -11,28 +11,36 @@
 //! asks again.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Arc;
 use weft_core::ModuleHash;
-use weft_runtime::{Runtime, TaskModule};
 use weft_schema::graph::TaskKey;
 
+/// What the table needs to know of a loaded module: its size. The
+/// worker's modules are `Arc<TaskModule>`s; a simulation's can be anything.
+pub trait ModuleSize: Clone {
+    /// The bytes the loaded module takes (code and metadata).
+    fn footprint_bytes(&self) -> u64;
+    /// The bytes of its memory image, which the process's resident size
+    /// does not show.
+    fn memory_image_bytes(&self) -> u64;
+}
+
 /// A waiting task: its key and the loop's id for it.
-pub(crate) type Waiter = (TaskKey, u64);
+pub(super) type Waiter = (TaskKey, u64);
 
 #[derive(Debug)]
-enum ModuleState {
+enum ModuleState<M> {
     /// `GetModule` sent; these tasks wait.
     Requested(Vec<Waiter>),
     /// The bytes arrived and are being checked and compiled.
     Loading(Vec<Waiter>),
     /// Ready to run.
-    Ready(Arc<TaskModule>),
+    Ready(M),
 }
 
 /// What a task gets when it needs a module.
-pub(crate) enum Need {
+pub(super) enum Need<M> {
     /// The module, ready.
-    Ready(Arc<TaskModule>),
+    Ready(M),
     /// The task is parked; `ask` says whether to send `GetModule` (the
     /// module was not asked for yet).
     Parked {
@@ -43,8 +51,8 @@ pub(crate) enum Need {
 
 /// Modules by hash.
 #[derive(Debug)]
-pub(crate) struct Modules {
-    states: HashMap<ModuleHash, ModuleState>,
+pub(super) struct Modules<M> {
+    states: HashMap<ModuleHash, ModuleState<M>>,
     /// Ready modules, oldest first.
     ready_order: VecDeque<ModuleHash>,
     /// How many ready modules are kept.
@@ -57,10 +65,10 @@ pub(crate) struct Modules {
     image_bytes: u64,
 }
 
-impl Modules {
+impl<M: ModuleSize> Modules<M> {
     /// A table keeping at most `ready_max` ready modules (at least one) of
     /// at most `ready_bytes_max` bytes together.
-    pub(crate) fn new(ready_max: usize, ready_bytes_max: u64) -> Modules {
+    pub(super) fn new(ready_max: usize, ready_bytes_max: u64) -> Modules<M> {
         Modules {
             states: HashMap::new(),
             ready_order: VecDeque::new(),
@@ -73,12 +81,12 @@ impl Modules {
 
     /// The bytes of the ready modules' memory images, which the process's
     /// resident size does not show.
-    pub(crate) fn image_bytes(&self) -> u64 {
+    pub(super) fn image_bytes(&self) -> u64 {
         self.image_bytes
     }
 
     /// The module `hash` for `waiter`: ready, or `waiter` is parked on it.
-    pub(crate) fn need(&mut self, hash: ModuleHash, waiter: Waiter) -> Need {
+    pub(super) fn need(&mut self, hash: ModuleHash, waiter: Waiter) -> Need<M> {
         match self.states.get_mut(&hash) {
             Some(ModuleState::Ready(module)) => Need::Ready(module.clone()),
             Some(ModuleState::Requested(parked) | ModuleState::Loading(parked)) => {
@@ -95,7 +103,7 @@ impl Modules {
 
     /// The scheduler sent the bytes of `hash`: true if they should be loaded
     /// (they were asked for and are not being loaded already).
-    pub(crate) fn arrived(&mut self, hash: ModuleHash) -> bool {
+    pub(super) fn arrived(&mut self, hash: ModuleHash) -> bool {
         match self.states.remove(&hash) {
             Some(ModuleState::Requested(parked)) => {
                 self.states.insert(hash, ModuleState::Loading(parked));
@@ -114,7 +122,7 @@ impl Modules {
     }
 
     /// `hash` is loaded: keeps it and returns the tasks parked on it.
-    pub(crate) fn ready(&mut self, hash: ModuleHash, module: Arc<TaskModule>) -> Vec<Waiter> {
+    pub(super) fn ready(&mut self, hash: ModuleHash, module: M) -> Vec<Waiter> {
         self.ready_bytes += module.footprint_bytes();
         self.image_bytes += module.memory_image_bytes();
         let parked = match self.states.insert(hash, ModuleState::Ready(module)) {
@@ -140,14 +148,14 @@ impl Modules {
         parked
     }
 
-    fn forget_bytes(&mut self, module: &TaskModule) {
+    fn forget_bytes(&mut self, module: &M) {
         self.ready_bytes -= module.footprint_bytes();
         self.image_bytes -= module.memory_image_bytes();
     }
 
     /// `hash` is missing or failed to load: forgets it and returns the tasks
     /// parked on it. A module that is ready is kept (nothing is returned).
-    pub(crate) fn failed(&mut self, hash: ModuleHash) -> Vec<Waiter> {
+    pub(super) fn failed(&mut self, hash: ModuleHash) -> Vec<Waiter> {
         match self.states.remove(&hash) {
             Some(ModuleState::Requested(parked) | ModuleState::Loading(parked)) => parked,
             Some(ready @ ModuleState::Ready(_)) => {
@@ -161,50 +169,37 @@ impl Modules {
 
 /// Why a module did not load.
 #[derive(Debug, Clone)]
-pub(crate) struct LoadFailure {
+pub struct LoadFailure {
     /// The runtime's message.
-    pub(crate) message: String,
+    pub message: String,
     /// Whether every worker would refuse it the same way (so the scheduler
     /// may remember the refusal for all of them).
-    pub(crate) deterministic: bool,
+    pub deterministic: bool,
     /// Whether the refusal is for what the bytes are, not for a deadline or
     /// ceiling a loaded machine may miss.
-    pub(crate) lasting: bool,
-}
-
-/// Checks the bytes against the hash they were asked by, then loads them.
-/// Blocking (hashing and compiling): run it off the async threads.
-pub(crate) fn load(
-    runtime: &Runtime,
-    hash: ModuleHash,
-    bytes: &[u8],
-) -> Result<Arc<TaskModule>, LoadFailure> {
-    let actual = blake3::hash(bytes);
-    if *actual.as_bytes() != hash {
-        return Err(LoadFailure {
-            message: format!(
-                "the scheduler sent a module whose hash is {} for module {}",
-                actual.to_hex(),
-                weft_runtime::ModuleHash(hash).to_hex()
-            ),
-            deterministic: false,
-            lasting: false,
-        });
-    }
-    runtime.load(bytes).map_err(|error| LoadFailure {
-        message: error.to_string(),
-        deterministic: error.is_deterministic(),
-        lasting: !error.is_circumstantial(),
-    })
+    pub lasting: bool,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A module of `n` bytes, none of them an image.
+    #[derive(Debug, Clone, PartialEq)]
+    struct Sized(u64);
+
+    impl ModuleSize for Sized {
+        fn footprint_bytes(&self) -> u64 {
+            self.0
+        }
+        fn memory_image_bytes(&self) -> u64 {
+            self.0 / 2
+        }
+    }
+
     #[test]
     fn a_module_is_asked_for_once_and_forgotten_on_failure() {
-        let mut modules = Modules::new(2, u64::MAX);
+        let mut modules = Modules::<Sized>::new(2, u64::MAX);
         let hash = [1; 32];
         let waiter = |n: u8| (TaskKey([n; 16]), u64::from(n));
         assert!(matches!(
@@ -222,6 +217,38 @@ mod tests {
         assert!(matches!(
             modules.need(hash, waiter(3)),
             Need::Parked { ask: true }
+        ));
+    }
+
+    #[test]
+    fn the_oldest_ready_modules_are_dropped_past_either_limit() {
+        let waiter = |n: u8| (TaskKey([n; 16]), u64::from(n));
+        let mut modules = Modules::<Sized>::new(2, 100);
+        for n in 1..=3u8 {
+            let _ = modules.need([n; 32], waiter(n));
+            assert!(modules.arrived([n; 32]));
+            assert_eq!(modules.ready([n; 32], Sized(10)), vec![waiter(n)]);
+        }
+        assert!(
+            matches!(modules.need([1; 32], waiter(9)), Need::Parked { ask: true }),
+            "dropped"
+        );
+        assert!(matches!(
+            modules.need([3; 32], waiter(9)),
+            Need::Ready(Sized(10))
+        ));
+        assert_eq!(modules.image_bytes(), 10, "two modules of 5 image bytes");
+        // Past the bytes: only the newest stays.
+        let _ = modules.need([4; 32], waiter(4));
+        assert!(modules.arrived([4; 32]));
+        let _ = modules.ready([4; 32], Sized(95));
+        assert!(matches!(
+            modules.need([3; 32], waiter(9)),
+            Need::Parked { ask: true }
+        ));
+        assert!(matches!(
+            modules.need([4; 32], waiter(9)),
+            Need::Ready(Sized(95))
         ));
     }
 }

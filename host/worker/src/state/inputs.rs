@@ -1,4 +1,4 @@
-//! The task loop's values in flight: inputs of waiting tasks fetched from
+//! The worker state's values in flight: inputs of waiting tasks fetched from
 //! peers or read back from this worker's spill directory, and copies the
 //! scheduler asked for with `Fetch` (replicate, rebalance).
 //!
@@ -18,16 +18,14 @@
 //! A spilled input is read back (on a blocking thread, off the loop) rather
 //! than fetched, and stays on disk.
 
-use super::{Background, Context, Task, TaskLoop, TaskState};
-use crate::fetch::{Fetched, Wanted};
-use crate::modules::{Need, Waiter};
-use crate::store::Lookup;
+use super::modules::{Need, Waiter};
+use super::{
+    Context, Fetched, Instruction, Lookup, ModuleSize, Phase, Task, Values, Wanted, WorkerState,
+};
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::Arc;
 use weft_core::{SpecArg, TaskSpec, WorkerId};
 use weft_proto::messages::{WireInput, WorkerReport};
-use weft_runtime::TaskModule;
 use weft_schema::graph::TaskKey;
 
 /// A key being fetched or read back.
@@ -42,9 +40,9 @@ pub(super) struct InFlight {
 }
 
 /// What a task has and lacks.
-pub(super) enum Gathered {
+pub(super) enum Gathered<M> {
     /// Everything: the module and each `Key` argument's bytes, in order.
-    Ready(Arc<TaskModule>, Vec<Bytes>),
+    Ready(M, Vec<Bytes>),
     /// Waiting for this many things (the module, inputs), now asked for;
     /// with the inputs that already failed.
     Waiting(usize, Vec<(TaskKey, WorkerId)>),
@@ -52,7 +50,7 @@ pub(super) enum Gathered {
     Failed(Vec<(TaskKey, WorkerId)>),
 }
 
-impl Context {
+impl<M: ModuleSize, S: Values> Context<M, S> {
     /// Looks for a task's module and inputs (in `have`, then the store),
     /// and asks for what is missing.
     pub(super) fn gather(
@@ -62,14 +60,13 @@ impl Context {
         spec: &TaskSpec,
         inputs: &[WireInput],
         have: &HashMap<TaskKey, Bytes>,
-    ) -> Gathered {
+    ) -> Gathered<M> {
         let mut pending = 0;
         let module = match self.modules.need(spec.module, (key, id)) {
             Need::Ready(module) => Some(module),
             Need::Parked { ask } => {
                 if ask {
-                    self.outbox
-                        .push(WorkerReport::GetModule { hash: spec.module });
+                    self.report(WorkerReport::GetModule { hash: spec.module });
                 }
                 pending += 1;
                 None
@@ -86,7 +83,7 @@ impl Context {
                 values.push(value.clone());
                 continue;
             }
-            let on_disk = match self.store.lookup(input) {
+            let on_disk = match self.values.lookup(input) {
                 Lookup::Memory(value) => {
                     values.push(value);
                     continue;
@@ -148,8 +145,8 @@ impl Context {
     pub(super) fn fetch_replicas(&mut self, inputs: Vec<WireInput>) {
         for input in inputs {
             let key = input.key;
-            if self.store.contains(&key) {
-                self.outbox.push(WorkerReport::Replica { key });
+            if self.values.contains(&key) {
+                self.report(WorkerReport::Replica { key });
                 continue;
             }
             if let Some(flight) = self.fetching.get_mut(&key) {
@@ -158,7 +155,7 @@ impl Context {
             }
             let holders = self.others(&input.holders);
             if holders.is_empty() {
-                self.outbox.push(WorkerReport::ReplicaFailed {
+                self.report(WorkerReport::ReplicaFailed {
                     key,
                     message: "no holder other than this worker was named".into(),
                 });
@@ -189,37 +186,13 @@ impl Context {
             .collect()
     }
 
-    /// Starts the fetches gathered during this wakeup (one per first
+    /// Gives the fetches gathered during this batch (one per first
     /// holder), and the read-back of spilled inputs (one for all).
     pub(super) fn start_fetches(&mut self) {
         let epoch = self.epoch;
         if !self.to_read.is_empty() {
             let keys = std::mem::take(&mut self.to_read);
-            tracing::debug!(count = keys.len(), "reading spilled inputs back from disk");
-            let store = self.store.clone();
-            let tx = self.background_tx.clone();
-            let id = self.id;
-            self.background.spawn(async move {
-                let mut results = Vec::with_capacity(keys.len());
-                for key in keys {
-                    let outcome = match store.load(&key).await {
-                        Ok(Some(value)) => Ok(value),
-                        Ok(None) => {
-                            tracing::debug!(%key, "a spilled input was dropped before it was read back");
-                            Err(id)
-                        }
-                        Err(error) => {
-                            tracing::error!(%key, %error, "a spilled input cannot be read back");
-                            Err(id)
-                        }
-                    };
-                    results.push((key, outcome));
-                }
-                let _ = tx.send(Background::Fetched { epoch, results });
-            });
-        }
-        if self.to_fetch.is_empty() {
-            return;
+            self.out.push(Instruction::ReadBack { epoch, keys });
         }
         let mut groups: Vec<(String, Vec<Wanted>)> = Vec::new();
         for wanted in self.to_fetch.drain(..) {
@@ -229,13 +202,8 @@ impl Context {
                 None => groups.push((addr.clone(), vec![wanted])),
             }
         }
-        for (_, group) in groups {
-            let fetcher = self.fetcher.clone();
-            let tx = self.background_tx.clone();
-            self.background.spawn(async move {
-                let results = fetcher.fetch(group).await;
-                let _ = tx.send(Background::Fetched { epoch, results });
-            });
+        for (_, wanted) in groups {
+            self.out.push(Instruction::Fetch { epoch, wanted });
         }
     }
 }
@@ -251,7 +219,7 @@ impl InFlight {
     }
 }
 
-impl TaskLoop {
+impl<M: ModuleSize, S: Values> WorkerState<M, S> {
     /// Fetches or read-backs finished.
     pub(super) fn fetched(&mut self, results: Vec<Fetched>) {
         let mut settled = Vec::new();
@@ -269,12 +237,12 @@ impl TaskLoop {
                 Ok(value) => {
                     if flight.replica || (flight.keep && !live.is_empty()) {
                         // A value read back from disk is still held.
-                        let stored = !self.cx.store.contains(&input);
+                        let stored = !self.cx.values.contains(&input);
                         if stored {
-                            self.cx.store.insert(input, value.clone());
+                            self.cx.values.insert(input, value.clone());
                         }
                         if stored || flight.replica {
-                            self.cx.outbox.push(WorkerReport::Replica { key: input });
+                            self.cx.report(WorkerReport::Replica { key: input });
                         }
                     }
                     for key in &live {
@@ -286,7 +254,7 @@ impl TaskLoop {
                 Err(holder) => {
                     for key in &live {
                         if let Some(Task {
-                            state: TaskState::Waiting { failed, .. },
+                            phase: Phase::Waiting { failed, .. },
                             ..
                         }) = self.tasks.get_mut(key)
                         {
@@ -299,7 +267,7 @@ impl TaskLoop {
                         } else {
                             format!("no holder could give it (the first tried was {holder})")
                         };
-                        self.cx.outbox.push(WorkerReport::ReplicaFailed {
+                        self.cx.report(WorkerReport::ReplicaFailed {
                             key: input,
                             message,
                         });
