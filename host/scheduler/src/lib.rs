@@ -20,6 +20,7 @@ mod server;
 mod sessions;
 mod state;
 pub mod tenants;
+pub mod worker_wire;
 
 pub use config::{
     DEFAULT_CONNECTIONS_MAX, DEFAULT_LISTEN, DEFAULT_MODULE_BYTES_MAX,

@@ -22,14 +22,13 @@ use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use crate::worker_wire::{FromWorker, from_worker, to_worker};
 use weft_core::{
-    ClientId, Command, Event, Input as CoreInput, Scheduler, StimulusId, TenantId, Time, ToClient,
-    ToWorker, WorkerId,
+    ClientId, Command, Event, Scheduler, StimulusId, TenantId, Time, ToClient, ToWorker, WorkerId,
 };
 use weft_proto::auth::{Access, Principal};
 use weft_proto::messages::{
-    ClientEvent, ClientRequest, ClusterStatus, KeyLocation, RequestId, ScatterTarget, WireCompute,
-    WireInput, WorkerCommand, WorkerInfo, WorkerMetrics, WorkerReport, WorkerStatus,
+    ClientEvent, ClientRequest, ClusterStatus, KeyLocation, RequestId, ScatterTarget, WorkerCommand, WorkerInfo, WorkerMetrics, WorkerReport, WorkerStatus,
 };
 use weft_proto::tickets::{DEFAULT_TICKET_LIFETIME, Requester, Ticket, TicketScope, TicketSecret};
 use weft_schema::graph::{GraphLimits, decode_graph};
@@ -375,44 +374,14 @@ impl State {
     }
 
     fn worker_report(&mut self, worker: WorkerId, report: WorkerReport) {
-        let event = match report {
-            WorkerReport::Finished {
-                key,
-                run,
-                nbytes,
-                duration_us,
-            } => Event::TaskFinished {
-                worker,
-                key,
-                run,
-                nbytes,
-                duration_us,
-            },
-            WorkerReport::Erred { key, run, message } => Event::TaskErred {
-                worker,
-                key,
-                run,
-                message,
-            },
-            WorkerReport::FetchFailed { key, run, missing } => Event::FetchFailed {
-                worker,
-                key,
-                run,
-                missing,
-            },
-            WorkerReport::Replica { key } => Event::ReplicaAdded { worker, key },
-            WorkerReport::StealResponse { key, run, stolen } => Event::StealResponse {
-                worker,
-                key,
-                run,
-                stolen,
-            },
-            WorkerReport::GetModule { hash } => {
+        let event = match from_worker(worker, report) {
+            FromWorker::Event(event) => event,
+            FromWorker::GetModule { hash } => {
                 let reply = self.modules.answer(hash);
                 self.send_worker(worker, reply);
                 return;
             }
-            WorkerReport::ModuleRefused {
+            FromWorker::ModuleRefused {
                 hash,
                 message,
                 lasting,
@@ -424,30 +393,25 @@ impl State {
                 self.modules.refuse(hash, message, lasting);
                 return;
             }
-            WorkerReport::Register { .. } => {
+            FromWorker::Register => {
                 tracing::warn!(%worker, "ignoring a second registration");
                 return;
             }
-            WorkerReport::ReplicaFailed { key, message } => Event::ReplicaFailed {
-                worker,
-                key,
-                message,
-            },
-            WorkerReport::Metrics(metrics) => {
+            FromWorker::Metrics(metrics) => {
                 if let Some(entry) = self.workers.get_mut(&worker) {
                     entry.metrics = metrics;
                 }
                 // Metrics come every `metrics_interval`: the heartbeat.
                 Event::WorkerHeartbeat { worker }
             }
-            WorkerReport::Leaving { reason } => {
+            FromWorker::Leaving { reason } => {
                 tracing::warn!(%worker, %reason, "worker is leaving");
                 if let Some(entry) = self.workers.get_mut(&worker) {
                     entry.leaving = Some(reason);
                 }
                 return;
             }
-            WorkerReport::Restarted => {
+            FromWorker::Restarted => {
                 let Some(entry) = self.workers.get(&worker) else {
                     return;
                 };
@@ -475,25 +439,17 @@ impl State {
                 self.send_client(client, ClientEvent::Dataset { request, value });
             }
             Command::Client(client, message) => self.send_client(client, ClientEvent::Key(message)),
-            Command::Worker(worker, ToWorker::Fetch { inputs }) => {
-                let inputs = inputs
-                    .into_iter()
-                    .map(|i| self.wire_input(worker, i))
-                    .collect();
-                self.send_worker(worker, WorkerCommand::Fetch { inputs });
-            }
-            Command::Worker(worker, ToWorker::Steal { key, run }) => {
-                self.send_worker(worker, WorkerCommand::Steal { key, run })
-            }
-            Command::Worker(worker, ToWorker::Free { keys }) => {
-                self.send_worker(worker, WorkerCommand::Free { keys })
-            }
-            Command::Worker(worker, ToWorker::Restart) => {
-                self.send_worker(worker, WorkerCommand::Restart)
-            }
-            Command::Worker(worker, ToWorker::Rejoin { reason }) => {
-                tracing::warn!(%worker, %reason, "removed a silent worker; it must rejoin");
-                self.send_worker(worker, WorkerCommand::Rejoin { reason })
+            Command::Worker(worker, message) => {
+                if let ToWorker::Rejoin { reason } = &message {
+                    tracing::warn!(%worker, %reason, "removed a silent worker; it must rejoin");
+                }
+                let command = to_worker(
+                    worker,
+                    message,
+                    |holder| self.workers.get(&holder).map(|e| e.info.data_addr.clone()),
+                    |scope, requester| self.ticket(scope, requester),
+                );
+                self.send_worker(worker, command);
             }
             Command::DisconnectClient { client, reason } => {
                 tracing::warn!(%client, %reason, "disconnecting a silent client");
@@ -513,38 +469,6 @@ impl State {
                 tracing::info!(%client, "client did not reconnect within its grace period; released what it held");
                 self.sessions.forget(client);
             }
-            Command::Worker(worker, ToWorker::Compute(task)) => {
-                let inputs = task
-                    .inputs
-                    .into_iter()
-                    .map(|input| self.wire_input(worker, input))
-                    .collect();
-                let wire = WireCompute {
-                    key: task.key,
-                    run: task.run,
-                    spec: task.spec,
-                    inputs,
-                };
-                self.send_worker(worker, WorkerCommand::Compute(wire));
-            }
-        }
-    }
-
-    /// Where an input is, with a ticket for `worker` to get it.
-    fn wire_input(&self, worker: WorkerId, input: CoreInput) -> WireInput {
-        let scope = TicketScope::Get {
-            tenant: input.tenant.0,
-            key: input.key,
-        };
-        WireInput {
-            key: input.key,
-            nbytes: input.nbytes,
-            holders: input
-                .holders
-                .iter()
-                .filter_map(|w| self.workers.get(w).map(|e| (*w, e.info.data_addr.clone())))
-                .collect(),
-            ticket: self.ticket(scope, Requester::Worker(worker)),
         }
     }
 
