@@ -3,16 +3,24 @@
 //! - [`signature`]: task signatures as modules record them in their
 //!   `weft_tasks` custom section (`ABI.md`): the type model, the parser of
 //!   the section (untrusted input), and the record and display text forms.
+//! - [`ids`], [`task`], [`to_client`], [`errors`]: the vocabulary the
+//!   scheduler core, the wire protocol, workers and clients share: ids,
+//!   task descriptions and failures, what clients are told, and why
+//!   requests fail (typed, one enum per operation).
 //! - [`json`]: the JSON mapping of the value encoding (`ENCODING.md`):
 //!   converting task arguments and results between JSON and bytes, guided by
 //!   a signature's types.
 #![warn(missing_docs)]
 
+pub mod errors;
 pub mod graph;
+pub mod ids;
 pub mod json;
 pub mod signature;
 #[cfg(test)]
 mod strategies;
+pub mod task;
+pub mod to_client;
 
 pub use graph::{
     GraphArg, GraphError, GraphLimits, GraphTask, TaskKey, check_graph, decode_graph,

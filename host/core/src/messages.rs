@@ -1,77 +1,18 @@
-//! What goes into the core ([`Event`]) and what comes out ([`Command`]),
-//! plus the task description they share ([`TaskSpec`]) and the failure
-//! record a client sees ([`TaskFailure`]). All serde, so a driver can put
-//! them on the wire unchanged.
+//! What goes into the core ([`Event`]) and what comes out ([`Command`]).
+//! The task description they share ([`TaskSpec`]), the failure record a
+//! client sees ([`TaskFailure`]) and the news for clients ([`ToClient`])
+//! are `weft-schema`'s, the vocabulary the wire shares, and re-exported
+//! here; the driver translates the rest for the wire.
 
 use crate::ids::{ClientId, TenantId, WorkerId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use weft_schema::graph::{GraphTask, TaskKey};
 
-/// A module's content hash.
-pub type ModuleHash = [u8; 32];
-
-/// How to compute a task: a function of a module applied to arguments.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskSpec {
-    /// The module, by content hash.
-    pub module: ModuleHash,
-    /// The task function's name.
-    pub function: String,
-    /// The arguments in order; their encodings are concatenated.
-    pub args: Vec<SpecArg>,
-}
-
-/// One argument of a [`TaskSpec`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SpecArg {
-    /// A literal encoded value.
-    Value(Vec<u8>),
-    /// The result of another task, spliced in unchanged.
-    Key(TaskKey),
-}
-
-/// Why a task has no result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum FailureKind {
-    /// The task itself failed (guest error, panic, trap, limit).
-    Task,
-    /// Workers died while running it too many times.
-    KilledWorker,
-    /// Its data is gone and cannot be recomputed (scattered data).
-    DataLost,
-    /// The dataset it came from is no longer shared with this tenant.
-    AccessRevoked,
-}
-
-/// The failure a client sees for an erred key. For a key whose dependency
-/// failed, `origin` is the dependency's key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskFailure {
-    /// The key whose run failed.
-    pub origin: TaskKey,
-    /// The category.
-    pub kind: FailureKind,
-    /// The full message (for task failures, the runtime's error text).
-    pub message: String,
-}
-
-/// What a published dataset holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DatasetValue {
-    /// Its partitions' keys, in order.
-    pub keys: Vec<TaskKey>,
-    /// For a lazy (un-persisted) collection: the Cap'n Proto graph of every
-    /// task it needs, which whoever gets it submits to compute it from
-    /// scratch. `None`: the keys are held in distributed memory.
-    #[serde(with = "serde_bytes")]
-    pub graph: Option<Vec<u8>>,
-    /// Small metadata published with it (JSON text; empty: none).
-    pub metadata: String,
-    /// The type of each partition (a `weft_schema::signature::Type` as
-    /// JSON), when known, so that tools can show the values.
-    pub ret: Option<String>,
-}
+pub use weft_schema::task::{
+    DatasetValue, FailureKind, ModuleHash, SpecArg, TaskFailure, TaskSpec,
+};
+pub use weft_schema::to_client::ToClient;
 
 /// Something that happened, reported by the driver.
 #[derive(Debug, Clone, PartialEq)]
@@ -429,58 +370,6 @@ pub struct Input {
     pub nbytes: u64,
     /// Workers holding it.
     pub holders: Vec<WorkerId>,
-}
-
-/// Messages to clients about keys they hold.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum ToClient {
-    /// The key's result is in memory.
-    Finished {
-        /// The key.
-        key: TaskKey,
-        /// The result's size.
-        nbytes: u64,
-    },
-    /// The key failed.
-    Erred {
-        /// The key.
-        key: TaskKey,
-        /// Why (its own failure or a dependency's).
-        failure: Arc<TaskFailure>,
-    },
-    /// The key's data was lost with a worker and is being recomputed.
-    Lost {
-        /// The key.
-        key: TaskKey,
-    },
-    /// The future was cancelled (by a client, or by a restart).
-    Cancelled {
-        /// The key.
-        key: TaskKey,
-        /// Why.
-        reason: String,
-    },
-    /// A request the core answers (replicate, rebalance) is done.
-    Done {
-        /// The request id the client chose.
-        request: u64,
-        /// Why it failed, if it did.
-        error: Option<crate::errors::RequestError>,
-    },
-    /// The answer to `GetDataset`: the client now holds futures to its keys.
-    Dataset {
-        /// The request.
-        request: u64,
-        /// The dataset.
-        value: Arc<DatasetValue>,
-    },
-    /// A graph update was refused; nothing of it was applied.
-    Rejected {
-        /// The keys the update asked futures for.
-        keys: Vec<TaskKey>,
-        /// Why.
-        reason: String,
-    },
 }
 
 impl Event {

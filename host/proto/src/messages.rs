@@ -15,8 +15,10 @@
 use crate::tickets::{Ticket, TicketSecret};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use weft_core::{DatasetValue, TaskSpec, ToClient, WorkerId};
 use weft_schema::graph::TaskKey;
+use weft_schema::ids::WorkerId;
+use weft_schema::task::{DatasetValue, TaskSpec};
+use weft_schema::to_client::ToClient;
 
 /// A request id chosen by the client, echoed in the reply.
 pub type RequestId = u64;
@@ -246,7 +248,7 @@ impl ClientRequest {
 pub enum ClientEvent {
     /// The first message on every client connection: the scheduler's number
     /// for the client's tenant, with which it derives the keys workers hold
-    /// its values under (`weft_core::wire_key`).
+    /// its values under (`weft_schema::ids::wire_key`).
     Welcome {
         /// The tenant's number.
         tenant: u32,
@@ -339,7 +341,7 @@ pub enum ClientEvent {
         /// The request.
         request: RequestId,
         /// Why.
-        error: weft_core::RequestError,
+        error: weft_schema::errors::RequestError,
     },
 }
 
@@ -348,7 +350,7 @@ pub enum ClientEvent {
 pub struct KeyLocation {
     /// The key, as the client names it.
     pub key: TaskKey,
-    /// The key the workers hold it under (`weft_core::wire_key`).
+    /// The key the workers hold it under (`weft_schema::ids::wire_key`).
     pub wire_key: TaskKey,
     /// The ticket to get it with.
     pub ticket: Ticket,

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use subtle::ConstantTimeEq;
-use weft_core::WorkerId;
 use weft_schema::graph::TaskKey;
+use weft_schema::ids::WorkerId;
 use zeroize::Zeroizing;
 
 /// The longest a ticket may be valid: 60 s.

@@ -1,0 +1,72 @@
+//! What a task is and how it can fail, as every process sees it: the
+//! task description workers run ([`TaskSpec`]), the failure record a
+//! client sees ([`TaskFailure`]) and what a published dataset holds
+//! ([`DatasetValue`]).
+
+use crate::graph::TaskKey;
+use serde::{Deserialize, Serialize};
+
+/// A module's content hash.
+pub type ModuleHash = [u8; 32];
+
+/// How to compute a task: a function of a module applied to arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    /// The module, by content hash.
+    pub module: ModuleHash,
+    /// The task function's name.
+    pub function: String,
+    /// The arguments in order; their encodings are concatenated.
+    pub args: Vec<SpecArg>,
+}
+
+/// One argument of a [`TaskSpec`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SpecArg {
+    /// A literal encoded value.
+    Value(Vec<u8>),
+    /// The result of another task, spliced in unchanged.
+    Key(TaskKey),
+}
+
+/// Why a task has no result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FailureKind {
+    /// The task itself failed (guest error, panic, trap, limit).
+    Task,
+    /// Workers died while running it too many times.
+    KilledWorker,
+    /// Its data is gone and cannot be recomputed (scattered data).
+    DataLost,
+    /// The dataset it came from is no longer shared with this tenant.
+    AccessRevoked,
+}
+
+/// The failure a client sees for an erred key. For a key whose dependency
+/// failed, `origin` is the dependency's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskFailure {
+    /// The key whose run failed.
+    pub origin: TaskKey,
+    /// The category.
+    pub kind: FailureKind,
+    /// The full message (for task failures, the runtime's error text).
+    pub message: String,
+}
+
+/// What a published dataset holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetValue {
+    /// Its partitions' keys, in order.
+    pub keys: Vec<TaskKey>,
+    /// For a lazy (un-persisted) collection: the Cap'n Proto graph of every
+    /// task it needs, which whoever gets it submits to compute it from
+    /// scratch. `None`: the keys are held in distributed memory.
+    #[serde(with = "serde_bytes")]
+    pub graph: Option<Vec<u8>>,
+    /// Small metadata published with it (JSON text; empty: none).
+    pub metadata: String,
+    /// The type of each partition (a `weft_schema::signature::Type` as
+    /// JSON), when known, so that tools can show the values.
+    pub ret: Option<String>,
+}
