@@ -131,6 +131,11 @@ impl Scheduler {
                 let nbytes = self.task(id).nbytes;
                 self.add_replica(id, worker, nbytes);
             }
+            // The copy was made before the key was lost and given to this
+            // very worker to compute again (the report crossed the
+            // `Compute`): a `Free` would drop that run too, and the task
+            // would wait for ever. The run stores the same value anyway.
+            Some(id) if self.task(id).state == (TaskState::Processing { worker }) => {}
             _ => self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] })),
         }
     }

@@ -282,3 +282,61 @@ fn a_fetch_that_failed_from_a_holder_frees_the_copy_the_books_stop_counting() {
         "the lost input is computed again: {commands:?}"
     );
 }
+
+#[test]
+fn a_copy_reported_after_its_key_went_back_to_the_same_worker_leaves_that_run_alone() {
+    // Found by the whole-cluster simulation (tests/simulation, seed 1): B
+    // fetched key 1 as an input; before its report arrived, A (the only
+    // holder the books knew) died, and key 1 was given to B to compute
+    // again. A `Free` for the late copy also dropped that run, and the key
+    // waited for ever.
+    let mut h = Harness::new();
+    let (a, b, client) = (WorkerId(1), WorkerId(2), ClientId(1));
+    h.join(a, 1);
+    h.event(Event::ClientConnected {
+        client,
+        tenant: TenantId::OPEN,
+    });
+    let commands = h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![task(1)],
+        wants: vec![key(1)],
+    });
+    let (_, first) = computes(&commands).remove(0);
+    h.event(Event::TaskFinished {
+        worker: a,
+        key: first.key,
+        run: first.run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    h.join(b, 1);
+    let commands = h.event(Event::WorkerLeft {
+        worker: a,
+        reason: None,
+    });
+    let (worker, again) = computes(&commands)
+        .into_iter()
+        .find(|(_, t)| t.key == key(1))
+        .expect("the lost key is computed again");
+    assert_eq!(worker, b);
+    let commands = h.event(Event::ReplicaAdded {
+        worker: b,
+        key: key(1),
+    });
+    assert!(
+        !commands.iter().any(|c| matches!(
+            c,
+            Command::Worker(w, ToWorker::Free { keys }) if *w == b && keys.contains(&key(1))
+        )),
+        "B's run is dropped with the copy: {commands:?}"
+    );
+    h.event(Event::TaskFinished {
+        worker: b,
+        key: key(1),
+        run: again.run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    assert_eq!(h.core.state_of(&key(1)), StateName::Memory);
+}
