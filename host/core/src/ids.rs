@@ -1,6 +1,6 @@
 //! Identifiers. [`ClientId`] and [`WorkerId`] are chosen by the driver and
-//! travel in events and commands; [`TaskId`] is the core's own index of a
-//! task (a slab slot) and never leaves it.
+//! travel in events and commands; `TaskId` is the core's own generational
+//! index of a task (`task/table.rs`) and never leaves it.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -52,15 +52,7 @@ pub fn wire_key(tenant: TenantId, name: &TaskKey) -> TaskKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct WorkerId(pub u32);
 
-/// A task's slot in the scheduler's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct TaskId(pub(crate) u32);
-
-impl TaskId {
-    pub(crate) fn index(self) -> usize {
-        self.0 as usize
-    }
-}
+pub(crate) use crate::task::TaskId;
 
 /// Identifies the event that caused a transition (the driver numbers them).
 #[derive(
