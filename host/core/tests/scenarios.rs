@@ -282,3 +282,53 @@ fn a_fetch_that_failed_from_a_holder_frees_the_copy_the_books_stop_counting() {
         "the lost input is computed again: {commands:?}"
     );
 }
+
+#[test]
+fn a_late_report_of_a_forgotten_run_does_not_finish_the_next_task_under_its_key() {
+    let mut h = Harness::new().workers(1).client(ClientId(1));
+    let (worker, client) = (WorkerId(1), ClientId(1));
+    let submit = |h: &mut Harness| {
+        computes(&h.event(Event::UpdateGraph {
+            client,
+            tasks: vec![task(1)],
+            wants: vec![key(1)],
+        }))
+    };
+    let first = submit(&mut h);
+    assert_eq!(first.len(), 1);
+    // The client lets go while it runs: the task is forgotten and the
+    // worker told to drop it, but its report is already on the way.
+    h.event(Event::ReleaseKeys {
+        client,
+        keys: vec![key(1)],
+    });
+    assert_eq!(h.core.state_of(&key(1)), StateName::Forgotten);
+    // The same key again, a new task, on the same worker.
+    let second = submit(&mut h);
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].0, worker);
+    assert_ne!(
+        second[0].1.run, first[0].1.run,
+        "run numbers are never reused, not even by a new task under the same key"
+    );
+    h.event(Event::TaskFinished {
+        worker,
+        key: key(1),
+        run: first[0].1.run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    assert_eq!(
+        h.core.state_of(&key(1)),
+        StateName::Processing,
+        "the forgotten run's result is not the new task's"
+    );
+    h.event(Event::TaskFinished {
+        worker,
+        key: key(1),
+        run: second[0].1.run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    assert_eq!(h.core.state_of(&key(1)), StateName::Memory);
+}

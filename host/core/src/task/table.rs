@@ -24,6 +24,14 @@ pub(crate) struct TaskId {
     generation: u32,
 }
 
+impl TaskId {
+    /// Its slot (for tests that check a slot was reused).
+    #[cfg(test)]
+    pub(crate) fn slot(self) -> u32 {
+        self.slot
+    }
+}
+
 impl fmt::Debug for TaskId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "task#{}.{}", self.slot, self.generation)

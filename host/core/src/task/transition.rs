@@ -296,3 +296,235 @@ impl Scheduler {
         self.keys.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SchedulerConfig;
+    use crate::ids::ClientId;
+    use crate::messages::{Command, Event, ToWorker};
+    use crate::time::Time;
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use weft_schema::graph::{GraphArg, GraphTask};
+
+    const WORKER: WorkerId = WorkerId(1);
+    const CLIENT: ClientId = ClientId(1);
+
+    fn key(n: u8) -> TaskKey {
+        TaskKey([n; 16])
+    }
+
+    /// A scheduler with one worker and one client (open tenant).
+    fn cluster() -> Scheduler {
+        let mut s = Scheduler::new(SchedulerConfig::default());
+        let events = [
+            Event::WorkerJoined {
+                worker: WORKER,
+                nthreads: 1,
+                instance: 1,
+            },
+            Event::ClientConnected {
+                client: CLIENT,
+                tenant: crate::ids::TenantId::OPEN,
+            },
+        ];
+        for (n, event) in events.into_iter().enumerate() {
+            s.handle(Time::ZERO, StimulusId(n as u64), event);
+        }
+        s
+    }
+
+    /// Submits task `n` (no inputs), wanted by the client; returns the
+    /// commands, placement included.
+    fn submit(s: &mut Scheduler, n: u8) -> Vec<Command> {
+        let task = GraphTask {
+            key: key(n),
+            module: [1; 32],
+            function: "f".into(),
+            args: vec![GraphArg::Value(vec![n])],
+            retries: 0,
+            pure: false,
+        };
+        let event = Event::UpdateGraph {
+            client: CLIENT,
+            tasks: vec![task],
+            wants: vec![key(n)],
+        };
+        s.handle(Time::ZERO, StimulusId(100 + u64::from(n)), event);
+        std::iter::from_fn(|| s.poll_command()).collect()
+    }
+
+    /// Runs `change` and returns its panic message, if it panicked.
+    fn panic_of(change: impl FnOnce()) -> Option<String> {
+        let payload = catch_unwind(AssertUnwindSafe(change)).err()?;
+        Some(
+            payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn the_table_allows_only_the_documented_edges() {
+        use StateName::*;
+        let states = [
+            Released, Waiting, Queued, Processing, Memory, Erred, Forgotten,
+        ];
+        let edges = [
+            (Released, Waiting),
+            (Released, Queued),
+            (Released, Memory),
+            (Released, Erred),
+            (Released, Forgotten),
+            (Waiting, Released),
+            (Waiting, Queued),
+            (Waiting, Erred),
+            (Queued, Released),
+            (Queued, Waiting),
+            (Queued, Processing),
+            (Queued, Erred),
+            (Processing, Released),
+            (Processing, Memory),
+            (Processing, Erred),
+            (Memory, Released),
+            (Erred, Released),
+        ];
+        for from in states {
+            for to in states {
+                assert_eq!(
+                    allowed(from, to),
+                    edges.contains(&(from, to)),
+                    "{from:?} -> {to:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_illegal_transition_panics_in_debug_and_validate_names_it() {
+        let mut s = cluster();
+        let commands = submit(&mut s, 1);
+        assert!(
+            commands
+                .iter()
+                .any(|c| matches!(c, Command::Worker(WORKER, ToWorker::Compute(_))))
+        );
+        let id = s.id_of(&key(1)).expect("known");
+        assert!(s.task(id).is(StateName::Processing));
+        s.validate().expect("consistent before");
+        // Processing -> Waiting is not an edge: a running task whose input
+        // was lost finds out when its fetch fails.
+        let panic = panic_of(|| {
+            s.transition(id, TaskState::Waiting { deps_left: 1 });
+        });
+        assert_eq!(panic.is_some(), cfg!(debug_assertions));
+        if let Some(message) = panic {
+            assert!(message.contains("Processing -> Waiting"), "{message}");
+        }
+        let error = s.validate().expect_err("validate reports it");
+        assert!(error.contains("illegal transition"), "{error}");
+        assert!(error.contains("Processing -> Waiting"), "{error}");
+        // The bookkeeping was still done: the worker no longer lists it.
+        assert_eq!(s.processing_count(WORKER), 0);
+    }
+
+    #[test]
+    fn forgetting_a_task_that_is_not_released_is_illegal() {
+        let mut s = cluster();
+        submit(&mut s, 1);
+        let id = s.id_of(&key(1)).expect("known");
+        let panic = panic_of(|| {
+            s.forget(id);
+        });
+        assert_eq!(panic.is_some(), cfg!(debug_assertions));
+        let error = s.validate().expect_err("validate reports it");
+        assert!(error.contains("Processing -> Forgotten"), "{error}");
+    }
+
+    #[test]
+    fn leaving_a_state_undoes_its_bookkeeping() {
+        let mut s = cluster();
+        submit(&mut s, 1);
+        let id = s.id_of(&key(1)).expect("known");
+        let (_, run) = s.task(id).state().processing().expect("dispatched");
+        s.handle(
+            Time::ZERO,
+            StimulusId(200),
+            Event::TaskFinished {
+                worker: WORKER,
+                key: key(1),
+                run,
+                nbytes: 40,
+                duration_us: 5,
+            },
+        );
+        assert_eq!(s.worker_memory(), vec![(WORKER, 40, 1)]);
+        assert_eq!(s.processing_count(WORKER), 0);
+        s.validate().expect("consistent");
+        // Released by hand (as a restart would): the worker's books empty.
+        let old = s.transition(id, TaskState::Released);
+        assert_eq!(old.who_has(), &[WORKER]);
+        assert_eq!(s.worker_memory(), vec![(WORKER, 0, 0)]);
+    }
+
+    #[test]
+    fn a_stale_id_left_in_a_table_is_caught_by_validate() {
+        let mut s = cluster();
+        submit(&mut s, 1);
+        let stale = s.id_of(&key(1)).expect("known");
+        s.handle(
+            Time::ZERO,
+            StimulusId(300),
+            Event::ReleaseKeys {
+                client: CLIENT,
+                keys: vec![key(1)],
+            },
+        );
+        assert_eq!(s.state_of(&key(1)), StateName::Forgotten);
+        // A new task takes the forgotten one's slot and runs on the same
+        // worker: a bare slot index kept anywhere would now name it.
+        submit(&mut s, 2);
+        let fresh = s.id_of(&key(2)).expect("known");
+        assert_eq!(stale.slot(), fresh.slot(), "the slot is reused");
+        assert_ne!(stale, fresh);
+        assert!(!s.tasks.contains(stale));
+        assert!(panic_of(|| _ = s.task(stale).key).is_some());
+        s.validate().expect("consistent");
+
+        // Task 2 is processing on the worker, so by slot alone this entry
+        // would look right; its generation says it is not task 2.
+
+        let dispatch = Dispatch {
+            seq: 0,
+            estimate_us: 0,
+        };
+        let worker = s.workers.get_mut(&WORKER).expect("joined");
+        worker.processing.insert(stale, dispatch);
+        let error = s.validate().expect_err("a stale id in processing");
+        assert!(error.contains("lists a task as processing"), "{error}");
+        s.workers
+            .get_mut(&WORKER)
+            .expect("joined")
+            .processing
+            .remove(&stale);
+
+        s.clients
+            .get_mut(&CLIENT)
+            .expect("connected")
+            .wants
+            .insert(stale);
+        let error = s.validate().expect_err("a stale id in a client's wants");
+        assert!(error.contains("holds a task whose who_wants"), "{error}");
+        s.clients
+            .get_mut(&CLIENT)
+            .expect("connected")
+            .wants
+            .remove(&stale);
+
+        s.queue.insert((0, stale));
+        let error = s.validate().expect_err("a stale id in the queue");
+        assert!(error.contains("stale"), "{error}");
+    }
+}
