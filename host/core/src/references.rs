@@ -112,11 +112,11 @@ impl Scheduler {
                 key,
                 failure: failure.clone(),
             });
+            // Only waiting dependents can be affected: a queued or running
+            // one has every input in memory (or, running, finds out when
+            // its fetch fails), and this one was not.
             for &dependent in &self.task(id).dependents {
-                if matches!(
-                    self.task(dependent).state(),
-                    TaskState::Waiting { .. } | TaskState::Queued
-                ) {
+                if self.task(dependent).is(StateName::Waiting) {
                     work.push(dependent);
                 }
             }

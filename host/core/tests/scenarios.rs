@@ -332,3 +332,54 @@ fn a_late_report_of_a_forgotten_run_does_not_finish_the_next_task_under_its_key(
     });
     assert_eq!(h.core.state_of(&key(1)), StateName::Memory);
 }
+
+#[test]
+fn a_queued_task_whose_input_is_lost_waits_again() {
+    // One task per worker at a time, so ready tasks wait in the queue.
+    let config = weft_core::SchedulerConfig {
+        processing_per_thread_max: 1,
+        ..weft_core::SchedulerConfig::default()
+    };
+    let mut h = Harness::with_config(config).workers(2).client(ClientId(1));
+    let client = ClientId(1);
+    let input = computes(&h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![task(1)],
+        wants: vec![key(1)],
+    }));
+    let (holder, run) = (input[0].0, input[0].1.run);
+    h.event(Event::TaskFinished {
+        worker: holder,
+        key: key(1),
+        run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    // Two roots fill both workers; the task on key 1 is ready and queued.
+    let dependent = GraphTask {
+        args: vec![GraphArg::Key(key(1))],
+        ..task(4)
+    };
+    let sent = computes(&h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![task(2), task(3), dependent],
+        wants: vec![key(2), key(3), key(4)],
+    }));
+    assert_eq!(sent.len(), 2);
+    assert_eq!(h.core.state_of(&key(4)), StateName::Queued);
+    // The only holder of its input dies: it waits for the input again,
+    // which is computed anew.
+    h.event(Event::WorkerLeft {
+        worker: holder,
+        reason: None,
+    });
+    assert_eq!(h.core.state_of(&key(4)), StateName::Waiting);
+    assert_ne!(h.core.state_of(&key(1)), StateName::Memory);
+    let story: Vec<(StateName, StateName)> = h
+        .core
+        .story(&key(4))
+        .iter()
+        .map(|t| (t.from, t.to))
+        .collect();
+    assert_eq!(story.last(), Some(&(StateName::Queued, StateName::Waiting)));
+}

@@ -11,7 +11,7 @@
 //! | ---------- | -------- | ------- | ------ | ---------- | ------ | ----- | --------- |
 //! | released   |          | yes     | yes    |            | yes¹   | yes   | yes       |
 //! | waiting    | yes      |         | yes    |            |        | yes   |           |
-//! | queued     | yes      | yes     |        | yes        |        | yes   |           |
+//! | queued     | yes      | yes     |        | yes        |        |       |           |
 //! | processing | yes      |         |        |            | yes    | yes   |           |
 //! | memory     | yes      |         |        |            |        |       |           |
 //! | erred      | yes      |         |        |            |        |       |           |
@@ -66,8 +66,10 @@ pub(crate) const fn allowed(from: StateName, to: StateName) -> bool {
             | (Released, Forgotten)
             // The last input arrived; no longer needed; an input failed.
             | (Waiting, Queued | Released | Erred)
-            // Dispatched; an input was lost; no longer needed; an input failed.
-            | (Queued, Processing | Waiting | Released | Erred)
+            // Dispatched; an input was lost; no longer needed. (Not erred:
+            // its inputs are all in memory, and none goes from memory to
+            // erred.)
+            | (Queued, Processing | Waiting | Released)
             // Finished; retried, rescheduled, stolen or no longer needed;
             // failed for good.
             | (Processing, Memory | Released | Erred)
@@ -384,7 +386,6 @@ mod tests {
             (Queued, Released),
             (Queued, Waiting),
             (Queued, Processing),
-            (Queued, Erred),
             (Processing, Released),
             (Processing, Memory),
             (Processing, Erred),
