@@ -11,7 +11,6 @@ use crate::errors::{GetDatasetError, PublishError};
 use crate::ids::{ClientId, TaskId, TenantId};
 use crate::messages::{Command, DatasetValue, FailureKind, ToClient};
 use crate::scheduler::Scheduler;
-use crate::task::TaskState;
 use std::sync::Arc;
 use weft_schema::graph::TaskKey;
 
@@ -152,10 +151,8 @@ impl Scheduler {
         }
         if dataset.value.graph.is_none() {
             let lost = dataset.value.keys.iter().find_map(|key| {
-                let task = self.task(self.id_for(client, key)?);
-                let failure = task.failure.as_ref()?;
-                (task.state == TaskState::Erred && failure.kind == FailureKind::DataLost)
-                    .then(|| (*key, failure.message.clone()))
+                let failure = self.task(self.id_for(client, key)?).state().failure()?;
+                (failure.kind == FailureKind::DataLost).then(|| (*key, failure.message.clone()))
             });
             if let Some((key, message)) = lost {
                 let name = name.to_string();

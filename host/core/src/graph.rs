@@ -1,10 +1,10 @@
 //! Client events: new graphs and futures, releases, scattered data, clients
 //! leaving.
 
-use crate::ids::{ClientId, TaskId, TenantId, WorkerId};
+use crate::ids::{ClientId, TenantId, WorkerId};
 use crate::messages::{Command, SpecArg, TaskSpec, ToClient, ToWorker};
 use crate::scheduler::{DurationEstimate, Scheduler};
-use crate::task::{Task, TaskState};
+use crate::task::{StateName, Task, TaskId, TaskState};
 use std::collections::HashSet;
 use std::sync::Arc;
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey, check_graph};
@@ -140,10 +140,6 @@ impl Scheduler {
         let function = self.intern_function(&task.module, &task.function);
         let priority = self.next_priority;
         self.next_priority += 1;
-        let id = TaskId(self.tasks.vacant_key() as u32);
-        for &dep in &dependencies {
-            self.task_mut(dep).dependents.push(id);
-        }
         let spec = TaskSpec {
             module: task.module,
             function: task.function,
@@ -158,8 +154,13 @@ impl Scheduler {
             priority,
             task.retries,
         );
-        self.keys.insert(record.key, id);
-        self.tasks.insert(record);
+        let key = record.key;
+        let id = self.tasks.insert(record);
+        self.keys.insert(key, id);
+        for at in 0..self.task(id).dependencies.len() {
+            let dep = self.task(id).dependencies[at];
+            self.task_mut(dep).dependents.push(id);
+        }
         id
     }
 
@@ -224,37 +225,40 @@ impl Scheduler {
         let id = match self.own_id_for(client, &key) {
             Some(id) => id,
             None => {
-                let id = TaskId(self.tasks.vacant_key() as u32);
                 let priority = self.next_priority;
                 self.next_priority += 1;
                 let record = Task::new(tenant, key, None, u32::MAX, Box::new([]), priority, 0);
-                self.keys.insert(record.key, id);
-                self.tasks.insert(record);
+                let wire = record.key;
+                let id = self.tasks.insert(record);
+                self.keys.insert(wire, id);
                 id
             }
         };
         let wire = self.task(id).key;
-        let state = self.task(id).state;
-        if self.task(id).spec.is_some() {
-            // A computed key: its size and holders are the workers' word,
-            // not a client's. The copies are not needed (but a worker that
-            // holds the computed value keeps it).
-            for &worker in &holders {
-                if !self.task(id).who_has.contains(&worker) {
-                    self.send(Command::Worker(worker, ToWorker::Free { keys: vec![wire] }));
+        let state = self.task(id).state().name();
+        if self.task(id).spec.is_none() && state == StateName::Released {
+            // The first copies say the size; later ones (a scatter to
+            // more workers) cannot change it under the copies counted.
+            let mut who_has = smallvec::SmallVec::new();
+            for worker in holders {
+                if !who_has.contains(&worker) {
+                    who_has.push(worker);
                 }
             }
-        } else if matches!(state, TaskState::Released | TaskState::Memory) {
-            for &worker in &holders {
-                self.add_replica(id, worker, nbytes);
+            if !who_has.is_empty() {
+                self.transition(id, TaskState::Memory { who_has, nbytes });
             }
-            if state == TaskState::Released && !self.task(id).who_has.is_empty() {
-                self.transition(id, TaskState::Memory);
+        } else if self.task(id).spec.is_none() && state == StateName::Memory {
+            for &worker in &holders {
+                self.add_replica(id, worker);
             }
         } else {
-            // The key is being computed (or failed): the copies are not needed.
+            // A computed key: its size and holders are the workers' word,
+            // not a client's; or a key being computed (or failed). The
+            // copies are not needed (but a worker that holds the computed
+            // value keeps it).
             for &worker in &holders {
-                if !self.task(id).who_has.contains(&worker) {
+                if !self.task(id).state().holds(worker) {
                     self.send(Command::Worker(worker, ToWorker::Free { keys: vec![wire] }));
                 }
             }
@@ -272,7 +276,10 @@ impl Scheduler {
     /// already (a task that fails while being wanted has told its holders,
     /// this client included, so it is not told twice).
     fn want_and_report(&mut self, client: ClientId, id: TaskId) {
-        let was_final = matches!(self.task(id).state, TaskState::Memory | TaskState::Erred);
+        let was_final = matches!(
+            self.task(id).state(),
+            TaskState::Memory { .. } | TaskState::Erred { .. }
+        );
         self.want(id);
         if was_final {
             self.report_status(client, id);
@@ -283,37 +290,17 @@ impl Scheduler {
     /// it is already final.
     pub(crate) fn report_status(&mut self, client: ClientId, id: TaskId) {
         let key = self.name_for(client, id);
-        let task = self.task(id);
-        let message = match task.state {
-            TaskState::Memory => ToClient::Finished {
+        let message = match self.task(id).state() {
+            TaskState::Memory { nbytes, .. } => ToClient::Finished {
                 key,
-                nbytes: task.nbytes,
+                nbytes: *nbytes,
             },
-            TaskState::Erred => ToClient::Erred {
+            TaskState::Erred { failure } => ToClient::Erred {
                 key,
-                failure: task.failure.clone().expect("an erred task has its failure"),
+                failure: failure.clone(),
             },
             _ => return,
         };
         self.send(Command::Client(client, message));
-    }
-
-    /// Records that `worker` holds `id`'s result.
-    pub(crate) fn add_replica(&mut self, id: TaskId, worker: WorkerId, nbytes: u64) {
-        let task = self.task_mut(id);
-        if task.who_has.contains(&worker) {
-            return;
-        }
-        // The first copy says the size; later ones (a client's scatter to
-        // more workers) cannot change it under the copies already counted.
-        if task.who_has.is_empty() {
-            task.nbytes = nbytes;
-        }
-        let nbytes = task.nbytes;
-        task.who_has.push(worker);
-        if let Some(state) = self.workers.get_mut(&worker) {
-            state.has_what.insert(id);
-            state.managed_bytes += nbytes;
-        }
     }
 }

@@ -6,10 +6,10 @@
 //! [`Operation`] waits for each answer and then tells its client `Done`.
 
 use crate::errors::CopyError;
-use crate::ids::{ClientId, TaskId, WorkerId};
+use crate::ids::{ClientId, WorkerId};
 use crate::messages::{Command, Input, ToClient, ToWorker};
 use crate::scheduler::Scheduler;
-use crate::task::TaskState;
+use crate::task::{StateName, TaskId, TaskState};
 use std::collections::{BTreeMap, BTreeSet};
 use weft_schema::graph::TaskKey;
 
@@ -82,7 +82,7 @@ impl Scheduler {
             self.client_gone(dataset.holder);
         }
         for &id in &order {
-            if !self.tasks.contains(id.index()) {
+            if !self.tasks.contains(id) {
                 continue;
             }
             let holders = std::mem::take(&mut self.task_mut(id).who_wants);
@@ -96,7 +96,7 @@ impl Scheduler {
             }
         }
         for id in order {
-            if self.tasks.contains(id.index()) {
+            if self.tasks.contains(id) {
                 self.release_if_unneeded(id);
             }
         }
@@ -129,20 +129,9 @@ impl Scheduler {
             let error = Some(CopyError::ClusterRestarted.into());
             self.send(Command::Client(client, ToClient::Done { request, error }));
         }
-        let ids: Vec<TaskId> = self.tasks.iter().map(|(i, _)| TaskId(i as u32)).collect();
-        for id in ids {
-            let key = self.task(id).key;
-            let from = self.task(id).state.name();
-            self.log.record(crate::log::Transition {
-                key,
-                from,
-                to: crate::task::StateName::Forgotten,
-                stimulus: self.stimulus,
-            });
-        }
-        self.tasks.clear();
-        self.keys.clear();
-        self.queue.clear();
+        // Every task goes (its bookkeeping with it: the queue and the
+        // workers' books empty), and the workers' books start afresh.
+        self.forget_all();
         for worker in self.workers.values_mut() {
             *worker = crate::worker::WorkerState::new(
                 worker.nthreads,
@@ -185,7 +174,7 @@ impl Scheduler {
                 self.send(Command::Client(client, ToClient::Cancelled { key, reason }));
             }
             for id in held {
-                if self.tasks.contains(id.index()) {
+                if self.tasks.contains(id) {
                     self.release_if_unneeded(id);
                 }
             }
@@ -222,12 +211,12 @@ impl Scheduler {
         };
         let mut copies = Vec::new();
         for id in ids {
-            let task = self.task(id);
-            let missing = (n as usize).saturating_sub(task.who_has.len());
+            let who_has = self.task(id).state().who_has();
+            let missing = (n as usize).saturating_sub(who_has.len());
             let mut targets: Vec<(u64, WorkerId)> = self
                 .workers
                 .iter()
-                .filter(|(w, _)| !task.who_has.contains(w))
+                .filter(|(w, _)| !who_has.contains(w))
                 .map(|(w, state)| (state.managed_bytes, *w))
                 .collect();
             targets.sort_unstable();
@@ -293,16 +282,18 @@ impl Scheduler {
                 .filter(|id| movable.as_ref().is_none_or(|m| m.contains(id)))
                 .filter(|id| !moving.contains(id))
                 .collect();
-            candidates.sort_unstable_by_key(|id| (std::cmp::Reverse(self.task(*id).nbytes), *id));
+            // Held, so in memory.
+            let size = |s: &Scheduler, id: TaskId| s.task(id).state().nbytes().unwrap_or(0);
+            candidates.sort_unstable_by_key(|id| (std::cmp::Reverse(size(self, *id)), *id));
             for id in candidates {
                 if bytes[&sender] <= mean {
                     break;
                 }
-                let nbytes = self.task(id).nbytes;
+                let nbytes = size(self, id);
                 let receiver = members
                     .iter()
                     .copied()
-                    .filter(|w| !self.task(id).who_has.contains(w))
+                    .filter(|w| !self.task(id).state().holds(*w))
                     .filter(|w| bytes[w] + nbytes <= mean)
                     .min_by_key(|w| (bytes[w], *w));
                 let Some(receiver) = receiver else { continue };
@@ -322,9 +313,9 @@ impl Scheduler {
         for key in keys {
             let state = self
                 .own_id_for(client, key)
-                .map(|id| (id, self.task(id).state));
+                .map(|id| (id, self.task(id).state()));
             match state {
-                Some((id, TaskState::Memory)) => ids.push(id),
+                Some((id, TaskState::Memory { .. })) => ids.push(id),
                 Some((_, state)) => {
                     let state = format!("{:?}", state.name()).to_lowercase();
                     return Err(CopyError::NotInMemory { key: *key, state });
@@ -358,8 +349,8 @@ impl Scheduler {
             per_worker.entry(target).or_default().push(Input {
                 key: task.key,
                 tenant: task.tenant,
-                nbytes: task.nbytes,
-                holders: task.who_has.to_vec(),
+                nbytes: task.state().nbytes().unwrap_or(0),
+                holders: task.state().who_has().to_vec(),
             });
         }
         self.operations.insert((client, request), operation);
@@ -393,9 +384,9 @@ impl Scheduler {
                 Ok(()) => {
                     if let Some(source) = source
                         && let Some(id) = self.id_of(&key)
-                        && self.task(id).state == TaskState::Memory
-                        && self.task(id).who_has.contains(&worker)
-                        && self.task(id).who_has.contains(&source)
+                        && self.task(id).is(StateName::Memory)
+                        && self.task(id).state().holds(worker)
+                        && self.task(id).state().holds(source)
                     {
                         self.remove_replica(id, source);
                         self.send(Command::Worker(source, ToWorker::Free { keys: vec![key] }));

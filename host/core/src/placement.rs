@@ -14,8 +14,8 @@
 use crate::ids::{TaskId, WorkerId};
 use crate::messages::{Command, ComputeTask, Input, ToWorker};
 use crate::scheduler::Scheduler;
-use crate::task::TaskState;
-use crate::worker::{Dispatch, WorkerState};
+use crate::task::{StateName, TaskState};
+use crate::worker::WorkerState;
 use std::collections::BTreeMap;
 use weft_schema::graph::TaskKey;
 
@@ -26,7 +26,7 @@ impl Scheduler {
             let Some(worker) = self.pick_worker(id) else {
                 break;
             };
-            self.queue.pop_first();
+            // Leaving the queued state takes it out of the queue.
             self.dispatch(id, worker);
         }
         if self.queue.is_empty() {
@@ -86,12 +86,16 @@ impl Scheduler {
                 if self.transfer_us(task, thief) >= wait_on_victim_us {
                     return;
                 }
+                // Listed in the victim's `processing`, so processing.
+                let Some((_, run)) = self.task(task).state().processing() else {
+                    return;
+                };
+                let key = self.task(task).key;
                 self.workers
                     .get_mut(&victim)
                     .expect("exists")
                     .stealing
                     .insert(task, thief);
-                let (key, run) = (self.task(task).key, self.task(task).runs);
                 self.send(Command::Worker(victim, ToWorker::Steal { key, run }));
             }
         }
@@ -109,22 +113,19 @@ impl Scheduler {
             .workers
             .get_mut(&worker)
             .and_then(|state| state.stealing.remove(&id));
-        let task = self.task(id);
-        if !(stolen && task.state == (TaskState::Processing { worker }) && task.runs == run) {
+        if !(stolen && self.task(id).state().processing() == Some((worker, run))) {
             return;
         }
-        self.unassign(id, worker);
         self.transition(id, TaskState::Released);
         let ready = self
             .task(id)
             .dependencies
             .iter()
-            .all(|d| self.task(*d).state == TaskState::Memory);
+            .all(|d| self.task(*d).is(StateName::Memory));
         match thief {
             Some(thief) if ready && self.workers.get(&thief).is_some_and(|w| self.has_room(w)) => {
-                self.enqueue(id);
-                let priority = self.task(id).priority;
-                self.queue.remove(&(priority, id));
+                // Through the queue, as every dispatch.
+                self.transition(id, TaskState::Queued);
                 self.dispatch(id, thief);
             }
             _ => self.rewant_or_release(id),
@@ -137,9 +138,9 @@ impl Scheduler {
             .task(id)
             .dependencies
             .iter()
-            .map(|d| self.task(*d))
-            .filter(|dep| !dep.who_has.contains(&worker))
-            .map(|dep| dep.nbytes)
+            .map(|d| self.task(*d).state())
+            .filter(|dep| !dep.holds(worker))
+            .filter_map(TaskState::nbytes)
             .sum();
         missing_bytes.saturating_mul(1_000_000) / self.config.bandwidth_bytes_per_s.max(1)
     }
@@ -163,9 +164,9 @@ impl Scheduler {
             let missing_bytes: u64 = task
                 .dependencies
                 .iter()
-                .map(|d| self.task(*d))
-                .filter(|dep| !dep.who_has.contains(&worker_id))
-                .map(|dep| dep.nbytes)
+                .map(|d| self.task(*d).state())
+                .filter(|dep| !dep.holds(worker_id))
+                .filter_map(TaskState::nbytes)
                 .sum();
             let transfer_us =
                 missing_bytes.saturating_mul(1_000_000) / self.config.bandwidth_bytes_per_s.max(1);
@@ -177,19 +178,12 @@ impl Scheduler {
         best.map(|(_, worker)| worker)
     }
 
+    /// Queued → processing on `worker` (which has room), as a new run.
     fn dispatch(&mut self, id: TaskId, worker: WorkerId) {
-        let estimate_us = self.estimate_us(id);
-        let seq = self.next_dispatch;
-        self.next_dispatch += 1;
-        let state = self
-            .workers
-            .get_mut(&worker)
-            .expect("picked among known workers");
-        state.processing.insert(id, Dispatch { seq, estimate_us });
-        state.backlog_us += estimate_us;
-        self.task_mut(id).runs += 1;
-        self.transition(id, TaskState::Processing { worker });
+        let run = self.take_run();
+        self.transition(id, TaskState::Processing { worker, run });
         let task = self.task(id);
+        // A queued task's inputs are all in memory (`validate`).
         let inputs = task
             .dependencies
             .iter()
@@ -198,14 +192,14 @@ impl Scheduler {
                 Input {
                     key: dep.key,
                     tenant: dep.tenant,
-                    nbytes: dep.nbytes,
-                    holders: dep.who_has.to_vec(),
+                    nbytes: dep.state().nbytes().unwrap_or(0),
+                    holders: dep.state().who_has().to_vec(),
                 }
             })
             .collect();
         let compute = ComputeTask {
             key: task.key,
-            run: task.runs,
+            run,
             spec: task
                 .spec
                 .clone()

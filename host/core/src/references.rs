@@ -9,7 +9,7 @@
 use crate::ids::TaskId;
 use crate::messages::{Command, FailureKind, TaskFailure, ToClient, ToWorker};
 use crate::scheduler::Scheduler;
-use crate::task::TaskState;
+use crate::task::{StateName, TaskState};
 use std::sync::Arc;
 use weft_schema::graph::TaskKey;
 
@@ -21,7 +21,7 @@ impl Scheduler {
             || task
                 .dependents
                 .iter()
-                .any(|d| self.task(*d).state.needs_inputs())
+                .any(|d| self.task(*d).state().needs_inputs())
     }
 
     /// Makes sure `root` and every released task it needs is computed.
@@ -33,7 +33,7 @@ impl Scheduler {
         // dependent still on the stack will need to see them erred.
         let mut failed = Vec::new();
         while let Some((id, deps_done)) = stack.pop() {
-            if self.task(id).state != TaskState::Released {
+            if !self.task(id).is(StateName::Released) {
                 continue;
             }
             if deps_done {
@@ -42,7 +42,7 @@ impl Scheduler {
             }
             stack.push((id, true));
             for &dep in self.task(id).dependencies.iter() {
-                if self.task(dep).state == TaskState::Released {
+                if self.task(dep).is(StateName::Released) {
                     stack.push((dep, false));
                 }
             }
@@ -69,9 +69,9 @@ impl Scheduler {
         let mut deps_left = 0;
         let mut failed = None;
         for &dep in task.dependencies.iter() {
-            match self.task(dep).state {
-                TaskState::Memory => {}
-                TaskState::Erred => failed = self.task(dep).failure.clone(),
+            match self.task(dep).state() {
+                TaskState::Memory { .. } => {}
+                TaskState::Erred { failure } => failed = Some(failure.clone()),
                 _ => deps_left += 1,
             }
         }
@@ -79,17 +79,11 @@ impl Scheduler {
             return self.mark_erred(id, failure);
         }
         if deps_left == 0 {
-            self.enqueue(id);
+            self.transition(id, TaskState::Queued);
         } else {
             self.transition(id, TaskState::Waiting { deps_left });
         }
         Vec::new()
-    }
-
-    pub(crate) fn enqueue(&mut self, id: TaskId) {
-        self.transition(id, TaskState::Queued);
-        let priority = self.task(id).priority;
-        self.queue.insert((priority, id));
     }
 
     /// Marks `root` erred with `failure` and every task waiting on it,
@@ -107,25 +101,22 @@ impl Scheduler {
         let mut work = vec![root];
         let mut touched = Vec::new();
         while let Some(id) = work.pop() {
-            let state = self.task(id).state;
-            if state == TaskState::Erred {
+            if self.task(id).is(StateName::Erred) {
                 continue;
             }
-            if state == TaskState::Queued {
-                let priority = self.task(id).priority;
-                self.queue.remove(&(priority, id));
-            }
-            self.task_mut(id).failure = Some(failure.clone());
-            self.transition(id, TaskState::Erred);
+            let erred = TaskState::Erred {
+                failure: failure.clone(),
+            };
+            self.transition(id, erred);
             self.notify(id, |key| ToClient::Erred {
                 key,
                 failure: failure.clone(),
             });
+            // Only waiting dependents can be affected: a queued or running
+            // one has every input in memory (or, running, finds out when
+            // its fetch fails), and this one was not.
             for &dependent in &self.task(id).dependents {
-                if matches!(
-                    self.task(dependent).state,
-                    TaskState::Waiting { .. } | TaskState::Queued
-                ) {
+                if self.task(dependent).is(StateName::Waiting) {
                     work.push(dependent);
                 }
             }
@@ -136,7 +127,7 @@ impl Scheduler {
 
     /// After `id` failed: its inputs, and itself, may no longer be needed.
     fn release_failed(&mut self, id: TaskId) {
-        if !self.tasks.contains(id.index()) {
+        if !self.tasks.contains(id) {
             return;
         }
         let deps = self.task(id).dependencies.clone();
@@ -161,17 +152,17 @@ impl Scheduler {
     pub(crate) fn release_if_unneeded(&mut self, root: TaskId) {
         let mut work = vec![root];
         while let Some(id) = work.pop() {
-            if !self.tasks.contains(id.index()) || self.is_needed(id) {
+            if !self.tasks.contains(id) || self.is_needed(id) {
                 continue;
             }
-            match self.task(id).state {
-                TaskState::Memory => self.drop_data(id),
+            match self.task(id).state() {
+                TaskState::Memory { .. } => self.drop_data(id),
                 TaskState::Waiting { .. } | TaskState::Queued | TaskState::Processing { .. } => {
                     self.stop(id);
                     work.extend(self.task(id).dependencies.iter().copied());
                 }
-                TaskState::Erred => {
-                    self.task_mut(id).failure = None;
+                TaskState::Erred { .. } => {
+                    // Its failure goes with the state.
                     self.transition(id, TaskState::Released);
                 }
                 TaskState::Released => {}
@@ -185,64 +176,20 @@ impl Scheduler {
 
     /// Memory → released: the workers holding the result free it.
     fn drop_data(&mut self, id: TaskId) {
-        let task = self.task_mut(id);
-        let holders = std::mem::take(&mut task.who_has);
-        let (key, nbytes) = (task.key, task.nbytes);
-        for worker in holders {
-            if let Some(state) = self.workers.get_mut(&worker) {
-                state.has_what.remove(&id);
-                state.managed_bytes -= nbytes;
-            }
+        let key = self.task(id).key;
+        let old = self.transition(id, TaskState::Released);
+        for &worker in old.who_has() {
             self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] }));
         }
-        self.transition(id, TaskState::Released);
     }
 
-    /// Waiting, queued or processing → released.
+    /// Waiting, queued or processing → released; a worker running it is
+    /// told to drop it.
     pub(crate) fn stop(&mut self, id: TaskId) {
-        match self.task(id).state {
-            TaskState::Queued => {
-                let priority = self.task(id).priority;
-                self.queue.remove(&(priority, id));
-            }
-            TaskState::Processing { worker } => {
-                self.unassign(id, worker);
-                let key = self.task(id).key;
-                self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] }));
-            }
-            _ => {}
+        let key = self.task(id).key;
+        let old = self.transition(id, TaskState::Released);
+        if let Some((worker, _)) = old.processing() {
+            self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] }));
         }
-        self.transition(id, TaskState::Released);
-    }
-
-    /// Removes a processing task from its worker's books.
-    pub(crate) fn unassign(&mut self, id: TaskId, worker: crate::ids::WorkerId) {
-        if let Some(state) = self.workers.get_mut(&worker)
-            && let Some(dispatch) = state.processing.remove(&id)
-        {
-            state.backlog_us -= dispatch.estimate_us;
-            state.stealing.remove(&id);
-        }
-    }
-
-    /// Removes a released, unheld task with no dependents; returns its
-    /// dependencies, which may now be forgettable too.
-    fn forget(&mut self, id: TaskId) -> Vec<TaskId> {
-        let task = self.tasks.remove(id.index());
-        debug_assert_eq!(task.state, TaskState::Released);
-        self.keys.remove(&task.key);
-        self.log.record(crate::log::Transition {
-            key: task.key,
-            from: task.state.name(),
-            to: crate::task::StateName::Forgotten,
-            stimulus: self.stimulus,
-        });
-        for &dep in task.dependencies.iter() {
-            let dependents = &mut self.task_mut(dep).dependents;
-            if let Some(at) = dependents.iter().position(|d| *d == id) {
-                dependents.swap_remove(at);
-            }
-        }
-        task.dependencies.into_vec()
     }
 }

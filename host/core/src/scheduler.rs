@@ -1,16 +1,15 @@
-//! The [`Scheduler`]: its tables, the single place where task states change
-//! ([`Scheduler::transition`]), the event dispatcher and read-only queries.
-//! The handlers live in `graph.rs` (clients), `references.rs` (what is kept
-//! and what is freed), `workers.rs` (worker reports) and `placement.rs`.
+//! The [`Scheduler`]: its tables, the event dispatcher and read-only
+//! queries. Task states change only in `task/transition.rs`. The handlers
+//! live in `graph.rs` (clients), `references.rs` (what is kept and what is
+//! freed), `workers.rs` (worker reports) and `placement.rs`.
 
 use crate::config::SchedulerConfig;
-use crate::ids::{ClientId, StimulusId, TaskId, TenantId, WorkerId, wire_key};
+use crate::ids::{ClientId, StimulusId, TenantId, WorkerId, wire_key};
 use crate::log::{Transition, TransitionLog};
 use crate::messages::{Command, Event, ModuleHash};
-use crate::task::{StateName, Task, TaskState};
+use crate::task::{IllegalTransition, StateName, Task, TaskId, TaskState, TaskTable};
 use crate::time::Time;
 use crate::worker::WorkerState;
-use slab::Slab;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use weft_schema::graph::TaskKey;
 
@@ -50,7 +49,7 @@ pub(crate) struct ClientState {
 #[derive(Debug)]
 pub struct Scheduler {
     pub(crate) config: SchedulerConfig,
-    pub(crate) tasks: Slab<Task>,
+    pub(crate) tasks: TaskTable,
     pub(crate) keys: HashMap<TaskKey, TaskId>,
     pub(crate) workers: BTreeMap<WorkerId, WorkerState>,
     pub(crate) clients: BTreeMap<ClientId, ClientState>,
@@ -59,7 +58,10 @@ pub struct Scheduler {
     pub(crate) functions: HashMap<(ModuleHash, String), u32>,
     pub(crate) durations: Vec<DurationEstimate>,
     pub(crate) next_priority: u64,
+    /// Dispatches so far, across tasks: a worker's dispatch order.
     pub(crate) next_dispatch: u64,
+    /// The next run number (`Scheduler::take_run`).
+    pub(crate) next_run: u32,
     pub(crate) stimulus: StimulusId,
     pub(crate) log: TransitionLog,
     pub(crate) outbox: VecDeque<Command>,
@@ -78,6 +80,8 @@ pub struct Scheduler {
     pub(crate) restart: Option<crate::liveness::PendingRestart>,
     /// Events since the last placement pass may have made work placeable.
     pub(crate) placement_due: bool,
+    /// The first state change the table does not allow, for `validate`.
+    pub(crate) illegal_transition: Option<IllegalTransition>,
 }
 
 /// Counts of tasks by state, and other totals.
@@ -98,7 +102,7 @@ impl Scheduler {
         Scheduler {
             log: TransitionLog::new(config.transition_log_max),
             config,
-            tasks: Slab::new(),
+            tasks: TaskTable::default(),
             keys: HashMap::new(),
             workers: BTreeMap::new(),
             clients: BTreeMap::new(),
@@ -107,6 +111,7 @@ impl Scheduler {
             durations: Vec::new(),
             next_priority: 0,
             next_dispatch: 0,
+            next_run: 1,
             stimulus: StimulusId(0),
             outbox: VecDeque::new(),
             operations: BTreeMap::new(),
@@ -116,6 +121,7 @@ impl Scheduler {
             timers: crate::liveness::Timers::default(),
             restart: None,
             placement_due: false,
+            illegal_transition: None,
         }
     }
 
@@ -317,23 +323,23 @@ impl Scheduler {
 
     /// The state of `key`; `Forgotten` when the scheduler does not know it.
     pub fn state_of(&self, key: &TaskKey) -> StateName {
-        self.keys.get(key).map_or(StateName::Forgotten, |id| {
-            self.tasks[id.index()].state.name()
-        })
+        self.keys
+            .get(key)
+            .map_or(StateName::Forgotten, |id| self.task(*id).state().name())
     }
 
     /// The workers holding `key`'s result, and its size.
     pub fn who_has(&self, key: &TaskKey) -> Option<(Vec<WorkerId>, u64)> {
-        let task = &self.tasks[self.keys.get(key)?.index()];
-        (task.state == TaskState::Memory).then(|| (task.who_has.to_vec(), task.nbytes))
+        match self.task(*self.keys.get(key)?).state() {
+            TaskState::Memory { who_has, nbytes } => Some((who_has.to_vec(), *nbytes)),
+            _ => None,
+        }
     }
 
     /// The worker running `key`, if it is processing.
     pub fn processing_on(&self, key: &TaskKey) -> Option<WorkerId> {
-        match self.task(*self.keys.get(key)?).state {
-            TaskState::Processing { worker } => Some(worker),
-            _ => None,
-        }
+        let (worker, _) = self.task(*self.keys.get(key)?).state().processing()?;
+        Some(worker)
     }
 
     /// The keys a worker holds, with their sizes.
@@ -342,8 +348,8 @@ impl Scheduler {
             w.has_what
                 .iter()
                 .map(|id| {
-                    let task = &self.tasks[id.index()];
-                    (task.key, task.nbytes)
+                    let task = self.task(*id);
+                    (task.key, task.state().nbytes().unwrap_or(0))
                 })
                 .collect()
         })
@@ -355,9 +361,9 @@ impl Scheduler {
         self.workers.get(&worker).map_or_else(Vec::new, |w| {
             w.has_what
                 .iter()
-                .map(|id| &self.tasks[id.index()])
+                .map(|id| self.task(*id))
                 .filter(|task| tenant.is_none_or(|t| task.tenant == t))
-                .map(|task| (task.name, task.nbytes))
+                .map(|task| (task.name, task.state().nbytes().unwrap_or(0)))
                 .collect()
         })
     }
@@ -371,8 +377,12 @@ impl Scheduler {
         name: &TaskKey,
     ) -> Option<(Vec<WorkerId>, u64, TaskKey, TenantId)> {
         let task = self.task(self.id_for(client, name)?);
-        (task.state == TaskState::Memory)
-            .then(|| (task.who_has.to_vec(), task.nbytes, task.key, task.tenant))
+        match task.state() {
+            TaskState::Memory { who_has, nbytes } => {
+                Some((who_has.to_vec(), *nbytes, task.key, task.tenant))
+            }
+            _ => None,
+        }
     }
 
     /// Whether `name` is, for `client`'s tenant, the key of a computed task
@@ -403,7 +413,7 @@ impl Scheduler {
         for (_, task) in self.tasks.iter().filter(|(_, t)| t.tenant == tenant) {
             *summary
                 .tasks
-                .entry(format!("{:?}", task.state.name()).to_lowercase())
+                .entry(format!("{:?}", task.state().name()).to_lowercase())
                 .or_default() += 1;
         }
         summary
@@ -425,9 +435,11 @@ impl Scheduler {
                 let (bytes, keys) = w
                     .has_what
                     .iter()
-                    .map(|t| &self.tasks[t.index()])
+                    .map(|t| self.task(*t))
                     .filter(|t| t.tenant == tenant)
-                    .fold((0, 0), |(b, k), t| (b + t.nbytes, k + 1));
+                    .fold((0, 0), |(b, k), t| {
+                        (b + t.state().nbytes().unwrap_or(0), k + 1)
+                    });
                 (*id, bytes, keys)
             })
             .collect()
@@ -471,27 +483,13 @@ impl Scheduler {
                 .count(),
             ..Summary::default()
         };
-        for (_, task) in &self.tasks {
+        for (_, task) in self.tasks.iter() {
             *summary
                 .tasks
-                .entry(format!("{:?}", task.state.name()).to_lowercase())
+                .entry(format!("{:?}", task.state().name()).to_lowercase())
                 .or_default() += 1;
         }
         summary
-    }
-
-    /// Moves a task to a new state, logging the change. Every state change
-    /// goes through here; the bookkeeping that goes with it is the caller's.
-    pub(crate) fn transition(&mut self, id: TaskId, to: TaskState) {
-        let task = &mut self.tasks[id.index()];
-        let from = task.state.name();
-        task.state = to;
-        self.log.record(Transition {
-            key: task.key,
-            from,
-            to: to.name(),
-            stimulus: self.stimulus,
-        });
     }
 
     pub(crate) fn send(&mut self, command: Command) {
@@ -546,12 +544,14 @@ impl Scheduler {
         }
     }
 
+    /// The task `id` names; panics if `id` is stale (its task forgotten).
     pub(crate) fn task(&self, id: TaskId) -> &Task {
-        &self.tasks[id.index()]
+        &self.tasks[id]
     }
 
+    /// The task `id` names, to change what is not its state.
     pub(crate) fn task_mut(&mut self, id: TaskId) -> &mut Task {
-        &mut self.tasks[id.index()]
+        &mut self.tasks[id]
     }
 
     /// The duration estimate for a task's function.

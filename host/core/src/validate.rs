@@ -1,18 +1,20 @@
 //! [`Scheduler::validate`]: every invariant of the tables, checked from
 //! scratch. Tests call it after every event.
 
-use crate::ids::TaskId;
 use crate::scheduler::Scheduler;
-use crate::task::TaskState;
+use crate::task::{StateName, TaskState};
 
 impl Scheduler {
     /// Checks every invariant; the error names the first one broken.
     pub fn validate(&self) -> Result<(), String> {
+        if let Some(illegal) = &self.illegal_transition {
+            return Err(illegal.to_string());
+        }
         let mut tenant_seen: Option<bool> = None;
-        for (index, task) in &self.tasks {
-            let id = TaskId(index as u32);
+        for (id, task) in self.tasks.iter() {
             let key = task.key;
-            let fail = |what: String| Err(format!("task {key} ({:?}): {what}", task.state));
+            let state = task.state();
+            let fail = |what: String| Err(format!("task {key} ({state:?}): {what}"));
             if self.keys.get(&key) != Some(&id) {
                 return fail("not in the key index".into());
             }
@@ -25,7 +27,7 @@ impl Scheduler {
             }
             tenant_seen = Some(open);
             for &dep in task.dependencies.iter() {
-                if !self.tasks.contains(dep.index()) {
+                if !self.tasks.contains(dep) {
                     return fail("depends on a forgotten task".into());
                 }
                 if !self.task(dep).dependents.contains(&id) {
@@ -36,7 +38,7 @@ impl Scheduler {
                 }
             }
             for &dependent in &task.dependents {
-                if !self.tasks.contains(dependent.index())
+                if !self.tasks.contains(dependent)
                     || !self.task(dependent).dependencies.contains(&id)
                 {
                     return fail("lists a dependent that does not depend on it".into());
@@ -54,16 +56,17 @@ impl Scheduler {
             let deps_not_in_memory = task
                 .dependencies
                 .iter()
-                .filter(|d| self.task(**d).state != TaskState::Memory)
+                .filter(|d| !self.task(**d).is(StateName::Memory))
                 .count() as u32;
             let queued = self.queue.contains(&(task.priority, id));
-            if queued != (task.state == TaskState::Queued) {
+            if queued != task.is(StateName::Queued) {
                 return fail(format!("in the queue: {queued}"));
             }
-            if (task.state == TaskState::Memory) == task.who_has.is_empty() {
-                return fail(format!("who_has is {:?}", task.who_has));
+            let who_has = state.who_has();
+            if task.is(StateName::Memory) && who_has.is_empty() {
+                return fail("in memory, held by no worker".into());
             }
-            for worker in &task.who_has {
+            for (at, worker) in who_has.iter().enumerate() {
                 if !self
                     .workers
                     .get(worker)
@@ -71,8 +74,11 @@ impl Scheduler {
                 {
                     return fail(format!("{worker} is in who_has but does not hold it"));
                 }
+                if who_has[..at].contains(worker) {
+                    return fail(format!("{worker} is in who_has twice"));
+                }
             }
-            match task.state {
+            match *state {
                 TaskState::Waiting { deps_left } => {
                     if deps_left == 0 || deps_left != deps_not_in_memory {
                         return fail(format!(
@@ -82,7 +88,7 @@ impl Scheduler {
                     if task
                         .dependencies
                         .iter()
-                        .any(|d| self.task(*d).state == TaskState::Erred)
+                        .any(|d| self.task(*d).is(StateName::Erred))
                     {
                         return fail("waits on an erred input".into());
                     }
@@ -90,7 +96,7 @@ impl Scheduler {
                 TaskState::Queued if deps_not_in_memory > 0 => {
                     return fail("queued with inputs not in memory".into());
                 }
-                TaskState::Processing { worker }
+                TaskState::Processing { worker, .. }
                     if !self
                         .workers
                         .get(&worker)
@@ -98,24 +104,19 @@ impl Scheduler {
                 {
                     return fail(format!("{worker} does not list it as processing"));
                 }
-                TaskState::Erred if task.failure.is_none() => {
-                    return fail("erred without a failure".into());
-                }
                 _ => {}
             }
-            if task.state.needs_inputs() && task.spec.is_none() {
+            if state.needs_inputs() && task.spec.is_none() {
                 return fail("scattered data cannot be computed".into());
             }
             // References: needed ⇔ computed or kept.
             let needed = self.is_needed(id);
-            match (needed, task.state) {
-                (true, TaskState::Released) => return fail("needed but released".into()),
-                (false, s) if s != TaskState::Released => {
-                    return fail("not needed but not released".into());
-                }
+            match (needed, task.is(StateName::Released)) {
+                (true, true) => return fail("needed but released".into()),
+                (false, false) => return fail("not needed but not released".into()),
                 _ => {}
             }
-            if task.state == TaskState::Released
+            if task.is(StateName::Released)
                 && task.who_wants.is_empty()
                 && task.dependents.is_empty()
             {
@@ -126,8 +127,8 @@ impl Scheduler {
             let mut backlog = 0;
             for (id, dispatch) in &worker.processing {
                 backlog += dispatch.estimate_us;
-                if !self.tasks.contains(id.index())
-                    || self.task(*id).state != (TaskState::Processing { worker: *worker_id })
+                if !self.tasks.contains(*id)
+                    || self.task(*id).state().processing().map(|(w, _)| w) != Some(*worker_id)
                 {
                     return Err(format!(
                         "{worker_id} lists a task as processing that is not"
@@ -151,12 +152,12 @@ impl Scheduler {
             }
             let mut bytes = 0;
             for id in &worker.has_what {
-                if !self.tasks.contains(id.index()) || !self.task(*id).who_has.contains(worker_id) {
+                if !self.tasks.contains(*id) || !self.task(*id).state().holds(*worker_id) {
                     return Err(format!(
                         "{worker_id} holds a task whose who_has does not name it"
                     ));
                 }
-                bytes += self.task(*id).nbytes;
+                bytes += self.task(*id).state().nbytes().unwrap_or(0);
             }
             if bytes != worker.managed_bytes {
                 return Err(format!(
@@ -165,9 +166,22 @@ impl Scheduler {
                 ));
             }
         }
+        // Every id kept in a table names a live task (`task/table.rs`): the
+        // queue's and the key index's here, the workers' and clients'
+        // beside their other checks, the graph's edges above.
+        for &(priority, id) in &self.queue {
+            if self.tasks.get(id).is_none_or(|t| t.priority != priority) {
+                return Err(format!("the queue holds {id:?}, which is stale"));
+            }
+        }
+        for (key, id) in &self.keys {
+            if self.tasks.get(*id).is_none_or(|t| t.key != *key) {
+                return Err(format!("key {key} names {id:?}, which is stale"));
+            }
+        }
         for (client, state) in &self.clients {
             for id in &state.wants {
-                if !self.tasks.contains(id.index()) || !self.task(*id).who_wants.contains(client) {
+                if !self.tasks.contains(*id) || !self.task(*id).who_wants.contains(client) {
                     return Err(format!(
                         "{client} holds a task whose who_wants does not name it"
                     ));

@@ -4,7 +4,8 @@
 use crate::ids::{TaskId, WorkerId};
 use crate::messages::{Command, FailureKind, TaskFailure, ToClient, ToWorker};
 use crate::scheduler::Scheduler;
-use crate::task::TaskState;
+use crate::task::{StateName, TaskState};
+use smallvec::smallvec;
 use std::sync::Arc;
 use weft_schema::graph::TaskKey;
 
@@ -13,8 +14,7 @@ impl Scheduler {
     /// about anything else is stale and changes nothing.
     fn current_run(&self, worker: WorkerId, key: &TaskKey, run: u32) -> Option<TaskId> {
         let id = self.id_of(key)?;
-        let task = self.task(id);
-        (task.state == TaskState::Processing { worker } && task.runs == run).then_some(id)
+        (self.task(id).state().processing() == Some((worker, run))).then_some(id)
     }
 
     pub(crate) fn task_finished(
@@ -30,28 +30,19 @@ impl Scheduler {
             // the worker must not keep it.
             let held = self
                 .id_of(&key)
-                .is_some_and(|id| self.task(id).who_has.contains(&worker));
+                .is_some_and(|id| self.task(id).state().holds(worker));
             if !held && self.workers.contains_key(&worker) {
                 self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] }));
             }
             return;
         };
         self.record_duration(id, duration_us);
-        self.unassign(id, worker);
-        self.add_replica(id, worker, nbytes);
-        self.transition(id, TaskState::Memory);
+        let who_has = smallvec![worker];
+        self.transition(id, TaskState::Memory { who_has, nbytes });
         self.notify(id, |key| ToClient::Finished { key, nbytes });
         for i in 0..self.task(id).dependents.len() {
             let dependent = self.task(id).dependents[i];
-            if let TaskState::Waiting { deps_left } = self.task(dependent).state {
-                if deps_left == 1 {
-                    self.enqueue(dependent);
-                } else {
-                    self.task_mut(dependent).state = TaskState::Waiting {
-                        deps_left: deps_left - 1,
-                    };
-                }
-            }
+            self.input_arrived(dependent);
         }
         let deps = self.task(id).dependencies.clone();
         for dep in deps.iter() {
@@ -74,7 +65,6 @@ impl Scheduler {
         let Some(id) = self.current_run(worker, &key, run) else {
             return;
         };
-        self.unassign(id, worker);
         let task = self.task_mut(id);
         if task.retries_left > 0 {
             task.retries_left -= 1;
@@ -102,7 +92,7 @@ impl Scheduler {
         };
         for (dep_key, holder) in missing {
             if let Some(dep) = self.id_of(dep_key)
-                && self.task(dep).who_has.contains(holder)
+                && self.task(dep).state().holds(*holder)
             {
                 self.remove_replica(dep, *holder);
                 // The fetch may have failed for want of time, not of the
@@ -115,8 +105,7 @@ impl Scheduler {
             }
         }
         // The task may have been re-planned by the loss above.
-        if self.task(id).state == (TaskState::Processing { worker }) {
-            self.unassign(id, worker);
+        if self.task(id).state().processing() == Some((worker, run)) {
             self.transition(id, TaskState::Released);
             self.rewant_or_release(id);
         }
@@ -127,66 +116,44 @@ impl Scheduler {
             return;
         }
         match self.id_of(&key) {
-            Some(id) if self.task(id).state == TaskState::Memory => {
-                let nbytes = self.task(id).nbytes;
-                self.add_replica(id, worker, nbytes);
-            }
+            Some(id) if self.task(id).is(StateName::Memory) => self.add_replica(id, worker),
             // The copy was made before the key was lost and given to this
             // very worker to compute again (the report crossed the
             // `Compute`): a `Free` would drop that run too, and the task
             // would wait for ever. The run stores the same value anyway.
-            Some(id) if self.task(id).state == (TaskState::Processing { worker }) => {}
+            Some(id)
+                if self
+                    .task(id)
+                    .state()
+                    .processing()
+                    .is_some_and(|(w, _)| w == worker) => {}
             _ => self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] })),
         }
     }
 
-    /// `worker` no longer holds `id`'s result.
+    /// `worker` no longer holds `id`'s result; if it held the last copy,
+    /// the loss is handled and the result recomputed if needed.
     pub(crate) fn remove_replica(&mut self, id: TaskId, worker: WorkerId) {
-        let nbytes = self.task(id).nbytes;
-        self.task_mut(id).who_has.retain(|w| *w != worker);
-        if let Some(state) = self.workers.get_mut(&worker)
-            && state.has_what.remove(&id)
-        {
-            state.managed_bytes -= nbytes;
-        }
-        if self.task(id).who_has.is_empty() && self.task(id).state == TaskState::Memory {
-            self.data_lost(id);
+        if self.drop_holder(id, worker) {
+            self.after_loss(id);
+            self.rewant_or_release(id);
         }
     }
 
-    /// Memory → released because every copy is gone; recomputed if needed.
-    fn data_lost(&mut self, id: TaskId) {
-        self.mark_lost(id);
-        self.rewant_or_release(id);
-    }
-
-    /// The state changes of a loss: released, holders told, dependents that
-    /// were ready wait again.
-    fn mark_lost(&mut self, id: TaskId) {
-        self.transition(id, TaskState::Released);
+    /// After the last copy went (memory → released): holders told,
+    /// dependents that were ready wait again.
+    fn after_loss(&mut self, id: TaskId) {
         self.notify(id, |key| ToClient::Lost { key });
         for i in 0..self.task(id).dependents.len() {
             let dependent = self.task(id).dependents[i];
-            match self.task(dependent).state {
-                TaskState::Queued => {
-                    let priority = self.task(dependent).priority;
-                    self.queue.remove(&(priority, dependent));
-                    self.transition(dependent, TaskState::Waiting { deps_left: 1 });
-                }
-                TaskState::Waiting { deps_left } => {
-                    self.task_mut(dependent).state = TaskState::Waiting {
-                        deps_left: deps_left + 1,
-                    };
-                }
-                _ => {}
-            }
+            self.input_lost(dependent);
         }
     }
 
     /// A task that just became released: computed again if needed, else let
     /// go together with the inputs it no longer needs.
     pub(crate) fn rewant_or_release(&mut self, id: TaskId) {
-        if self.task(id).state != TaskState::Released {
+        if !self.task(id).is(StateName::Released) {
             return;
         }
         if self.is_needed(id) {
@@ -211,11 +178,10 @@ impl Scheduler {
         for &id in &affected {
             self.transition(id, TaskState::Released);
         }
+        // The worker has left the books: only its tasks' records change.
         for &id in &state.has_what {
-            let task = self.task_mut(id);
-            task.who_has.retain(|w| *w != worker);
-            if task.who_has.is_empty() && task.state == TaskState::Memory {
-                self.mark_lost(id);
+            if self.drop_holder(id, worker) {
+                self.after_loss(id);
                 affected.push(id);
             }
         }
@@ -224,7 +190,7 @@ impl Scheduler {
         // again a moment later.
         affected.sort_unstable_by_key(|id| std::cmp::Reverse(self.task(*id).priority));
         for id in affected {
-            if !self.tasks.contains(id.index()) || self.task(id).state != TaskState::Released {
+            if !self.tasks.contains(id) || !self.task(id).is(StateName::Released) {
                 continue;
             }
             let task = self.task(id);

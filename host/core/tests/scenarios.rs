@@ -284,6 +284,107 @@ fn a_fetch_that_failed_from_a_holder_frees_the_copy_the_books_stop_counting() {
 }
 
 #[test]
+fn a_late_report_of_a_forgotten_run_does_not_finish_the_next_task_under_its_key() {
+    let mut h = Harness::new().workers(1).client(ClientId(1));
+    let (worker, client) = (WorkerId(1), ClientId(1));
+    let submit = |h: &mut Harness| {
+        computes(&h.event(Event::UpdateGraph {
+            client,
+            tasks: vec![task(1)],
+            wants: vec![key(1)],
+        }))
+    };
+    let first = submit(&mut h);
+    assert_eq!(first.len(), 1);
+    // The client lets go while it runs: the task is forgotten and the
+    // worker told to drop it, but its report is already on the way.
+    h.event(Event::ReleaseKeys {
+        client,
+        keys: vec![key(1)],
+    });
+    assert_eq!(h.core.state_of(&key(1)), StateName::Forgotten);
+    // The same key again, a new task, on the same worker.
+    let second = submit(&mut h);
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].0, worker);
+    assert_ne!(
+        second[0].1.run, first[0].1.run,
+        "run numbers are never reused, not even by a new task under the same key"
+    );
+    h.event(Event::TaskFinished {
+        worker,
+        key: key(1),
+        run: first[0].1.run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    assert_eq!(
+        h.core.state_of(&key(1)),
+        StateName::Processing,
+        "the forgotten run's result is not the new task's"
+    );
+    h.event(Event::TaskFinished {
+        worker,
+        key: key(1),
+        run: second[0].1.run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    assert_eq!(h.core.state_of(&key(1)), StateName::Memory);
+}
+
+#[test]
+fn a_queued_task_whose_input_is_lost_waits_again() {
+    // One task per worker at a time, so ready tasks wait in the queue.
+    let config = weft_core::SchedulerConfig {
+        processing_per_thread_max: 1,
+        ..weft_core::SchedulerConfig::default()
+    };
+    let mut h = Harness::with_config(config).workers(2).client(ClientId(1));
+    let client = ClientId(1);
+    let input = computes(&h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![task(1)],
+        wants: vec![key(1)],
+    }));
+    let (holder, run) = (input[0].0, input[0].1.run);
+    h.event(Event::TaskFinished {
+        worker: holder,
+        key: key(1),
+        run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    // Two roots fill both workers; the task on key 1 is ready and queued.
+    let dependent = GraphTask {
+        args: vec![GraphArg::Key(key(1))],
+        ..task(4)
+    };
+    let sent = computes(&h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![task(2), task(3), dependent],
+        wants: vec![key(2), key(3), key(4)],
+    }));
+    assert_eq!(sent.len(), 2);
+    assert_eq!(h.core.state_of(&key(4)), StateName::Queued);
+    // The only holder of its input dies: it waits for the input again,
+    // which is computed anew.
+    h.event(Event::WorkerLeft {
+        worker: holder,
+        reason: None,
+    });
+    assert_eq!(h.core.state_of(&key(4)), StateName::Waiting);
+    assert_ne!(h.core.state_of(&key(1)), StateName::Memory);
+    let story: Vec<(StateName, StateName)> = h
+        .core
+        .story(&key(4))
+        .iter()
+        .map(|t| (t.from, t.to))
+        .collect();
+    assert_eq!(story.last(), Some(&(StateName::Queued, StateName::Waiting)));
+}
+
+#[test]
 fn a_copy_reported_after_its_key_went_back_to_the_same_worker_leaves_that_run_alone() {
     // Found by the whole-cluster simulation (tests/simulation, seed 1): B
     // fetched key 1 as an input; before its report arrived, A (the only
