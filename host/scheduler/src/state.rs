@@ -18,17 +18,18 @@ mod client_requests;
 use crate::modules::ModuleStore;
 use crate::server::Outgoing;
 use crate::sessions::{Closed, Sessions};
+use crate::worker_wire::{FromWorker, from_worker, to_worker};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use crate::worker_wire::{FromWorker, from_worker, to_worker};
 use weft_core::{
     ClientId, Command, Event, Scheduler, StimulusId, TenantId, Time, ToClient, ToWorker, WorkerId,
 };
 use weft_proto::auth::{Access, Principal};
 use weft_proto::messages::{
-    ClientEvent, ClientRequest, ClusterStatus, KeyLocation, RequestId, ScatterTarget, WorkerCommand, WorkerInfo, WorkerMetrics, WorkerReport, WorkerStatus,
+    ClientEvent, ClientRequest, ClusterStatus, KeyLocation, RequestId, ScatterTarget,
+    WorkerCommand, WorkerInfo, WorkerMetrics, WorkerReport, WorkerStatus,
 };
 use weft_proto::tickets::{DEFAULT_TICKET_LIFETIME, Requester, Ticket, TicketScope, TicketSecret};
 use weft_schema::graph::{GraphLimits, decode_graph};

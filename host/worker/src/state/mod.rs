@@ -348,6 +348,12 @@ impl<M: ModuleSize, S: Values> WorkerState<M, S> {
         &self.cx.values
     }
 
+    /// The worker's values, to change behind the state's back as the
+    /// spiller does (moving values to disk).
+    pub fn values_mut(&mut self) -> &mut S {
+        &mut self.cx.values
+    }
+
     /// How many tasks the worker has (waiting or submitted).
     pub fn task_count(&self) -> usize {
         self.tasks.len()
