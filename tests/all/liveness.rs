@@ -11,6 +11,8 @@ const WORKER_TTL: Duration = Duration::from_secs(2);
 /// What the TTL may take beyond itself: the scheduler's timer, rescheduling
 /// and running the tasks elsewhere, on a loaded test machine.
 const MARGIN: Duration = Duration::from_secs(20);
+/// The test's `gather_fetch_timeout`.
+const GATHER_FETCH_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long anything else may take.
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -45,6 +47,14 @@ fn a_stopped_worker_is_removed_at_its_ttl_its_tasks_finish_elsewhere_and_it_rejo
     let cluster = Cluster::start(2, &["--worker-ttl", &ttl], &[]);
     tokio_runtime().block_on(async {
         let client = cluster.client().await;
+        // A gather that meets the stopped worker gives it up after this.
+        let options = weft_client::ClientOptions {
+            gather_fetch_timeout: GATHER_FETCH_TIMEOUT,
+            ..cluster.client_options(crate::processes::Identity::Alice)
+        };
+        let gatherer = Client::connect_with_options(&cluster.scheduler.addr, options)
+            .await
+            .unwrap();
         let examples = client
             .upload_module(std::fs::read(weft_guest_artifacts::EXAMPLE_TASKS).unwrap())
             .await
@@ -66,6 +76,15 @@ fn a_stopped_worker_is_removed_at_its_ttl_its_tasks_finish_elsewhere_and_it_rejo
         signal_pid(victim.pid, "STOP");
         let continued = Continue(victim.pid);
         let stopped_at = Instant::now();
+
+        // Results held by the stopped worker: the scheduler still names it,
+        // the fetch from it times out, and the gather looks again once the
+        // worker is removed and the results are computed elsewhere.
+        let held = incs(&gatherer, &examples, 0..400);
+        let values = bounded(WORKER_TTL + MARGIN, gatherer.gather(&held))
+            .await
+            .unwrap_or_else(|e| panic!("gather while a holder is stopped: {e}"));
+        assert!(values.iter().enumerate().all(|(i, v)| *v == i as i64 + 1));
 
         // Work submitted now is shared between both workers: the
         // scheduler does not know yet.

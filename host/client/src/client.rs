@@ -8,14 +8,12 @@ use crate::module::Module;
 use crate::state::{FutureStatus, State};
 use crate::{ClientError, Future};
 use serde::de::DeserializeOwned;
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use weft_proto::messages::{ClientEvent, ClientRequest, RequestId, WorkerInfo};
-use weft_proto::tickets::Ticket;
 use weft_proto::{Connection, ConnectionLimits, Hello, Role};
 use weft_schema::graph::{GraphTask, TaskKey, encode_graph, unique_key};
 
@@ -39,6 +37,9 @@ impl Default for SubmitOptions {
     }
 }
 
+/// Default of [`ClientOptions::gather_fetch_timeout`]: 30 s.
+pub const DEFAULT_GATHER_FETCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Default of [`ClientOptions::reconnect_timeout`]: 10 s.
 pub const DEFAULT_RECONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -58,6 +59,11 @@ pub struct ClientOptions {
     /// client held for its `client_grace`. Zero: never reconnect. Default
     /// [`DEFAULT_RECONNECT_TIMEOUT`].
     pub reconnect_timeout: std::time::Duration,
+    /// `gather_fetch_timeout`: how long one request for results from one
+    /// worker may take before `gather` gives that worker up and asks the
+    /// scheduler again where the keys are (a stopped or overloaded
+    /// holder). Default [`DEFAULT_GATHER_FETCH_TIMEOUT`].
+    pub gather_fetch_timeout: std::time::Duration,
 }
 
 impl Default for ClientOptions {
@@ -67,6 +73,7 @@ impl Default for ClientOptions {
             token: None,
             tls: None,
             reconnect_timeout: DEFAULT_RECONNECT_TIMEOUT,
+            gather_fetch_timeout: DEFAULT_GATHER_FETCH_TIMEOUT,
         }
     }
 }
@@ -85,6 +92,8 @@ struct Inner {
     /// connection gets the pass of the reply it follows).
     workers: weft_proto::Dialer,
     peers: PeerPool,
+    /// [`ClientOptions::gather_fetch_timeout`].
+    gather_fetch_timeout: std::time::Duration,
     seed: u64,
     counter: AtomicU64,
     /// A cluster this client started (`Client::local`), stopped with it.
@@ -161,6 +170,7 @@ impl Client {
                     expect_role: Role::Worker,
                 },
                 peers: PeerPool::default(),
+                gather_fetch_timeout: options.gather_fetch_timeout,
                 seed,
                 counter: AtomicU64::new(0),
                 #[cfg(feature = "local")]
@@ -196,6 +206,16 @@ impl Client {
     /// How this client reaches workers' data ports (add the pass).
     pub(crate) fn worker_dialer(&self) -> weft_proto::Dialer {
         self.inner.workers.clone()
+    }
+
+    /// The pool of connections to workers' data ports.
+    pub(crate) fn peers(&self) -> &PeerPool {
+        &self.inner.peers
+    }
+
+    /// [`ClientOptions::gather_fetch_timeout`].
+    pub(crate) fn gather_fetch_timeout(&self) -> std::time::Duration {
+        self.inner.gather_fetch_timeout
     }
 
     pub(crate) fn state(&self) -> &Mutex<State> {
@@ -340,94 +360,6 @@ impl Client {
         Ok(futures)
     }
 
-    /// Waits for every future and brings their results here, fetching from
-    /// each worker once for all the keys it holds.
-    pub async fn gather<R: DeserializeOwned>(
-        &self,
-        futures: &[Future<R>],
-    ) -> Result<Vec<R>, ClientError> {
-        for future in futures {
-            self.wait_key(&future.key).await?;
-        }
-        let keys: Vec<TaskKey> = futures.iter().map(|f| f.key).collect();
-        let (pass, workers, locations) = match self
-            .request(|request| ClientRequest::WhoHas {
-                request,
-                keys: keys.clone(),
-            })
-            .await?
-        {
-            ClientEvent::Locations {
-                pass,
-                workers,
-                locations,
-                ..
-            } => (pass, workers, locations),
-            other => {
-                return Err(ClientError::Connection(format!(
-                    "unexpected reply to who-has: {other:?}"
-                )));
-            }
-        };
-        let addresses: HashMap<_, &str> = workers
-            .iter()
-            .map(|w| (w.id, w.data_addr.as_str()))
-            .collect();
-        let where_is: HashMap<TaskKey, (&str, Ticket)> = locations
-            .iter()
-            .filter_map(|l| {
-                l.holders
-                    .iter()
-                    .find_map(|h| addresses.get(h))
-                    .map(|addr| (l.key, (*addr, l.ticket)))
-            })
-            .collect();
-        let mut by_holder: HashMap<&str, Vec<(TaskKey, Ticket)>> = HashMap::new();
-        let dialer = weft_proto::Dialer {
-            credential: weft_proto::Credential::Pass(pass),
-            ..self.worker_dialer()
-        };
-        let dialer = &dialer;
-        let mut seen = std::collections::HashSet::with_capacity(keys.len());
-        for key in &keys {
-            let (addr, wire) = where_is.get(key).ok_or_else(|| ClientError::Fetch {
-                key: *key,
-                message: "no worker holds it any more (lost; it will be recomputed, try again)"
-                    .into(),
-            })?;
-            if seen.insert(*key) {
-                by_holder.entry(addr).or_default().push((*key, *wire));
-            }
-        }
-        let fetches = by_holder.into_iter().map(|(addr, wanted)| async move {
-            let tickets: Vec<Ticket> = wanted.iter().map(|(_, ticket)| *ticket).collect();
-            let values = self
-                .inner
-                .peers
-                .fetch(addr, &tickets, dialer)
-                .await
-                .map_err(|message| ClientError::Fetch {
-                    key: wanted[0].0,
-                    message,
-                })?;
-            Ok::<_, ClientError>(
-                wanted
-                    .into_iter()
-                    .map(|(key, _)| key)
-                    .zip(values)
-                    .collect::<Vec<_>>(),
-            )
-        });
-        let mut fetched: HashMap<TaskKey, bytes::Bytes> = HashMap::with_capacity(keys.len());
-        for batch in futures_util::future::join_all(fetches).await {
-            fetched.extend(batch?);
-        }
-        futures
-            .iter()
-            .map(|future| decode_result(future, &fetched[&future.key]))
-            .collect()
-    }
-
     /// The workers of the cluster.
     pub async fn workers(&self) -> Result<Vec<WorkerInfo>, ClientError> {
         match self
@@ -515,7 +447,10 @@ impl Client {
 
 /// Decodes a result as `R`; when the bytes are not `R`'s own encoding,
 /// converts through the declared type (e.g. an `i64` result read as `i32`).
-fn decode_result<R: DeserializeOwned>(future: &Future<R>, bytes: &[u8]) -> Result<R, ClientError> {
+pub(crate) fn decode_result<R: DeserializeOwned>(
+    future: &Future<R>,
+    bytes: &[u8],
+) -> Result<R, ClientError> {
     match weft_sdk::codec::decode::<R>(bytes) {
         Ok(value) => Ok(value),
         Err(direct) => {

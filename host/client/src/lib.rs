@@ -29,6 +29,7 @@ mod datasets;
 mod error;
 mod fetch;
 mod future;
+mod gather;
 mod link;
 #[cfg(feature = "local")]
 mod local;
@@ -40,11 +41,14 @@ mod state;
 mod wait;
 
 pub use args::{Arg, Args, FutureList, futures_list};
-pub use client::{Client, ClientOptions, DEFAULT_RECONNECT_TIMEOUT, SubmitOptions};
+pub use client::{
+    Client, ClientOptions, DEFAULT_GATHER_FETCH_TIMEOUT, DEFAULT_RECONNECT_TIMEOUT, SubmitOptions,
+};
 pub use collection::{Collection, Computed};
 pub use datasets::{Dataset, DatasetContent, DatasetSpec};
 pub use error::ClientError;
 pub use future::Future;
+pub use gather::GATHER_ATTEMPTS;
 #[cfg(feature = "local")]
 pub use local::{LOCAL_TENANT, LocalCluster, LocalConfig, LocalSecurity};
 pub use module::Module;
