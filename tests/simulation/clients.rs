@@ -7,6 +7,7 @@
 use crate::network::Queue;
 use crate::workers::{FAILING, compute};
 use crate::world::{MODULE, World};
+use crate::{EXPIRED, RESUMED, count};
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -28,7 +29,19 @@ pub(crate) enum Told {
     Erred,
 }
 
+/// A client's connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    Connected,
+    /// The connection dropped; the core has not seen it close yet.
+    Dropped,
+    /// The core knows; it comes back at this time (if its grace has not
+    /// ended by then).
+    Away(Time),
+}
+
 pub(crate) struct SimClient {
+    presence: Presence,
     /// The futures it holds.
     pub(crate) held: BTreeMap<TaskKey, Told>,
     /// Requests on their way to the core.
@@ -41,6 +54,7 @@ pub(crate) struct SimClient {
 impl Default for SimClient {
     fn default() -> Self {
         SimClient {
+            presence: Presence::Connected,
             held: BTreeMap::new(),
             outbox: VecDeque::new(),
             inbox: Queue::new(),
@@ -71,6 +85,23 @@ impl SimClient {
         }
     }
 
+    pub(crate) fn is_away(&self) -> bool {
+        matches!(self.presence, Presence::Away(_))
+    }
+
+    pub(crate) fn is_dropped(&self) -> bool {
+        self.presence == Presence::Dropped
+    }
+
+    fn is_connected(&self) -> bool {
+        self.presence == Presence::Connected
+    }
+
+    /// The core saw the connection close; it comes back at `back_at`.
+    pub(crate) fn gone_away(&mut self, back_at: Time) {
+        self.presence = Presence::Away(back_at);
+    }
+
     fn set(&mut self, key: TaskKey, told: Told) {
         if let Some(status) = self.held.get_mut(&key) {
             *status = told;
@@ -80,7 +111,9 @@ impl SimClient {
     /// Whether every future it holds has settled and it has nothing to
     /// send.
     pub(crate) fn settled(&self) -> bool {
-        self.outbox.is_empty() && self.held.values().all(|told| *told != Told::Pending)
+        self.is_connected()
+            && self.outbox.is_empty()
+            && self.held.values().all(|told| *told != Told::Pending)
     }
 }
 
@@ -93,12 +126,12 @@ impl World {
         sim.outbox.push_back((due, event));
     }
 
-    /// Heartbeats of clients that are due one.
+    /// Heartbeats of connected clients that are due one.
     pub(crate) fn client_beats(&mut self) {
         let due: Vec<ClientId> = self
             .clients
             .iter()
-            .filter(|(_, c)| self.now.since(c.last_beat) >= HEARTBEAT)
+            .filter(|(_, c)| c.is_connected() && self.now.since(c.last_beat) >= HEARTBEAT)
             .map(|(id, _)| *id)
             .collect();
         for client in due {
@@ -108,9 +141,10 @@ impl World {
     }
 
     /// `client` submits one to six tasks and holds them all (unless it
-    /// holds many already).
+    /// holds many already, or is not connected).
     pub(crate) fn submit(&mut self, client: ClientId) {
-        if self.clients[&client].held.len() >= HELD_MAX {
+        let sim = &self.clients[&client];
+        if sim.held.len() >= HELD_MAX || !sim.is_connected() {
             return;
         }
         let mut inputs: Vec<TaskKey> = self.clients[&client].held.keys().copied().collect();
@@ -183,6 +217,9 @@ impl World {
 
     /// `client` lets go of some of its futures, or cancels one.
     pub(crate) fn let_go(&mut self, client: ClientId) {
+        if !self.clients[&client].is_connected() {
+            return;
+        }
         let held: Vec<TaskKey> = self.clients[&client].held.keys().copied().collect();
         let Some(key) = self.rng.pick(&held) else {
             return;
@@ -246,5 +283,51 @@ impl World {
             .filter(|(_, told)| **told == Told::Pending)
             .map(|(key, _)| *key)
             .collect()
+    }
+
+    /// `client`'s connection drops: what it sent still arrives, then the
+    /// core sees it close; news on the way are lost.
+    pub(crate) fn drop_connection(&mut self, client: ClientId) {
+        let sim = self.clients.get_mut(&client).expect("a client");
+        if !sim.is_connected() {
+            return;
+        }
+        sim.presence = Presence::Dropped;
+        sim.inbox.clear();
+        self.client_send(client, Event::ClientDisconnected { client });
+    }
+
+    /// Away clients whose time has come reconnect: they resume, and say
+    /// which futures they hold.
+    pub(crate) fn client_returns(&mut self) {
+        let now = self.now;
+        let back: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| matches!(c.presence, Presence::Away(at) if at <= now))
+            .map(|(id, _)| *id)
+            .collect();
+        for client in back {
+            count(RESUMED);
+            let sim = self.clients.get_mut(&client).expect("a client");
+            sim.presence = Presence::Connected;
+            sim.last_beat = now;
+            let keys: Vec<TaskKey> = sim.held.keys().copied().collect();
+            self.client_send(client, Event::ClientResumed { client });
+            self.client_send(client, Event::ClientHolds { client, keys });
+        }
+    }
+
+    /// The core let go of an away client at the end of its grace: the
+    /// client's futures are gone with it, and a new client connects.
+    pub(crate) fn client_expired(&mut self, client: ClientId) {
+        let sim = self.clients.remove(&client).expect("a known client");
+        assert!(
+            sim.is_away(),
+            "step {}: {client} expired, but it was not away",
+            self.step
+        );
+        count(EXPIRED);
+        self.connect_client();
     }
 }

@@ -13,6 +13,7 @@ use weft_core::{ClientId, WorkerId};
 impl World {
     pub(crate) fn act(&mut self) {
         self.client_beats();
+        self.client_returns();
         self.nanny_restarts();
         for worker in self.workers.values_mut() {
             if worker.hung_until.is_some_and(|until| until <= self.now) {
@@ -35,6 +36,11 @@ impl World {
             && let Some(client) = self.rng.pick(&clients)
         {
             self.let_go(client);
+        }
+        if self.rng.below(1000) < 3
+            && let Some(client) = self.rng.pick(&clients)
+        {
+            self.drop_connection(client);
         }
         let running: Vec<WorkerId> = self
             .workers

@@ -61,7 +61,9 @@ const READ_BACK: &str = "spilled inputs read back";
 const STOLEN: &str = "tasks given up on a steal";
 const PAUSED: &str = "workers paused by memory";
 const TASK_ERRORS: &str = "task errors";
-const COVERAGE: [&str; 11] = [
+const RESUMED: &str = "clients resumed within their grace";
+const EXPIRED: &str = "clients expired after their grace";
+const COVERAGE: [&str; 13] = [
     FREE_CROSSED_FINISHED,
     STEAL_CROSSED_FINISHED,
     HUNG,
@@ -73,6 +75,8 @@ const COVERAGE: [&str; 11] = [
     STOLEN,
     PAUSED,
     TASK_ERRORS,
+    RESUMED,
+    EXPIRED,
 ];
 /// Stimuli handled by the core and by the worker states, for the report.
 const EVENTS: &str = "events";

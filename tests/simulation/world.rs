@@ -26,6 +26,8 @@ use weft_worker::state::{
 
 /// Silent workers are removed after this.
 pub(crate) const WORKER_TTL: Duration = Duration::from_secs(2);
+/// A disconnected client's futures are kept this long.
+pub(crate) const CLIENT_GRACE: Duration = Duration::from_secs(1);
 /// Workers send metrics (their heartbeat) this often.
 const METRICS_INTERVAL: Duration = Duration::from_millis(300);
 /// A worker pauses above this many bytes of values in memory.
@@ -65,6 +67,7 @@ pub(crate) struct World {
     pub(crate) chaos: bool,
     /// The core handled something since the last check.
     pub(crate) core_touched: bool,
+    pub(crate) next_client: u32,
 }
 
 /// `WEFT_CLUSTER_SIM_TRACE`: a text (a key in hex, say); every message
@@ -91,6 +94,7 @@ impl World {
             stimulus: 0,
             core: Scheduler::new(SchedulerConfig {
                 worker_ttl: WORKER_TTL,
+                client_grace: CLIENT_GRACE,
                 worker_deaths_max: 4,
                 ..SchedulerConfig::default()
             }),
@@ -104,12 +108,13 @@ impl World {
             restarting: Vec::new(),
             chaos: true,
             core_touched: false,
+            next_client: 0,
         };
         for instance in 0..3 {
             world.start_worker(instance);
         }
-        for n in 1..=2 {
-            world.connect_client(ClientId(n));
+        for _ in 0..2 {
+            world.connect_client();
         }
         world
     }
@@ -181,7 +186,10 @@ impl World {
         id
     }
 
-    fn connect_client(&mut self, client: ClientId) {
+    /// A new client connects.
+    pub(crate) fn connect_client(&mut self) {
+        self.next_client += 1;
+        let client = ClientId(self.next_client);
         self.clients.insert(client, SimClient::default());
         self.event(Event::ClientConnected {
             client,
@@ -238,12 +246,13 @@ impl World {
                     self.send_worker(worker, command);
                 }
                 Command::Client(client, news) => self.tell_client(client, news),
-                Command::DisconnectClient { client, .. } | Command::ClientExpired { client } => {
+                Command::DisconnectClient { client, .. } => {
                     panic!(
-                        "step {}: {client} was dropped, but clients keep beating",
+                        "step {}: {client} was disconnected for silence, but clients beat",
                         self.step
                     )
                 }
+                Command::ClientExpired { client } => self.client_expired(client),
             }
         }
     }
@@ -261,6 +270,15 @@ impl World {
     fn tell_client(&mut self, client: ClientId, news: ToClient) {
         let due = self.delay();
         if let Some(sim) = self.clients.get_mut(&client) {
+            assert!(
+                !sim.is_away(),
+                "step {}: {news:?} sent to {client}, which is away",
+                self.step
+            );
+            if sim.is_dropped() {
+                // The connection is gone; the core has not heard yet.
+                return;
+            }
             sim.inbox.send(due, &ClientEvent::Key(news), None);
         }
     }
@@ -357,6 +375,14 @@ impl World {
             Due::ClientRequest(client) => {
                 let sim = self.clients.get_mut(&client).expect("a client");
                 let (_, event) = sim.outbox.pop_front().expect("due");
+                if matches!(event, Event::ClientDisconnected { .. }) {
+                    let back = self.rng.below(2 * CLIENT_GRACE.as_micros() as u64);
+                    let back_at = self.now.after(Duration::from_micros(back));
+                    self.clients
+                        .get_mut(&client)
+                        .expect("a client")
+                        .gone_away(back_at);
+                }
                 self.event(event);
             }
             Due::ClientNews(client) => {
