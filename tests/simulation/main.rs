@@ -32,7 +32,7 @@
 //! processes everything due, one item at a time in a random order (a
 //! message delivered, a job or fetch finished, a timer); the checks run
 //! after each item. `WEFT_CLUSTER_SIM_SEEDS` (default 64) seeds of
-//! `WEFT_CLUSTER_SIM_STEPS` (default 12,000) steps, over a million events
+//! `WEFT_CLUSTER_SIM_STEPS` (default 15,000) steps, over a million events
 //! (stimuli handled by the core and by worker states) in all, split into
 //! four tests that run in parallel; a failure names its seed, and
 //! `WEFT_CLUSTER_SIM_SEED=N` replays exactly that one (with
@@ -137,7 +137,7 @@ fn run(seed: u64, steps: u64) {
 /// Runs part `part` of four (or the one seed asked for) and checks its
 /// coverage.
 fn simulate(part: u64) {
-    let steps = env_number("WEFT_CLUSTER_SIM_STEPS", 12_000);
+    let steps = env_number("WEFT_CLUSTER_SIM_STEPS", 15_000);
     if let Ok(seed) = std::env::var("WEFT_CLUSTER_SIM_SEED") {
         if part == 0 {
             run(
