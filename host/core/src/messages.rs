@@ -52,6 +52,15 @@ pub enum Event {
         /// The worker.
         worker: WorkerId,
     },
+    /// The tasks a worker's executor threads are running now (with its
+    /// heartbeat). If the worker dies, these, and the tasks sent to it
+    /// since this arrived, are the ones its death is blamed on.
+    WorkerRunning {
+        /// The worker.
+        worker: WorkerId,
+        /// Each task's key and run.
+        running: Vec<(TaskKey, u32)>,
+    },
     /// A client is gone for good: everything it held is released.
     ClientGone {
         /// The client.
@@ -378,6 +387,7 @@ impl Event {
     pub(crate) fn reporting_worker(&self) -> Option<WorkerId> {
         match self {
             Event::WorkerHeartbeat { worker }
+            | Event::WorkerRunning { worker, .. }
             | Event::TaskFinished { worker, .. }
             | Event::TaskErred { worker, .. }
             | Event::FetchFailed { worker, .. }

@@ -145,12 +145,15 @@ impl Scheduler {
         // A heartbeat changes nothing placement looks at.
         self.placement_due |= !matches!(
             event,
-            Event::ClientHeartbeat { .. } | Event::WorkerHeartbeat { .. }
+            Event::ClientHeartbeat { .. }
+                | Event::WorkerHeartbeat { .. }
+                | Event::WorkerRunning { .. }
         );
         match event {
             Event::ClientConnected { client, tenant } => self.client_connected(client, tenant),
             Event::ClientDisconnected { client } => self.client_disconnected(client),
             Event::ClientHeartbeat { .. } | Event::WorkerHeartbeat { .. } => {}
+            Event::WorkerRunning { worker, running } => self.worker_running(worker, &running),
             Event::ClientHolds { client, keys } => self.client_holds(client, &keys),
             Event::ClientGone { client } => self.client_gone(client),
             Event::UpdateGraph {

@@ -136,6 +136,15 @@ impl Scheduler {
                 }
             }
             if let Some(id) = worker
+                .copies_while_running
+                .iter()
+                .find(|id| !worker.processing.contains_key(id))
+            {
+                return Err(format!(
+                    "{worker_id} has a copy of {id:?} counted as made while running it, which it is not"
+                ));
+            }
+            if let Some(id) = worker
                 .stealing
                 .keys()
                 .find(|id| !worker.processing.contains_key(id))

@@ -33,6 +33,14 @@ pub(crate) struct WorkerState {
     pub(crate) instance: u64,
     /// When it last spoke.
     pub(crate) last_heard: Time,
+    /// Tasks it is running whose result it also reported holding as a
+    /// copy (fetched before the result was lost and the task given back to
+    /// it): if the run ends other than with that result, the copy is freed.
+    pub(crate) copies_while_running: BTreeSet<TaskId>,
+    /// What it last said it was running (`Event::WorkerRunning`), and the
+    /// dispatch number from which tasks were sent after that arrived;
+    /// `None` before its first report.
+    pub(crate) reported_running: Option<(Vec<TaskId>, u64)>,
 }
 
 impl WorkerState {
@@ -46,21 +54,40 @@ impl WorkerState {
             managed_bytes: 0,
             instance,
             last_heard: now,
+            copies_while_running: BTreeSet::new(),
+            reported_running: None,
         }
     }
 }
 
 impl WorkerState {
-    /// The tasks it is most likely running right now: the `nthreads`
-    /// earliest dispatched of those not yet reported.
-    pub(crate) fn probably_running(&self) -> Vec<TaskId> {
-        let mut by_seq: Vec<(u64, TaskId)> =
-            self.processing.iter().map(|(id, d)| (d.seq, *id)).collect();
-        by_seq.sort_unstable();
-        by_seq
-            .into_iter()
-            .take(self.nthreads as usize)
-            .map(|(_, id)| id)
-            .collect()
+    /// The tasks its death is blamed on: those it last said it was
+    /// running (and still has), then, for its other threads, the earliest
+    /// sent since that report arrived (a task that kills a worker at once
+    /// may not have been in any report). Before its first report: the
+    /// `nthreads` earliest sent. A task waiting for inputs while others
+    /// ran is not blamed, though it was sent first.
+    pub(crate) fn blamed(&self) -> Vec<TaskId> {
+        let (mut blamed, since) = match &self.reported_running {
+            Some((running, since)) => {
+                let still: Vec<TaskId> = running
+                    .iter()
+                    .filter(|id| self.processing.contains_key(id))
+                    .copied()
+                    .collect();
+                (still, *since)
+            }
+            None => (Vec::new(), 0),
+        };
+        let mut later: Vec<(u64, TaskId)> = self
+            .processing
+            .iter()
+            .filter(|(id, d)| d.seq >= since && !blamed.contains(id))
+            .map(|(id, d)| (d.seq, *id))
+            .collect();
+        later.sort_unstable();
+        let room = (self.nthreads as usize).saturating_sub(blamed.len());
+        blamed.extend(later.into_iter().take(room).map(|(_, id)| id));
+        blamed
     }
 }

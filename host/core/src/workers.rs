@@ -17,6 +17,19 @@ impl Scheduler {
         (self.task(id).state().processing() == Some((worker, run))).then_some(id)
     }
 
+    /// `worker` says what its threads are running (see
+    /// `WorkerState::blamed`); tasks it no longer runs for us are left out.
+    pub(crate) fn worker_running(&mut self, worker: WorkerId, running: &[(TaskKey, u32)]) {
+        let ids: Vec<TaskId> = running
+            .iter()
+            .filter_map(|(key, run)| self.current_run(worker, key, *run))
+            .collect();
+        let since = self.next_dispatch;
+        if let Some(state) = self.workers.get_mut(&worker) {
+            state.reported_running = Some((ids, since));
+        }
+    }
+
     pub(crate) fn task_finished(
         &mut self,
         worker: WorkerId,
@@ -27,11 +40,23 @@ impl Scheduler {
     ) {
         let Some(id) = self.current_run(worker, &key, run) else {
             // A result the scheduler did not ask for (stale or released):
-            // the worker must not keep it.
-            let held = self
-                .id_of(&key)
-                .is_some_and(|id| self.task(id).state().holds(worker));
-            if !held && self.workers.contains_key(&worker) {
+            // the worker must not keep it. But a `Free` would also drop a
+            // newer run of the key the worker was given since (the report
+            // crossed its `Compute`): that run replaces the value, and if
+            // it ends otherwise the copy is freed then.
+            let known = self.id_of(&key);
+            let held = known.is_some_and(|id| self.task(id).state().holds(worker));
+            let running_here = known.filter(|id| {
+                self.task(*id)
+                    .state()
+                    .processing()
+                    .is_some_and(|(w, _)| w == worker)
+            });
+            if let Some(id) = running_here {
+                if let Some(state) = self.workers.get_mut(&worker) {
+                    state.copies_while_running.insert(id);
+                }
+            } else if !held && self.workers.contains_key(&worker) {
                 self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] }));
             }
             return;
@@ -120,13 +145,19 @@ impl Scheduler {
             // The copy was made before the key was lost and given to this
             // very worker to compute again (the report crossed the
             // `Compute`): a `Free` would drop that run too, and the task
-            // would wait for ever. The run stores the same value anyway.
+            // would wait for ever. The run stores its own value; if it ends
+            // otherwise (stolen, failed), the copy is freed then.
             Some(id)
                 if self
                     .task(id)
                     .state()
                     .processing()
-                    .is_some_and(|(w, _)| w == worker) => {}
+                    .is_some_and(|(w, _)| w == worker) =>
+            {
+                if let Some(state) = self.workers.get_mut(&worker) {
+                    state.copies_while_running.insert(id);
+                }
+            }
             _ => self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] })),
         }
     }
@@ -171,7 +202,7 @@ impl Scheduler {
         let Some(state) = self.workers.remove(&worker) else {
             return;
         };
-        for id in state.probably_running() {
+        for id in state.blamed() {
             self.task_mut(id).deaths += 1;
         }
         let mut affected: Vec<TaskId> = state.processing.keys().copied().collect();

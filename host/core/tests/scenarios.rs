@@ -441,3 +441,119 @@ fn a_copy_reported_after_its_key_went_back_to_the_same_worker_leaves_that_run_al
     });
     assert_eq!(h.core.state_of(&key(1)), StateName::Memory);
 }
+
+#[test]
+fn a_dead_worker_s_death_is_blamed_on_what_it_said_it_ran_not_on_a_task_waiting_for_inputs() {
+    // Workers start tasks in the order sent, except that a task waiting
+    // for inputs is overtaken: the first sent is not always the one
+    // running. The worker says what it runs with its heartbeat.
+    let config = weft_core::SchedulerConfig {
+        worker_deaths_max: 1,
+        ..weft_core::SchedulerConfig::default()
+    };
+    let mut h = Harness::with_config(config);
+    let (worker, client) = (WorkerId(1), ClientId(1));
+    h.join(worker, 1);
+    h.event(Event::ClientConnected {
+        client,
+        tenant: TenantId::OPEN,
+    });
+    let commands = h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![task(1), task(2)],
+        wants: vec![key(1), key(2)],
+    });
+    let sent = computes(&commands);
+    assert_eq!(sent.len(), 2, "both go to the one worker: {commands:?}");
+    let (waiting, running) = (&sent[0].1, &sent[1].1);
+    h.event(Event::WorkerRunning {
+        worker,
+        running: vec![(running.key, running.run)],
+    });
+    h.join(WorkerId(2), 1);
+    h.event(Event::WorkerLeft {
+        worker,
+        reason: Some("killed".into()),
+    });
+    assert_eq!(h.core.state_of(&running.key), StateName::Erred);
+    assert_ne!(
+        h.core.state_of(&waiting.key),
+        StateName::Erred,
+        "the task that waited for its inputs was blamed"
+    );
+}
+
+#[test]
+fn a_task_sent_after_the_last_report_is_blamed_when_its_worker_dies_at_once() {
+    let config = weft_core::SchedulerConfig {
+        worker_deaths_max: 1,
+        ..weft_core::SchedulerConfig::default()
+    };
+    let mut h = Harness::with_config(config);
+    let (worker, client) = (WorkerId(1), ClientId(1));
+    h.join(worker, 1);
+    h.event(Event::ClientConnected {
+        client,
+        tenant: TenantId::OPEN,
+    });
+    h.event(Event::WorkerRunning {
+        worker,
+        running: Vec::new(),
+    });
+    let commands = h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![task(1)],
+        wants: vec![key(1)],
+    });
+    assert_eq!(computes(&commands).len(), 1);
+    h.event(Event::WorkerLeft {
+        worker,
+        reason: Some("killed".into()),
+    });
+    assert_eq!(h.core.state_of(&key(1)), StateName::Erred);
+}
+
+#[test]
+fn a_copy_reported_while_its_key_runs_on_the_same_worker_is_freed_when_that_run_fails() {
+    let mut h = Harness::new();
+    let (a, b, client) = (WorkerId(1), WorkerId(2), ClientId(1));
+    h.join(a, 1);
+    h.event(Event::ClientConnected {
+        client,
+        tenant: TenantId::OPEN,
+    });
+    let commands = h.event(Event::UpdateGraph {
+        client,
+        tasks: vec![task(1)],
+        wants: vec![key(1)],
+    });
+    let (_, first) = computes(&commands).remove(0);
+    h.event(Event::TaskFinished {
+        worker: a,
+        key: first.key,
+        run: first.run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    h.join(b, 1);
+    let commands = h.event(Event::WorkerLeft {
+        worker: a,
+        reason: None,
+    });
+    let (_, again) = computes(&commands).remove(0);
+    h.event(Event::ReplicaAdded {
+        worker: b,
+        key: key(1),
+    });
+    let commands = h.event(Event::TaskErred {
+        worker: b,
+        key: key(1),
+        run: again.run,
+        message: "boom".into(),
+    });
+    assert!(
+        commands.contains(&Command::Worker(b, ToWorker::Free { keys: vec![key(1)] })),
+        "B keeps a copy nobody counts: {commands:?}"
+    );
+    assert_eq!(h.core.state_of(&key(1)), StateName::Erred);
+}

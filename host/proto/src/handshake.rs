@@ -21,7 +21,7 @@ pub const MAGIC: [u8; 4] = *b"WEFT";
 ///
 /// 2: workers send their instance at registration; `Rejoin`, `Heartbeat`,
 /// `Holding` and typed `Failed` answers.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The longest hello payload accepted or sent, in bytes (4 KiB).
 pub const HELLO_FRAME_BYTES_MAX: usize = 4 * 1024;

@@ -520,6 +520,13 @@ pub enum WorkerReport {
     /// The worker has done a [`WorkerCommand::Restart`] in place, or a
     /// [`WorkerCommand::Rejoin`]: it holds nothing and runs nothing.
     Restarted,
+    /// The tasks its executor threads are running now (sent with every
+    /// `Metrics`): if the worker dies, these are the ones its death is
+    /// blamed on, not the tasks that wait for inputs.
+    Running {
+        /// Each task's key and run.
+        tasks: Vec<(TaskKey, u32)>,
+    },
     /// The module would be refused by any worker (over a compile limit,
     /// against the ABI, invalid), and why: the scheduler answers further
     /// [`WorkerReport::GetModule`]s with [`WorkerCommand::ModuleRefused`],

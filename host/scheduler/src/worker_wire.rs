@@ -85,6 +85,10 @@ pub fn from_worker(worker: WorkerId, report: WorkerReport) -> FromWorker {
             key,
             message,
         },
+        WorkerReport::Running { tasks } => Event::WorkerRunning {
+            worker,
+            running: tasks,
+        },
         WorkerReport::GetModule { hash } => return FromWorker::GetModule { hash },
         WorkerReport::ModuleRefused {
             hash,

@@ -104,7 +104,7 @@ async fn fetch_reports_a_failure_when_no_holder_has_the_value() {
 }
 
 #[tokio::test]
-async fn a_value_freed_while_being_fetched_is_dropped_unreported() {
+async fn a_copy_freed_while_being_fetched_is_dropped_and_answered_failed() {
     let scheduler = FakeScheduler::new().await;
     let (worker, mut link) = scheduler.start(1, config(scheduler.addr, 1)).await;
     let mut peer = FakePeer::new().await;
@@ -123,6 +123,14 @@ async fn a_value_freed_while_being_fetched_is_dropped_unreported() {
         run: 1,
     })
     .await;
+    assert_eq!(
+        link.report().await,
+        WorkerReport::ReplicaFailed {
+            key: key(1),
+            message: "freed before the copy arrived".into()
+        },
+        "the scheduler waits for an answer to its Fetch"
+    );
     assert_eq!(
         link.report().await,
         WorkerReport::StealResponse {

@@ -117,6 +117,19 @@ impl Scheduler {
                     state.backlog_us -= dispatch.estimate_us;
                     state.stealing.remove(&id);
                 }
+                // A copy of its own result the worker holds (see
+                // `replica_added`), unless the run just stored it.
+                let copy = self
+                    .workers
+                    .get_mut(worker)
+                    .is_some_and(|state| state.copies_while_running.remove(&id));
+                if copy && !self.tasks[id].state.holds(*worker) {
+                    let keys = vec![self.tasks[id].key];
+                    self.send(crate::messages::Command::Worker(
+                        *worker,
+                        crate::messages::ToWorker::Free { keys },
+                    ));
+                }
             }
             TaskState::Memory { who_has, nbytes } => {
                 for worker in who_has {

@@ -130,9 +130,16 @@ impl<M: ModuleSize, S: Values> WorkerState<M, S> {
         for key in keys {
             self.cx.values.remove(&key);
             if let Some(flight) = self.cx.fetching.get_mut(&key) {
-                // Being fetched: dropped on arrival, and not reported.
-                flight.replica = false;
+                // Being fetched: dropped on arrival. A copy the scheduler
+                // asked for is answered now, so it does not wait for it.
+                let asked = std::mem::replace(&mut flight.replica, false);
                 flight.keep = false;
+                if asked {
+                    self.cx.report(WorkerReport::ReplicaFailed {
+                        key,
+                        message: "freed before the copy arrived".into(),
+                    });
+                }
             }
             if let Some(task) = self.tasks.remove(&key)
                 && let Phase::Submitted(ticket) = task.phase

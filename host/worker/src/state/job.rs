@@ -59,6 +59,11 @@ impl Ticket {
             .is_ok()
     }
 
+    /// Whether the job started (it is running, or ran).
+    pub fn has_started(&self) -> bool {
+        self.0.load(Ordering::Acquire) == STARTED
+    }
+
     /// Called by the state: true if the job will never start; false if it
     /// already started (its result must then be discarded when it comes).
     pub fn cancel(&self) -> bool {

@@ -371,12 +371,29 @@ impl<M: ModuleSize, S: Values> WorkerState<M, S> {
         self.process_bytes = process_bytes;
         self.update_pause();
         self.push_metrics();
+        let tasks = self.running();
+        self.cx.report(WorkerReport::Running { tasks });
         if let Some(reason) = self.cx.memory.terminate_reason(process_bytes) {
             self.cx.report(WorkerReport::Leaving {
                 reason: reason.clone(),
             });
             self.stop(Stop::MemoryLimit(reason));
         }
+    }
+
+    /// The tasks whose jobs the executors started and have not finished,
+    /// by key order.
+    pub fn running(&self) -> Vec<(TaskKey, u32)> {
+        let mut tasks: Vec<(TaskKey, u32)> = self
+            .tasks
+            .iter()
+            .filter(
+                |(_, task)| matches!(&task.phase, Phase::Submitted(ticket) if ticket.has_started()),
+            )
+            .map(|(key, task)| (*key, task.run))
+            .collect();
+        tasks.sort_unstable();
+        tasks
     }
 
     fn push_metrics(&mut self) {

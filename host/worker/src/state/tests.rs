@@ -493,7 +493,10 @@ fn metrics_are_due_every_interval_and_a_worker_over_its_limit_leaves() {
     assert_eq!(state.poll_timeout(), start.after(SECOND));
     let out = said(&mut state);
     assert!(
-        matches!(reports(&out)[..], [WorkerReport::Metrics(_)]),
+        matches!(
+            reports(&out)[..],
+            [WorkerReport::Metrics(_), WorkerReport::Running { .. }]
+        ),
         "one spike is survived"
     );
     state.handle(state.poll_timeout(), Stimulus::Tick { process_bytes: 960 });
@@ -503,6 +506,7 @@ fn metrics_are_due_every_interval_and_a_worker_over_its_limit_leaves() {
             &out[..],
             [
                 Instruction::Report(WorkerReport::Metrics(_)),
+                Instruction::Report(WorkerReport::Running { .. }),
                 Instruction::Report(WorkerReport::Leaving { reason }),
                 Instruction::Stop(Stop::MemoryLimit(why)),
             ] if reason == why && why.contains("memory limit")
@@ -524,6 +528,28 @@ fn a_welcome_after_registration_breaks_the_protocol() {
     let out = said(&mut state);
     assert!(
         matches!(&out[..], [Instruction::Stop(Stop::Protocol(_))]),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn each_tick_says_which_tasks_the_executors_are_running() {
+    let mut state = worker();
+    command(&mut state, compute(2, &[1]));
+    command(&mut state, compute(3, &[]));
+    command(&mut state, compute(4, &[]));
+    let out = said(&mut state);
+    let jobs = executed(&out);
+    assert!(
+        jobs[0].ticket.start(),
+        "task 3 started; 4 is queued, 2 waits"
+    );
+    state.handle(Time::ZERO, Stimulus::Tick { process_bytes: 0 });
+    let out = said(&mut state);
+    assert!(
+        reports(&out)
+            .iter()
+            .any(|r| matches!(r, WorkerReport::Running { tasks } if tasks == &vec![(key(3), 0)])),
         "{out:?}"
     );
 }

@@ -254,15 +254,15 @@ impl WorkerLink {
         }
     }
 
-    /// The next report that is not `Metrics` (those are recorded in
-    /// `metrics_seen`), `GetModule`s of the testkit answered on the way.
+    /// The next report that is not `Metrics` or the `Running` sent with
+    /// them, `GetModule`s of the testkit answered on the way.
     pub async fn report(&mut self) -> WorkerReport {
         if let Some(report) = self.held.pop_front() {
             return report;
         }
         loop {
             match self.next_report().await {
-                WorkerReport::Metrics(_) => continue,
+                WorkerReport::Metrics(_) | WorkerReport::Running { .. } => continue,
                 other => return other,
             }
         }
@@ -274,6 +274,7 @@ impl WorkerLink {
         loop {
             match self.next_report().await {
                 WorkerReport::Metrics(metrics) => return metrics,
+                WorkerReport::Running { .. } => {}
                 other => self.held.push_back(other),
             }
         }
