@@ -5,17 +5,19 @@
 //! core's news reach them through the real codec (`ClientEvent`).
 
 use crate::network::Queue;
-use crate::workers::{FAILING, compute};
+use crate::workers::{Expected, FAILING, compute};
 use crate::world::{MODULE, World};
-use crate::{EXPIRED, RESUMED, count};
+use crate::{EXPIRED, count};
 use bytes::Bytes;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
-use weft_core::{ClientId, Event, SpecArg, TaskSpec, Time, ToClient};
+use weft_core::{ClientId, Event, FailureKind, SpecArg, TaskSpec, Time, ToClient};
 use weft_proto::messages::ClientEvent;
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
+/// Why the simulated clients cancel.
+const CANCEL_REASON: &str = "cancelled by the simulation";
 /// A client submits nothing new while it holds this many futures.
 const HELD_MAX: usize = 48;
 /// Clients beat this often.
@@ -42,6 +44,8 @@ enum Presence {
 
 pub(crate) struct SimClient {
     presence: Presence,
+    /// It resumed after a dropped connection at least once.
+    resumed: bool,
     /// The futures it holds.
     pub(crate) held: BTreeMap<TaskKey, Told>,
     /// Requests on their way to the core.
@@ -55,6 +59,7 @@ impl Default for SimClient {
     fn default() -> Self {
         SimClient {
             presence: Presence::Connected,
+            resumed: false,
             held: BTreeMap::new(),
             outbox: VecDeque::new(),
             inbox: Queue::new(),
@@ -64,16 +69,33 @@ impl Default for SimClient {
 }
 
 impl SimClient {
-    /// Keeps what the scheduler said.
-    pub(crate) fn told(&mut self, news: ClientEvent) {
+    /// Keeps what the scheduler said, checking that it could be true: a
+    /// key errs only if it cannot be computed (it or an input fails) or
+    /// workers died running it; a future is cancelled only by a cancel
+    /// (its own, or of one of its inputs).
+    pub(crate) fn told(&mut self, news: ClientEvent, expected: &Expected) {
         let ClientEvent::Key(news) = news else {
             panic!("only key news are sent: {news:?}");
         };
         match news {
             ToClient::Finished { key, .. } => self.set(key, Told::Finished),
-            ToClient::Erred { key, .. } => self.set(key, Told::Erred),
+            ToClient::Erred { key, failure } => {
+                assert!(
+                    failure.kind == FailureKind::KilledWorker
+                        || !expected.borrow().contains_key(&key),
+                    "{key}, which can be computed, erred: {failure:?}"
+                );
+                self.set(key, Told::Erred)
+            }
             ToClient::Lost { key } => self.set(key, Told::Pending),
-            ToClient::Cancelled { key, .. } => {
+            ToClient::Cancelled { key, reason } => {
+                // After a resume, the core cancels what the client says it
+                // holds and the core does not (news lost with the
+                // connection: a cancel, a refused graph).
+                assert!(
+                    reason == CANCEL_REASON || !self.held.contains_key(&key) || self.resumed,
+                    "{key} was cancelled, though nobody cancelled it: {reason}"
+                );
                 self.held.remove(&key);
             }
             ToClient::Rejected { keys, .. } => {
@@ -257,7 +279,7 @@ impl World {
                 client,
                 keys: vec![key],
                 force: self.rng.chance(50),
-                reason: "cancelled by the simulation".into(),
+                reason: CANCEL_REASON.into(),
             }
         };
         self.client_send(client, event);
@@ -308,9 +330,9 @@ impl World {
             .map(|(id, _)| *id)
             .collect();
         for client in back {
-            count(RESUMED);
             let sim = self.clients.get_mut(&client).expect("a client");
             sim.presence = Presence::Connected;
+            sim.resumed = true;
             sim.last_beat = now;
             let keys: Vec<TaskKey> = sim.held.keys().copied().collect();
             self.client_send(client, Event::ClientResumed { client });
@@ -318,16 +340,13 @@ impl World {
         }
     }
 
-    /// The core let go of an away client at the end of its grace. Still
-    /// away, the client is gone with its futures and a new client
-    /// connects; already on its way back (its `ClientResumed` in flight), it
-    /// resumes as a client holding nothing and is told its futures were
-    /// cancelled when it says which it holds.
+    /// The core let go of an away client at the end of its grace: the
+    /// client is gone with its futures, and what it sends on its way back
+    /// is refused (the state task answers `SessionLost`); a new client
+    /// connects.
     pub(crate) fn client_expired(&mut self, client: ClientId) {
         count(EXPIRED);
-        if self.clients[&client].is_away() {
-            self.clients.remove(&client);
-            self.connect_client();
-        }
+        self.clients.remove(&client).expect("a known client");
+        self.connect_client();
     }
 }

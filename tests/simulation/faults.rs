@@ -68,10 +68,10 @@ impl World {
     fn kill(&mut self, worker: WorkerId) {
         let sim = self.workers.remove(&worker).expect("a live worker");
         let link = self.links.get_mut(&worker).expect("its link");
-        if !link.to_core.is_empty() {
+        let keep = self.rng.below(link.to_core.len() as u64 + 1) as usize;
+        if keep < link.to_core.len() {
             count(KILLED);
         }
-        let keep = self.rng.below(link.to_core.len() as u64 + 1) as usize;
         link.to_core.cut_to(keep);
         link.to_worker.clear();
         link.closing = true;
@@ -137,6 +137,13 @@ impl World {
                 self.describe_unsettled()
             );
             self.quiet_step();
+        }
+        for id in self.workers.keys() {
+            assert!(
+                self.core.has_worker(*id),
+                "step {}: {id} never got back into the books",
+                self.step
+            );
         }
         self.release_everything();
         let deadline = self.now.after(Duration::from_secs(600));

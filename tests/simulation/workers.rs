@@ -119,7 +119,12 @@ impl Values for SimValues {
 /// Work a helper of the worker finishes at a time.
 pub(crate) enum Pending {
     /// A fetch from peers.
-    Fetch { epoch: u64, wanted: Vec<Wanted> },
+    Fetch {
+        epoch: u64,
+        wanted: Vec<Wanted>,
+        /// It waited out a hung holder once already.
+        waited: bool,
+    },
     /// A read-back from disk.
     ReadBack { epoch: u64, keys: Vec<TaskKey> },
     /// A module load.

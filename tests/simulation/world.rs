@@ -30,6 +30,8 @@ pub(crate) const WORKER_TTL: Duration = Duration::from_secs(2);
 pub(crate) const CLIENT_GRACE: Duration = Duration::from_secs(1);
 /// Workers send metrics (their heartbeat) this often.
 const METRICS_INTERVAL: Duration = Duration::from_millis(300);
+/// How long a fetch waits for a holder that does not answer.
+const FETCH_TIMEOUT: Duration = Duration::from_millis(500);
 /// A worker pauses above this many bytes of values in memory.
 const PAUSE_BYTES: u64 = 16 * 1024;
 /// The module every task is in.
@@ -231,10 +233,9 @@ impl World {
                         worker,
                         message,
                         |holder| {
-                            self.links
-                                .get(&holder)
-                                .filter(|link| !link.closing)
-                                .map(|_| data_port(holder))
+                            // As the state task: until it sees the
+                            // connection close, a dead worker is named.
+                            self.links.get(&holder).map(|_| data_port(holder))
                         },
                         |scope: TicketScope, requester: Requester| Ticket {
                             scope,
@@ -375,6 +376,9 @@ impl World {
             Due::ClientRequest(client) => {
                 let sim = self.clients.get_mut(&client).expect("a client");
                 let (_, event) = sim.outbox.pop_front().expect("due");
+                if matches!(event, Event::ClientResumed { .. }) {
+                    count(crate::RESUMED);
+                }
                 if matches!(event, Event::ClientDisconnected { .. }) {
                     let back = self.rng.below(2 * CLIENT_GRACE.as_micros() as u64);
                     let back_at = self.now.after(Duration::from_micros(back));
@@ -388,7 +392,7 @@ impl World {
             Due::ClientNews(client) => {
                 let sim = self.clients.get_mut(&client).expect("a client");
                 let news = sim.inbox.receive().expect("due");
-                sim.told(news);
+                sim.told(news, &self.expected);
             }
             Due::Timer => {
                 self.stimulus += 1;
@@ -435,6 +439,9 @@ impl World {
             }
             FromWorker::Metrics(_) => Event::WorkerHeartbeat { worker },
             FromWorker::Restarted => {
+                if !self.core.has_worker(worker) {
+                    count(TTL_REJOINS);
+                }
                 // From the scheduler's entry: the process may be gone
                 // since, its connection not yet seen closed.
                 let link = &self.links[&worker];
@@ -466,7 +473,6 @@ impl World {
             {
                 count(STEAL_CROSSED_FINISHED)
             }
-            WorkerCommand::Rejoin { .. } => count(TTL_REJOINS),
             _ => {}
         }
         self.worker_stimulus(worker, Stimulus::Command(command));
@@ -509,11 +515,15 @@ impl World {
                 link.to_core.send(due, &report, finished);
             }
             Instruction::Execute(job) => sim.queued.push_back(job),
-            Instruction::Fetch { epoch, wanted } => {
-                sim.pending.push((due, Pending::Fetch { epoch, wanted }))
-            }
+            Instruction::Fetch { epoch, wanted } => sim.pending.push((
+                due,
+                Pending::Fetch {
+                    epoch,
+                    wanted,
+                    waited: false,
+                },
+            )),
             Instruction::ReadBack { epoch, keys } => {
-                count(READ_BACK);
                 sim.pending.push((due, Pending::ReadBack { epoch, keys }))
             }
             Instruction::Load { hash, .. } => sim.pending.push((due, Pending::Load { hash })),
@@ -553,11 +563,31 @@ impl World {
         if let Some(at) = sim.pending.iter().position(|(t, _)| *t <= now) {
             let (_, pending) = sim.pending.remove(at);
             let stimulus = match pending {
-                Pending::Fetch { epoch, wanted } => Stimulus::Fetched {
+                Pending::Fetch {
+                    epoch,
+                    wanted,
+                    waited: false,
+                } if wanted.iter().any(|w| self.blocks_on_hung_holder(w)) => {
+                    // A stopped holder answers nothing: the fetcher gives
+                    // it up at its timeout, then tries the next.
+                    let at = now.after(FETCH_TIMEOUT);
+                    let sim = self.workers.get_mut(&worker).expect("a live worker");
+                    sim.pending.push((
+                        at,
+                        Pending::Fetch {
+                            epoch,
+                            wanted,
+                            waited: true,
+                        },
+                    ));
+                    return;
+                }
+                Pending::Fetch { epoch, wanted, .. } => Stimulus::Fetched {
                     epoch,
                     results: wanted.iter().map(|w| self.fetch(w)).collect(),
                 },
                 Pending::ReadBack { epoch, keys } => {
+                    count(READ_BACK);
                     let values = &self.workers[&worker].state.values().held;
                     let results = keys
                         .iter()
@@ -579,6 +609,19 @@ impl World {
             let process_bytes = sim.state.values().usage().memory_bytes;
             self.worker_stimulus(worker, Stimulus::Tick { process_bytes });
         }
+    }
+
+    /// Whether fetching `wanted` meets a hung holder before one that gives
+    /// it.
+    fn blocks_on_hung_holder(&self, wanted: &weft_worker::state::Wanted) -> bool {
+        for (holder, _) in &wanted.holders {
+            match self.workers.get(holder) {
+                Some(sim) if sim.hung(self.now) => return true,
+                Some(sim) if sim.state.values().held.contains_key(&wanted.key) => return false,
+                _ => {}
+            }
+        }
+        false
     }
 
     /// One input from its holders, tried in order: the first live, not

@@ -60,9 +60,10 @@ pub struct ClientOptions {
     /// [`DEFAULT_RECONNECT_TIMEOUT`].
     pub reconnect_timeout: std::time::Duration,
     /// `gather_fetch_timeout`: how long one request for results from one
-    /// worker may take before `gather` gives that worker up and asks the
-    /// scheduler again where the keys are (a stopped or overloaded
-    /// holder). Default [`DEFAULT_GATHER_FETCH_TIMEOUT`].
+    /// worker may take, plus what its bytes take at 10 MB/s, before
+    /// `gather` gives that worker up and asks the scheduler again where the
+    /// keys are (a stopped or overloaded holder). Zero: no limit. Default
+    /// [`DEFAULT_GATHER_FETCH_TIMEOUT`].
     pub gather_fetch_timeout: std::time::Duration,
 }
 

@@ -4,12 +4,16 @@
 //!
 //! Where a key is can change between the scheduler's answer and the fetch:
 //! its holder died, or was removed at its TTL and rejoined with nothing,
-//! or does not answer within `gather_fetch_timeout` (stopped, say). A key
-//! that could not be fetched is waited for again (the scheduler tells the
-//! client that it was lost and when it is back in memory) and looked up
-//! again, at most [`GATHER_ATTEMPTS`] times with a growing pause between
-//! attempts; the keys already fetched are kept. The last failure is the
-//! error.
+//! or does not answer in time (stopped, say). A key that could not be
+//! fetched is waited for again (the scheduler tells the client that it was
+//! lost and when it is back in memory) and looked up again, from another
+//! holder than the ones that failed if there is one, at most
+//! [`GATHER_ATTEMPTS`] times with a growing pause between attempts; the
+//! keys already fetched are kept. The last failure is the error.
+//!
+//! "In time": one request to one worker may take `gather_fetch_timeout`
+//! plus what its bytes take at [`SLOWEST_TRANSFER_BYTES_PER_S`], so that a
+//! healthy holder sending gigabytes is not given up; zero means no limit.
 
 use crate::client::decode_result;
 use crate::{Client, ClientError, Future};
@@ -23,6 +27,12 @@ use weft_schema::graph::TaskKey;
 
 /// How many times `gather` looks for a key before it gives up.
 pub const GATHER_ATTEMPTS: u32 = 5;
+
+/// The slowest transfer a request's time limit allows for: 10 MB/s.
+pub const SLOWEST_TRANSFER_BYTES_PER_S: u64 = 10_000_000;
+
+/// What is asked of one holder: keys with their tickets, and their bytes.
+type Request = (Vec<(TaskKey, Ticket)>, u64);
 
 /// The pause before the second attempt; it doubles for each later one.
 const FIRST_PAUSE: Duration = Duration::from_millis(200);
@@ -42,6 +52,7 @@ impl Client {
             .filter(|key| seen.insert(*key))
             .collect();
         let mut fetched: HashMap<TaskKey, Bytes> = HashMap::with_capacity(keys.len());
+        let mut failed_holders: HashSet<String> = HashSet::new();
         let mut pause = FIRST_PAUSE;
         for attempt in 1..=GATHER_ATTEMPTS {
             let missing: Vec<TaskKey> = keys
@@ -52,7 +63,9 @@ impl Client {
             for key in &missing {
                 self.wait_key(key).await?;
             }
-            let failure = self.fetch_from_holders(&missing, &mut fetched).await?;
+            let failure = self
+                .fetch_from_holders(&missing, &mut fetched, &mut failed_holders)
+                .await?;
             match failure {
                 None => break,
                 Some(error) if attempt == GATHER_ATTEMPTS => return Err(error),
@@ -69,13 +82,15 @@ impl Client {
             .collect()
     }
 
-    /// Asks the scheduler where `keys` are and fetches them into `fetched`.
-    /// `Err` when asking fails; `Ok(Some(error))` when some keys could not
-    /// be fetched (the others are in `fetched`).
+    /// Asks the scheduler where `keys` are and fetches them into `fetched`,
+    /// from holders not in `failed_holders` where it can (a holder that
+    /// fails is added). `Err` when asking fails; `Ok(Some(error))` when
+    /// some keys could not be fetched (the others are in `fetched`).
     async fn fetch_from_holders(
         &self,
         keys: &[TaskKey],
         fetched: &mut HashMap<TaskKey, Bytes>,
+        failed_holders: &mut HashSet<String>,
     ) -> Result<Option<ClientError>, ClientError> {
         let (pass, workers, locations) = match self
             .request(|request| ClientRequest::WhoHas {
@@ -100,20 +115,26 @@ impl Client {
             .iter()
             .map(|w| (w.id, w.data_addr.as_str()))
             .collect();
-        let where_is: HashMap<TaskKey, (&str, Ticket)> = locations
+        let where_is: HashMap<TaskKey, (&str, Ticket, u64)> = locations
             .iter()
             .filter_map(|l| {
-                l.holders
-                    .iter()
-                    .find_map(|h| addresses.get(h))
-                    .map(|addr| (l.key, (*addr, l.ticket)))
+                let mut holders = l.holders.iter().filter_map(|h| addresses.get(h));
+                let first = holders.clone().next()?;
+                let addr = holders
+                    .find(|addr| !failed_holders.contains(**addr))
+                    .unwrap_or(first);
+                Some((l.key, (*addr, l.ticket, l.nbytes)))
             })
             .collect();
         let mut failure = None;
-        let mut by_holder: HashMap<&str, Vec<(TaskKey, Ticket)>> = HashMap::new();
+        let mut by_holder: HashMap<&str, Request> = HashMap::new();
         for key in keys {
             match where_is.get(key) {
-                Some((addr, ticket)) => by_holder.entry(addr).or_default().push((*key, *ticket)),
+                Some((addr, ticket, nbytes)) => {
+                    let (wanted, bytes) = by_holder.entry(addr).or_default();
+                    wanted.push((*key, *ticket));
+                    *bytes = bytes.saturating_add(*nbytes);
+                }
                 None => {
                     failure = Some(ClientError::Fetch {
                         key: *key,
@@ -127,18 +148,25 @@ impl Client {
             ..self.worker_dialer()
         };
         let dialer = &dialer;
-        let timeout = self.gather_fetch_timeout();
-        let fetches = by_holder.into_iter().map(|(addr, wanted)| async move {
+        let base = self.gather_fetch_timeout();
+        let fetches = by_holder.into_iter().map(|(addr, (wanted, bytes))| async move {
             let tickets: Vec<Ticket> = wanted.iter().map(|(_, ticket)| *ticket).collect();
             let fetch = self.peers().fetch(addr, &tickets, dialer);
-            let values = match tokio::time::timeout(timeout, fetch).await {
+            let outcome = if base.is_zero() {
+                Ok(fetch.await)
+            } else {
+                let limit = base
+                    + Duration::from_secs_f64(bytes as f64 / SLOWEST_TRANSFER_BYTES_PER_S as f64);
+                tokio::time::timeout(limit, fetch).await.map_err(|_| limit)
+            };
+            let values = match outcome {
                 Ok(Ok(values)) => values,
-                Ok(Err(message)) => return Err((wanted[0].0, message)),
-                Err(_elapsed) => {
-                    return Err((
-                        wanted[0].0,
-                        format!("{addr} did not answer within {timeout:?} (gather_fetch_timeout)"),
-                    ));
+                Ok(Err(message)) => return Err((addr, wanted[0].0, message)),
+                Err(limit) => {
+                    let message = format!(
+                        "{addr} did not answer within {limit:?} (gather_fetch_timeout and the bytes at 10 MB/s)"
+                    );
+                    return Err((addr, wanted[0].0, message));
                 }
             };
             Ok(wanted
@@ -150,7 +178,10 @@ impl Client {
         for batch in futures_util::future::join_all(fetches).await {
             match batch {
                 Ok(values) => fetched.extend(values),
-                Err((key, message)) => failure = Some(ClientError::Fetch { key, message }),
+                Err((addr, key, message)) => {
+                    failed_holders.insert(addr.to_string());
+                    failure = Some(ClientError::Fetch { key, message });
+                }
             }
         }
         Ok(failure)

@@ -48,7 +48,7 @@ pub use collection::{Collection, Computed};
 pub use datasets::{Dataset, DatasetContent, DatasetSpec};
 pub use error::ClientError;
 pub use future::Future;
-pub use gather::GATHER_ATTEMPTS;
+pub use gather::{GATHER_ATTEMPTS, SLOWEST_TRANSFER_BYTES_PER_S};
 #[cfg(feature = "local")]
 pub use local::{LOCAL_TENANT, LocalCluster, LocalConfig, LocalSecurity};
 pub use module::Module;
