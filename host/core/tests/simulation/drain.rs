@@ -1,5 +1,6 @@
-//! The end of a run: no more chaos; every held key must settle, and once
-//! every client has left nothing may remain.
+//! The end of a run: no more chaos; every message arrives, every held key
+//! must settle, and once every client has left nothing may remain, on the
+//! workers or on the way.
 
 use super::*;
 
@@ -15,46 +16,20 @@ impl Sim {
                 ..SimWorker::default()
             };
             self.workers.insert(worker, sim);
+            self.connect(worker);
             self.event(Event::WorkerJoined {
                 worker,
                 nthreads: 2,
                 instance: u64::from(worker.0),
             });
         }
-        for _ in 0..1_000_000 {
-            self.flush();
-            let answering = self
-                .workers
-                .iter()
-                .find(|(_, w)| !w.steal_answers.is_empty())
-                .map(|(id, _)| *id);
-            if let Some(worker) = answering {
-                self.answer_steals(worker);
-                continue;
-            }
-            let fetching = self
-                .workers
-                .iter()
-                .find(|(_, w)| !w.fetches.is_empty())
-                .map(|(id, _)| *id);
-            if let Some(worker) = fetching {
-                self.answer_fetches(worker);
-                continue;
-            }
-            let busy = self
-                .workers
-                .iter()
-                .find(|(_, w)| !w.queue.is_empty())
-                .map(|(id, _)| *id);
-            let Some(worker) = busy else { break };
-            self.run_one(worker, false);
-        }
+        self.quiesce();
         for (client, sim) in &self.clients {
             for key in &sim.held {
                 let state = self.core.state_of(key);
                 assert!(
                     matches!(state, StateName::Memory | StateName::Erred),
-                    "{client} holds {key}, still {state:?} after draining (on {:?}; queues: {:?}; answers: {:?}):\n{:#?}",
+                    "{client} holds {key}, still {state:?} after draining (on {:?}; queues: {:?}):\n{:#?}",
                     self.core.processing_on(key),
                     self.workers
                         .iter()
@@ -62,10 +37,6 @@ impl Sim {
                             w,
                             s.queue.iter().map(|t| (t.key, t.run)).collect::<Vec<_>>()
                         ))
-                        .collect::<Vec<_>>(),
-                    self.workers
-                        .iter()
-                        .map(|(w, s)| (w, s.steal_answers.clone()))
                         .collect::<Vec<_>>(),
                     self.core.story(key)
                 );
@@ -78,6 +49,7 @@ impl Sim {
             self.tick();
             self.flush();
         }
+        self.quiesce();
         let unanswered: Vec<_> = self
             .operations
             .iter()
@@ -109,6 +81,7 @@ impl Sim {
             self.clients.remove(&client);
             self.event(Event::ClientGone { client });
         }
+        self.quiesce();
         assert_eq!(
             self.core.task_count(),
             0,
@@ -118,6 +91,34 @@ impl Sim {
         for (worker, sim) in &self.workers {
             assert!(sim.data.is_empty(), "{worker} still holds {:?}", sim.data);
         }
+    }
+
+    /// Runs until nothing is left to do: every message arrives (due first),
+    /// every copy asked for is made, every queued task runs.
+    fn quiesce(&mut self) {
+        for _ in 0..1_000_000 {
+            self.flush();
+            if self.deliver_next() {
+                continue;
+            }
+            let fetching = self
+                .workers
+                .iter()
+                .find(|(_, w)| !w.fetches.is_empty())
+                .map(|(id, _)| *id);
+            if let Some(worker) = fetching {
+                self.answer_fetches(worker);
+                continue;
+            }
+            let busy = self
+                .workers
+                .iter()
+                .find(|(_, w)| !w.queue.is_empty())
+                .map(|(id, _)| *id);
+            let Some(worker) = busy else { return };
+            self.run_one(worker, false);
+        }
+        panic!("the drain did not end");
     }
 
     /// Every peer becomes live: silent clients speak again, away ones
@@ -142,7 +143,13 @@ impl Sim {
                 self.wake(worker);
             }
         }
-        while self.workers.values().any(|w| w.restarting) {
+        // A `Restart` may still be on its way; restarted workers come back
+        // in time.
+        loop {
+            self.quiesce();
+            if !self.workers.values().any(|w| w.restarting) {
+                break;
+            }
             self.tick();
             self.flush();
         }

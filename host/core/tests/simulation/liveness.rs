@@ -1,18 +1,19 @@
 //! Time in the simulation: the clock moves a little before every step,
-//! live peers send heartbeats, hung workers wake (and, if they were
-//! removed meanwhile, send a stale report and rejoin with nothing),
+//! live peers send heartbeats, messages late by `STALL_MAX` arrive, hung
+//! workers wake (and may first report the task they were running: a stale
+//! report if they were removed meanwhile, before they read `Rejoin`),
 //! restarted workers come back (in place or as a new process of the same
 //! instance), and the core's timers fire at the time it asked for.
 
 use super::*;
 
 impl Sim {
-    /// Workers that run, answer and report: not hung, not waiting to
-    /// rejoin or to come back from a restart.
+    /// Workers that run, answer and report: not hung, not coming back
+    /// from a restart (one the core removed may not know it yet).
     pub(super) fn active_workers(&self) -> Vec<WorkerId> {
         self.workers
             .iter()
-            .filter(|(_, w)| w.hung_until.is_none() && !w.rejoin && !w.restarting)
+            .filter(|(_, w)| w.hung_until.is_none() && !w.restarting)
             .map(|(id, _)| *id)
             .collect()
     }
@@ -27,16 +28,26 @@ impl Sim {
     }
 
     /// Moves the clock up to 40 ms, firing the core's timers at their own
-    /// times on the way, and lets the peers do what time makes them do.
+    /// times on the way and delivering the messages that cannot wait any
+    /// longer, and lets the peers do what time makes them do.
     pub(super) fn tick(&mut self) {
         let end = self
             .now
             .after(Duration::from_micros(self.rng.below(40_000) as u64));
-        while let Some(at) = self.core.poll_timeout().filter(|at| *at <= end) {
+        loop {
+            let timer = self.core.poll_timeout().filter(|at| *at <= end);
+            let forced = self.next_forced().filter(|at| *at <= end);
+            let Some(at) = [timer, forced].into_iter().flatten().min() else {
+                break;
+            };
             self.now = self.now.max(at);
             self.wake_workers();
             self.heartbeats();
-            self.timeout();
+            if forced == Some(at) {
+                self.deliver_overdue();
+            } else {
+                self.timeout();
+            }
             self.flush();
         }
         self.now = end;
@@ -53,12 +64,12 @@ impl Sim {
         let workers: Vec<WorkerId> = self
             .workers
             .iter()
-            .filter(|(_, w)| w.hung_until.is_none() && due(w.last_beat))
+            .filter(|(_, w)| w.hung_until.is_none() && !w.restarting && due(w.last_beat))
             .map(|(id, _)| *id)
             .collect();
         for worker in workers {
             self.workers.get_mut(&worker).expect("listed").last_beat = now;
-            self.event(Event::WorkerHeartbeat { worker });
+            self.report(worker, Event::WorkerHeartbeat { worker });
         }
         let clients: Vec<ClientId> = self
             .clients
@@ -74,9 +85,7 @@ impl Sim {
         }
     }
 
-    /// Hung workers whose time has come wake up. One the scheduler removed
-    /// may first report a task it was running (a stale report, to be
-    /// ignored), then reads `Rejoin`: it drops everything and joins again.
+    /// Hung workers whose time has come wake up.
     fn wake_workers(&mut self) {
         let now = self.now;
         let waking: Vec<WorkerId> = self
@@ -90,57 +99,17 @@ impl Sim {
         }
     }
 
-    /// `worker` wakes now.
+    /// `worker` wakes now: it may first report the task it was running
+    /// (stale, if the core removed it meanwhile: its `Rejoin` waits unread
+    /// on the connection), and speaks again.
     pub(super) fn wake(&mut self, worker: WorkerId) {
         let sim = self.workers.get_mut(&worker).expect("listed");
         sim.hung_until = None;
         sim.last_beat = self.now;
-        if !sim.rejoin {
-            // Still in the books: it speaks again.
-            self.event(Event::WorkerHeartbeat { worker });
-            return;
-        }
         if !sim.queue.is_empty() && self.rng.chance(50) {
-            count(STALE_REPORTS);
-            let before = self.core.summary();
-            // Reported as if it were still in the books.
-            self.rejoin_report(worker);
-            assert_eq!(
-                before,
-                self.core.summary(),
-                "step {}: a stale report from removed {worker} changed the books",
-                self.step
-            );
+            self.run_one(worker, false);
         }
-        let sim = self.workers.get_mut(&worker).expect("listed");
-        sim.queue.clear();
-        sim.data.clear();
-        sim.steal_answers.clear();
-        sim.fetches.clear();
-        sim.rejoin = false;
-        let (nthreads, instance) = (sim.nthreads as u32, sim.instance);
-        count(REJOINED);
-        self.event(Event::WorkerJoined {
-            worker,
-            nthreads,
-            instance,
-        });
-    }
-
-    /// A removed worker reports the task at the head of its queue.
-    fn rejoin_report(&mut self, worker: WorkerId) {
-        let task = self
-            .workers
-            .get_mut(&worker)
-            .and_then(|w| w.queue.pop_front())
-            .expect("a queued task");
-        self.event(Event::TaskFinished {
-            worker,
-            key: task.key,
-            run: task.run,
-            nbytes: 10,
-            duration_us: 50,
-        });
+        self.report(worker, Event::WorkerHeartbeat { worker });
     }
 
     /// Workers told to restart come back now and then: in place (the same
@@ -157,20 +126,27 @@ impl Sim {
             if !self.rng.chance(5) {
                 continue;
             }
-            let mut sim = self.workers.remove(&worker).expect("listed");
+            let sim = self.workers.get_mut(&worker).expect("listed");
             sim.restarting = false;
             sim.last_beat = self.now;
             let (nthreads, instance) = (sim.nthreads as u32, sim.instance);
-            let id = if self.rng.chance(50) {
-                worker
-            } else {
-                self.event(Event::WorkerLeft {
+            if self.rng.chance(50) {
+                // `Restarted`, on the same connection.
+                self.report(
                     worker,
-                    reason: None,
-                });
-                WorkerId(self.new_id())
-            };
+                    Event::WorkerJoined {
+                        worker,
+                        nthreads,
+                        instance,
+                    },
+                );
+                continue;
+            }
+            let sim = self.workers.remove(&worker).expect("listed");
+            self.disconnect(worker, None, false);
+            let id = WorkerId(self.new_id());
             self.workers.insert(id, sim);
+            self.connect(id);
             self.event(Event::WorkerJoined {
                 worker: id,
                 nthreads,

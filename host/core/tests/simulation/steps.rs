@@ -1,10 +1,15 @@
-//! The random steps of the simulation: what clients, workers and the
-//! cluster do next, picked by the seed.
+//! The random steps of the simulation: what clients, workers, the network
+//! and the cluster do next, picked by the seed.
 
 use super::*;
 
 impl Sim {
     pub(super) fn random_step(&mut self) {
+        if self.rng.chance(DELIVERY_PERCENT) {
+            // Due messages arrive, one at a time, on random connections.
+            while self.deliver_random() && self.rng.chance(DELIVERY_MORE_PERCENT) {}
+            return;
+        }
         let roll = self.rng.below(100);
         let workers = self.active_workers();
         let clients = self.active_clients();
@@ -21,6 +26,7 @@ impl Sim {
                     ..SimWorker::default()
                 };
                 self.workers.insert(worker, sim);
+                self.connect(worker);
                 self.event(Event::WorkerJoined {
                     worker,
                     nthreads,
@@ -28,14 +34,41 @@ impl Sim {
                 });
             }
             4..=5 if !all_workers.is_empty() => {
-                // Any worker may die, hung or not.
+                // Any worker may die, hung or not: what it sent still
+                // arrives (the connection closes after it), or not (reset).
                 let worker = self.rng.pick(&all_workers).expect("non-empty");
                 self.workers.remove(&worker);
                 let reason = self
                     .rng
                     .chance(30)
                     .then(|| "restarted: memory limit".to_string());
-                self.event(Event::WorkerLeft { worker, reason });
+                let reset = self.rng.chance(50);
+                self.disconnect(worker, reason, reset);
+            }
+            47 if !all_workers.is_empty() => {
+                // A connection resets: both queues are lost, and the
+                // worker, its connection gone, exits; its nanny may start
+                // a new one, which registers anew with nothing.
+                let worker = self.rng.pick(&all_workers).expect("non-empty");
+                let sim = self.workers.remove(&worker).expect("listed");
+                count(LINKS_DROPPED);
+                self.disconnect(worker, None, true);
+                if self.rng.chance(50) {
+                    let id = WorkerId(self.new_id());
+                    let fresh = SimWorker {
+                        nthreads: sim.nthreads,
+                        instance: sim.instance,
+                        last_beat: self.now,
+                        ..SimWorker::default()
+                    };
+                    self.workers.insert(id, fresh);
+                    self.connect(id);
+                    self.event(Event::WorkerJoined {
+                        worker: id,
+                        nthreads: sim.nthreads as u32,
+                        instance: sim.instance,
+                    });
+                }
             }
             6..=8 if all_clients.len() < 4 => {
                 let client = ClientId(self.new_id());
@@ -78,18 +111,27 @@ impl Sim {
             40..=43 if !clients.is_empty() && !workers.is_empty() => {
                 let client = self.rng.pick(&clients).expect("non-empty");
                 let key = self.key();
-                let holders: Vec<WorkerId> = workers
+                // The scheduler names the targets: workers in its books.
+                let targets: Vec<WorkerId> = workers
+                    .iter()
+                    .copied()
+                    .filter(|w| self.core.has_worker(*w))
+                    .collect();
+                let Some(&first) = targets.first() else {
+                    return;
+                };
+                let holders: Vec<WorkerId> = targets
                     .iter()
                     .copied()
                     .filter(|_| self.rng.chance(50))
                     .collect();
                 let holders = if holders.is_empty() {
-                    vec![workers[0]]
+                    vec![first]
                 } else {
                     holders
                 };
                 for w in &holders {
-                    self.workers.get_mut(w).expect("live").data.insert(key);
+                    self.acquire(*w, key);
                 }
                 self.known.push(key);
                 self.clients
@@ -105,26 +147,11 @@ impl Sim {
                 });
             }
             44..=46 if workers.len() > 1 => {
-                // A worker fetched a copy of something in memory elsewhere.
+                // A worker fetched a copy of something another holds.
                 let worker = self.rng.pick(&workers).expect("non-empty");
-                let in_memory: Vec<TaskKey> = self
-                    .live_known()
-                    .into_iter()
-                    .filter(|k| self.core.state_of(k) == StateName::Memory)
-                    .collect();
-                if let Some(key) = self.rng.pick(&in_memory) {
-                    self.workers
-                        .get_mut(&worker)
-                        .expect("live")
-                        .data
-                        .insert(key);
-                    self.event(Event::ReplicaAdded { worker, key });
-                }
+                self.fetch_replica(worker);
             }
-            47..=52 if !workers.is_empty() => {
-                let worker = self.rng.pick(&workers).expect("non-empty");
-                self.answer_steals(worker);
-            }
+            48..=52 => while self.deliver_random() && self.rng.chance(DELIVERY_MORE_PERCENT) {},
             53..=55 if !clients.is_empty() => {
                 let client = self.rng.pick(&clients).expect("non-empty");
                 let pool = self.live_known();
