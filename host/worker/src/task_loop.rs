@@ -26,9 +26,10 @@ use crate::state::{
 use crate::store::Store;
 use crate::{AbortOnDrop, WorkerError, spill};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use weft_core::{ModuleHash, Time, WorkerId};
 use weft_proto::messages::{WorkerCommand, WorkerReport};
 use weft_runtime::{Runtime, TaskModule};
@@ -169,7 +170,7 @@ impl TaskLoop {
                 Some(event) = background.recv() => self.state.handle(self.now(), event),
                 // Managed memory went down: the pause is looked at below.
                 () = store.spilled() => {}
-                () = tokio::time::sleep_until(tick.into()) => {
+                () = tokio::time::sleep_until(tick) => {
                     let process_bytes = self.relieve_process_memory();
                     self.state.handle(self.now(), Stimulus::Tick { process_bytes });
                 }
