@@ -557,3 +557,55 @@ fn a_copy_reported_while_its_key_runs_on_the_same_worker_is_freed_when_that_run_
     );
     assert_eq!(h.core.state_of(&key(1)), StateName::Erred);
 }
+
+#[test]
+fn a_stale_result_does_not_free_a_newer_run_of_its_key_on_the_same_worker() {
+    // Found by the core simulation with a network: the result of a run the
+    // core had let go crossed the `Compute` of a newer run on the same
+    // worker; the `Free` answering it dropped that run too.
+    let mut h = Harness::new();
+    let (worker, client) = (WorkerId(1), ClientId(1));
+    h.join(worker, 1);
+    h.event(Event::ClientConnected {
+        client,
+        tenant: TenantId::OPEN,
+    });
+    let submit = |h: &mut Harness| {
+        computes(&h.event(Event::UpdateGraph {
+            client,
+            tasks: vec![task(1)],
+            wants: vec![key(1)],
+        }))
+        .remove(0)
+        .1
+    };
+    let old = submit(&mut h);
+    h.event(Event::ReleaseKeys {
+        client,
+        keys: vec![key(1)],
+    });
+    let new = submit(&mut h);
+    assert_ne!(old.run, new.run);
+    let commands = h.event(Event::TaskFinished {
+        worker,
+        key: key(1),
+        run: old.run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    assert!(
+        !commands.contains(&Command::Worker(
+            worker,
+            ToWorker::Free { keys: vec![key(1)] }
+        )),
+        "the newer run is freed: {commands:?}"
+    );
+    h.event(Event::TaskFinished {
+        worker,
+        key: key(1),
+        run: new.run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    assert_eq!(h.core.state_of(&key(1)), StateName::Memory);
+}
