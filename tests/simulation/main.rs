@@ -30,8 +30,9 @@
 //!
 //! A step advances the clock by up to 4 ms, lets faults happen, then
 //! processes everything due, one item at a time in a random order (a
-//! message delivered, a job or fetch finished, a timer); the checks run
-//! after each item. `WEFT_CLUSTER_SIM_SEEDS` (default 64) seeds of
+//! message delivered, a job or fetch finished, a timer; half the time a
+//! worker reads every command that has arrived as one batch, as its driver
+//! does); the checks run after each item. `WEFT_CLUSTER_SIM_SEEDS` (default 64) seeds of
 //! `WEFT_CLUSTER_SIM_STEPS` (default 15,000) steps, over a million events
 //! (stimuli handled by the core and by worker states) in all, split into
 //! four tests that run in parallel; a failure names its seed, and
@@ -63,7 +64,8 @@ const PAUSED: &str = "workers paused by memory";
 const TASK_ERRORS: &str = "task errors";
 const RESUMED: &str = "clients resumed within their grace";
 const EXPIRED: &str = "clients expired after their grace";
-const COVERAGE: [&str; 13] = [
+const BATCHES: &str = "batches of several commands read by a worker";
+const COVERAGE: [&str; 14] = [
     FREE_CROSSED_FINISHED,
     STEAL_CROSSED_FINISHED,
     HUNG,
@@ -77,6 +79,7 @@ const COVERAGE: [&str; 13] = [
     TASK_ERRORS,
     RESUMED,
     EXPIRED,
+    BATCHES,
 ];
 /// Stimuli handled by the core and by the worker states, for the report.
 const EVENTS: &str = "events";

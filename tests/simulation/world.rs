@@ -36,6 +36,9 @@ const FETCH_TIMEOUT: Duration = Duration::from_millis(500);
 const PAUSE_BYTES: u64 = 16 * 1024;
 /// The module every task is in.
 pub(crate) const MODULE: [u8; 32] = [1; 32];
+/// Commands a worker reads before it ends a batch at most (the driver's
+/// `BATCH`).
+const BATCH: usize = 512;
 /// Items processed per step at most (a bound, never reached in practice).
 const ITEMS_PER_STEP_MAX: usize = 100_000;
 
@@ -457,33 +460,52 @@ impl World {
 
     /// `worker` reads its next command.
     fn deliver_command(&mut self, worker: WorkerId) {
+        // As the driver does, a worker sometimes reads every command that
+        // has arrived before it ends the batch (up to its batch size).
+        let batch = if self.rng.chance(50) { BATCH } else { 1 };
+        let mut stimuli = Vec::new();
+        let now = self.now;
         let link = self.links.get_mut(&worker).expect("a link");
-        let command = link.to_worker.receive().expect("due");
-        trace(|| format!("{} {worker} reads", self.now), &command);
-        match &command {
-            WorkerCommand::Free { keys }
-                if keys
-                    .iter()
-                    .any(|key| link.to_core.carries_finished(*key, None)) =>
-            {
-                count(FREE_CROSSED_FINISHED)
+        while stimuli.len() < batch && link.to_worker.is_due(now) {
+            let command = link.to_worker.receive().expect("due");
+            trace(|| format!("{now} {worker} reads"), &command);
+            match &command {
+                WorkerCommand::Free { keys }
+                    if keys
+                        .iter()
+                        .any(|key| link.to_core.carries_finished(*key, None)) =>
+                {
+                    count(FREE_CROSSED_FINISHED)
+                }
+                WorkerCommand::Steal { key, run }
+                    if link.to_core.carries_finished(*key, Some(*run)) =>
+                {
+                    count(STEAL_CROSSED_FINISHED)
+                }
+                _ => {}
             }
-            WorkerCommand::Steal { key, run }
-                if link.to_core.carries_finished(*key, Some(*run)) =>
-            {
-                count(STEAL_CROSSED_FINISHED)
-            }
-            _ => {}
+            stimuli.push(Stimulus::Command(command));
         }
-        self.worker_stimulus(worker, Stimulus::Command(command));
+        if stimuli.len() > 1 {
+            count(crate::BATCHES);
+        }
+        self.worker_batch(worker, stimuli);
     }
 
     /// Hands a stimulus to `worker`'s state and carries out what it says.
     pub(crate) fn worker_stimulus(&mut self, worker: WorkerId, stimulus: Stimulus<SimModule>) {
-        count(EVENTS);
+        self.worker_batch(worker, vec![stimulus]);
+    }
+
+    /// Hands stimuli to `worker`'s state, ends the batch and carries out
+    /// what it says.
+    fn worker_batch(&mut self, worker: WorkerId, stimuli: Vec<Stimulus<SimModule>>) {
         let now = self.now;
         let sim = self.workers.get_mut(&worker).expect("a live worker");
-        sim.state.handle(now, stimulus);
+        for stimulus in stimuli {
+            count(EVENTS);
+            sim.state.handle(now, stimulus);
+        }
         sim.state.end_batch();
         let instructions = sim.state.take_instructions();
         for instruction in instructions {
