@@ -32,6 +32,27 @@ fn computes(commands: &[Command]) -> Vec<(WorkerId, ComputeTask)> {
         .collect()
 }
 
+/// Worker 1 and client 1, which holds key 1, computed on worker 1 (8
+/// bytes).
+fn key_1_in_memory_on_worker_1() -> Harness {
+    let mut h = Harness::new().workers(1).client(ClientId(1));
+    let commands = h.event(Event::UpdateGraph {
+        client: ClientId(1),
+        tasks: vec![task(1)],
+        wants: vec![key(1)],
+    });
+    let (worker, first) = computes(&commands).remove(0);
+    assert_eq!(worker, WorkerId(1));
+    h.event(Event::TaskFinished {
+        worker,
+        key: first.key,
+        run: first.run,
+        nbytes: 8,
+        duration_us: 10,
+    });
+    h
+}
+
 #[test]
 fn an_idle_worker_steals_a_task_that_has_not_started() {
     let mut h = Harness::new();
@@ -228,26 +249,8 @@ fn absurd_sizes_and_durations_from_a_worker_do_not_overflow_the_books() {
 
 #[test]
 fn a_fetch_that_failed_from_a_holder_frees_the_copy_the_books_stop_counting() {
-    let mut h = Harness::new();
+    let mut h = key_1_in_memory_on_worker_1();
     let (a, b, client) = (WorkerId(1), WorkerId(2), ClientId(1));
-    h.join(a, 1);
-    h.event(Event::ClientConnected {
-        client,
-        tenant: TenantId::OPEN,
-    });
-    let commands = h.event(Event::UpdateGraph {
-        client,
-        tasks: vec![task(1)],
-        wants: vec![key(1)],
-    });
-    let (_, first) = computes(&commands).remove(0);
-    h.event(Event::TaskFinished {
-        worker: a,
-        key: first.key,
-        run: first.run,
-        nbytes: 8,
-        duration_us: 10,
-    });
     // B holds a large input: the dependent of both goes to B.
     h.join(b, 1);
     h.event(Event::Scattered {
@@ -391,26 +394,8 @@ fn a_copy_reported_after_its_key_went_back_to_the_same_worker_leaves_that_run_al
     // holder the books knew) died, and key 1 was given to B to compute
     // again. A `Free` for the late copy also dropped that run, and the key
     // waited for ever.
-    let mut h = Harness::new();
-    let (a, b, client) = (WorkerId(1), WorkerId(2), ClientId(1));
-    h.join(a, 1);
-    h.event(Event::ClientConnected {
-        client,
-        tenant: TenantId::OPEN,
-    });
-    let commands = h.event(Event::UpdateGraph {
-        client,
-        tasks: vec![task(1)],
-        wants: vec![key(1)],
-    });
-    let (_, first) = computes(&commands).remove(0);
-    h.event(Event::TaskFinished {
-        worker: a,
-        key: first.key,
-        run: first.run,
-        nbytes: 8,
-        duration_us: 10,
-    });
+    let mut h = key_1_in_memory_on_worker_1();
+    let (a, b) = (WorkerId(1), WorkerId(2));
     h.join(b, 1);
     let commands = h.event(Event::WorkerLeft {
         worker: a,
@@ -515,26 +500,8 @@ fn a_task_sent_after_the_last_report_is_blamed_when_its_worker_dies_at_once() {
 
 #[test]
 fn a_copy_reported_while_its_key_runs_on_the_same_worker_is_freed_when_that_run_fails() {
-    let mut h = Harness::new();
-    let (a, b, client) = (WorkerId(1), WorkerId(2), ClientId(1));
-    h.join(a, 1);
-    h.event(Event::ClientConnected {
-        client,
-        tenant: TenantId::OPEN,
-    });
-    let commands = h.event(Event::UpdateGraph {
-        client,
-        tasks: vec![task(1)],
-        wants: vec![key(1)],
-    });
-    let (_, first) = computes(&commands).remove(0);
-    h.event(Event::TaskFinished {
-        worker: a,
-        key: first.key,
-        run: first.run,
-        nbytes: 8,
-        duration_us: 10,
-    });
+    let mut h = key_1_in_memory_on_worker_1();
+    let (a, b) = (WorkerId(1), WorkerId(2));
     h.join(b, 1);
     let commands = h.event(Event::WorkerLeft {
         worker: a,
