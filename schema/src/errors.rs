@@ -32,6 +32,9 @@ pub enum PublishError {
         /// The name.
         name: String,
     },
+    /// The tenant's `datasets_max` would be passed.
+    #[error("{0}; nothing was published")]
+    QuotaExceeded(crate::quota::QuotaExceeded),
     /// A persisted value names a key the scheduler does not hold.
     #[error(
         "dataset {name:?}: key {key} is not known to the scheduler (released?); nothing was published"

@@ -7,6 +7,8 @@
 //!   scheduler core, the wire protocol, workers and clients share: ids,
 //!   task descriptions and failures, what clients are told, and why
 //!   requests fail (typed, one enum per operation).
+//! - [`quota`]: per-tenant limits and the error a request gets when one
+//!   runs out.
 //! - [`json`]: the JSON mapping of the value encoding (`ENCODING.md`):
 //!   converting task arguments and results between JSON and bytes, guided by
 //!   a signature's types.
@@ -16,6 +18,7 @@ pub mod errors;
 pub mod graph;
 pub mod ids;
 pub mod json;
+pub mod quota;
 pub mod signature;
 #[cfg(test)]
 mod strategies;

@@ -40,6 +40,9 @@ pub enum FailureKind {
     DataLost,
     /// The dataset it came from is no longer shared with this tenant.
     AccessRevoked,
+    /// Keeping its result would take its tenant past a limit (see
+    /// `TaskFailure::quota`).
+    QuotaExceeded,
 }
 
 /// The failure a client sees for an erred key. For a key whose dependency
@@ -52,6 +55,9 @@ pub struct TaskFailure {
     pub kind: FailureKind,
     /// The full message (for task failures, the runtime's error text).
     pub message: String,
+    /// For [`FailureKind::QuotaExceeded`]: the limit and its figures.
+    #[serde(default)]
+    pub quota: Option<crate::quota::QuotaExceeded>,
 }
 
 /// What a published dataset holds.

@@ -56,5 +56,8 @@ pub enum ToClient {
         keys: Vec<TaskKey>,
         /// Why.
         reason: String,
+        /// When a limit refused it: which, with its figures (`reason` is
+        /// then its text).
+        quota: Option<crate::quota::QuotaExceeded>,
     },
 }

@@ -186,7 +186,7 @@ fn another_tenant_can_reach_none_of_a_tenants_futures_or_datasets() {
                 })
                 .await;
             match raw_b.next_event().await {
-                ClientEvent::Key(ToClient::Rejected { keys, reason }) => {
+                ClientEvent::Key(ToClient::Rejected { keys, reason, .. }) => {
                     assert_eq!(keys, [wanted]);
                     rejections.push(without_key(&reason, &wanted));
                 }

@@ -149,7 +149,7 @@ impl State {
                     "an operation reply arrived in the wrong form; ignored"
                 );
             }
-            ClientEvent::Key(ToClient::Rejected { keys, reason }) => {
+            ClientEvent::Key(ToClient::Rejected { keys, reason, .. }) => {
                 tracing::warn!(%reason, "the scheduler refused a submission");
                 for key in keys {
                     self.set(&key, FutureStatus::Refused(reason.clone()));

@@ -13,6 +13,7 @@ use crate::messages::{Command, DatasetValue, FailureKind, ToClient};
 use crate::scheduler::Scheduler;
 use std::sync::Arc;
 use weft_schema::graph::TaskKey;
+use weft_schema::quota::QuotaLimit;
 
 /// Client ids at or above this are dataset holders; drivers must number
 /// real clients below it.
@@ -67,6 +68,13 @@ impl Scheduler {
                 let (name, key) = (name.clone(), *missing);
                 return refuse(self, PublishError::UnknownKey { name, key });
             }
+        }
+        let new_names = datasets
+            .iter()
+            .filter(|(name, _)| !self.datasets.contains_key(&(tenant, name.clone())))
+            .count() as u64;
+        if let Err(quota) = self.check_client_quota(client, QuotaLimit::DatasetsMax, new_names) {
+            return refuse(self, PublishError::QuotaExceeded(quota));
         }
         // Pin every new value first, then swap them in and let the old
         // ones go: an old dataset may be the only holder of a key a new one

@@ -8,11 +8,13 @@ use crate::task::{StateName, Task, TaskId, TaskState};
 use std::collections::HashSet;
 use std::sync::Arc;
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey, check_graph};
+use weft_schema::quota::{QuotaExceeded, QuotaLimit};
 
 impl Scheduler {
     /// Adds a client's tasks and futures, atomically: a graph that refers to
-    /// unknown keys, has a cycle or wants an unknown key changes nothing and
-    /// is answered with `Rejected`.
+    /// unknown keys, has a cycle, wants an unknown key or would take its
+    /// tenant past `graph_tasks_max` or `tasks_queued_max` changes nothing
+    /// and is answered with `Rejected`.
     pub(crate) fn update_graph(
         &mut self,
         client: ClientId,
@@ -20,6 +22,11 @@ impl Scheduler {
         wants: Vec<TaskKey>,
     ) {
         self.clients.entry(client).or_default();
+        if let Err(quota) =
+            self.check_client_quota(client, QuotaLimit::GraphTasksMax, tasks.len() as u64)
+        {
+            return self.reject_over_quota(client, wants, quota);
+        }
         let order = match check_graph(&tasks, |key| self.id_for(client, key).is_some()) {
             Ok(order) => order,
             Err(error) => {
@@ -29,6 +36,7 @@ impl Scheduler {
                     ToClient::Rejected {
                         keys: wants,
                         reason,
+                        quota: None,
                     },
                 ));
                 return;
@@ -44,6 +52,7 @@ impl Scheduler {
                 ToClient::Rejected {
                     keys: wants.clone(),
                     reason: format!("a future was asked for key {missing}, which is neither in the graph nor known"),
+                    quota: None,
                 },
             ));
             return;
@@ -60,11 +69,20 @@ impl Scheduler {
                 ToClient::Rejected {
                     keys: wants,
                     reason,
+                    quota: None,
                 },
             ));
             return;
         }
 
+        // The same key twice in one graph is refused by `check_graph`.
+        let new_tasks = tasks
+            .iter()
+            .filter(|task| self.id_for(client, &task.key).is_none())
+            .count() as u64;
+        if let Err(quota) = self.check_client_quota(client, QuotaLimit::TasksQueuedMax, new_tasks) {
+            return self.reject_over_quota(client, wants, quota);
+        }
         let tenant = self.tenant_of(client);
         let mut added = Vec::new();
         let mut tasks: Vec<Option<GraphTask>> = tasks.into_iter().map(Some).collect();
@@ -91,6 +109,25 @@ impl Scheduler {
         for id in added {
             self.release_if_unneeded(id);
         }
+    }
+
+    /// Answers a graph update (or scatter) that a limit refused.
+    pub(crate) fn reject_over_quota(
+        &mut self,
+        client: ClientId,
+        keys: Vec<TaskKey>,
+        quota: QuotaExceeded,
+    ) {
+        let reason = quota.to_string();
+        let quota = Some(quota);
+        self.send(Command::Client(
+            client,
+            ToClient::Rejected {
+                keys,
+                reason,
+                quota,
+            },
+        ));
     }
 
     /// Why `task` cannot be added under its key, which names a known task
@@ -154,9 +191,7 @@ impl Scheduler {
             priority,
             task.retries,
         );
-        let key = record.key;
-        let id = self.tasks.insert(record);
-        self.keys.insert(key, id);
+        let id = self.add_task(record);
         for at in 0..self.task(id).dependencies.len() {
             let dep = self.task(id).dependencies[at];
             self.task_mut(dep).dependents.push(id);
@@ -222,16 +257,26 @@ impl Scheduler {
             .filter(|w| self.workers.contains_key(w))
             .collect();
         let tenant = self.tenant_of(client);
-        let id = match self.own_id_for(client, &key) {
+        let known = self.own_id_for(client, &key);
+        let new_data = known
+            .is_none_or(|id| self.task(id).spec.is_none() && self.task(id).is(StateName::Released));
+        if new_data
+            && !holders.is_empty()
+            && let Err(quota) = self.check_client_quota(client, QuotaLimit::StoredBytesMax, nbytes)
+        {
+            let wire = crate::ids::wire_key(tenant, &key);
+            for &worker in &holders {
+                self.send(Command::Worker(worker, ToWorker::Free { keys: vec![wire] }));
+            }
+            return self.reject_over_quota(client, vec![key], quota);
+        }
+        let id = match known {
             Some(id) => id,
             None => {
                 let priority = self.next_priority;
                 self.next_priority += 1;
                 let record = Task::new(tenant, key, None, u32::MAX, Box::new([]), priority, 0);
-                let wire = record.key;
-                let id = self.tasks.insert(record);
-                self.keys.insert(wire, id);
-                id
+                self.add_task(record)
             }
         };
         let wire = self.task(id).key;

@@ -17,6 +17,15 @@ pub use weft_schema::to_client::ToClient;
 /// Something that happened, reported by the driver.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
+    /// What a tenant's name, weight and limits are now (from the tenants
+    /// file; again after each reload). A tenant never described has
+    /// weight 1 and no limits.
+    TenantPolicy {
+        /// The tenant.
+        tenant: TenantId,
+        /// Its policy.
+        policy: crate::tenants::TenantPolicy,
+    },
     /// A client connected.
     ClientConnected {
         /// The client.

@@ -20,25 +20,11 @@ use std::collections::BTreeMap;
 use weft_schema::graph::TaskKey;
 
 impl Scheduler {
-    /// Sends queued tasks to workers while any has room.
-    pub(crate) fn schedule(&mut self) {
-        while let Some(&(_, id)) = self.queue.first() {
-            let Some(worker) = self.pick_worker(id) else {
-                break;
-            };
-            // Leaving the queued state takes it out of the queue.
-            self.dispatch(id, worker);
-        }
-        if self.queue.is_empty() {
-            self.steal();
-        }
-    }
-
     /// Asks busy workers to give up unstarted tasks for idle ones: for each
     /// idle thread no request is already on its way for, the unstarted task
     /// (most recently sent first) of the busiest worker, if the idle worker
     /// would start it sooner than its own worker would.
-    fn steal(&mut self) {
+    pub(crate) fn steal(&mut self) {
         let mut promised: BTreeMap<WorkerId, usize> = BTreeMap::new();
         for worker in self.workers.values() {
             for thief in worker.stealing.values() {
@@ -154,7 +140,7 @@ impl Scheduler {
     }
 
     /// The worker with room where `id` would start soonest.
-    fn pick_worker(&self, id: TaskId) -> Option<WorkerId> {
+    pub(crate) fn pick_worker(&self, id: TaskId) -> Option<WorkerId> {
         let task = self.task(id);
         let mut best: Option<(u64, WorkerId)> = None;
         for (&worker_id, worker) in &self.workers {
@@ -179,7 +165,7 @@ impl Scheduler {
     }
 
     /// Queued → processing on `worker` (which has room), as a new run.
-    fn dispatch(&mut self, id: TaskId, worker: WorkerId) {
+    pub(crate) fn dispatch(&mut self, id: TaskId, worker: WorkerId) {
         let run = self.take_run();
         self.transition(id, TaskState::Processing { worker, run });
         let task = self.task(id);

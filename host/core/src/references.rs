@@ -63,6 +63,7 @@ impl Scheduler {
                 message: "its data was scattered by a client and lost with its worker(s); \
                           it cannot be recomputed"
                     .into(),
+                quota: None,
             };
             return self.mark_erred(id, Arc::new(failure));
         }

@@ -53,8 +53,10 @@ pub struct Scheduler {
     pub(crate) keys: HashMap<TaskKey, TaskId>,
     pub(crate) workers: BTreeMap<WorkerId, WorkerState>,
     pub(crate) clients: BTreeMap<ClientId, ClientState>,
-    /// Queued tasks by (priority, id).
-    pub(crate) queue: BTreeSet<(u64, TaskId)>,
+    /// Each tenant's policy, usage and ready queue (`tenants.rs`).
+    pub(crate) tenants: BTreeMap<TenantId, crate::tenants::TenantBook>,
+    /// The tenants with queued tasks (`fair_share.rs`).
+    pub(crate) backlogged: BTreeSet<TenantId>,
     pub(crate) functions: HashMap<(ModuleHash, String), u32>,
     pub(crate) durations: Vec<DurationEstimate>,
     pub(crate) next_priority: u64,
@@ -106,7 +108,8 @@ impl Scheduler {
             keys: HashMap::new(),
             workers: BTreeMap::new(),
             clients: BTreeMap::new(),
-            queue: BTreeSet::new(),
+            tenants: BTreeMap::new(),
+            backlogged: BTreeSet::new(),
             functions: HashMap::new(),
             durations: Vec::new(),
             next_priority: 0,
@@ -153,6 +156,7 @@ impl Scheduler {
             Event::ClientConnected { client, tenant } => self.client_connected(client, tenant),
             Event::ClientDisconnected { client } => self.client_disconnected(client),
             Event::ClientHeartbeat { .. } | Event::WorkerHeartbeat { .. } => {}
+            Event::TenantPolicy { tenant, policy } => self.set_policy(tenant, policy),
             Event::WorkerRunning { worker, running } => self.worker_running(worker, &running),
             Event::ClientHolds { client, keys } => self.client_holds(client, &keys),
             Event::ClientGone { client } => self.client_gone(client),
@@ -502,6 +506,15 @@ impl Scheduler {
             return;
         }
         self.outbox.push_back(command);
+    }
+
+    /// Adds a new (released) task to the table and the key index.
+    pub(crate) fn add_task(&mut self, record: Task) -> TaskId {
+        let (key, tenant) = (record.key, record.tenant);
+        let id = self.tasks.insert(record);
+        self.keys.insert(key, id);
+        self.book_mut(tenant).usage.tasks += 1;
+        id
     }
 
     /// The task workers know as `key`.

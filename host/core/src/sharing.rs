@@ -97,6 +97,7 @@ impl Scheduler {
             origin: TaskKey([0; 16]),
             kind: FailureKind::AccessRevoked,
             message: format!("access revoked: the owner unshared dataset {name:?}"),
+            quota: None,
         });
         let clients: Vec<ClientId> = self
             .clients

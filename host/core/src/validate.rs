@@ -58,7 +58,10 @@ impl Scheduler {
                 .iter()
                 .filter(|d| !self.task(**d).is(StateName::Memory))
                 .count() as u32;
-            let queued = self.queue.contains(&(task.priority, id));
+            let queued = self
+                .tenants
+                .get(&task.tenant)
+                .is_some_and(|book| book.queue.contains(&(task.priority, id)));
             if queued != task.is(StateName::Queued) {
                 return fail(format!("in the queue: {queued}"));
             }
@@ -178,11 +181,7 @@ impl Scheduler {
         // Every id kept in a table names a live task (`task/table.rs`): the
         // queue's and the key index's here, the workers' and clients'
         // beside their other checks, the graph's edges above.
-        for &(priority, id) in &self.queue {
-            if self.tasks.get(id).is_none_or(|t| t.priority != priority) {
-                return Err(format!("the queue holds {id:?}, which is stale"));
-            }
-        }
+        self.validate_usage()?;
         for (key, id) in &self.keys {
             if self.tasks.get(*id).is_none_or(|t| t.key != *key) {
                 return Err(format!("key {key} names {id:?}, which is stale"));
@@ -216,7 +215,7 @@ impl Scheduler {
             }
         }
         self.validate_timers()?;
-        if let Some(&(_, id)) = self.queue.first()
+        if let Some(id) = self.first_placeable()
             && !self.placement_due
             && self.workers.values().any(|w| self.has_room(w))
         {

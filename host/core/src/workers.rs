@@ -8,6 +8,7 @@ use crate::task::{StateName, TaskState};
 use smallvec::smallvec;
 use std::sync::Arc;
 use weft_schema::graph::TaskKey;
+use weft_schema::quota::QuotaLimit;
 
 impl Scheduler {
     /// The task `id` if it is processing run `run` on `worker`; a report
@@ -62,6 +63,21 @@ impl Scheduler {
             return;
         };
         self.record_duration(id, duration_us);
+        let tenant = self.task(id).tenant;
+        let stored = self.tenant_usage_ref(tenant).stored_bytes;
+        if let Err(quota) = self.check_quota(tenant, QuotaLimit::StoredBytesMax, nbytes, stored) {
+            // The result is not kept: the worker drops it, and the key
+            // fails with the figures.
+            let failure = TaskFailure {
+                origin: self.task(id).name,
+                kind: FailureKind::QuotaExceeded,
+                message: format!("its result was not kept: {quota}"),
+                quota: Some(quota),
+            };
+            self.fail(id, Arc::new(failure));
+            self.send(Command::Worker(worker, ToWorker::Free { keys: vec![key] }));
+            return;
+        }
         let who_has = smallvec![worker];
         self.transition(id, TaskState::Memory { who_has, nbytes });
         self.notify(id, |key| ToClient::Finished { key, nbytes });
@@ -101,6 +117,7 @@ impl Scheduler {
             origin: self.task(id).name,
             kind: FailureKind::Task,
             message,
+            quota: None,
         };
         self.fail(id, Arc::new(failure));
     }
@@ -239,6 +256,7 @@ impl Scheduler {
                         self.config.worker_deaths_max,
                         reason.unwrap_or("its connection dropped")
                     ),
+                    quota: None,
                 };
                 self.fail(id, Arc::new(failure));
             } else {

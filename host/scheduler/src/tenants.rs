@@ -12,9 +12,16 @@
 //!
 //! ```toml
 //! # Weft tenants file: written by `weft tenant`; tokens are stored as hashes.
+//! [limits]                # every tenant's limits, unless its own differ
+//! tasks_queued_max = 1000000
+//! stored_bytes_max = "8 GiB"
+//!
 //! [[tenant]]
 //! name = "alice"
 //! weight = 1
+//!
+//! [tenant.limits]         # alice's own (see `limits.rs` for every field)
+//! stored_bytes_max = "2 GiB"
 //!
 //! [[tenant.token]]
 //! id = "3f9a0c1d2e4b"
@@ -42,6 +49,7 @@
 mod check;
 mod edit;
 mod file;
+mod limits;
 mod registry;
 mod token;
 mod watch;
@@ -50,6 +58,7 @@ mod write;
 pub use check::{FileProblem, TENANT_WEIGHT_MAX, TokenPlace};
 pub use edit::{AddTokenError, RemoveTenantError, RemovedTenant, RevokeError, RevokedToken};
 pub use file::{TENANTS_FILE_BYTES_MAX, TenantInfo, TenantsFile, TenantsFileError, TokenSummary};
+pub use limits::{LimitProblem, LimitsPlace};
 pub use registry::{GeneratedRegistry, TokenRefusal, TokenRegistry};
 pub use watch::{DEFAULT_POLL, watch};
 pub use write::TenantsWriteError;

@@ -106,9 +106,11 @@ impl Scheduler {
 
     /// The bookkeeping of leaving `old` (the task's state no longer).
     fn leave(&mut self, id: TaskId, priority: u64, old: &TaskState) {
+        let tenant = self.tasks[id].tenant;
+        self.usage_left(tenant, old.name(), old.nbytes().unwrap_or(0));
         match old {
             TaskState::Queued => {
-                self.queue.remove(&(priority, id));
+                self.dequeue(tenant, priority, id);
             }
             TaskState::Processing { worker, .. } => {
                 if let Some(state) = self.workers.get_mut(worker)
@@ -151,9 +153,13 @@ impl Scheduler {
             _ => 0,
         };
         let task = &self.tasks[id];
+        let (tenant, name, nbytes) = (task.tenant, task.state.name(), task.state.nbytes());
+        self.usage_entered(tenant, name, nbytes.unwrap_or(0));
+        let task = &self.tasks[id];
         match &task.state {
             TaskState::Queued => {
-                self.queue.insert((task.priority, id));
+                let priority = task.priority;
+                self.enqueue(tenant, priority, id);
             }
             TaskState::Processing { worker, .. } => {
                 // A worker the books do not hold is a bug `validate` names.
@@ -270,9 +276,12 @@ impl Scheduler {
     /// Removes a released task (unheld, with no dependents: the caller's
     /// rule); returns its dependencies, which may now be forgettable too.
     pub(crate) fn forget(&mut self, id: TaskId) -> Vec<TaskId> {
+        let tenant = self.tasks[id].tenant;
+        let old = self.tasks[id].state.clone();
+        self.leave(id, self.tasks[id].priority, &old);
         let task = self.tasks.remove(id);
+        self.book_mut(tenant).usage.tasks -= 1;
         let from = task.state.name();
-        self.leave(id, task.priority, &task.state);
         self.keys.remove(&task.key);
         self.log.record(Transition {
             key: task.key,
@@ -309,6 +318,9 @@ impl Scheduler {
         }
         self.tasks.clear();
         self.keys.clear();
+        for book in self.tenants.values_mut() {
+            book.usage.tasks = 0;
+        }
     }
 }
 
@@ -537,7 +549,9 @@ mod tests {
             .wants
             .remove(&stale);
 
-        s.queue.insert((0, stale));
+        s.book_mut(crate::ids::TenantId::OPEN)
+            .queue
+            .insert((0, stale));
         let error = s.validate().expect_err("a stale id in the queue");
         assert!(error.contains("stale"), "{error}");
     }

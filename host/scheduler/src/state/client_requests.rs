@@ -128,6 +128,7 @@ impl State {
                         let rejected = ToClient::Rejected {
                             keys: wants,
                             reason,
+                            quota: None,
                         };
                         self.send_client(client, ClientEvent::Key(rejected));
                         return;
@@ -143,6 +144,7 @@ impl State {
                     let rejected = ToClient::Rejected {
                         keys: wants,
                         reason,
+                        quota: None,
                     };
                     self.send_client(client, ClientEvent::Key(rejected));
                     return;
@@ -458,14 +460,17 @@ impl State {
             ClientRequest::SubmitGraph { wants, .. } => ClientEvent::Key(ToClient::Rejected {
                 keys: wants.clone(),
                 reason: message,
+                quota: None,
             }),
             ClientRequest::Want { keys } => ClientEvent::Key(ToClient::Rejected {
                 keys: keys.clone(),
                 reason: message,
+                quota: None,
             }),
             ClientRequest::Scattered { key, .. } => ClientEvent::Key(ToClient::Rejected {
                 keys: vec![*key],
                 reason: message,
+                quota: None,
             }),
             other => match other.request_id() {
                 Some(request) => ClientEvent::RequestFailed { request, message },

@@ -4,6 +4,7 @@
 //! [`FileProblem`] that names the tenant or token and what is wrong.
 
 use super::file::{StoredToken, Tenant, TenantsFile};
+use super::limits::{LimitProblem, LimitsPlace, RawLimits};
 use super::token::{self, TokenHash};
 use super::{TenantNameError, check_tenant_name};
 use serde::Deserialize;
@@ -22,6 +23,8 @@ const DEFAULT_WEIGHT: i64 = 1;
 #[serde(deny_unknown_fields)]
 struct RawFile {
     #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
     tenant: Vec<RawTenant>,
     #[serde(default)]
     worker_token: Vec<RawToken>,
@@ -33,6 +36,8 @@ struct RawTenant {
     name: String,
     #[serde(default = "default_weight")]
     weight: i64,
+    #[serde(default)]
+    limits: RawLimits,
     #[serde(default)]
     token: Vec<RawToken>,
 }
@@ -94,6 +99,16 @@ pub enum FileProblem {
         tenant: String,
         /// The weight written.
         weight: i64,
+    },
+    /// A limit's value is wrong.
+    #[error("{place}: {field}: {problem}")]
+    BadLimit {
+        /// Which limits table.
+        place: LimitsPlace,
+        /// The field.
+        field: &'static str,
+        /// What is wrong with its value.
+        problem: LimitProblem,
     },
     /// A token's id is not 12 lowercase hex characters.
     #[error("{place}, token number {number}: the id is not 12 lowercase hex characters")]
@@ -163,6 +178,15 @@ pub enum FileProblem {
 /// Checks a parsed file: names, weights, ids, roles, hashes, times, and
 /// that no tenant name and no token id appears twice.
 fn check(raw: RawFile) -> Result<TenantsFile, FileProblem> {
+    let limits = |raw: RawLimits, place: LimitsPlace| {
+        raw.check()
+            .map_err(|(field, problem)| FileProblem::BadLimit {
+                place,
+                field,
+                problem,
+            })
+    };
+    let defaults = limits(raw.limits, LimitsPlace::Defaults)?;
     let mut ids: HashMap<String, TokenPlace> = HashMap::new();
     let mut names: HashSet<String> = HashSet::with_capacity(raw.tenant.len());
     let mut tenants: Vec<Tenant> = Vec::with_capacity(raw.tenant.len());
@@ -182,6 +206,7 @@ fn check(raw: RawFile) -> Result<TenantsFile, FileProblem> {
                 tenant: name.clone(),
                 weight: raw_tenant.weight,
             })?;
+        let own_limits = limits(raw_tenant.limits, LimitsPlace::Tenant(name.clone()))?;
         let place = TokenPlace::Tenant(name.clone());
         let mut tokens = Vec::with_capacity(raw_tenant.token.len());
         for (index, raw_token) in raw_tenant.token.into_iter().enumerate() {
@@ -207,6 +232,7 @@ fn check(raw: RawFile) -> Result<TenantsFile, FileProblem> {
         tenants.push(Tenant {
             name,
             weight,
+            limits: own_limits,
             tokens,
         });
     }
@@ -225,6 +251,7 @@ fn check(raw: RawFile) -> Result<TenantsFile, FileProblem> {
         )?);
     }
     Ok(TenantsFile {
+        defaults,
         tenants,
         worker_tokens,
     })
@@ -291,6 +318,7 @@ pub(super) fn checked(text: &str) -> Result<TenantsFile, Refusal> {
 mod tests {
     use super::*;
     use crate::tenants::{TenantInfo, TenantsFileError, TokenSummary};
+    use weft_schema::quota::TenantLimits;
 
     fn hash(byte: &str) -> String {
         format!("blake3:{}", byte.repeat(32))
@@ -300,9 +328,16 @@ mod tests {
     fn example() -> String {
         format!(
             r#"# Weft tenants file
+[limits]
+datasets_max = 10
+stored_bytes_max = "8 GiB"
+
 [[tenant]]
 name = "alice"
 weight = 2            # a comment
+
+[tenant.limits]
+stored_bytes_max = 2147483648
 
 [[tenant.token]]
 id = "3f9a0c1d2e4b"
@@ -347,11 +382,21 @@ created = "2026-12-01T07:00:01Z"
             vec![
                 TenantInfo {
                     name: "alice".into(),
-                    weight: 2
+                    weight: 2,
+                    limits: TenantLimits {
+                        datasets_max: Some(10),
+                        stored_bytes_max: Some(2 << 30),
+                        ..TenantLimits::default()
+                    },
                 },
                 TenantInfo {
                     name: "bob".into(),
-                    weight: 1
+                    weight: 1,
+                    limits: TenantLimits {
+                        datasets_max: Some(10),
+                        stored_bytes_max: Some(8 << 30),
+                        ..TenantLimits::default()
+                    },
                 },
             ]
         );
@@ -369,6 +414,38 @@ created = "2026-12-01T07:00:01Z"
         assert_eq!(list[1].tenant, None);
         assert_eq!(list[1].access, Access::Worker);
         assert!(TenantsFile::parse("", "empty.toml").is_ok());
+    }
+
+    #[test]
+    fn a_bad_limit_names_its_table_and_field() {
+        let text = "[[tenant]]\nname = \"alice\"\n[tenant.limits]\nclients_max = -2\n";
+        let (problem, message) = problem_of(text);
+        assert_eq!(
+            problem,
+            FileProblem::BadLimit {
+                place: LimitsPlace::Tenant("alice".into()),
+                field: "clients_max",
+                problem: LimitProblem::Negative { value: -2 },
+            }
+        );
+        assert!(
+            message.contains("tenant \"alice\", [tenant.limits]: clients_max: -2 is negative"),
+            "{message}"
+        );
+        let (problem, _) = problem_of("[limits]\nstored_bytes_max = \"2 gigs\"\n");
+        assert!(matches!(
+            problem,
+            FileProblem::BadLimit {
+                place: LimitsPlace::Defaults,
+                field: "stored_bytes_max",
+                ..
+            }
+        ));
+        let (error, _) = error_of("[limits]\nstored_bytes = 1\n");
+        assert!(
+            matches!(error, TenantsFileError::Syntax { .. }),
+            "unknown field"
+        );
     }
 
     #[test]
@@ -413,11 +490,11 @@ created = "2026-12-01T07:00:01Z"
     #[test]
     fn unknown_fields_are_refused_with_their_line() {
         for (text, field, line) in [
-            (example().replace("weight = 2", "colour = 2"), "colour", 4),
+            (example().replace("weight = 2", "colour = 2"), "colour", 8),
             (
                 example().replace("role = \"write\"", "rol = \"write\""),
                 "rol",
-                8,
+                15,
             ),
             (format!("verbose = true\n{}", example()), "verbose", 1),
         ] {
@@ -511,7 +588,7 @@ created = "2026-12-01T07:00:01Z"
         let text = example().replace("name = \"bob\"", &format!("name = weft_{secret}"));
         let (error, message) = error_of(&text);
         assert!(matches!(error, TenantsFileError::Syntax { .. }));
-        assert!(message.contains("line 13, column 8"), "{message}");
+        assert!(message.contains("line 20, column 8"), "{message}");
         assert!(!message.contains(&secret), "{message}");
     }
 }

@@ -131,6 +131,7 @@ impl TenantsFile {
             self.tenants.push(Tenant {
                 name: tenant.to_owned(),
                 weight: 1,
+                limits: Default::default(),
                 tokens: vec![stored],
             });
         }

@@ -9,6 +9,7 @@ use super::token::TokenHash;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use weft_proto::auth::Access;
+use weft_schema::quota::TenantLimits;
 
 /// The largest tenants file read or written, in bytes (4 MiB, some 20 000
 /// tokens). It bounds the number of tenants and tokens too.
@@ -32,6 +33,8 @@ pub(super) struct StoredToken {
 pub(super) struct Tenant {
     pub(super) name: String,
     pub(super) weight: u32,
+    /// Its own limits (`[tenant.limits]`), over the file's defaults.
+    pub(super) limits: TenantLimits,
     pub(super) tokens: Vec<StoredToken>,
 }
 
@@ -39,6 +42,8 @@ pub(super) struct Tenant {
 /// Holds hashes only, so its `Debug` shows no secret.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TenantsFile {
+    /// Every tenant's limits unless its own say otherwise (`[limits]`).
+    pub(super) defaults: TenantLimits,
     pub(super) tenants: Vec<Tenant>,
     pub(super) worker_tokens: Vec<StoredToken>,
 }
@@ -106,13 +111,15 @@ pub struct TokenSummary {
     pub created: String,
 }
 
-/// A tenant's name and weight.
+/// A tenant's name, weight and limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantInfo {
     /// Its name.
     pub name: String,
     /// Its weight for fair sharing (1 to [`TENANT_WEIGHT_MAX`](super::TENANT_WEIGHT_MAX)).
     pub weight: u32,
+    /// Its limits: its own, and the file's defaults for the others.
+    pub limits: TenantLimits,
 }
 
 impl TenantsFile {
@@ -166,15 +173,22 @@ impl TenantsFile {
             .collect()
     }
 
-    /// The tenants' names and weights, in file order.
+    /// The tenants' names, weights and limits (their own over the
+    /// defaults), in file order.
     pub fn tenants(&self) -> Vec<TenantInfo> {
         self.tenants
             .iter()
             .map(|t| TenantInfo {
                 name: t.name.clone(),
                 weight: t.weight,
+                limits: t.limits.over(&self.defaults),
             })
             .collect()
+    }
+
+    /// The cluster-wide defaults of the limits (`[limits]`).
+    pub fn default_limits(&self) -> &TenantLimits {
+        &self.defaults
     }
 
     /// How many tokens there are, worker tokens included.

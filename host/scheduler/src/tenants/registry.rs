@@ -142,7 +142,7 @@ impl TokenRegistry {
         })
     }
 
-    /// The tenants' names and weights.
+    /// The tenants' names, weights and limits.
     pub fn tenants(&self) -> &[TenantInfo] {
         &self.tenants
     }

@@ -4,6 +4,7 @@
 //! renamed over the old one), so a reader never sees half a file.
 
 use super::file::{StoredToken, TENANTS_FILE_BYTES_MAX, TenantsFile};
+use super::limits::limits_toml;
 use std::fs::{self, OpenOptions, Permissions};
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -86,12 +87,20 @@ impl TenantsFile {
     /// The file's text, as [`write`](Self::write) writes it.
     pub fn to_toml(&self) -> String {
         let mut out = String::from(HEADER);
+        let defaults = limits_toml(&self.defaults);
+        if !defaults.is_empty() {
+            out.push_str(&format!("\n[limits]\n{defaults}"));
+        }
         for tenant in &self.tenants {
             out.push_str(&format!(
                 "\n[[tenant]]\nname = {}\nweight = {}\n",
                 quoted(&tenant.name),
                 tenant.weight
             ));
+            let own = limits_toml(&tenant.limits);
+            if !own.is_empty() {
+                out.push_str(&format!("\n[tenant.limits]\n{own}"));
+            }
             for token in &tenant.tokens {
                 push_token(&mut out, "tenant.token", token, true);
             }
@@ -204,6 +213,11 @@ mod tests {
             let (token, _) = file.add_token(tenant, access).expect("added");
             tokens.push(token.expose().to_owned());
         }
+        // Limits survive a rewrite by `weft tenant`.
+        file.defaults.clients_max = Some(8);
+        file.defaults.stored_bytes_max = Some(3 << 30);
+        file.tenants[0].limits.stored_bytes_max = Some(1_000_001);
+        file.tenants[0].limits.submit_tasks_per_s = Some(100);
         (file, tokens)
     }
 

@@ -53,11 +53,13 @@ fn denial(request: &ClientRequest, access: Access, tenant: &str) -> ClientEvent 
             ClientEvent::Key(ToClient::Rejected {
                 keys: keys.clone(),
                 reason: message,
+                quota: None,
             })
         }
         (ClientRequest::Scattered { key, .. }, _) => ClientEvent::Key(ToClient::Rejected {
             keys: vec![*key],
             reason: message,
+            quota: None,
         }),
         (_, Some(request)) => ClientEvent::RequestFailed { request, message },
         (_, None) => ClientEvent::Denied { message },

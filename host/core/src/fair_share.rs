@@ -1,0 +1,107 @@
+//! Fair share between tenants: each tenant's ready tasks wait in its own
+//! queue (in submission order), and the placement pass drains the queues
+//! by weighted fair queuing. Each tenant has a virtual time, `served`: the
+//! executor time its dispatches are estimated to take (the function's
+//! average duration), divided by its weight. The pass always takes the
+//! next task of the backlogged tenant with the least virtual time, so over
+//! any stretch in which k tenants have work waiting, each gets executor
+//! time in proportion to its weight (a deficit round robin whose quantum is
+//! one task, ordered by time served rather than by turns, so that short
+//! and long tasks are charged what they take).
+//!
+//! - **No credit for idling.** A tenant whose queue was empty and fills
+//!   again starts at the least virtual time of the tenants already waiting
+//!   (if that is ahead of its own): it goes next, but cannot claim the
+//!   time it did not use.
+//! - **Work-conserving.** A tenant alone, or the only one with room under
+//!   its `tasks_running_max`, gets every free slot.
+//! - **Cost.** A pass orders the backlogged tenants once (O(t log t) for t
+//!   of them) and each dispatch costs O(log t) more, however many tasks
+//!   are queued.
+
+use crate::ids::TenantId;
+use crate::scheduler::Scheduler;
+use crate::task::TaskId;
+use std::collections::BTreeSet;
+
+/// A dispatch of `c` microseconds advances a tenant of weight `w` by
+/// `c * VIRTUAL_SCALE / w`, so that weights divide exactly enough.
+const VIRTUAL_SCALE: u128 = 1 << 20;
+
+impl Scheduler {
+    /// Sends queued tasks to workers while any has room, the backlogged
+    /// tenant with the least virtual time first; then, if nothing is left
+    /// that could be sent, asks busy workers to give up tasks for idle ones.
+    pub(crate) fn schedule(&mut self) {
+        let mut order: BTreeSet<(u128, TenantId)> = self
+            .backlogged
+            .iter()
+            .map(|tenant| (&self.tenants[tenant], *tenant))
+            .filter(|(book, _)| book.may_run_more())
+            .map(|(book, tenant)| (book.served, tenant))
+            .collect();
+        while let Some((_, tenant)) = order.pop_first() {
+            let book = &self.tenants[&tenant];
+            let Some(&(_, id)) = book.queue.first() else {
+                continue;
+            };
+            let Some(worker) = self.pick_worker(id) else {
+                // No worker has room, for any task.
+                return;
+            };
+            let cost_us = self.estimate_us(id);
+            // Leaving the queued state takes it out of its queue.
+            self.dispatch(id, worker);
+            let book = self.book_mut(tenant);
+            book.served += u128::from(cost_us) * VIRTUAL_SCALE / u128::from(book.policy.weight);
+            book.dispatched_us = book.dispatched_us.saturating_add(cost_us);
+            if !book.queue.is_empty() && book.may_run_more() {
+                order.insert((book.served, tenant));
+            }
+        }
+        self.steal();
+    }
+
+    /// Puts a task that became queued in its tenant's queue; a tenant whose
+    /// queue was empty becomes backlogged, catching up to the least virtual
+    /// time of those already waiting.
+    pub(crate) fn enqueue(&mut self, tenant: TenantId, priority: u64, id: TaskId) {
+        if !self.backlogged.contains(&tenant) {
+            let floor = self.backlogged.iter().map(|t| self.tenants[t].served).min();
+            let book = self.book_mut(tenant);
+            if let Some(floor) = floor {
+                book.served = book.served.max(floor);
+            }
+            self.backlogged.insert(tenant);
+        }
+        self.book_mut(tenant).queue.insert((priority, id));
+    }
+
+    /// Takes a task that left the queued state out of its tenant's queue.
+    pub(crate) fn dequeue(&mut self, tenant: TenantId, priority: u64, id: TaskId) {
+        let book = self.book_mut(tenant);
+        book.queue.remove(&(priority, id));
+        if book.queue.is_empty() {
+            self.backlogged.remove(&tenant);
+        }
+    }
+
+    /// The first queued task of a tenant that may run more, if any (what
+    /// `validate` expects the placement pass to have sent when a worker
+    /// has room).
+    pub(crate) fn first_placeable(&self) -> Option<TaskId> {
+        self.backlogged
+            .iter()
+            .map(|tenant| &self.tenants[tenant])
+            .filter(|book| book.may_run_more())
+            .find_map(|book| book.queue.first().map(|(_, id)| *id))
+    }
+
+    /// How many tasks are queued, over every tenant.
+    pub fn queued_count(&self) -> usize {
+        self.backlogged
+            .iter()
+            .map(|tenant| self.tenants[tenant].queue.len())
+            .sum()
+    }
+}
