@@ -11,8 +11,9 @@
 //!
 //! - **No credit for idling.** A tenant whose queue was empty and fills
 //!   again starts at the least virtual time of the tenants already waiting
-//!   (if that is ahead of its own): it goes next, but cannot claim the
-//!   time it did not use.
+//!   (if that is ahead of its own): it cannot claim the time it did not
+//!   use, but among equal virtual times the tenant served longest ago goes
+//!   first, so it goes next.
 //! - **Work-conserving.** A tenant alone, or the only one with room under
 //!   its `tasks_running_max`, gets every free slot.
 //! - **Cost.** A pass orders the backlogged tenants once (O(t log t) for t
@@ -33,14 +34,14 @@ impl Scheduler {
     /// tenant with the least virtual time first; then, if nothing is left
     /// that could be sent, asks busy workers to give up tasks for idle ones.
     pub(crate) fn schedule(&mut self) {
-        let mut order: BTreeSet<(u128, TenantId)> = self
+        let mut order: BTreeSet<(u128, u64, TenantId)> = self
             .backlogged
             .iter()
             .map(|tenant| (&self.tenants[tenant], *tenant))
             .filter(|(book, _)| book.may_run_more())
-            .map(|(book, tenant)| (book.served, tenant))
+            .map(|(book, tenant)| (book.served, book.last_turn, tenant))
             .collect();
-        while let Some((_, tenant)) = order.pop_first() {
+        while let Some((_, _, tenant)) = order.pop_first() {
             let book = &self.tenants[&tenant];
             let Some(&(_, id)) = book.queue.first() else {
                 continue;
@@ -52,11 +53,14 @@ impl Scheduler {
             let cost_us = self.estimate_us(id);
             // Leaving the queued state takes it out of its queue.
             self.dispatch(id, worker);
+            self.turns += 1;
+            let turn = self.turns;
             let book = self.book_mut(tenant);
             book.served += u128::from(cost_us) * VIRTUAL_SCALE / u128::from(book.policy.weight);
             book.dispatched_us = book.dispatched_us.saturating_add(cost_us);
+            book.last_turn = turn;
             if !book.queue.is_empty() && book.may_run_more() {
-                order.insert((book.served, tenant));
+                order.insert((book.served, book.last_turn, tenant));
             }
         }
         self.steal();

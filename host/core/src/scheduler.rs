@@ -57,6 +57,8 @@ pub struct Scheduler {
     pub(crate) tenants: BTreeMap<TenantId, crate::tenants::TenantBook>,
     /// The tenants with queued tasks (`fair_share.rs`).
     pub(crate) backlogged: BTreeSet<TenantId>,
+    /// Dispatches by the fair share so far (`TenantBook::last_turn`).
+    pub(crate) turns: u64,
     pub(crate) functions: HashMap<(ModuleHash, String), u32>,
     pub(crate) durations: Vec<DurationEstimate>,
     pub(crate) next_priority: u64,
@@ -110,6 +112,7 @@ impl Scheduler {
             clients: BTreeMap::new(),
             tenants: BTreeMap::new(),
             backlogged: BTreeSet::new(),
+            turns: 0,
             functions: HashMap::new(),
             durations: Vec::new(),
             next_priority: 0,

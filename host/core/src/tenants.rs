@@ -93,6 +93,9 @@ pub(crate) struct TenantBook {
     pub(crate) served: u128,
     /// Estimated executor microseconds of all its dispatches so far.
     pub(crate) dispatched_us: u64,
+    /// The scheduler's dispatch count at its last dispatch by the fair
+    /// share: among equal virtual times, the least recent goes first.
+    pub(crate) last_turn: u64,
 }
 
 impl TenantBook {

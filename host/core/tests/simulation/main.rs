@@ -43,9 +43,9 @@ use network::{DELIVERY_MORE_PERCENT, DELIVERY_PERCENT, Link};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 use weft_core::{
-    ClientId, Command, ComputeTask, DatasetValue, Event, Input, RequestError, RestartError,
-    Scheduler, SchedulerConfig, StateName, StimulusId, TenantId, Time, ToClient, ToWorker,
-    WorkerId,
+    ClientId, Command, ComputeTask, DatasetValue, Event, FailureKind, Input, RequestError,
+    RestartError, Scheduler, SchedulerConfig, StateName, StimulusId, TenantId, TenantLimits,
+    TenantPolicy, Time, ToClient, ToWorker, WorkerId,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
@@ -72,7 +72,13 @@ const STEAL_CROSSED_FINISHED: &str = "Steal crossed a TaskFinished in flight";
 const COMPUTE_OUTDATED: &str = "Computes that arrived after their key was freed and sent again";
 const FETCH_OUTDATED: &str = "Fetches that arrived after their holders had dropped the value";
 const LINKS_DROPPED: &str = "links dropped";
-const COVERAGE: [&str; 20] = [
+const POLICY_CHANGED: &str = "the tenant's limits changed (a reload)";
+const OVER_QUOTA: &str = "graphs and scatters refused by a limit";
+const RESULTS_OVER_QUOTA: &str = "results refused by stored_bytes_max";
+const COVERAGE: [&str; 23] = [
+    POLICY_CHANGED,
+    OVER_QUOTA,
+    RESULTS_OVER_QUOTA,
     FETCH_TIMEOUTS,
     STOLEN,
     FETCHES,
@@ -409,6 +415,11 @@ impl Sim {
                             self.last_event
                         );
                         continue;
+                    }
+                    if let ToClient::Erred { failure, .. } = &message
+                        && failure.kind == FailureKind::QuotaExceeded
+                    {
+                        count(RESULTS_OVER_QUOTA);
                     }
                     if let Some(sim) = self.clients.get_mut(&client) {
                         let key = match &message {

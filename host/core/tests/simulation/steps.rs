@@ -133,18 +133,33 @@ impl Sim {
                 for w in &holders {
                     self.acquire(*w, key);
                 }
-                self.known.push(key);
-                self.clients
-                    .get_mut(&client)
-                    .expect("exists")
-                    .held
-                    .insert(key);
+                // Over `stored_bytes_max`: refused, the copies freed.
+                let stored = self.core.tenant_usage(TenantId::OPEN).stored_bytes;
+                let over = self
+                    .core
+                    .tenant_policy(TenantId::OPEN)
+                    .limits
+                    .stored_bytes_max
+                    .is_some_and(|max| stored + 100 > max);
+                if over {
+                    count(OVER_QUOTA);
+                } else {
+                    self.known.push(key);
+                    let sim = self.clients.get_mut(&client).expect("exists");
+                    sim.held.insert(key);
+                }
                 self.event(Event::Scattered {
                     client,
                     key,
                     workers: holders,
                     nbytes: 100,
                 });
+                assert_eq!(
+                    self.core.state_of(&key) == StateName::Forgotten,
+                    over,
+                    "step {}: the scatter was refused: {over}",
+                    self.step
+                );
             }
             44..=46 if workers.len() > 1 => {
                 // A worker fetched a copy of something another holds.
@@ -303,6 +318,7 @@ impl Sim {
                 let client = self.rng.pick(&clients).expect("non-empty");
                 self.event(Event::ClientResumed { client });
             }
+            68 if self.rng.chance(25) => self.change_policy(),
             _ => {
                 if let Some(worker) = self.rng.pick(&workers) {
                     self.run_one(worker, true);
@@ -357,16 +373,61 @@ impl Sim {
             });
             return;
         }
-        self.known.extend(tasks.iter().map(|t| t.key));
-        self.clients
-            .get_mut(&client)
-            .expect("exists")
-            .held
-            .extend(wants.iter().copied());
+        // Every task is new; a limit refuses the whole graph.
+        let limits = self.core.tenant_policy(TenantId::OPEN).limits;
+        let n = tasks.len() as u64;
+        let pending = self.core.tenant_usage(TenantId::OPEN).pending();
+        let over = limits.graph_tasks_max.is_some_and(|max| n > max)
+            || limits.tasks_queued_max.is_some_and(|max| pending + n > max);
+        let last = tasks.last().expect("at least one").key;
+        if over {
+            count(OVER_QUOTA);
+        } else {
+            self.known.extend(tasks.iter().map(|t| t.key));
+            let sim = self.clients.get_mut(&client).expect("exists");
+            sim.held.extend(wants.iter().copied());
+        }
         self.event(Event::UpdateGraph {
             client,
             tasks,
             wants,
+        });
+        // The last task is always wanted: an accepted graph keeps it.
+        assert_eq!(
+            self.core.state_of(&last) == StateName::Forgotten,
+            over,
+            "step {}: the graph was refused: {over} by the limits {limits:?}, pending {pending}",
+            self.step
+        );
+    }
+
+    /// The open tenant's limits change (a reload of the tenants file):
+    /// random small limits, or none.
+    fn change_policy(&mut self) {
+        count(POLICY_CHANGED);
+        // Half the time no limits at all, so that most work runs free.
+        let free = self.rng.chance(50);
+        let mut pick = |values: &[u64]| {
+            let at = self.rng.below(values.len() * 2);
+            values.get(at).copied().filter(|_| !free)
+        };
+        let limits = TenantLimits {
+            tasks_queued_max: pick(&[4, 12, 40]),
+            tasks_running_max: pick(&[1, 3]),
+            stored_bytes_max: pick(&[300, 3_000, 30_000]),
+            datasets_max: pick(&[0, 1, 3]),
+            graph_tasks_max: pick(&[2, 5]),
+            ..TenantLimits::default()
+        };
+        let weight = 1 + self.rng.below(5) as u32;
+        let policy = TenantPolicy {
+            name: "open".into(),
+            weight,
+            limits,
+        };
+        self.event(Event::TenantPolicy {
+            tenant: TenantId::OPEN,
+            policy,
         });
     }
 }
