@@ -179,4 +179,7 @@ pub enum RequestError {
     /// A cluster restart.
     #[error(transparent)]
     Restart(#[from] RestartError),
+    /// A limit (the tenant's or the cluster's) refused it.
+    #[error(transparent)]
+    QuotaExceeded(#[from] crate::quota::QuotaExceeded),
 }

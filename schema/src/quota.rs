@@ -214,6 +214,80 @@ impl TenantLimits {
     }
 }
 
+/// What a tenant holds now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantUsage {
+    /// Its tasks the scheduler knows, in any state.
+    pub tasks: u64,
+    /// Waiting for inputs.
+    pub waiting: u64,
+    /// Ready, at the scheduler.
+    pub queued: u64,
+    /// Sent to a worker and not yet reported (each holds an executor slot
+    /// or waits for one on its worker).
+    pub processing: u64,
+    /// With a result in memory (or spilled).
+    pub memory: u64,
+    /// Failed.
+    pub erred: u64,
+    /// The bytes of its results in memory (each result once, however many
+    /// copies).
+    pub stored_bytes: u64,
+}
+
+impl TenantUsage {
+    /// Its tasks submitted and not yet done: waiting, queued or processing
+    /// (what `tasks_queued_max` bounds).
+    pub fn pending(&self) -> u64 {
+        self.waiting + self.queued + self.processing
+    }
+}
+
+/// One tenant as `weft status --tenants` shows it: its policy, what it
+/// uses and how close each use is to its limit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantStatus {
+    /// Its name.
+    pub name: String,
+    /// Its weight in the fair share.
+    pub weight: u32,
+    /// Its limits (its own over the defaults).
+    pub limits: TenantLimits,
+    /// Its tasks by state and the bytes its results hold.
+    pub usage: TenantUsage,
+    /// The bytes of the modules it uploaded.
+    pub modules_bytes: u64,
+    /// Its published datasets.
+    pub datasets: u64,
+    /// Its clients (connected, or within their grace).
+    pub clients: u64,
+    /// Executor microseconds its tasks ran that finished in the last
+    /// minute (slot-seconds × 10^6).
+    pub slot_us_last_minute: u64,
+}
+
+impl TenantStatus {
+    /// Each limit that is set, with what is used of it: (limit, used,
+    /// value).
+    pub fn uses(&self) -> Vec<(QuotaLimit, u64, u64)> {
+        QuotaLimit::ALL
+            .into_iter()
+            .filter_map(|limit| {
+                let used = match limit {
+                    QuotaLimit::TasksQueuedMax => self.usage.pending(),
+                    QuotaLimit::TasksRunningMax => self.usage.processing,
+                    QuotaLimit::StoredBytesMax => self.usage.stored_bytes,
+                    QuotaLimit::ModulesBytesMax => self.modules_bytes,
+                    QuotaLimit::DatasetsMax => self.datasets,
+                    QuotaLimit::ClientsMax => self.clients,
+                    QuotaLimit::GraphTasksMax | QuotaLimit::ModuleStoreBytesMax => return None,
+                };
+                Some((limit, used, self.limits.get(limit)?))
+            })
+            .collect()
+    }
+}
+
 /// `bytes` with a binary unit and at most one decimal: `512 B`, `64 MiB`,
 /// `1.9 GiB`.
 pub fn show_bytes(bytes: u64) -> String {

@@ -1,8 +1,11 @@
 //! `weft status SCHEDULER`: the cluster as the scheduler sees it. One line
 //! per worker: its managed data (by the scheduler's books), what it says
 //! it holds in memory and on disk, its process memory and limit; then task
-//! counts. `--keys` adds which keys each worker holds; `--json` prints the
-//! whole status as JSON.
+//! counts. `--keys` adds which keys each worker holds; `--tenants` adds,
+//! per tenant (the caller's own; an admin sees every tenant), its tasks by
+//! state, the executor time its tasks used in the last minute, the bytes
+//! its results hold, and how close each use is to its limit; `--json`
+//! prints the whole status as JSON (tenants always included).
 
 use crate::Failure;
 use bytesize::ByteSize;
@@ -19,6 +22,9 @@ pub(crate) struct StatusArgs {
     /// Also list the keys each worker holds.
     #[arg(long)]
     keys: bool,
+    /// Also show each tenant's usage and limits.
+    #[arg(long)]
+    tenants: bool,
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -40,6 +46,9 @@ pub(crate) fn status(args: &StatusArgs) -> Result<(), Failure> {
         println!("{}", to_json(&status));
     } else {
         print!("{}", table(&status, args.keys));
+        if args.tenants {
+            print!("{}", tenants_table(&status.tenants));
+        }
     }
     Ok(())
 }
@@ -69,11 +78,44 @@ fn to_json(status: &ClusterStatus) -> serde_json::Value {
             })
         })
         .collect();
+    let tenants: Vec<serde_json::Value> = status
+        .tenants
+        .iter()
+        .map(|t| {
+            let limits: serde_json::Map<String, serde_json::Value> = t
+                .uses()
+                .into_iter()
+                .map(|(limit, used, value)| {
+                    let entry = serde_json::json!({"used": used, "limit": value});
+                    (limit.name().to_string(), entry)
+                })
+                .collect();
+            serde_json::json!({
+                "name": t.name,
+                "weight": t.weight,
+                "tasks": {
+                    "waiting": t.usage.waiting,
+                    "queued": t.usage.queued,
+                    "processing": t.usage.processing,
+                    "memory": t.usage.memory,
+                    "erred": t.usage.erred,
+                    "total": t.usage.tasks,
+                },
+                "stored_bytes": t.usage.stored_bytes,
+                "modules_bytes": t.modules_bytes,
+                "datasets": t.datasets,
+                "clients": t.clients,
+                "slot_seconds_last_minute": t.slot_us_last_minute as f64 / 1e6,
+                "limits": limits,
+            })
+        })
+        .collect();
     serde_json::json!({
         "workers": workers,
         "tasks": status.tasks,
         "clients": status.clients,
         "keys": status.keys,
+        "tenants": tenants,
     })
 }
 
@@ -129,5 +171,44 @@ fn table(status: &ClusterStatus, keys: bool) -> String {
         if tasks.is_empty() { "" } else { ": " },
         tasks.join(", ")
     );
+    out
+}
+
+/// One block per tenant: its tasks, use of the cluster, and each limit
+/// that is set with how much of it is used.
+fn tenants_table(tenants: &[weft_client::TenantStatus]) -> String {
+    let mut out = String::new();
+    for t in tenants {
+        let u = &t.usage;
+        out += &format!(
+            "tenant {} (weight {}): waiting {}, queued {}, processing {}, in memory {}, erred {}; \
+             {:.1} slot-seconds in the last minute; results {}; modules {}; {} datasets; {} clients\n",
+            weft_runtime::text::escape_for_terminal(&t.name),
+            t.weight,
+            u.waiting,
+            u.queued,
+            u.processing,
+            u.memory,
+            u.erred,
+            t.slot_us_last_minute as f64 / 1e6,
+            ByteSize(u.stored_bytes),
+            ByteSize(t.modules_bytes),
+            t.datasets,
+            t.clients,
+        );
+        for (limit, used, value) in t.uses() {
+            let percent = if value == 0 {
+                100.0
+            } else {
+                used as f64 * 100.0 / value as f64
+            };
+            out += &format!(
+                "  {:<18} {:>12} of {:>12} ({percent:.0} %)\n",
+                limit.name(),
+                limit.show(used),
+                limit.show(value)
+            );
+        }
+    }
     out
 }

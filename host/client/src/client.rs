@@ -255,6 +255,10 @@ impl Client {
         self.send(build(id))?;
         match replied.await {
             Ok(ClientEvent::RequestFailed { message, .. }) => Err(ClientError::Refused(message)),
+            Ok(ClientEvent::Failed {
+                error: weft_core::RequestError::QuotaExceeded(quota),
+                ..
+            }) => Err(ClientError::QuotaExceeded(quota)),
             Ok(ClientEvent::Failed { error, .. }) => Err(ClientError::Failed(error)),
             Ok(event) => Ok(event),
             Err(_) => Err(ClientError::Closed(
@@ -400,7 +404,12 @@ impl Client {
                             failure: failure.clone(),
                         });
                     }
-                    FutureStatus::Refused(reason) => {
+                    FutureStatus::Refused {
+                        quota: Some(quota), ..
+                    } => {
+                        return Err(ClientError::QuotaExceeded(quota.clone()));
+                    }
+                    FutureStatus::Refused { reason, .. } => {
                         return Err(ClientError::Refused(reason.clone()));
                     }
                     FutureStatus::Cancelled(reason) => {

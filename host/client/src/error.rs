@@ -27,6 +27,10 @@ pub enum ClientError {
     /// The scheduler refused the request.
     #[error("the scheduler refused: {0}")]
     Refused(String),
+    /// A limit refused the request (the tenant's, or the cluster's: see
+    /// `scope`), with the exact figures; nothing of it was applied.
+    #[error("{0}")]
+    QuotaExceeded(weft_schema::quota::QuotaExceeded),
     /// A request the scheduler answers itself (publish, get, share,
     /// replicate, rebalance, restart) failed: match on the kind.
     #[error("the scheduler refused: {0}")]

@@ -55,7 +55,10 @@ pub use module::Module;
 pub use progress::progress;
 pub use state::FutureStatus;
 pub use wait::{AsCompleted, ReturnWhen, WaitOutcome};
-pub use weft_core::{FailureKind, TaskFailure, WorkerId};
+pub use weft_core::{
+    FailureKind, QuotaExceeded, QuotaLimit, QuotaScope, TaskFailure, TenantLimits, TenantStatus,
+    TenantUsage, WorkerId,
+};
 pub use weft_proto::Secret;
 pub use weft_proto::messages::{ClusterStatus, WorkerInfo, WorkerMetrics, WorkerStatus};
 pub use weft_proto::tls::ClientTls;

@@ -118,7 +118,7 @@ async fn supervise(
                                     && !matches!(
                                         entry.status,
                                         crate::FutureStatus::Cancelled(_)
-                                            | crate::FutureStatus::Refused(_)
+                                            | crate::FutureStatus::Refused { .. }
                                             | crate::FutureStatus::Error(_)
                                     )
                             })

@@ -19,8 +19,14 @@ pub enum FutureStatus {
     Finished,
     /// It failed, or a task it depends on failed.
     Error(Arc<TaskFailure>),
-    /// The scheduler refused the submission.
-    Refused(String),
+    /// The scheduler refused the submission (with the limit it would have
+    /// passed, when that was why).
+    Refused {
+        /// Why.
+        reason: String,
+        /// The limit and its figures, when a limit refused it.
+        quota: Option<weft_schema::quota::QuotaExceeded>,
+    },
     /// Its data was lost with a worker; it is being recomputed.
     Lost,
     /// It was cancelled (by `cancel`, another client's forced cancel, or a
@@ -149,15 +155,26 @@ impl State {
                     "an operation reply arrived in the wrong form; ignored"
                 );
             }
-            ClientEvent::Key(ToClient::Rejected { keys, reason, .. }) => {
+            ClientEvent::Key(ToClient::Rejected {
+                keys,
+                reason,
+                quota,
+            }) => {
                 tracing::warn!(%reason, "the scheduler refused a submission");
                 for key in keys {
-                    self.set(&key, FutureStatus::Refused(reason.clone()));
+                    let status = FutureStatus::Refused {
+                        reason: reason.clone(),
+                        quota: quota.clone(),
+                    };
+                    self.set(&key, status);
                 }
             }
             ClientEvent::Welcome { tenant } => tracing::debug!(tenant, "welcomed by the scheduler"),
             ClientEvent::Denied { message } => {
                 tracing::warn!(%message, "the scheduler denied a request");
+            }
+            ClientEvent::SessionRefused { quota } => {
+                self.close(format!("the scheduler refused this client: {quota}"))
             }
             ClientEvent::SessionLost => self.close(
                 "the connection to the scheduler was lost for longer than its client_grace: \

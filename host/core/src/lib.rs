@@ -71,6 +71,8 @@ pub use operations::RESTART_REASON;
 pub use scheduler::{REPORTED_DURATION_US_MAX, REPORTED_NBYTES_MAX, Scheduler, Summary};
 pub use sharing::shared_name;
 pub use task::StateName;
-pub use tenants::{TenantPolicy, TenantUsage};
+pub use tenants::TenantPolicy;
 pub use time::Time;
-pub use weft_schema::quota::{QuotaExceeded, QuotaLimit, QuotaScope, TenantLimits};
+pub use weft_schema::quota::{
+    QuotaExceeded, QuotaLimit, QuotaScope, TenantLimits, TenantStatus, TenantUsage,
+};

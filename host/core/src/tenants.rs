@@ -11,9 +11,12 @@
 use crate::ids::{ClientId, TenantId};
 use crate::scheduler::Scheduler;
 use crate::task::{StateName, TaskId};
+use crate::time::Time;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use weft_schema::quota::{QuotaExceeded, QuotaLimit, QuotaScope, TenantLimits};
+use weft_schema::quota::{
+    QuotaExceeded, QuotaLimit, QuotaScope, TenantLimits, TenantStatus, TenantUsage,
+};
 
 /// What the driver says of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,50 +41,8 @@ impl Default for TenantPolicy {
     }
 }
 
-/// What a tenant holds now.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TenantUsage {
-    /// Its tasks the scheduler knows, in any state.
-    pub tasks: u64,
-    /// Waiting for inputs.
-    pub waiting: u64,
-    /// Ready, at the scheduler.
-    pub queued: u64,
-    /// Sent to a worker and not yet reported (each holds an executor slot
-    /// or waits for one on its worker).
-    pub processing: u64,
-    /// With a result in memory (or spilled).
-    pub memory: u64,
-    /// Failed.
-    pub erred: u64,
-    /// The bytes of its results in memory (each result once, however many
-    /// copies).
-    pub stored_bytes: u64,
-}
-
-impl TenantUsage {
-    /// Its tasks submitted and not yet done: waiting, queued or processing
-    /// (what `tasks_queued_max` bounds).
-    pub fn pending(&self) -> u64 {
-        self.waiting + self.queued + self.processing
-    }
-
-    /// The counter of tasks in `state` (`None` for released and forgotten,
-    /// which are not counted apart).
-    fn count_mut(&mut self, state: StateName) -> Option<&mut u64> {
-        match state {
-            StateName::Waiting => Some(&mut self.waiting),
-            StateName::Queued => Some(&mut self.queued),
-            StateName::Processing => Some(&mut self.processing),
-            StateName::Memory => Some(&mut self.memory),
-            StateName::Erred => Some(&mut self.erred),
-            StateName::Released | StateName::Forgotten => None,
-        }
-    }
-}
-
 /// The core's books of one tenant.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct TenantBook {
     pub(crate) policy: TenantPolicy,
     pub(crate) usage: TenantUsage,
@@ -96,6 +57,46 @@ pub(crate) struct TenantBook {
     /// The scheduler's dispatch count at its last dispatch by the fair
     /// share: among equal virtual times, the least recent goes first.
     pub(crate) last_turn: u64,
+    /// Executor microseconds of the runs that finished in each of the last
+    /// 60 seconds: (the second, microseconds), by second modulo 60.
+    pub(crate) recent_runs: [(u64, u64); 60],
+}
+
+impl Default for TenantBook {
+    fn default() -> Self {
+        TenantBook {
+            policy: TenantPolicy::default(),
+            usage: TenantUsage::default(),
+            queue: BTreeSet::new(),
+            served: 0,
+            dispatched_us: 0,
+            last_turn: 0,
+            recent_runs: [(0, 0); 60],
+        }
+    }
+}
+
+impl TenantBook {
+    /// A run of `duration_us` finished at `now`.
+    pub(crate) fn record_run(&mut self, now: Time, duration_us: u64) {
+        let second = now.as_micros() / 1_000_000;
+        let slot = &mut self.recent_runs[(second % 60) as usize];
+        if slot.0 != second {
+            *slot = (second, 0);
+        }
+        slot.1 = slot.1.saturating_add(duration_us);
+    }
+
+    /// Executor microseconds of the runs that finished in the minute
+    /// before `now`.
+    pub(crate) fn slot_us_last_minute(&self, now: Time) -> u64 {
+        let second = now.as_micros() / 1_000_000;
+        self.recent_runs
+            .iter()
+            .filter(|(at, _)| *at + 60 > second && *at <= second)
+            .map(|(_, us)| *us)
+            .sum()
+    }
 }
 
 impl TenantBook {
@@ -159,6 +160,25 @@ impl Scheduler {
         self.tenants
             .get(&tenant)
             .map_or(0, |book| book.dispatched_us)
+    }
+
+    /// `tenant` as status shows it (without its modules, which the
+    /// driver's module store counts).
+    pub fn tenant_status(&self, tenant: TenantId) -> TenantStatus {
+        let policy = self.tenant_policy(tenant);
+        TenantStatus {
+            name: policy.name,
+            weight: policy.weight,
+            limits: policy.limits,
+            usage: self.tenant_usage(tenant),
+            modules_bytes: 0,
+            datasets: self.datasets_of(tenant),
+            clients: self.clients_of(tenant),
+            slot_us_last_minute: self
+                .tenants
+                .get(&tenant)
+                .map_or(0, |book| book.slot_us_last_minute(self.now)),
+        }
     }
 
     /// The tenants the core has books for.
@@ -229,7 +249,7 @@ impl Scheduler {
     /// `nbytes` of result if it was in memory.
     pub(crate) fn usage_left(&mut self, tenant: TenantId, from: StateName, nbytes: u64) {
         let usage = &mut self.book_mut(tenant).usage;
-        if let Some(count) = usage.count_mut(from) {
+        if let Some(count) = count_mut(usage, from) {
             *count -= 1;
         }
         usage.stored_bytes -= nbytes;
@@ -239,7 +259,7 @@ impl Scheduler {
     /// memory.
     pub(crate) fn usage_entered(&mut self, tenant: TenantId, to: StateName, nbytes: u64) {
         let usage = &mut self.book_mut(tenant).usage;
-        if let Some(count) = usage.count_mut(to) {
+        if let Some(count) = count_mut(usage, to) {
             *count += 1;
         }
         usage.stored_bytes += nbytes;
@@ -252,7 +272,7 @@ impl Scheduler {
         for (_, task) in self.tasks.iter() {
             let usage = counted.entry(task.tenant).or_default();
             usage.tasks += 1;
-            if let Some(count) = usage.count_mut(task.state().name()) {
+            if let Some(count) = count_mut(usage, task.state().name()) {
                 *count += 1;
             }
             usage.stored_bytes += task.state().nbytes().unwrap_or(0);
@@ -289,5 +309,18 @@ impl Scheduler {
             return Err(format!("{tenant} has tasks but no books"));
         }
         Ok(())
+    }
+}
+
+/// The counter of tasks in `state` (`None` for released and forgotten,
+/// which are not counted apart).
+fn count_mut(usage: &mut TenantUsage, state: StateName) -> Option<&mut u64> {
+    match state {
+        StateName::Waiting => Some(&mut usage.waiting),
+        StateName::Queued => Some(&mut usage.queued),
+        StateName::Processing => Some(&mut usage.processing),
+        StateName::Memory => Some(&mut usage.memory),
+        StateName::Erred => Some(&mut usage.erred),
+        StateName::Released | StateName::Forgotten => None,
     }
 }

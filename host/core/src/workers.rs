@@ -64,6 +64,8 @@ impl Scheduler {
         };
         self.record_duration(id, duration_us);
         let tenant = self.task(id).tenant;
+        let now = self.now;
+        self.book_mut(tenant).record_run(now, duration_us);
         let stored = self.tenant_usage_ref(tenant).stored_bytes;
         if let Err(quota) = self.check_quota(tenant, QuotaLimit::StoredBytesMax, nbytes, stored) {
             // The result is not kept: the worker drops it, and the key

@@ -137,7 +137,7 @@ impl Sim {
             event,
         );
         let commands: Vec<Command> = std::iter::from_fn(|| self.core.poll_command()).collect();
-        if self.validate_every > 0 && self.stimulus % self.validate_every == 0 {
+        if self.validate_every > 0 && self.stimulus.is_multiple_of(self.validate_every) {
             self.core.validate().expect("invariants hold");
         }
         for command in commands {

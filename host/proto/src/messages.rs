@@ -316,6 +316,12 @@ pub enum ClientEvent {
     /// grace ran out, or the scheduler restarted): what the client held is
     /// gone.
     SessionLost,
+    /// A new session was refused: its tenant has `clients_max` clients
+    /// already. The scheduler closes the connection after this.
+    SessionRefused {
+        /// The limit, with its figures.
+        quota: weft_schema::quota::QuotaExceeded,
+    },
     /// A request that has no reply (a cancel) was denied.
     Denied {
         /// Why.
@@ -380,6 +386,9 @@ pub struct ClusterStatus {
     pub clients: u64,
     /// Keys the scheduler knows (every state).
     pub keys: u64,
+    /// The caller's tenant (an admin: every tenant), with its usage and
+    /// limits.
+    pub tenants: Vec<weft_schema::quota::TenantStatus>,
 }
 
 /// One worker, as the scheduler sees it.

@@ -14,8 +14,9 @@
 use crate::audit::{self, AuditEvent};
 use crate::authz::{Decision, Operation, Owner, authorize};
 mod client_requests;
+mod tenant_policies;
 
-use crate::modules::ModuleStore;
+use crate::modules::{ModuleStore, UploadRefusal};
 use crate::server::Outgoing;
 use crate::sessions::{Closed, Sessions};
 use crate::worker_wire::{FromWorker, from_worker, to_worker};
@@ -218,6 +219,8 @@ impl State {
         }
         let id = TenantId(self.tenants.len() as u32 + 1);
         self.tenants.insert(tenant.to_string(), id);
+        let policy = self.policy_of(tenant);
+        self.event(Event::TenantPolicy { tenant: id, policy });
         id
     }
 
@@ -303,7 +306,10 @@ impl State {
                 });
             }
             Input::Worker(worker, report) => self.worker_report(worker, report),
-            Input::TokensReloaded => self.close_revoked(),
+            Input::TokensReloaded => {
+                self.close_revoked();
+                self.publish_policies();
+            }
             Input::WorkerClosed(worker) => {
                 let reason = self.workers.remove(&worker).and_then(|w| w.leaving);
                 tracing::info!(%worker, reason = reason.as_deref().unwrap_or("connection closed"), "worker left");

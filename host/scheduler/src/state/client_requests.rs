@@ -43,7 +43,29 @@ impl State {
                 .map(|(state, n)| (state, n as u64))
                 .collect(),
             clients: summary.clients as u64,
+            tenants: self.tenant_statuses(tenant),
         }
+    }
+
+    /// The status of `tenant`, or (`None`, an admin) of every tenant
+    /// seen, by number.
+    fn tenant_statuses(&self, tenant: Option<TenantId>) -> Vec<weft_core::TenantStatus> {
+        let mut ids = match tenant {
+            Some(tenant) => vec![tenant],
+            None => self.core.tenant_ids(),
+        };
+        ids.sort();
+        ids.into_iter()
+            .map(|id| {
+                let mut status = self.core.tenant_status(id);
+                status.modules_bytes = self.modules.tenant_bytes(id);
+                if status.name.is_empty() {
+                    // The open tenant of a cluster without tenants.
+                    status.name = "open".into();
+                }
+                status
+            })
+            .collect()
     }
 
     /// The single dispatch point of client requests: each is authorized
@@ -114,9 +136,17 @@ impl State {
         match request {
             ClientRequest::UploadModule { request, bytes } => {
                 let tenant = self.tenant_id(&principal.tenant);
-                let reply = match self.modules.insert(bytes, tenant) {
+                let limit = self.core.tenant_policy(tenant).limits.modules_bytes_max;
+                let reply = match self.modules.insert(bytes, tenant, &principal.tenant, limit) {
                     Ok(hash) => ClientEvent::ModuleStored { request, hash },
-                    Err(message) => ClientEvent::RequestFailed { request, message },
+                    Err(UploadRefusal::Quota(quota)) => ClientEvent::Failed {
+                        request,
+                        error: quota.into(),
+                    },
+                    Err(refusal @ UploadRefusal::TooLarge { .. }) => ClientEvent::RequestFailed {
+                        request,
+                        message: refusal.to_string(),
+                    },
                 };
                 self.send_client(client, reply);
             }
@@ -233,6 +263,9 @@ impl State {
                 if resume && resumed.is_none() {
                     tracing::warn!(%client, "a client reconnected after its session was gone");
                     self.send_client(client, ClientEvent::SessionLost);
+                }
+                if !resume && !self.admit_new_session(client) {
+                    return;
                 }
                 if let Some(resumed) = resumed {
                     tracing::info!(client = %resumed, "client reconnected within its grace period");

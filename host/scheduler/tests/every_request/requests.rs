@@ -89,6 +89,7 @@ pub(crate) fn reply_id(event: &ClientEvent) -> Option<RequestId> {
         ClientEvent::Welcome { .. }
         | ClientEvent::Key(_)
         | ClientEvent::SessionLost
+        | ClientEvent::SessionRefused { .. }
         | ClientEvent::Denied { .. } => None,
     }
 }
