@@ -140,7 +140,7 @@ impl QuotaExceeded {
         limit_value: Option<u64>,
     ) -> Result<(), QuotaExceeded> {
         match limit_value {
-            Some(limit_value) if used.saturating_add(requested) > limit_value => {
+            Some(limit_value) if used.checked_add(requested).is_none_or(|t| t > limit_value) => {
                 Err(QuotaExceeded {
                     limit,
                     scope: scope(),
@@ -255,6 +255,9 @@ pub struct TenantStatus {
     pub limits: TenantLimits,
     /// Its tasks by state and the bytes its results hold.
     pub usage: TenantUsage,
+    /// New tasks of its graphs waiting for its submit rate (counted in
+    /// `tasks_queued_max`).
+    pub waiting_admission: u64,
     /// The bytes of the modules it uploaded.
     pub modules_bytes: u64,
     /// Its published datasets.
@@ -274,7 +277,7 @@ impl TenantStatus {
             .into_iter()
             .filter_map(|limit| {
                 let used = match limit {
-                    QuotaLimit::TasksQueuedMax => self.usage.pending(),
+                    QuotaLimit::TasksQueuedMax => self.usage.pending() + self.waiting_admission,
                     QuotaLimit::TasksRunningMax => self.usage.processing,
                     QuotaLimit::StoredBytesMax => self.usage.stored_bytes,
                     QuotaLimit::ModulesBytesMax => self.modules_bytes,

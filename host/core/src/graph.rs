@@ -229,9 +229,11 @@ impl Scheduler {
 
     /// A client is gone: it holds nothing any more.
     pub(crate) fn client_gone(&mut self, client: ClientId) {
-        let Some(state) = self.clients.remove(&client) else {
+        let Some(mut state) = self.clients.remove(&client) else {
             return;
         };
+        let deferred = std::mem::take(&mut state.deferred);
+        self.drop_deferred(client, deferred, state.tenant);
         self.forget_client_timer(client);
         self.operations.retain(|(holder, _), _| *holder != client);
         let mut held: Vec<TaskId> = state.wants.into_iter().collect();

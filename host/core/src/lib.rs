@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+mod admission;
 mod config;
 mod datasets;
 mod errors;

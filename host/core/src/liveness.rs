@@ -33,6 +33,8 @@ pub(crate) enum Timer {
     Client(ClientId),
     /// The pending restart's time is up.
     Restart,
+    /// The client's waiting requests may be admitted (`admission.rs`).
+    Admit(ClientId),
 }
 
 /// The armed timers, at most one deadline each.
@@ -204,8 +206,12 @@ impl Scheduler {
         if let Presence::Away { missed, .. } = presence {
             let mut told = std::collections::HashSet::new();
             for message in missed.into_values() {
-                if let ToClient::Cancelled { key, .. } = &message {
-                    told.insert(*key);
+                match &message {
+                    ToClient::Cancelled { key, .. } => {
+                        told.insert(*key);
+                    }
+                    ToClient::Rejected { keys, .. } => told.extend(keys.iter().copied()),
+                    _ => {}
                 }
                 self.send(Command::Client(client, message));
             }
@@ -256,13 +262,29 @@ impl Scheduler {
             ToClient::Cancelled { key, .. } | ToClient::Lost { key } => {
                 missed.insert(*key, message.clone());
             }
+            // A graph that waited for the submit rate and was refused when
+            // it was applied, while its client was away: its futures learn
+            // it on resume.
+            ToClient::Rejected {
+                keys,
+                reason,
+                quota,
+            } => {
+                for key in keys {
+                    let refusal = ToClient::Rejected {
+                        keys: vec![*key],
+                        reason: reason.clone(),
+                        quota: quota.clone(),
+                    };
+                    missed.insert(*key, refusal);
+                }
+            }
             // Re-derived on resume, or answers to requests the client
             // failed itself when its connection dropped.
             ToClient::Finished { .. }
             | ToClient::Erred { .. }
             | ToClient::Done { .. }
-            | ToClient::Dataset { .. }
-            | ToClient::Rejected { .. } => {}
+            | ToClient::Dataset { .. } => {}
         }
         true
     }
@@ -294,7 +316,7 @@ impl Scheduler {
             }
         }
         for (_, timer) in &self.timers.due {
-            if let Timer::Client(client) = timer
+            if let Timer::Client(client) | Timer::Admit(client) = timer
                 && !self.clients.contains_key(client)
             {
                 return Err(format!("a timer is armed for {client}, who is gone"));
@@ -316,6 +338,7 @@ impl Scheduler {
                 Timer::Worker(worker) => self.check_worker(worker),
                 Timer::Client(client) => self.check_client(client),
                 Timer::Restart => self.restart_timed_out(),
+                Timer::Admit(client) => self.admit_deferred(client),
             }
         }
     }

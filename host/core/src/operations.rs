@@ -106,6 +106,7 @@ impl Scheduler {
     /// go, its clients' futures are cancelled with reason "restart", and
     /// what only it held is freed on the workers.
     pub(crate) fn restart_tenant(&mut self, tenant: Option<crate::ids::TenantId>) {
+        self.cancel_deferred_graphs(tenant, RESTART_REASON);
         if let Some(tenant) = tenant {
             return self.restart_one_tenant(tenant);
         }

@@ -33,6 +33,8 @@ pub(crate) struct ClientState {
     /// Keys it was told on its last resume were cancelled: its
     /// `ClientHolds` does not tell them again (with a vaguer reason).
     pub(crate) told_on_resume: HashSet<TaskKey>,
+    /// Its requests waiting for its tenant's submit rate (`admission.rs`).
+    pub(crate) deferred: crate::admission::Deferred,
 }
 
 /// The scheduler's decision logic: consumes [`Event`]s, produces
@@ -155,6 +157,20 @@ impl Scheduler {
                 | Event::WorkerHeartbeat { .. }
                 | Event::WorkerRunning { .. }
         );
+        let event = match event.client() {
+            Some(client) if !matches!(event, Event::ClientHeartbeat { .. }) => {
+                match self.defer_if_over_rate(client, event) {
+                    Some(event) => event,
+                    None => return,
+                }
+            }
+            _ => event,
+        };
+        self.apply(event);
+    }
+
+    /// Applies an event that is not (or no longer) waiting.
+    pub(crate) fn apply(&mut self, event: Event) {
         match event {
             Event::ClientConnected { client, tenant } => self.client_connected(client, tenant),
             Event::ClientDisconnected { client } => self.client_disconnected(client),
@@ -400,6 +416,15 @@ impl Scheduler {
     pub fn is_computed(&self, client: ClientId, name: &TaskKey) -> bool {
         self.own_id_for(client, name)
             .is_some_and(|id| self.task(id).spec.is_some())
+    }
+
+    /// Whether `client` holds a future to the key it names `name`.
+    pub fn holds(&self, client: ClientId, name: &TaskKey) -> bool {
+        self.id_for(client, name).is_some_and(|id| {
+            self.clients
+                .get(&client)
+                .is_some_and(|c| c.wants.contains(&id))
+        })
     }
 
     /// The tenant of a client (the open tenant for one never connected).

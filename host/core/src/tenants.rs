@@ -60,6 +60,10 @@ pub(crate) struct TenantBook {
     /// Executor microseconds of the runs that finished in each of the last
     /// 60 seconds: (the second, microseconds), by second modulo 60.
     pub(crate) recent_runs: [(u64, u64); 60],
+    /// Its submit rate's token bucket (`admission.rs`), made on first use.
+    pub(crate) bucket: Option<crate::admission::SubmitBucket>,
+    /// New tasks of its graphs waiting for the submit rate.
+    pub(crate) deferred_tasks: u64,
 }
 
 impl Default for TenantBook {
@@ -72,6 +76,8 @@ impl Default for TenantBook {
             dispatched_us: 0,
             last_turn: 0,
             recent_runs: [(0, 0); 60],
+            bucket: None,
+            deferred_tasks: 0,
         }
     }
 }
@@ -120,6 +126,7 @@ impl Scheduler {
     pub(crate) fn set_policy(&mut self, tenant: TenantId, mut policy: TenantPolicy) {
         policy.weight = policy.weight.max(1);
         self.book_mut(tenant).policy = policy;
+        self.retime_admissions(tenant);
     }
 
     /// `tenant`'s policy (the default for one the driver never described).
@@ -171,6 +178,7 @@ impl Scheduler {
             weight: policy.weight,
             limits: policy.limits,
             usage: self.tenant_usage(tenant),
+            waiting_admission: self.tenant_waiting_tasks(tenant),
             modules_bytes: 0,
             datasets: self.datasets_of(tenant),
             clients: self.clients_of(tenant),
@@ -232,7 +240,11 @@ impl Scheduler {
         let tenant = self.tenant_of(client);
         let usage = self.tenants.get(&tenant).map(|b| &b.usage);
         let used = match limit {
-            QuotaLimit::TasksQueuedMax => usage.map_or(0, TenantUsage::pending),
+            // What waits for the submit rate counts too.
+            QuotaLimit::TasksQueuedMax => self
+                .tenants
+                .get(&tenant)
+                .map_or(0, |b| b.usage.pending() + b.deferred_tasks),
             QuotaLimit::StoredBytesMax => usage.map_or(0, |u| u.stored_bytes),
             QuotaLimit::DatasetsMax => self.datasets_of(tenant),
             QuotaLimit::ClientsMax => self.clients_of(tenant),

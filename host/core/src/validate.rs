@@ -182,6 +182,7 @@ impl Scheduler {
         // queue's and the key index's here, the workers' and clients'
         // beside their other checks, the graph's edges above.
         self.validate_usage()?;
+        self.validate_deferred()?;
         for (key, id) in &self.keys {
             if self.tasks.get(*id).is_none_or(|t| t.key != *key) {
                 return Err(format!("key {key} names {id:?}, which is stale"));

@@ -21,6 +21,7 @@ const WORKER: WorkerId = WorkerId(10);
 struct Harness {
     core: Scheduler,
     stimulus: u64,
+    now: Time,
 }
 
 impl Harness {
@@ -28,8 +29,14 @@ impl Harness {
     /// of tenant "bob" with none.
     fn new(limits: TenantLimits) -> Harness {
         let mut h = Harness {
-            core: Scheduler::new(SchedulerConfig::default()),
+            core: Scheduler::new(SchedulerConfig {
+                // No heartbeats here.
+                worker_ttl: std::time::Duration::ZERO,
+                client_ttl: std::time::Duration::ZERO,
+                ..SchedulerConfig::default()
+            }),
             stimulus: 0,
+            now: Time::ZERO,
         };
         h.event(Event::WorkerJoined {
             worker: WORKER,
@@ -55,10 +62,25 @@ impl Harness {
 
     fn event(&mut self, event: Event) -> Vec<Command> {
         self.stimulus += 1;
-        self.core
-            .handle(Time::ZERO, StimulusId(self.stimulus), event);
+        self.core.handle(self.now, StimulusId(self.stimulus), event);
         let commands = std::iter::from_fn(|| self.core.poll_command()).collect();
         self.core.validate().expect("invariants hold");
+        commands
+    }
+
+    /// Moves the clock to `micros`, firing what falls due on the way.
+    fn advance_to(&mut self, micros: u64) -> Vec<Command> {
+        let end = Time::from_micros(micros);
+        let mut commands = Vec::new();
+        while let Some(at) = self.core.poll_timeout().filter(|at| *at <= end) {
+            self.now = self.now.max(at);
+            self.stimulus += 1;
+            self.core
+                .handle_timeout(self.now, StimulusId(self.stimulus));
+            commands.extend(std::iter::from_fn(|| self.core.poll_command()));
+            self.core.validate().expect("invariants hold");
+        }
+        self.now = end;
         commands
     }
 
@@ -391,4 +413,85 @@ fn tasks_running_max_holds_a_tenant_to_its_slots_and_others_use_the_rest() {
     let next = computes(&h.finish(&sent[0], 8));
     assert_eq!(next.len(), 1);
     assert_eq!(h.core.tenant_usage(A).processing, 2);
+}
+
+#[test]
+fn the_submit_rate_slows_a_flood_in_order_and_refuses_past_the_queued_cap() {
+    let mut h = Harness::new(TenantLimits {
+        submit_tasks_per_s: Some(10),
+        tasks_queued_max: Some(25),
+        ..TenantLimits::default()
+    });
+    // The burst (one second's worth) goes at once.
+    assert_eq!(computes(&h.submit(ALICE, tasks(0, 8))).len(), 8);
+    // The next ten wait: not refused, not sent.
+    let waiting = h.submit(ALICE, tasks(8, 10));
+    assert!(waiting.is_empty(), "{waiting:?}");
+    assert_eq!(h.core.waiting_requests(ALICE), 1);
+    assert_eq!(h.core.tenant_waiting_tasks(A), 10);
+    // What the client sends after it waits behind it, in order: this
+    // release of a waiting key must not come first (it would do nothing).
+    let last = tasks(8, 10)[9].key;
+    assert!(
+        h.event(Event::ReleaseKeys {
+            client: ALICE,
+            keys: vec![last]
+        })
+        .is_empty()
+    );
+    assert!(h.core.waits_for_admission(ALICE, &last));
+    // Past the cap with what waits: refused at once, with the figures.
+    assert_eq!(
+        rejection(ALICE, &h.submit(ALICE, tasks(18, 8))),
+        alice(QuotaLimit::TasksQueuedMax, 8, 18, 25)
+    );
+    // Bob has no rate.
+    assert_eq!(computes(&h.submit(BOB, tasks(0, 3))).len(), 3);
+    // Two tokens were left after the burst of eight; eight more take
+    // 0.8 s.
+    assert!(h.advance_to(700_000).is_empty());
+    let admitted = h.advance_to(800_000);
+    assert_eq!(h.core.waiting_requests(ALICE), 0);
+    assert_eq!(h.core.tenant_waiting_tasks(A), 0);
+    // Nine of the ten run (the tenth was released right after).
+    assert_eq!(h.core.tenant_usage(A).pending(), 8 + 9);
+    let wire = weft_core::wire_key(A, &last);
+    assert!(!computes(&admitted).iter().any(|c| c.key == wire));
+    assert_eq!(h.core.state_of(&wire), weft_core::StateName::Forgotten);
+}
+
+#[test]
+fn a_restart_cancels_the_futures_of_waiting_graphs() {
+    let mut h = Harness::new(TenantLimits {
+        submit_tasks_per_s: Some(1),
+        ..TenantLimits::default()
+    });
+    h.submit(ALICE, tasks(0, 1));
+    assert!(h.submit(ALICE, tasks(1, 2)).is_empty());
+    let restarted = h.event(Event::RestartTenant { tenant: A });
+    let cancelled: Vec<TaskKey> = to(ALICE, &restarted)
+        .into_iter()
+        .filter_map(|m| match m {
+            ToClient::Cancelled { key, .. } => Some(key),
+            _ => None,
+        })
+        .collect();
+    for task in tasks(0, 3) {
+        assert!(cancelled.contains(&task.key), "{cancelled:?}");
+    }
+    assert_eq!(h.core.waiting_requests(ALICE), 0);
+}
+
+#[test]
+fn lifting_the_rate_admits_what_waits_at_once() {
+    let mut h = Harness::new(TenantLimits {
+        submit_tasks_per_s: Some(1),
+        ..TenantLimits::default()
+    });
+    h.submit(ALICE, tasks(0, 1));
+    assert!(h.submit(ALICE, tasks(1, 2)).is_empty());
+    h.policy(TenantLimits::default());
+    h.advance_to(1);
+    assert_eq!(h.core.waiting_requests(ALICE), 0);
+    assert_eq!(h.core.tenant_usage(A).pending(), 3);
 }

@@ -6,6 +6,12 @@ use super::*;
 
 impl Sim {
     pub(super) fn drain(&mut self) {
+        // No more limits: what waits for the submit rate goes now.
+        self.event(Event::TenantPolicy {
+            tenant: TenantId::OPEN,
+            policy: TenantPolicy::default(),
+        });
+        self.timeout();
         self.settle_liveness();
         if self.workers.is_empty() {
             let worker = WorkerId(self.new_id());

@@ -75,7 +75,9 @@ const LINKS_DROPPED: &str = "links dropped";
 const POLICY_CHANGED: &str = "the tenant's limits changed (a reload)";
 const OVER_QUOTA: &str = "graphs and scatters refused by a limit";
 const RESULTS_OVER_QUOTA: &str = "results refused by stored_bytes_max";
-const COVERAGE: [&str; 23] = [
+const WAITED: &str = "graphs and scatters that waited for the submit rate";
+const COVERAGE: [&str; 24] = [
+    WAITED,
     POLICY_CHANGED,
     OVER_QUOTA,
     RESULTS_OVER_QUOTA,
@@ -370,6 +372,7 @@ impl Sim {
                     self.operations.retain(|(c, _)| *c != client);
                 }
                 Command::Client(client, message) => {
+                    self.trace(|| format!("core tells {client} {message:?}"));
                     if let Some(sim) = self.clients.get(&client) {
                         assert!(
                             !sim.away,
@@ -414,6 +417,25 @@ impl Sim {
                             self.step,
                             self.last_event
                         );
+                        continue;
+                    }
+                    if let ToClient::Rejected { keys, .. } = &message
+                        && let Some(sim) = self.clients.get_mut(&client)
+                    {
+                        // A graph was refused, by a limit or, after waiting
+                        // for the rate, because a key it names went
+                        // meanwhile: its new keys are not held.
+                        for key in keys {
+                            // (Or its client had released it, and the release
+                            // waits behind a graph: the key goes then.)
+                            if (!self.core.holds(client, key)
+                                && !self.core.waits_for_admission(client, key))
+                                || self.core.release_waits(client, key)
+                            {
+                                sim.held.remove(key);
+                                sim.last.remove(key);
+                            }
+                        }
                         continue;
                     }
                     if let ToClient::Erred { failure, .. } = &message

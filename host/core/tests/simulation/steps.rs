@@ -133,7 +133,8 @@ impl Sim {
                 for w in &holders {
                     self.acquire(*w, key);
                 }
-                // Over `stored_bytes_max`: refused, the copies freed.
+                // Over `stored_bytes_max`: refused, the copies freed. Behind
+                // a waiting graph, it waits too (and is checked then).
                 let stored = self.core.tenant_usage(TenantId::OPEN).stored_bytes;
                 let over = self
                     .core
@@ -141,25 +142,30 @@ impl Sim {
                     .limits
                     .stored_bytes_max
                     .is_some_and(|max| stored + 100 > max);
-                if over {
-                    count(OVER_QUOTA);
-                } else {
-                    self.known.push(key);
-                    let sim = self.clients.get_mut(&client).expect("exists");
-                    sim.held.insert(key);
-                }
+                let waiting = self.core.waiting_requests(client) > 0;
+                self.known.push(key);
+                let sim = self.clients.get_mut(&client).expect("exists");
+                sim.held.insert(key);
                 self.event(Event::Scattered {
                     client,
                     key,
                     workers: holders,
                     nbytes: 100,
                 });
-                assert_eq!(
-                    self.core.state_of(&key) == StateName::Forgotten,
-                    over,
-                    "step {}: the scatter was refused: {over}",
-                    self.step
-                );
+                if waiting {
+                    count(WAITED);
+                    assert!(self.core.waits_for_admission(client, &key));
+                } else {
+                    if over {
+                        count(OVER_QUOTA);
+                    }
+                    assert_eq!(
+                        self.core.state_of(&key) == StateName::Forgotten,
+                        over,
+                        "step {}: the scatter was refused: {over}",
+                        self.step
+                    );
+                }
             }
             44..=46 if workers.len() > 1 => {
                 // A worker fetched a copy of something another holds.
@@ -198,14 +204,19 @@ impl Sim {
                 let others: BTreeSet<(ClientId, u64)> = self.operations.clone();
                 self.operations.insert((client, request));
                 self.restarts.insert((client, request));
+                let waiting = self.core.waiting_requests(client) > 0;
                 self.event(Event::Restart { client, request });
                 // Still waiting for its workers: it was accepted (a refused
                 // one, while another is under way, is answered at once).
-                if self.restarts.contains(&(client, request)) {
+                // Behind a graph waiting for the rate, it waits too.
+                if !waiting && self.restarts.contains(&(client, request)) {
                     assert_eq!(self.core.task_count(), 0, "tasks remain after a restart");
+                    // Those waiting behind a graph for the submit rate are
+                    // answered when they are applied.
                     let unanswered: Vec<_> = others
                         .intersection(&self.operations)
                         .filter(|op| !self.restarts.contains(op))
+                        .filter(|(c, _)| self.core.waiting_requests(*c) == 0)
                         .collect();
                     assert!(
                         unanswered.is_empty(),
@@ -373,28 +384,39 @@ impl Sim {
             });
             return;
         }
-        // Every task is new; a limit refuses the whole graph.
+        // Every task is new (though one behind a waiting graph may name
+        // that graph's keys, and counts them as new too); a limit refuses
+        // the whole graph at once, counting what waits.
         let limits = self.core.tenant_policy(TenantId::OPEN).limits;
         let n = tasks.len() as u64;
-        let pending = self.core.tenant_usage(TenantId::OPEN).pending();
+        let pending = self.core.tenant_usage(TenantId::OPEN).pending()
+            + self.core.tenant_waiting_tasks(TenantId::OPEN);
         let over = limits.graph_tasks_max.is_some_and(|max| n > max)
             || limits.tasks_queued_max.is_some_and(|max| pending + n > max);
         let last = tasks.last().expect("at least one").key;
-        if over {
-            count(OVER_QUOTA);
-        } else {
-            self.known.extend(tasks.iter().map(|t| t.key));
-            let sim = self.clients.get_mut(&client).expect("exists");
-            sim.held.extend(wants.iter().copied());
-        }
+        self.known.extend(tasks.iter().map(|t| t.key));
+        let sim = self.clients.get_mut(&client).expect("exists");
+        sim.held.extend(wants.iter().copied());
         self.event(Event::UpdateGraph {
             client,
             tasks,
             wants,
         });
-        // The last task is always wanted: an accepted graph keeps it.
+        let waits = self.core.waits_for_admission(client, &last);
+        if over {
+            count(OVER_QUOTA);
+        } else if waits {
+            count(WAITED);
+            assert!(
+                limits.submit_tasks_per_s.is_some() || self.core.waiting_requests(client) > 1,
+                "step {}: a graph waits without a rate",
+                self.step
+            );
+        }
+        // The last task is always wanted: an accepted graph keeps it (a
+        // refused one's keys were dropped from `held` on the refusal).
         assert_eq!(
-            self.core.state_of(&last) == StateName::Forgotten,
+            self.core.state_of(&last) == StateName::Forgotten && !waits,
             over,
             "step {}: the graph was refused: {over} by the limits {limits:?}, pending {pending}",
             self.step
@@ -417,6 +439,8 @@ impl Sim {
             stored_bytes_max: pick(&[300, 3_000, 30_000]),
             datasets_max: pick(&[0, 1, 3]),
             graph_tasks_max: pick(&[2, 5]),
+            submit_tasks_per_s: pick(&[2, 20]),
+            submit_burst_tasks: pick(&[1, 8]),
             ..TenantLimits::default()
         };
         let weight = 1 + self.rng.below(5) as u32;
