@@ -15,6 +15,7 @@ mod loading;
 mod local;
 mod memory;
 mod processes;
+mod quotas;
 mod raw;
 mod relay;
 mod scheduler_port;

@@ -229,6 +229,21 @@ impl Credentials {
         self.dir.path().join("tenants.toml")
     }
 
+    /// Runs `weft tenant set` on the tenants file: `name`'s settings
+    /// (`FIELD=VALUE`), or the defaults' with `None`. A running scheduler
+    /// picks the change up by itself.
+    pub fn set_tenant(&self, name: Option<&str>, settings: &[&str]) {
+        let tenants = path_text(&self.tenants_file());
+        let mut args = vec!["tenant"];
+        match name {
+            Some(name) => args.extend(["set", name]),
+            None => args.push("set-defaults"),
+        }
+        args.extend_from_slice(settings);
+        args.extend(["--tenants", tenants.as_str()]);
+        weft_output(&args);
+    }
+
     /// The cluster's CA certificate, which clients verify against.
     pub fn ca(&self) -> String {
         self.tls_file(weft_proto::tls::CA_CERT_FILE)

@@ -1,4 +1,5 @@
-//! `weft tenant add | add-worker | list | revoke | remove`: edits the
+//! `weft tenant add | add-worker | list | set | set-defaults | revoke |
+//! remove`: edits the
 //! tenants file a scheduler reads its tokens from. A new token is printed
 //! once, alone on stdout (so `$(weft tenant add ...)` captures just it),
 //! with what to do with it on stderr; the file keeps only its hash. A
@@ -47,6 +48,33 @@ pub(crate) enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Set a tenant's weight and limits: `weft tenant set alice weight=3
+    /// stored_bytes_max=2GiB tasks_running_max=none`. The limits are
+    /// tasks_queued_max, tasks_running_max, stored_bytes_max,
+    /// modules_bytes_max, datasets_max, clients_max, graph_tasks_max,
+    /// submit_tasks_per_s and submit_burst_tasks; `none` clears one (the
+    /// default applies again).
+    Set {
+        /// The tenant.
+        name: String,
+        /// `FIELD=VALUE`, one or more.
+        #[arg(required = true)]
+        settings: Vec<String>,
+        /// The tenants file.
+        #[arg(long)]
+        tenants: PathBuf,
+    },
+    /// Set the default limits of every tenant (`[limits]`), which a
+    /// tenant's own override: `weft tenant set-defaults
+    /// tasks_queued_max=1000000 stored_bytes_max=8GiB`.
+    SetDefaults {
+        /// `FIELD=VALUE`, one or more (`none` clears one).
+        #[arg(required = true)]
+        settings: Vec<String>,
+        /// The tenants file.
+        #[arg(long)]
+        tenants: PathBuf,
+    },
     /// Revoke a token by its id (`weft tenant list` shows the ids).
     Revoke {
         /// The token's id: the 12 characters after `weft_`.
@@ -76,6 +104,12 @@ pub(crate) fn run(command: TenantCommand) -> anyhow::Result<()> {
         TenantCommand::AddWorker { tenants } => add_worker(&tenants),
         TenantCommand::List { tenants, json } => list(&tenants, json),
         TenantCommand::Revoke { token_id, tenants } => revoke(&tenants, &token_id),
+        TenantCommand::Set {
+            name,
+            settings,
+            tenants,
+        } => set(&tenants, Some(&name), &settings),
+        TenantCommand::SetDefaults { settings, tenants } => set(&tenants, None, &settings),
         TenantCommand::Remove { name, tenants } => remove(&tenants, &name),
     }
 }
@@ -102,6 +136,15 @@ fn show_new_token(token: &Secret, what: &str, hint: &str, path: &Path, created_f
     eprintln!("{what} (in {}):", path.display());
     println!("{}", token.expose());
     eprintln!("this token cannot be shown again: keep it now ({hint}); {PICKED_UP}");
+}
+
+fn set(path: &Path, name: Option<&str>, settings: &[String]) -> anyhow::Result<()> {
+    let mut file = TenantsFile::read(path)?;
+    file.set(name, settings)?;
+    file.write(path)?;
+    let whom = name.map_or("the default limits".to_string(), |n| format!("tenant {n}"));
+    eprintln!("set {whom} in {}; {PICKED_UP}", path.display());
+    Ok(())
 }
 
 fn add(path: &Path, name: &str, role: &str) -> anyhow::Result<()> {
@@ -152,7 +195,7 @@ fn list(path: &Path, json: bool) -> anyhow::Result<()> {
         let tenants: Vec<serde_json::Value> = file
             .tenants()
             .iter()
-            .map(|t| serde_json::json!({ "name": t.name, "weight": t.weight }))
+            .map(|t| serde_json::json!({ "name": t.name, "weight": t.weight, "limits": t.limits }))
             .collect();
         let tokens: Vec<serde_json::Value> = tokens
             .iter()

@@ -86,6 +86,11 @@ async fn supervise(
             Ended::Lost(reason) => reason,
         };
         tracing::debug!(%reason, "scheduler connection lost");
+        if lock(&state).closed.is_some() {
+            // The scheduler ended this client (its session was lost or
+            // refused): there is nothing to resume.
+            return;
+        }
         // Replies to requests already written will not come; requests not
         // written yet go out on the new connection.
         let waiting: Vec<_> = {
@@ -175,7 +180,15 @@ async fn connect_again(reconnect: &Reconnect) -> Option<Connection> {
 async fn read_loop(reader: &mut ConnectionReader, state: &Mutex<State>) -> String {
     loop {
         match reader.recv::<ClientEvent>().await {
-            Ok(Some(event)) => lock(state).apply(event),
+            Ok(Some(event)) => {
+                let mut state = lock(state);
+                state.apply(event);
+                if let Some(reason) = &state.closed {
+                    // The scheduler ended this client (a session lost or
+                    // refused): the connection goes too.
+                    return reason.clone();
+                }
+            }
             Ok(None) => return "the scheduler closed the connection".to_string(),
             Err(error) => return error.to_string(),
         }

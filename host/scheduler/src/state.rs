@@ -251,7 +251,10 @@ impl State {
                 self.client_request(connection, client, request)
             }
             Input::ClientClosed(connection) => {
-                if !self.closed_here.remove(&connection) {
+                if self.closed_here.remove(&connection) {
+                    // Closed here, or refused (its peer kept until now).
+                    self.clients.remove(&connection);
+                } else {
                     self.client_connection_closed(connection);
                 }
             }

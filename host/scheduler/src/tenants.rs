@@ -56,9 +56,11 @@ mod watch;
 mod write;
 
 pub use check::{FileProblem, TENANT_WEIGHT_MAX, TokenPlace};
-pub use edit::{AddTokenError, RemoveTenantError, RemovedTenant, RevokeError, RevokedToken};
+pub use edit::{
+    AddTokenError, RemoveTenantError, RemovedTenant, RevokeError, RevokedToken, SetError,
+};
 pub use file::{TENANTS_FILE_BYTES_MAX, TenantInfo, TenantsFile, TenantsFileError, TokenSummary};
-pub use limits::{LimitProblem, LimitsPlace};
+pub use limits::{LimitProblem, LimitsPlace, SetLimitError};
 pub use registry::{GeneratedRegistry, TokenRefusal, TokenRegistry};
 pub use watch::{DEFAULT_POLL, watch};
 pub use write::TenantsWriteError;

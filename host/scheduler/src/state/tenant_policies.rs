@@ -62,9 +62,9 @@ impl State {
         };
         tracing::warn!(%client, %quota, "refusing a client session");
         self.send_client(client, ClientEvent::SessionRefused { quota });
-        // Dropping its peer closes the connection once the writer has
-        // sent what is queued; its reader's close is then ignored.
-        self.clients.remove(&client);
+        // The client closes the connection when it reads the refusal
+        // (closing it here could lose the refusal with the socket); until
+        // then what it sends is ignored, and it counts as no client.
         self.closed_here.insert(client);
         self.sessions.forget(client);
         self.event(Event::ClientGone { client });

@@ -2,8 +2,9 @@
 //! tenant's token or a worker token, revoke a token, remove a tenant; each
 //! with its error. Nothing here touches the disk.
 
-use super::check::TokenPlace;
+use super::check::{TENANT_WEIGHT_MAX, TokenPlace};
 use super::file::{StoredToken, Tenant, TenantsFile, TokenSummary, summary};
+use super::limits::{SetLimitError, set_limit};
 use super::token::{self, GenerateFailure};
 use super::{TenantNameError, check_tenant_name};
 use std::time::SystemTime;
@@ -180,6 +181,62 @@ impl TenantsFile {
             name: removed.name,
             token_ids: removed.tokens.into_iter().map(|t| t.id).collect(),
         })
+    }
+}
+
+/// Why `weft tenant set` changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetError {
+    /// No tenant has this name.
+    #[error("there is no tenant named {name:?}")]
+    UnknownTenant {
+        /// The name.
+        name: String,
+    },
+    /// A setting is wrong.
+    #[error(transparent)]
+    Limit(#[from] SetLimitError),
+    /// A weight out of range.
+    #[error("weight {0:?} is not a whole number from 1 to {TENANT_WEIGHT_MAX}")]
+    BadWeight(String),
+}
+
+impl TenantsFile {
+    /// Applies `FIELD=VALUE` settings to tenant `name` (its weight and its
+    /// own limits), or to the defaults with `None`: all of them or none.
+    pub fn set(&mut self, name: Option<&str>, settings: &[String]) -> Result<(), SetError> {
+        let mut edited = self.clone();
+        for setting in settings {
+            let (field, value) = setting
+                .split_once('=')
+                .ok_or_else(|| SetLimitError::NotAnAssignment(setting.clone()))?;
+            let (field, value) = (field.trim(), value.trim());
+            let tenant = match name {
+                Some(name) => Some(
+                    edited
+                        .tenants
+                        .iter_mut()
+                        .find(|t| t.name == name)
+                        .ok_or_else(|| SetError::UnknownTenant {
+                            name: name.to_owned(),
+                        })?,
+                ),
+                None => None,
+            };
+            match (field, tenant) {
+                ("weight", Some(tenant)) => {
+                    tenant.weight = value
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|w| (1..=TENANT_WEIGHT_MAX).contains(w))
+                        .ok_or_else(|| SetError::BadWeight(value.to_owned()))?;
+                }
+                (field, Some(tenant)) => set_limit(&mut tenant.limits, field, value)?,
+                (field, None) => set_limit(&mut edited.defaults, field, value)?,
+            }
+        }
+        *self = edited;
+        Ok(())
     }
 }
 

@@ -145,6 +145,75 @@ pub(super) fn parse_size(text: &str) -> Option<u64> {
     (value.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
+/// Why `FIELD=VALUE` could not be set (`weft tenant set`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetLimitError {
+    /// Not of the form `FIELD=VALUE`.
+    #[error("{0:?} is not FIELD=VALUE")]
+    NotAnAssignment(String),
+    /// No limit has this name.
+    #[error(
+        "{0:?} is not a limit (the limits are tasks_queued_max, tasks_running_max, \
+         stored_bytes_max, modules_bytes_max, datasets_max, clients_max, graph_tasks_max, \
+         submit_tasks_per_s, submit_burst_tasks; and weight)"
+    )]
+    UnknownField(String),
+    /// The value does not fit the field.
+    #[error("{field}: {value:?} is not {expected} (or `none`)")]
+    BadValue {
+        /// The field.
+        field: String,
+        /// The value given.
+        value: String,
+        /// What it takes.
+        expected: &'static str,
+    },
+}
+
+/// Sets one limit of `limits` from `field` and its text (`none` clears
+/// it: no limit, or the default's).
+pub(super) fn set_limit(
+    limits: &mut TenantLimits,
+    field: &str,
+    value: &str,
+) -> Result<(), SetLimitError> {
+    let slot = match field {
+        "tasks_queued_max" => &mut limits.tasks_queued_max,
+        "tasks_running_max" => &mut limits.tasks_running_max,
+        "stored_bytes_max" => &mut limits.stored_bytes_max,
+        "modules_bytes_max" => &mut limits.modules_bytes_max,
+        "datasets_max" => &mut limits.datasets_max,
+        "clients_max" => &mut limits.clients_max,
+        "graph_tasks_max" => &mut limits.graph_tasks_max,
+        "submit_tasks_per_s" => &mut limits.submit_tasks_per_s,
+        "submit_burst_tasks" => &mut limits.submit_burst_tasks,
+        other => return Err(SetLimitError::UnknownField(other.to_owned())),
+    };
+    let value = value.trim();
+    if value == "none" {
+        *slot = None;
+        return Ok(());
+    }
+    let bytes = field.ends_with("_bytes_max");
+    let rate = field.starts_with("submit_");
+    let parsed = if bytes {
+        parse_size(value)
+    } else {
+        value.parse::<u64>().ok().filter(|v| !rate || *v > 0)
+    };
+    let expected = match (bytes, rate) {
+        (true, _) => "a size (bytes, or a number and a unit: 64MiB, 2GiB)",
+        (false, true) => "a whole number above 0",
+        (false, false) => "a whole number",
+    };
+    *slot = Some(parsed.ok_or_else(|| SetLimitError::BadValue {
+        field: field.to_owned(),
+        value: value.to_owned(),
+        expected,
+    })?);
+    Ok(())
+}
+
 /// A size as the writer writes it: a unit when it is a whole number of
 /// one, else bytes.
 fn size_text(bytes: u64) -> String {
@@ -214,6 +283,25 @@ mod tests {
         );
         let raw: RawLimits = toml::from_str(&text).expect("TOML");
         assert_eq!(raw.check().expect("valid"), limits);
+    }
+
+    #[test]
+    fn limits_are_set_by_name() {
+        let mut limits = TenantLimits::default();
+        set_limit(&mut limits, "stored_bytes_max", "2GiB").expect("set");
+        set_limit(&mut limits, "clients_max", "4").expect("set");
+        assert_eq!(limits.stored_bytes_max, Some(2 << 30));
+        assert_eq!(limits.clients_max, Some(4));
+        set_limit(&mut limits, "clients_max", "none").expect("cleared");
+        assert_eq!(limits.clients_max, None);
+        assert!(matches!(
+            set_limit(&mut limits, "submit_tasks_per_s", "0"),
+            Err(SetLimitError::BadValue { .. })
+        ));
+        assert!(matches!(
+            set_limit(&mut limits, "memory", "1"),
+            Err(SetLimitError::UnknownField(_))
+        ));
     }
 
     #[test]
