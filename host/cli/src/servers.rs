@@ -44,6 +44,11 @@ pub(crate) struct SchedulerArgs {
     /// "0s": never.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     client_ttl: std::time::Duration,
+    /// Requests of one client connection waiting for the scheduler at once
+    /// (client_inbox_max); past it the connection is not read until some
+    /// are handled, so one client's flood cannot delay the others.
+    #[arg(long, default_value_t = weft_scheduler::DEFAULT_CLIENT_INBOX_MAX as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    client_inbox_max: u64,
     /// The tenants file (`weft tenant add ... --tenants FILE`): clients and
     /// workers must then present a token. Reloaded when it changes or on
     /// SIGHUP. Without it, every connection is tenant "default" with admin
@@ -112,6 +117,7 @@ pub(crate) fn scheduler(args: &SchedulerArgs) -> Result<(), Failure> {
         listen: args.listen.clone(),
         module_store_bytes_max: args.module_store_limit,
         module_bytes_max: args.module_limit.as_u64(),
+        client_inbox_max: args.client_inbox_max as usize,
         core: weft_core::SchedulerConfig {
             worker_deaths_max: args.worker_deaths_max,
             client_grace: args.client_grace,

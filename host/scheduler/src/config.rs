@@ -44,6 +44,10 @@ pub struct SchedulerConfig {
     pub outbox_messages_max: usize,
     /// `connections_max`: open connections at once; more are refused.
     pub connections_max: usize,
+    /// `client_inbox_max`: requests of one client connection waiting for
+    /// the state task at once; past it the connection is not read until
+    /// some are handled (TCP pushes back on the client).
+    pub client_inbox_max: usize,
     /// Who may connect: `tenants` (a tenants file, reloaded; generated
     /// tokens for an embedded cluster), or open (no tenants: loopback only).
     pub tokens: crate::Tokens,
@@ -63,6 +67,7 @@ impl Default for SchedulerConfig {
             module_refusal_ttl: DEFAULT_MODULE_REFUSAL_TTL,
             outbox_messages_max: DEFAULT_OUTBOX_MESSAGES_MAX,
             connections_max: DEFAULT_CONNECTIONS_MAX,
+            client_inbox_max: crate::inbox::DEFAULT_CLIENT_INBOX_MAX,
             tokens: crate::Tokens::Open,
             tls: None,
         }
@@ -80,6 +85,7 @@ impl std::fmt::Debug for SchedulerConfig {
             .field("module_refusal_ttl", &self.module_refusal_ttl)
             .field("outbox_messages_max", &self.outbox_messages_max)
             .field("connections_max", &self.connections_max)
+            .field("client_inbox_max", &self.client_inbox_max)
             .field("tokens", &self.tokens)
             .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()

@@ -15,6 +15,7 @@ mod audit;
 mod authn;
 pub mod authz;
 mod config;
+mod inbox;
 mod modules;
 mod server;
 mod sessions;
@@ -26,6 +27,8 @@ pub use config::{
     DEFAULT_CONNECTIONS_MAX, DEFAULT_LISTEN, DEFAULT_MODULE_BYTES_MAX,
     DEFAULT_MODULE_STORE_BYTES_MAX, DEFAULT_OUTBOX_MESSAGES_MAX, SchedulerConfig,
 };
+
+pub use inbox::DEFAULT_CLIENT_INBOX_MAX;
 
 pub use audit::AUDIT_TARGET;
 pub use authn::Tokens;
@@ -127,13 +130,13 @@ pub async fn start(config: SchedulerConfig) -> Result<SchedulerHandle, Scheduler
             tokens: config.tokens.clone(),
         }),
     };
-    let accept = tokio::spawn(server::accept_loop(
-        listener,
-        inputs,
-        acceptor,
-        config.connections_max,
-        config.outbox_messages_max,
-    ));
+    let settings = server::PortSettings {
+        connections_max: config.connections_max,
+        outbox_max: config.outbox_messages_max,
+        inbox_max: config.client_inbox_max,
+        graph_limits: config.graph.clone(),
+    };
+    let accept = tokio::spawn(server::accept_loop(listener, inputs, acceptor, settings));
     tracing::info!(%addr, "scheduler listening");
     Ok(SchedulerHandle {
         addr,

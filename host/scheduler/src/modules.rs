@@ -67,12 +67,14 @@ impl ModuleStore {
         }
     }
 
-    /// Stores `bytes` for `tenant` (`tenant_name` and `tenant_max`, its
+    /// Stores `bytes`, whose BLAKE3 hash is `hash` (computed off the state
+    /// task), for `tenant` (`tenant_name` and `tenant_max`, its
     /// `modules_bytes_max`, for the quota); returns its hash, or why it
     /// was refused. Uploading a module the tenant already has is free.
     pub(crate) fn insert(
         &mut self,
         bytes: Vec<u8>,
+        hash: [u8; 32],
         tenant: TenantId,
         tenant_name: &str,
         tenant_max: Option<u64>,
@@ -82,7 +84,6 @@ impl ModuleStore {
             let max = self.module_bytes_max;
             return Err(UploadRefusal::TooLarge { size, max });
         }
-        let hash = *blake3::hash(&bytes).as_bytes();
         if self.has(&hash, tenant) {
             return Ok(hash);
         }
@@ -168,15 +169,23 @@ impl ModuleStore {
 mod tests {
     use super::*;
 
+    fn h(bytes: &[u8]) -> [u8; 32] {
+        *blake3::hash(bytes).as_bytes()
+    }
+
     #[test]
     fn a_tenants_modules_bytes_max_counts_what_it_uploaded() {
         let (a, b) = (TenantId(1), TenantId(2));
         let mut store = ModuleStore::new(100, 50, Duration::from_secs(600));
-        store.insert(vec![1; 30], a, "alice", Some(40)).unwrap();
         store
-            .insert(vec![1; 30], a, "alice", Some(40))
+            .insert(vec![1; 30], h(&[1; 30]), a, "alice", Some(40))
+            .unwrap();
+        store
+            .insert(vec![1; 30], h(&[1; 30]), a, "alice", Some(40))
             .expect("its own module again is free");
-        let err = store.insert(vec![2; 20], a, "alice", Some(40)).unwrap_err();
+        let err = store
+            .insert(vec![2; 20], h(&[2; 20]), a, "alice", Some(40))
+            .unwrap_err();
         assert_eq!(
             err,
             UploadRefusal::Quota(QuotaExceeded {
@@ -189,31 +198,43 @@ mod tests {
         );
         assert_eq!(store.tenant_bytes(a), 30, "a refusal changes nothing");
         // Another tenant uploading the same bytes pays for them too.
-        assert!(store.insert(vec![2; 20], b, "bob", Some(10)).is_err());
-        assert!(store.insert(vec![1; 30], b, "bob", Some(30)).is_ok());
+        assert!(
+            store
+                .insert(vec![2; 20], h(&[2; 20]), b, "bob", Some(10))
+                .is_err()
+        );
+        assert!(
+            store
+                .insert(vec![1; 30], h(&[1; 30]), b, "bob", Some(30))
+                .is_ok()
+        );
     }
 
     #[test]
     fn stores_by_hash_and_bounds_the_total() {
         let (a, b) = (TenantId(1), TenantId(2));
         let mut store = ModuleStore::new(10, 8, Duration::from_secs(600));
-        let hash = store.insert(vec![1; 6], a, "a", None).unwrap();
+        let hash = store.insert(vec![1; 6], h(&[1; 6]), a, "a", None).unwrap();
         assert_eq!(hash, *blake3::hash(&[1; 6]).as_bytes());
         assert!(store.has(&hash, a) && !store.has(&hash, b));
         assert_eq!(
-            store.insert(vec![1; 6], b, "b", None).unwrap(),
+            store.insert(vec![1; 6], h(&[1; 6]), b, "b", None).unwrap(),
             hash,
             "the same module again is stored once, and now the other tenant's too"
         );
         assert!(store.has(&hash, b));
         assert_eq!(store.tenant_bytes(b), 6, "but it counts for both");
-        let err = store.insert(vec![2; 6], a, "a", None).unwrap_err();
+        let err = store
+            .insert(vec![2; 6], h(&[2; 6]), a, "a", None)
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "exceeded quota: cluster module_store_bytes_max, requested: 6 B, used: 6 B, limited: 10 B"
         );
         assert!(store.get(&hash).is_some());
-        let err = store.insert(vec![3; 9], a, "a", None).unwrap_err();
+        let err = store
+            .insert(vec![3; 9], h(&[3; 9]), a, "a", None)
+            .unwrap_err();
         assert!(err.to_string().contains("module_bytes_max"), "{err}");
         store.refuse([7; 32], "unknown".into(), true);
         assert_eq!(store.refusal(&[7; 32]), None, "only stored modules");

@@ -20,13 +20,26 @@ pub(crate) enum Outgoing {
     Worker(WorkerCommand),
 }
 
+/// What every connection of the port is given.
+#[derive(Debug, Clone)]
+pub(crate) struct PortSettings {
+    /// `connections_max`.
+    pub(crate) connections_max: usize,
+    /// `outbox_messages_max`.
+    pub(crate) outbox_max: usize,
+    /// `client_inbox_max`.
+    pub(crate) inbox_max: usize,
+    /// The limits graphs are decoded under.
+    pub(crate) graph_limits: weft_schema::graph::GraphLimits,
+}
+
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     inputs: mpsc::UnboundedSender<Input>,
     acceptor: Acceptor,
-    connections_max: usize,
-    outbox_max: usize,
+    settings: PortSettings,
 ) {
+    let connections_max = settings.connections_max;
     let open = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, addr) = match listener.accept().await {
@@ -42,8 +55,9 @@ pub(crate) async fn accept_loop(
         }
         open.fetch_add(1, Ordering::Relaxed);
         let (inputs, acceptor, open) = (inputs.clone(), acceptor.clone(), open.clone());
+        let settings = settings.clone();
         tokio::spawn(async move {
-            serve(stream, addr, inputs, &acceptor, outbox_max).await;
+            serve(stream, addr, inputs, &acceptor, &settings).await;
             open.fetch_sub(1, Ordering::Relaxed);
         });
     }
@@ -54,8 +68,9 @@ async fn serve(
     addr: SocketAddr,
     inputs: mpsc::UnboundedSender<Input>,
     acceptor: &Acceptor,
-    outbox_max: usize,
+    settings: &PortSettings,
 ) {
+    let outbox_max = settings.outbox_max;
     let ours = Hello::new(Role::Scheduler, "scheduler");
     let (connection, theirs) = match Connection::accept(stream, &ours, acceptor).await {
         Ok(established) => established,
@@ -104,7 +119,7 @@ async fn serve(
             let Ok(id) = id.await else { return };
             tokio::spawn(write_loop(writer, outgoing, addr));
             tokio::select! {
-                () = read_client(reader, id, &inputs, addr) => {}
+                () = read_client(reader, id, &inputs, addr, settings) => {}
                 _ = hung_up => tracing::debug!(%addr, client = %id, "the scheduler closed the client connection"),
             }
             let _ = inputs.send(Input::ClientClosed(id));
@@ -127,16 +142,25 @@ async fn serve(
     }
 }
 
+/// Reads a client's requests while its inbox has room (see `inbox.rs`),
+/// decoding graphs and hashing modules before they go to the state task.
 async fn read_client(
     mut reader: ConnectionReader,
     id: weft_core::ClientId,
     inputs: &mpsc::UnboundedSender<Input>,
     addr: SocketAddr,
+    settings: &PortSettings,
 ) {
+    let inbox = crate::inbox::Inbox::new(settings.inbox_max);
     loop {
+        let permit = inbox.room().await;
         match reader.recv::<ClientRequest>().await {
-            Ok(Some(request)) => {
-                if inputs.send(Input::Client(id, request)).is_err() {
+            Ok(Some(mut request)) => {
+                let prepared = crate::inbox::prepare(&mut request, &settings.graph_limits).await;
+                if inputs
+                    .send(Input::Client(id, request, prepared, permit))
+                    .is_err()
+                {
                     return;
                 }
             }

@@ -56,7 +56,15 @@ pub(crate) enum Input {
         peer: Peer,
         id: oneshot::Sender<ClientId>,
     },
-    Client(ClientId, ClientRequest),
+    /// A client's request, with what its connection task did with it
+    /// already and its place in the connection's inbox (given back once
+    /// it is handled).
+    Client(
+        ClientId,
+        ClientRequest,
+        crate::inbox::Prepared,
+        crate::inbox::InboxPermit,
+    ),
     ClientClosed(ClientId),
     WorkerConnected {
         peer: Peer,
@@ -240,7 +248,7 @@ impl State {
                 self.event(Event::ClientConnected { client, tenant });
                 self.send_client(client, ClientEvent::Welcome { tenant: tenant.0 });
             }
-            Input::Client(connection, request) => {
+            Input::Client(connection, request, prepared, _permit) => {
                 if self.sessions.is_superseded(connection) || self.closed_here.contains(&connection)
                 {
                     // A newer connection speaks for this client and replays
@@ -248,7 +256,7 @@ impl State {
                     return;
                 }
                 let client = self.sessions.client_of(connection);
-                self.client_request(connection, client, request)
+                self.client_request(connection, client, request, prepared)
             }
             Input::ClientClosed(connection) => {
                 if self.closed_here.remove(&connection) {

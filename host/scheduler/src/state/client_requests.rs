@@ -75,6 +75,7 @@ impl State {
         connection: ClientId,
         client: ClientId,
         request: ClientRequest,
+        prepared: crate::inbox::Prepared,
     ) {
         let Some(peer) = self.clients.get(&client) else {
             return;
@@ -137,7 +138,14 @@ impl State {
             ClientRequest::UploadModule { request, bytes } => {
                 let tenant = self.tenant_id(&principal.tenant);
                 let limit = self.core.tenant_policy(tenant).limits.modules_bytes_max;
-                let reply = match self.modules.insert(bytes, tenant, &principal.tenant, limit) {
+                let hash = match prepared {
+                    crate::inbox::Prepared::ModuleHash(hash) => hash,
+                    _ => *blake3::hash(&bytes).as_bytes(),
+                };
+                let reply = match self
+                    .modules
+                    .insert(bytes, hash, tenant, &principal.tenant, limit)
+                {
                     Ok(hash) => ClientEvent::ModuleStored { request, hash },
                     Err(UploadRefusal::Quota(quota)) => ClientEvent::Failed {
                         request,
@@ -151,7 +159,11 @@ impl State {
                 self.send_client(client, reply);
             }
             ClientRequest::SubmitGraph { graph, wants } => {
-                let tasks = match decode_graph(&graph, &self.graph_limits) {
+                let decoded = match prepared {
+                    crate::inbox::Prepared::Graph(decoded) => decoded,
+                    _ => decode_graph(&graph, &self.graph_limits),
+                };
+                let tasks = match decoded {
                     Ok(tasks) => tasks,
                     Err(error) => {
                         let reason = format!("the graph was refused: {error}");
