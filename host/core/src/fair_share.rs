@@ -16,9 +16,10 @@
 //!   first, so it goes next.
 //! - **Work-conserving.** A tenant alone, or the only one with room under
 //!   its `tasks_running_max`, gets every free slot.
-//! - **Cost.** A pass orders the backlogged tenants once (O(t log t) for t
-//!   of them) and each dispatch costs O(log t) more, however many tasks
-//!   are queued.
+//! - **Cost.** The tenants that may be served next are kept ordered as
+//!   they change (`fair_order`: backlogged and under their
+//!   `tasks_running_max`), so a dispatch costs O(log t) for t tenants,
+//!   however many tasks are queued.
 
 use crate::ids::TenantId;
 use crate::scheduler::Scheduler;
@@ -34,17 +35,10 @@ impl Scheduler {
     /// tenant with the least virtual time first; then, if nothing is left
     /// that could be sent, asks busy workers to give up tasks for idle ones.
     pub(crate) fn schedule(&mut self) {
-        let mut order: BTreeSet<(u128, u64, TenantId)> = self
-            .backlogged
-            .iter()
-            .map(|tenant| (&self.tenants[tenant], *tenant))
-            .filter(|(book, _)| book.may_run_more())
-            .map(|(book, tenant)| (book.served, book.last_turn, tenant))
-            .collect();
-        while let Some((_, _, tenant)) = order.pop_first() {
+        while let Some(&(_, _, tenant)) = self.fair_order.first() {
             let book = &self.tenants[&tenant];
             let Some(&(_, id)) = book.queue.first() else {
-                continue;
+                unreachable!("only backlogged tenants are in the fair order");
             };
             let Some(worker) = self.pick_worker(id) else {
                 // No worker has room, for any task.
@@ -59,11 +53,48 @@ impl Scheduler {
             book.served += u128::from(cost_us) * VIRTUAL_SCALE / u128::from(book.policy.weight);
             book.dispatched_us = book.dispatched_us.saturating_add(cost_us);
             book.last_turn = turn;
-            if !book.queue.is_empty() && book.may_run_more() {
-                order.insert((book.served, book.last_turn, tenant));
-            }
+            self.refresh_fair(tenant);
         }
         self.steal();
+    }
+
+    /// Puts `tenant` in the fair order with its current key if it may be
+    /// served next (backlogged, under its `tasks_running_max`), or takes it
+    /// out. Called whenever any of those change.
+    pub(crate) fn refresh_fair(&mut self, tenant: TenantId) {
+        let Some(book) = self.tenants.get_mut(&tenant) else {
+            return;
+        };
+        let wanted = (!book.queue.is_empty() && book.may_run_more())
+            .then_some((book.served, book.last_turn));
+        if book.fair_key == wanted {
+            return;
+        }
+        if let Some((served, turn)) = book.fair_key.take() {
+            self.fair_order.remove(&(served, turn, tenant));
+        }
+        if let Some((served, turn)) = wanted {
+            self.fair_order.insert((served, turn, tenant));
+        }
+        self.tenants.get_mut(&tenant).expect("checked").fair_key = wanted;
+    }
+
+    /// For `validate`: the fair order holds exactly the tenants that may be
+    /// served next, each with its current key.
+    pub(crate) fn validate_fair_order(&self) -> Result<(), String> {
+        let expected: BTreeSet<(u128, u64, TenantId)> = self
+            .tenants
+            .iter()
+            .filter(|(_, book)| !book.queue.is_empty() && book.may_run_more())
+            .map(|(tenant, book)| (book.served, book.last_turn, *tenant))
+            .collect();
+        if expected != self.fair_order {
+            return Err(format!(
+                "the fair order {:?} is not {expected:?}",
+                self.fair_order
+            ));
+        }
+        Ok(())
     }
 
     /// Puts a task that became queued in its tenant's queue; a tenant whose
@@ -79,6 +110,7 @@ impl Scheduler {
             self.backlogged.insert(tenant);
         }
         self.book_mut(tenant).queue.insert((priority, id));
+        self.refresh_fair(tenant);
     }
 
     /// Takes a task that left the queued state out of its tenant's queue.
@@ -88,17 +120,15 @@ impl Scheduler {
         if book.queue.is_empty() {
             self.backlogged.remove(&tenant);
         }
+        self.refresh_fair(tenant);
     }
 
     /// The first queued task of a tenant that may run more, if any (what
     /// `validate` expects the placement pass to have sent when a worker
     /// has room).
     pub(crate) fn first_placeable(&self) -> Option<TaskId> {
-        self.backlogged
-            .iter()
-            .map(|tenant| &self.tenants[tenant])
-            .filter(|book| book.may_run_more())
-            .find_map(|book| book.queue.first().map(|(_, id)| *id))
+        let (_, _, tenant) = self.fair_order.first()?;
+        self.tenants[tenant].queue.first().map(|(_, id)| *id)
     }
 
     /// How many tasks are queued, over every tenant.

@@ -61,6 +61,9 @@ pub struct Scheduler {
     pub(crate) backlogged: BTreeSet<TenantId>,
     /// Dispatches by the fair share so far (`TenantBook::last_turn`).
     pub(crate) turns: u64,
+    /// The tenants that may be served next, by (virtual time, last turn,
+    /// tenant): the first is served first (`fair_share.rs`).
+    pub(crate) fair_order: BTreeSet<(u128, u64, TenantId)>,
     pub(crate) functions: HashMap<(ModuleHash, String), u32>,
     pub(crate) durations: Vec<DurationEstimate>,
     pub(crate) next_priority: u64,
@@ -115,6 +118,7 @@ impl Scheduler {
             tenants: BTreeMap::new(),
             backlogged: BTreeSet::new(),
             turns: 0,
+            fair_order: BTreeSet::new(),
             functions: HashMap::new(),
             durations: Vec::new(),
             next_priority: 0,

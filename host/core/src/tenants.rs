@@ -60,6 +60,9 @@ pub(crate) struct TenantBook {
     /// Executor microseconds of the runs that finished in each of the last
     /// 60 seconds: (the second, microseconds), by second modulo 60.
     pub(crate) recent_runs: [(u64, u64); 60],
+    /// Its key in `Scheduler::fair_order` (`fair_share.rs`), if it is in
+    /// it.
+    pub(crate) fair_key: Option<(u128, u64)>,
     /// Its submit rate's token bucket (`admission.rs`), made on first use.
     pub(crate) bucket: Option<crate::admission::SubmitBucket>,
     /// New tasks of its graphs waiting for the submit rate.
@@ -76,6 +79,7 @@ impl Default for TenantBook {
             dispatched_us: 0,
             last_turn: 0,
             recent_runs: [(0, 0); 60],
+            fair_key: None,
             bucket: None,
             deferred_tasks: 0,
         }
@@ -126,6 +130,7 @@ impl Scheduler {
     pub(crate) fn set_policy(&mut self, tenant: TenantId, mut policy: TenantPolicy) {
         policy.weight = policy.weight.max(1);
         self.book_mut(tenant).policy = policy;
+        self.refresh_fair(tenant);
         self.retime_admissions(tenant);
     }
 
@@ -265,6 +270,10 @@ impl Scheduler {
             *count -= 1;
         }
         usage.stored_bytes -= nbytes;
+        if from == StateName::Processing {
+            // Under its `tasks_running_max` again, maybe.
+            self.refresh_fair(tenant);
+        }
     }
 
     /// A task of `tenant` entered `to`, with `nbytes` of result if in
@@ -275,6 +284,9 @@ impl Scheduler {
             *count += 1;
         }
         usage.stored_bytes += nbytes;
+        if to == StateName::Processing {
+            self.refresh_fair(tenant);
+        }
     }
 
     /// Recounts every tenant's usage from the tasks; the first tenant

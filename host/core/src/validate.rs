@@ -183,6 +183,7 @@ impl Scheduler {
         // beside their other checks, the graph's edges above.
         self.validate_usage()?;
         self.validate_deferred()?;
+        self.validate_fair_order()?;
         for (key, id) in &self.keys {
             if self.tasks.get(*id).is_none_or(|t| t.key != *key) {
                 return Err(format!("key {key} names {id:?}, which is stale"));
