@@ -1,0 +1,286 @@
+//! `weft-tenants-bench --scenario split|noisy [--quick]`: tenants sharing
+//! one cluster of real processes, the peers' shape: a `weft scheduler`
+//! with a tenants file and two `weft worker --nthreads 1` processes over
+//! loopback (the `weft` binary beside this one: `cargo build --release -p
+//! weft-cli -p weft-bench`). Prints one JSON line on stdout.
+//!
+//! - `split`: tools/bench workload a (a map of `inc` over 100,000 tasks)
+//!   submitted by one tenant, then the same work split between ten tenants
+//!   submitting at once, in the same run.
+//! - `noisy`: tenant B's 100-task job (a map of `inc`, gathered), on the
+//!   idle cluster and while tenant A streams 10^6 trivial tasks (maps of
+//!   10,000, four in flight): the median of seven runs each.
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use serde_json::json;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use weft_client::{Client, ClientOptions, Module, Secret};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// split: one tenant against ten sharing the same work; noisy: a small
+    /// job beside a flood.
+    #[arg(long)]
+    scenario: String,
+    /// Small sizes, for smoke tests.
+    #[arg(long)]
+    quick: bool,
+}
+
+/// A process killed on drop.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The cluster: its processes, its address and a token per tenant.
+struct Cluster {
+    _processes: Vec<Process>,
+    addr: String,
+    tokens: Vec<Secret>,
+    _dir: PathBuf,
+}
+
+fn weft_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let weft = exe.with_file_name("weft");
+    if !weft.exists() {
+        bail!(
+            "{} is missing: build it with `cargo build --release -p weft-cli -p weft-bench`",
+            weft.display()
+        );
+    }
+    Ok(weft)
+}
+
+fn weft_output(weft: &Path, args: &[&str]) -> Result<String> {
+    let output = Command::new(weft)
+        .args(args)
+        .env("WEFT_LOG", "warn")
+        .output()?;
+    if !output.status.success() {
+        bail!(
+            "weft {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8(output.stdout)?.trim().to_string())
+}
+
+/// Starts `weft ARGS` and returns it once it printed a line with `marker`,
+/// with the rest of that line.
+fn start(weft: &Path, args: &[&str], marker: &str) -> Result<(Process, String)> {
+    let mut child = Command::new(weft)
+        .args(args)
+        .env("WEFT_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("start weft {args:?}"))?;
+    let stdout = child.stdout.take().context("its stdout")?;
+    let process = Process(child);
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        let Some(line) = lines.next() else {
+            bail!("weft {args:?} exited before printing {marker:?}");
+        };
+        let line = line?;
+        if let Some(at) = line.find(marker) {
+            let rest = line[at + marker.len()..].trim().to_string();
+            std::thread::spawn(move || for _ in lines {});
+            return Ok((process, rest));
+        }
+    }
+}
+
+fn start_cluster(tenants: usize) -> Result<Cluster> {
+    let weft = weft_binary()?;
+    let dir = std::env::temp_dir().join(format!("weft-tenants-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let file = dir.join("tenants.toml");
+    let _ = std::fs::remove_file(&file);
+    let file_text = file.to_str().context("a UTF-8 path")?;
+    let mut tokens = Vec::new();
+    for t in 0..tenants {
+        let name = format!("tenant-{t}");
+        let token = weft_output(&weft, &["tenant", "add", &name, "--tenants", file_text])?;
+        tokens.push(Secret::new(token));
+    }
+    let worker_token = weft_output(&weft, &["tenant", "add-worker", "--tenants", file_text])?;
+    let token_file = dir.join("worker.token");
+    std::fs::write(&token_file, format!("{worker_token}\n"))?;
+    std::fs::set_permissions(
+        &token_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )?;
+    let scheduler_args = [
+        "scheduler",
+        "--listen",
+        "127.0.0.1:0",
+        "--tenants",
+        file_text,
+    ];
+    let (scheduler, addr) = start(&weft, &scheduler_args, "listening on ")?;
+    let mut processes = vec![scheduler];
+    let token_text = token_file.to_str().context("a UTF-8 path")?;
+    for _ in 0..2 {
+        let args = [
+            "worker",
+            &addr,
+            "--nthreads",
+            "1",
+            "--token-file",
+            token_text,
+        ];
+        processes.push(start(&weft, &args, "serving data on ")?.0);
+    }
+    Ok(Cluster {
+        _processes: processes,
+        addr,
+        tokens,
+        _dir: dir,
+    })
+}
+
+async fn connect(cluster: &Cluster, tenant: usize) -> Result<(Client, Module)> {
+    let options = ClientOptions {
+        token: Some(cluster.tokens[tenant].clone()),
+        ..ClientOptions::default()
+    };
+    let client = Client::connect_with_options(&cluster.addr, options).await?;
+    let module = client
+        .upload_module_file(weft_guest_artifacts::EXAMPLE_TASKS)
+        .await
+        .context("upload the example tasks")?;
+    Ok((client, module))
+}
+
+/// Maps `inc` over `from..from + n` and checks the sum of the results.
+async fn incs(client: &Client, module: &Module, from: i64, n: i64) -> Result<()> {
+    let futures = client.map::<i64, _>(module, "inc", (from..from + n).map(|i| (i,)))?;
+    let values = client.gather(&futures).await?;
+    let expected: i64 = (from + 1..=from + n).sum();
+    if values.iter().sum::<i64>() != expected {
+        bail!("wrong results");
+    }
+    Ok(())
+}
+
+async fn split(quick: bool) -> Result<serde_json::Value> {
+    let total: i64 = if quick { 10_000 } else { 100_000 };
+    let cluster = start_cluster(10)?;
+    let mut clients = Vec::new();
+    for tenant in 0..10 {
+        clients.push(connect(&cluster, tenant).await?);
+    }
+    // Warm-up, every tenant.
+    for (client, module) in &clients {
+        incs(client, module, 0, 500).await?;
+    }
+    let started = Instant::now();
+    incs(&clients[0].0, &clients[0].1, 0, total).await?;
+    let one = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let share = total / 10;
+    let mut jobs = tokio::task::JoinSet::new();
+    for (t, (client, module)) in clients.iter().enumerate() {
+        let (client, module) = (client.clone(), module.clone());
+        jobs.spawn(async move { incs(&client, &module, t as i64 * share, share).await });
+    }
+    while let Some(result) = jobs.join_next().await {
+        result??;
+    }
+    let ten = started.elapsed().as_secs_f64();
+    Ok(json!({
+        "scenario": "split",
+        "tasks": total,
+        "one_tenant_tasks_per_s": total as f64 / one,
+        "ten_tenants_tasks_per_s": total as f64 / ten,
+        "one_tenant_seconds": one,
+        "ten_tenants_seconds": ten,
+        "ratio_ten_to_one": one / ten,
+    }))
+}
+
+/// The median of `runs` of B's job, in seconds.
+async fn b_job_median(client: &Client, module: &Module, runs: usize) -> Result<f64> {
+    let mut times = Vec::new();
+    for run in 0..runs {
+        let started = Instant::now();
+        incs(client, module, run as i64 * 100, 100).await?;
+        times.push(started.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+async fn noisy(quick: bool) -> Result<serde_json::Value> {
+    let flood: i64 = if quick { 100_000 } else { 1_000_000 };
+    let batch: i64 = 10_000;
+    let cluster = start_cluster(2)?;
+    let (a, a_module) = connect(&cluster, 0).await?;
+    let (b, b_module) = connect(&cluster, 1).await?;
+    incs(&a, &a_module, 0, 1_000).await?;
+    incs(&b, &b_module, 0, 100).await?;
+    let idle = b_job_median(&b, &b_module, 7).await?;
+    let started = Instant::now();
+    let flooding = async {
+        let mut in_flight = std::collections::VecDeque::new();
+        let mut next = 0;
+        while next < flood || !in_flight.is_empty() {
+            while in_flight.len() < 4 && next < flood {
+                let futures =
+                    a.map::<i64, _>(&a_module, "inc", (next..next + batch).map(|i| (i,)))?;
+                in_flight.push_back(futures);
+                next += batch;
+            }
+            let oldest = in_flight.pop_front().expect("in flight");
+            a.wait(&oldest, None, weft_client::ReturnWhen::AllCompleted)
+                .await?;
+        }
+        anyhow::Ok(started.elapsed().as_secs_f64())
+    };
+    let measuring = async {
+        // Let the flood fill the cluster first.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        b_job_median(&b, &b_module, 7).await
+    };
+    let (flood_seconds, busy) = tokio::join!(flooding, measuring);
+    let (flood_seconds, busy) = (flood_seconds?, busy?);
+    Ok(json!({
+        "scenario": "noisy",
+        "flood_tasks": flood,
+        "flood_seconds": flood_seconds,
+        "flood_tasks_per_s": flood as f64 / flood_seconds,
+        "b_job_tasks": 100,
+        "b_job_idle_seconds": idle,
+        "b_job_during_flood_seconds": busy,
+        "ratio": busy / idle,
+    }))
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let mut line = match args.scenario.as_str() {
+        "split" => split(args.quick).await?,
+        "noisy" => noisy(args.quick).await?,
+        other => bail!("unknown scenario {other:?}; use split or noisy"),
+    };
+    line["system"] = json!("weft");
+    line["quick"] = json!(args.quick);
+    line["setup"] = json!(
+        "a weft scheduler (tenants file, no TLS) and 2 weft worker --nthreads 1 processes, over loopback"
+    );
+    println!("{line}");
+    Ok(())
+}
