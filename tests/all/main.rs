@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod compile_bombs;
 mod datasets;
+mod fair_share;
 mod hostile;
 mod liveness;
 mod loading;

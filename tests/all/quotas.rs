@@ -191,6 +191,9 @@ fn limits_are_enforced_with_exact_figures_and_released_and_reloaded() {
         // refused; one leaving makes room.
         let second_client = cluster.client_as(Identity::Alice).await;
         let admin = cluster.client_as(Identity::Admin).await;
+        // Both sessions are in (a round trip each) before the fourth comes.
+        bounded(second_client.status(false)).await.unwrap();
+        bounded(admin.status(false)).await.unwrap();
         let fourth = cluster.client_as(Identity::Alice).await;
         let error = bounded(fourth.status(false)).await.expect_err("refused");
         let message = error.to_string();

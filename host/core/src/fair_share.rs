@@ -9,11 +9,13 @@
 //! one task, ordered by time served rather than by turns, so that short
 //! and long tasks are charged what they take).
 //!
-//! - **No credit for idling.** A tenant whose queue was empty and fills
-//!   again starts at the least virtual time of the tenants already waiting
-//!   (if that is ahead of its own): it cannot claim the time it did not
-//!   use, but among equal virtual times the tenant served longest ago goes
-//!   first, so it goes next.
+//! - **No credit for idling.** The scheduler keeps a virtual clock: the
+//!   virtual time at which the last tenant was served (it never goes
+//!   back). A tenant that becomes eligible again (its queue fills, or it
+//!   falls under its `tasks_running_max`) starts at that clock if it is
+//!   behind it: it cannot claim the time it did not use, whoever else was
+//!   waiting then, but among equal virtual times the tenant served longest
+//!   ago goes first, so it goes next.
 //! - **Work-conserving.** A tenant alone, or the only one with room under
 //!   its `tasks_running_max`, gets every free slot.
 //! - **Cost.** The tenants that may be served next are kept ordered as
@@ -35,7 +37,8 @@ impl Scheduler {
     /// tenant with the least virtual time first; then, if nothing is left
     /// that could be sent, asks busy workers to give up tasks for idle ones.
     pub(crate) fn schedule(&mut self) {
-        while let Some(&(_, _, tenant)) = self.fair_order.first() {
+        while let Some(&(served, _, tenant)) = self.fair_order.first() {
+            self.virtual_clock = self.virtual_clock.max(served);
             let book = &self.tenants[&tenant];
             let Some(&(_, id)) = book.queue.first() else {
                 unreachable!("only backlogged tenants are in the fair order");
@@ -65,8 +68,12 @@ impl Scheduler {
         let Some(book) = self.tenants.get_mut(&tenant) else {
             return;
         };
-        let wanted = (!book.queue.is_empty() && book.may_run_more())
-            .then_some((book.served, book.last_turn));
+        let eligible = !book.queue.is_empty() && book.may_run_more();
+        if eligible && book.fair_key.is_none() {
+            // Back in the running: no credit for the time it was out.
+            book.served = book.served.max(self.virtual_clock);
+        }
+        let wanted = eligible.then_some((book.served, book.last_turn));
         if book.fair_key == wanted {
             return;
         }
@@ -97,18 +104,10 @@ impl Scheduler {
         Ok(())
     }
 
-    /// Puts a task that became queued in its tenant's queue; a tenant whose
-    /// queue was empty becomes backlogged, catching up to the least virtual
-    /// time of those already waiting.
+    /// Puts a task that became queued in its tenant's queue (a tenant
+    /// whose queue was empty becomes backlogged).
     pub(crate) fn enqueue(&mut self, tenant: TenantId, priority: u64, id: TaskId) {
-        if !self.backlogged.contains(&tenant) {
-            let floor = self.backlogged.iter().map(|t| self.tenants[t].served).min();
-            let book = self.book_mut(tenant);
-            if let Some(floor) = floor {
-                book.served = book.served.max(floor);
-            }
-            self.backlogged.insert(tenant);
-        }
+        self.backlogged.insert(tenant);
         self.book_mut(tenant).queue.insert((priority, id));
         self.refresh_fair(tenant);
     }

@@ -64,6 +64,9 @@ pub struct Scheduler {
     /// The tenants that may be served next, by (virtual time, last turn,
     /// tenant): the first is served first (`fair_share.rs`).
     pub(crate) fair_order: BTreeSet<(u128, u64, TenantId)>,
+    /// The virtual time at which the last tenant was served; a tenant that
+    /// becomes eligible starts no earlier (`fair_share.rs`).
+    pub(crate) virtual_clock: u128,
     pub(crate) functions: HashMap<(ModuleHash, String), u32>,
     pub(crate) durations: Vec<DurationEstimate>,
     pub(crate) next_priority: u64,
@@ -119,6 +122,7 @@ impl Scheduler {
             backlogged: BTreeSet::new(),
             turns: 0,
             fair_order: BTreeSet::new(),
+            virtual_clock: 0,
             functions: HashMap::new(),
             durations: Vec::new(),
             next_priority: 0,
@@ -420,6 +424,12 @@ impl Scheduler {
     pub fn is_computed(&self, client: ClientId, name: &TaskKey) -> bool {
         self.own_id_for(client, name)
             .is_some_and(|id| self.task(id).spec.is_some())
+    }
+
+    /// Whether the core knows `client` (connected, or away within its
+    /// grace).
+    pub fn knows_client(&self, client: ClientId) -> bool {
+        self.clients.contains_key(&client)
     }
 
     /// Whether `client` holds a future to the key it names `name`.

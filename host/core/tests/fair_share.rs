@@ -310,9 +310,10 @@ impl Sim {
         }
     }
 
-    /// Runs until simulated time `until_us`.
+    /// Runs until simulated time `until_us` (idle time passes too).
     fn run_until(&mut self, until_us: u64) {
         while self.now_us < until_us && self.step() {}
+        self.now_us = self.now_us.max(until_us);
     }
 
     /// Each whole window's shares of the executor time used.
@@ -425,4 +426,29 @@ fn one_task_beside_a_million_queued_goes_in_the_next_round() {
         at_us - submitted_at
     );
     sim.core.validate().expect("invariants hold");
+}
+
+#[test]
+fn a_tenant_back_from_idling_claims_no_credit() {
+    // A works alone for ten seconds (about 8,000 tasks of 10 ms on eight
+    // slots), then stops; B starts alone at 12 s; A comes back at 14 s.
+    // A's long history must not hold it back, nor B's short one make B
+    // the winner: from then on they share evenly.
+    let tenants = [(1, 10_000, 200, 8_000), (1, 10_000, 200, u64::MAX)];
+    let mut sim = Sim::new(4, 2, &tenants);
+    sim.top_up(0);
+    sim.run_until(12 * WINDOW_US / 10);
+    assert_eq!(sim.core.queued_count(), 0, "A has drained");
+    sim.top_up(1);
+    sim.run_until(14 * WINDOW_US / 10);
+    sim.submitters[0].total = u64::MAX;
+    sim.top_up(0);
+    sim.run_until(4 * WINDOW_US);
+    for (window, shares) in sim.shares(4).iter().enumerate().skip(2) {
+        eprintln!("window {window}: shares {shares:.3?}");
+        assert!(
+            (shares[0] - 0.5).abs() <= 0.05,
+            "window {window}: {shares:?}"
+        );
+    }
 }

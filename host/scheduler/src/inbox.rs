@@ -72,7 +72,13 @@ pub(crate) async fn prepare(request: &mut ClientRequest, limits: &GraphLimits) -
             }
             let limits = limits.clone();
             let decoded = tokio::task::spawn_blocking(move || decode_graph(&bytes, &limits)).await;
-            Prepared::Graph(decoded.expect("decoding does not panic"))
+            Prepared::Graph(decoded.unwrap_or_else(|error| {
+                Err(GraphError::Malformed {
+                    at: weft_schema::graph::GraphLocation::default(),
+                    field: "graph",
+                    detail: format!("the decoder stopped: {error}"),
+                })
+            }))
         }
         ClientRequest::UploadModule { bytes, .. } => {
             let large = bytes.len() >= BLOCKING_BYTES_MIN;

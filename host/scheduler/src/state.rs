@@ -95,6 +95,9 @@ pub(crate) struct State {
     clients: HashMap<ClientId, Peer>,
     workers: HashMap<WorkerId, WorkerEntry>,
     sessions: Sessions,
+    /// Clients admitted under their tenant's `clients_max` (some may be
+    /// gone from the core since: `tenant_policies.rs` counts the others).
+    admitted: HashSet<ClientId>,
     /// Client connections the state task closed itself (a silent client):
     /// their reader's close, when it comes, changes nothing.
     closed_here: HashSet<ClientId>,
@@ -126,6 +129,7 @@ impl State {
             workers: HashMap::new(),
             sessions: Sessions::new(config.core.client_grace),
             closed_here: HashSet::new(),
+            admitted: HashSet::new(),
             epoch: Instant::now(),
             next_id: 0,
             stimulus: 0,
@@ -256,13 +260,18 @@ impl State {
                     return;
                 }
                 let client = self.sessions.client_of(connection);
+                // A client is admitted (`clients_max`) by its first
+                // request: its session, or whatever it sends without one.
+                if !self.admitted.contains(&client)
+                    && !matches!(request, ClientRequest::Session { .. })
+                    && !self.admit_new_session(client)
+                {
+                    return;
+                }
                 self.client_request(connection, client, request, prepared)
             }
             Input::ClientClosed(connection) => {
-                if self.closed_here.remove(&connection) {
-                    // Closed here, or refused (its peer kept until now).
-                    self.clients.remove(&connection);
-                } else {
+                if !self.closed_here.remove(&connection) {
                     self.client_connection_closed(connection);
                 }
             }

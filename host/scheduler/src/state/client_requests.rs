@@ -276,7 +276,8 @@ impl State {
                     tracing::warn!(%client, "a client reconnected after its session was gone");
                     self.send_client(client, ClientEvent::SessionLost);
                 }
-                if !resume && !self.admit_new_session(client) {
+                // Not a resumed session: a new client, counted.
+                if resumed.is_none() && !self.admit_new_session(client) {
                     return;
                 }
                 if let Some(resumed) = resumed {

@@ -1,9 +1,9 @@
 //! The tenants' policies at the state task: what the core is told of each
 //! tenant (its name, weight and limits from the tenants file) when the
 //! tenant is first seen and after every reload, and the limits the state
-//! task checks itself: `clients_max` when a client opens a new session
-//! (a resumed session is the same client, never refused) and
-//! `modules_bytes_max` on upload.
+//! task checks itself: `clients_max` when a client opens a new session, or
+//! sends its first request without one (a resumed session is the same
+//! client, never refused), and `modules_bytes_max` on upload.
 
 use super::*;
 use weft_core::{QuotaLimit, TenantPolicy};
@@ -47,24 +47,30 @@ impl State {
         }
     }
 
-    /// Whether `client`, opening a new session, fits its tenant's
-    /// `clients_max`; the session is refused and the connection closed if
-    /// not.
+    /// Whether `client`, new, fits its tenant's `clients_max` (counting
+    /// the admitted clients the core still knows); if not, it is told
+    /// why and its connection closed.
     pub(super) fn admit_new_session(&mut self, client: ClientId) -> bool {
         let tenant = self.core.tenant_of_client(client);
-        // The client itself is already counted.
-        let others = self.core.clients_of(tenant).saturating_sub(1);
+        let core = &self.core;
+        self.admitted.retain(|c| core.knows_client(*c));
+        let others = self
+            .admitted
+            .iter()
+            .filter(|c| self.core.tenant_of_client(**c) == tenant)
+            .count() as u64;
         let Err(quota) = self
             .core
             .check_quota(tenant, QuotaLimit::ClientsMax, 1, others)
         else {
+            self.admitted.insert(client);
             return true;
         };
         tracing::warn!(%client, %quota, "refusing a client session");
         self.send_client(client, ClientEvent::SessionRefused { quota });
-        // The client closes the connection when it reads the refusal
-        // (closing it here could lose the refusal with the socket); until
-        // then what it sends is ignored, and it counts as no client.
+        // Dropping its peer closes the connection once its writer has sent
+        // what is queued (the refusal); its reader's close is then ignored.
+        self.clients.remove(&client);
         self.closed_here.insert(client);
         self.sessions.forget(client);
         self.event(Event::ClientGone { client });

@@ -199,6 +199,9 @@ pub enum SetError {
     /// A weight out of range.
     #[error("weight {0:?} is not a whole number from 1 to {TENANT_WEIGHT_MAX}")]
     BadWeight(String),
+    /// `weight` among the defaults (a weight is one tenant's).
+    #[error("a weight is one tenant's (`weft tenant set NAME weight=N`), not a default")]
+    WeightOfDefaults,
 }
 
 impl TenantsFile {
@@ -231,6 +234,7 @@ impl TenantsFile {
                         .filter(|w| (1..=TENANT_WEIGHT_MAX).contains(w))
                         .ok_or_else(|| SetError::BadWeight(value.to_owned()))?;
                 }
+                ("weight", None) => return Err(SetError::WeightOfDefaults),
                 (field, Some(tenant)) => set_limit(&mut tenant.limits, field, value)?,
                 (field, None) => set_limit(&mut edited.defaults, field, value)?,
             }

@@ -72,8 +72,8 @@ pub enum LimitProblem {
         /// The value written.
         value: i64,
     },
-    /// A rate of zero would admit nothing, ever.
-    #[error("0 would admit nothing (leave the field out for no limit)")]
+    /// A rate or burst of zero.
+    #[error("must be at least 1 (leave the field out for no limit)")]
     ZeroRate,
     /// A size's text is not a number and a unit.
     #[error(
