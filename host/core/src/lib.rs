@@ -44,6 +44,7 @@ mod log;
 mod messages;
 mod operations;
 mod placement;
+mod queries;
 mod references;
 mod scheduler;
 mod sharing;

@@ -9,7 +9,8 @@
 //!   submitting at once, in the same run.
 //! - `noisy`: tenant B's 100-task job (a map of `inc`, gathered), on the
 //!   idle cluster and while tenant A streams 10^6 trivial tasks (maps of
-//!   10,000, four in flight): the median of seven runs each.
+//!   `--flood-batch` tasks, 10,000 by default, four in flight): the median
+//!   of seven runs each.
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -29,6 +30,9 @@ struct Args {
     /// Small sizes, for smoke tests.
     #[arg(long)]
     quick: bool,
+    /// noisy: tasks per map of the flooding tenant.
+    #[arg(long, default_value_t = 10_000)]
+    flood_batch: i64,
 }
 
 /// A process killed on drop.
@@ -223,9 +227,8 @@ async fn b_job_median(client: &Client, module: &Module, runs: usize) -> Result<f
     Ok(times[times.len() / 2])
 }
 
-async fn noisy(quick: bool) -> Result<serde_json::Value> {
+async fn noisy(quick: bool, batch: i64) -> Result<serde_json::Value> {
     let flood: i64 = if quick { 100_000 } else { 1_000_000 };
-    let batch: i64 = 10_000;
     let cluster = start_cluster(2)?;
     let (a, a_module) = connect(&cluster, 0).await?;
     let (b, b_module) = connect(&cluster, 1).await?;
@@ -259,6 +262,7 @@ async fn noisy(quick: bool) -> Result<serde_json::Value> {
     Ok(json!({
         "scenario": "noisy",
         "flood_tasks": flood,
+        "flood_batch": batch,
         "flood_seconds": flood_seconds,
         "flood_tasks_per_s": flood as f64 / flood_seconds,
         "b_job_tasks": 100,
@@ -273,7 +277,7 @@ async fn main() -> Result<()> {
     let args = Args::parse();
     let mut line = match args.scenario.as_str() {
         "split" => split(args.quick).await?,
-        "noisy" => noisy(args.quick).await?,
+        "noisy" => noisy(args.quick, args.flood_batch.max(1)).await?,
         other => bail!("unknown scenario {other:?}; use split or noisy"),
     };
     line["system"] = json!("weft");
