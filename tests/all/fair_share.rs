@@ -5,7 +5,7 @@
 //! the fair share each tenant gets half the executors while both have
 //! work, so bob's job is done while nearly all of alice's still wait.
 
-use crate::processes::{Cluster, Identity, tokio_runtime};
+use crate::processes::{Cluster, Identity, tokio_runtime, within};
 use std::time::Duration;
 use weft_client::ClientError;
 
@@ -15,9 +15,7 @@ const DEADLINE: Duration = Duration::from_secs(120);
 async fn bounded<T>(
     future: impl std::future::Future<Output = Result<T, ClientError>>,
 ) -> Result<T, ClientError> {
-    tokio::time::timeout(DEADLINE, future)
-        .await
-        .unwrap_or(Err(ClientError::Timeout))
+    within(DEADLINE, future).await
 }
 
 #[test]

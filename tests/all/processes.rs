@@ -299,6 +299,17 @@ fn path_text(path: &std::path::Path) -> String {
     path.to_str().expect("a UTF-8 path").to_string()
 }
 
+/// `future`'s result, or [`weft_client::ClientError::Timeout`] if it takes
+/// longer than `deadline`.
+pub async fn within<T>(
+    deadline: Duration,
+    future: impl std::future::Future<Output = Result<T, weft_client::ClientError>>,
+) -> Result<T, weft_client::ClientError> {
+    tokio::time::timeout(deadline, future)
+        .await
+        .unwrap_or(Err(weft_client::ClientError::Timeout))
+}
+
 /// Runs `weft ARGS...` to completion and returns its standard output.
 fn weft_output(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_weft"))

@@ -6,7 +6,7 @@
 //! client's departure; a raised limit admitting what it refused, without a
 //! restart; the submit rate slowing a flood without failing any of it.
 
-use crate::processes::{Cluster, Identity, tokio_runtime};
+use crate::processes::{Cluster, Identity, tokio_runtime, within};
 use std::time::{Duration, Instant};
 use weft_client::{
     Client, ClientError, DatasetSpec, Future, Module, QuotaExceeded, QuotaLimit, QuotaScope,
@@ -19,9 +19,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 async fn bounded<T>(
     future: impl std::future::Future<Output = Result<T, ClientError>>,
 ) -> Result<T, ClientError> {
-    tokio::time::timeout(DEADLINE, future)
-        .await
-        .unwrap_or(Err(ClientError::Timeout))
+    within(DEADLINE, future).await
 }
 
 /// The caller's tenant as its status shows it.

@@ -49,21 +49,6 @@ fn page_size() -> u64 {
     })
 }
 
-/// `bytes` for people: `512 B`, `1.5 KiB`, `1.2 GiB`.
-pub(crate) fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,14 +62,5 @@ mod tests {
             // A test binary is more than a megabyte and less than a terabyte.
             assert!(bytes > 1 << 20 && bytes < 1 << 40, "{bytes}");
         }
-    }
-
-    #[test]
-    fn bytes_are_formatted_for_people() {
-        assert_eq!(format_bytes(0), "0 B");
-        assert_eq!(format_bytes(1023), "1023 B");
-        assert_eq!(format_bytes(1536), "1.5 KiB");
-        assert_eq!(format_bytes(3 << 20), "3.0 MiB");
-        assert_eq!(format_bytes(1288490189), "1.2 GiB");
     }
 }

@@ -193,7 +193,7 @@ async fn above_the_terminate_fraction_the_worker_leaves() {
         "{reason}"
     );
     assert!(
-        reason.ends_with(" is above 95% of the 1.0 MiB limit"),
+        reason.ends_with(" is above 95% of the 1 MiB limit"),
         "{reason}"
     );
     // The metrics that showed it came first.

@@ -5,8 +5,8 @@
 //! measures. Nothing here measures or runs on its own.
 
 use super::Usage;
-use crate::memory::format_bytes;
 use weft_proto::messages::WorkerMetrics;
+use weft_schema::quota::show_bytes;
 
 /// The memory thresholds of a worker, in bytes (`None`: disabled).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -64,15 +64,15 @@ impl MemoryWatch {
         let limit = self.thresholds.limit;
         if paused {
             tracing::info!(
-                memory = %format_bytes(memory_bytes),
-                limit = %format_bytes(limit),
+                memory = %show_bytes(memory_bytes),
+                limit = %show_bytes(limit),
                 "pausing: managed memory is above the pause fraction of the memory limit; \
                  no new tasks start"
             );
         } else {
             tracing::info!(
-                memory = %format_bytes(memory_bytes),
-                limit = %format_bytes(limit),
+                memory = %show_bytes(memory_bytes),
+                limit = %show_bytes(limit),
                 "resuming: managed memory is below the pause fraction of the memory limit"
             );
         }
@@ -104,9 +104,9 @@ impl MemoryWatch {
         }
         Some(format!(
             "restarted: memory limit: process memory {} is above {}% of the {} limit",
-            format_bytes(process_bytes),
+            show_bytes(process_bytes),
             (self.thresholds.terminate_fraction * 100.0).round(),
-            format_bytes(self.thresholds.limit),
+            show_bytes(self.thresholds.limit),
         ))
     }
 
