@@ -180,6 +180,39 @@ pub struct TenantLimits {
     /// `submit_burst_tasks`: tasks admitted at once above the rate after
     /// a quiet spell (default: one second's worth of the rate).
     pub submit_burst_tasks: Option<u64>,
+    /// The most each of its tasks may use, whatever a worker allows.
+    pub task_ceilings: TaskCeilings,
+}
+
+/// Ceilings on what one task of a tenant may use: each task runs under its
+/// worker's limit or the ceiling, whichever is lower. A task cannot raise
+/// them (tasks carry no limits of their own). `None`: the worker's limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TaskCeilings {
+    /// `task_memory_max`: linear memory, in bytes.
+    pub memory_bytes_max: Option<u64>,
+    /// `task_timeout_max`: wall-clock time, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// `task_fuel_max`: wasm instructions (fuel units). Needs workers
+    /// started with fuel metering (`--fuel`); on another worker the task
+    /// fails with an error that says so.
+    pub fuel_max: Option<u64>,
+}
+
+impl TaskCeilings {
+    /// Whether no ceiling is set.
+    pub fn is_none(&self) -> bool {
+        *self == TaskCeilings::default()
+    }
+
+    /// `self`'s ceilings, with `defaults`' where `self` sets none.
+    pub fn over(&self, defaults: &TaskCeilings) -> TaskCeilings {
+        TaskCeilings {
+            memory_bytes_max: self.memory_bytes_max.or(defaults.memory_bytes_max),
+            timeout_ms: self.timeout_ms.or(defaults.timeout_ms),
+            fuel_max: self.fuel_max.or(defaults.fuel_max),
+        }
+    }
 }
 
 impl TenantLimits {
@@ -210,6 +243,7 @@ impl TenantLimits {
             graph_tasks_max: self.graph_tasks_max.or(defaults.graph_tasks_max),
             submit_tasks_per_s: self.submit_tasks_per_s.or(defaults.submit_tasks_per_s),
             submit_burst_tasks: self.submit_burst_tasks.or(defaults.submit_burst_tasks),
+            task_ceilings: self.task_ceilings.over(&defaults.task_ceilings),
         }
     }
 }
@@ -374,11 +408,33 @@ mod tests {
         };
         let own = TenantLimits {
             datasets_max: Some(2),
+            task_ceilings: TaskCeilings {
+                timeout_ms: Some(500),
+                ..TaskCeilings::default()
+            },
             ..TenantLimits::default()
+        };
+        let defaults = TenantLimits {
+            task_ceilings: TaskCeilings {
+                memory_bytes_max: Some(1 << 20),
+                timeout_ms: Some(60_000),
+                fuel_max: None,
+            },
+            ..defaults
         };
         let both = own.over(&defaults);
         assert_eq!(both.get(QuotaLimit::DatasetsMax), Some(2));
         assert_eq!(both.get(QuotaLimit::ClientsMax), Some(4));
         assert_eq!(both.get(QuotaLimit::StoredBytesMax), None);
+        assert_eq!(
+            both.task_ceilings,
+            TaskCeilings {
+                memory_bytes_max: Some(1 << 20),
+                timeout_ms: Some(500),
+                fuel_max: None,
+            }
+        );
+        assert!(TaskCeilings::default().is_none());
+        assert!(!both.task_ceilings.is_none());
     }
 }

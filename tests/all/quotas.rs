@@ -288,3 +288,95 @@ fn the_submit_rate_slows_a_flood_without_failing_it() {
         eprintln!("400 tasks at 200/s with a burst of 50: {elapsed:?}; {waiting} waited at first");
     });
 }
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+/// The error text of a task that failed.
+fn task_failure(error: ClientError) -> String {
+    match error {
+        ClientError::Task { failure, .. } => failure.message.clone(),
+        other => panic!("not a task failure: {other}"),
+    }
+}
+
+#[test]
+fn a_tenants_task_ceilings_lower_the_workers_limits_and_reload() {
+    let cluster = Cluster::start_secure(1, &[], &[]);
+    let credentials = cluster.credentials().expect("secure");
+    let hostile = std::fs::read(weft_guest_artifacts::HOSTILE).expect("the hostile module");
+    credentials.set_tenant(
+        Some("alice"),
+        &["task_memory_max=8MiB", "task_timeout_max=300ms"],
+    );
+    tokio_runtime().block_on(async {
+        let alice_client = cluster.client_as(Identity::Alice).await;
+        until(&alice_client, "saw the ceilings", |t| {
+            t.limits.task_ceilings.memory_bytes_max == Some(8 << 20)
+        })
+        .await;
+        let module = bounded(alice_client.upload_module(hostile.clone()))
+            .await
+            .expect("uploaded");
+        let bob = cluster.client_as(Identity::Bob).await;
+        let bob_module = bounded(bob.upload_module(hostile.clone()))
+            .await
+            .expect("uploaded");
+
+        // 16 MiB: over alice's ceiling, under the worker's own limit (it
+        // returns the one byte it reads, 1).
+        let hold = |client: &Client, module: &Module| {
+            client
+                .submit::<u64>(module, "hold_memory", (16u64, 1u64))
+                .expect("submitted")
+        };
+        let error = bounded(hold(&alice_client, &module).result())
+            .await
+            .expect_err("over the ceiling");
+        let message = task_failure(error);
+        assert!(
+            first_line(&message).contains("out of memory")
+                && first_line(&message).ends_with("(its tenant's ceiling: task_memory_max 8 MiB)"),
+            "{message}"
+        );
+        assert_eq!(
+            bounded(hold(&bob, &bob_module).result())
+                .await
+                .expect("bob has no ceiling"),
+            1
+        );
+
+        // The timeout ceiling stops a task that never returns, well before
+        // the worker's own 60 s.
+        let started = Instant::now();
+        let spin = alice_client
+            .submit::<u64>(&module, "spin", ())
+            .expect("submitted");
+        let message = task_failure(bounded(spin.result()).await.expect_err("stopped"));
+        assert!(
+            first_line(&message).contains("timed out")
+                && first_line(&message)
+                    .ends_with("(its tenant's ceiling: task_timeout_max 300 ms)"),
+            "{message}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(30));
+
+        // Raised by a reload, without a restart: the same task now runs.
+        credentials.set_tenant(
+            Some("alice"),
+            &["task_memory_max=64MiB", "task_timeout_max=none"],
+        );
+        until(&alice_client, "saw the raised ceiling", |t| {
+            t.limits.task_ceilings.memory_bytes_max == Some(64 << 20)
+                && t.limits.task_ceilings.timeout_ms.is_none()
+        })
+        .await;
+        assert_eq!(
+            bounded(hold(&alice_client, &module).result())
+                .await
+                .expect("under the raised ceiling"),
+            1
+        );
+    });
+}

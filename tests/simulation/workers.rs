@@ -9,12 +9,13 @@
 
 use bytes::Bytes;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
 use weft_core::{SpecArg, TaskSpec, Time, WorkerId};
 use weft_schema::graph::TaskKey;
+use weft_worker::TenantQueues;
 use weft_worker::state::{Job, Lookup, ModuleSize, Usage, Values, Wanted, WorkerState};
 
 /// The one function that fails, always.
@@ -136,7 +137,8 @@ pub(crate) struct SimWorker {
     pub(crate) state: WorkerState<SimModule, SimValues>,
     pub(crate) nthreads: usize,
     /// Jobs given to the executors, not started yet, in order.
-    pub(crate) queued: VecDeque<Job<SimModule>>,
+    /// Taken a tenant at a time in turns, as the real executors do.
+    pub(crate) queued: TenantQueues<Job<SimModule>>,
     /// Started jobs and when they finish.
     pub(crate) running: Vec<(Time, Job<SimModule>)>,
     /// Helpers' work and when it is done.
@@ -157,7 +159,7 @@ impl SimWorker {
     /// cancelled job is skipped. Returns how many started.
     pub(crate) fn start_jobs(&mut self, now: Time, mut duration: impl FnMut() -> Duration) {
         while !self.paused && self.running.len() < self.nthreads {
-            let Some(job) = self.queued.pop_front() else {
+            let Some(job) = self.queued.pop() else {
                 return;
             };
             if job.ticket.start() {

@@ -536,7 +536,7 @@ impl World {
                 let link = self.links.get_mut(&worker).expect("a live worker's link");
                 link.to_core.send(due, &report, finished);
             }
-            Instruction::Execute(job) => sim.queued.push_back(job),
+            Instruction::Execute(job) => sim.queued.push(job.tenant, job),
             Instruction::Fetch { epoch, wanted } => sim.pending.push((
                 due,
                 Pending::Fetch {

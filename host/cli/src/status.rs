@@ -107,6 +107,11 @@ fn to_json(status: &ClusterStatus) -> serde_json::Value {
                 "clients": t.clients,
                 "slot_seconds_last_minute": t.slot_us_last_minute as f64 / 1e6,
                 "limits": limits,
+                "task_ceilings": {
+                    "task_memory_max": t.limits.task_ceilings.memory_bytes_max,
+                    "task_timeout_max_ms": t.limits.task_ceilings.timeout_ms,
+                    "task_fuel_max": t.limits.task_ceilings.fuel_max,
+                },
             })
         })
         .collect();
@@ -208,6 +213,23 @@ fn tenants_table(tenants: &[weft_client::TenantStatus]) -> String {
                 limit.show(used),
                 limit.show(value)
             );
+        }
+        let ceilings = &t.limits.task_ceilings;
+        let shown: Vec<String> = [
+            ceilings
+                .memory_bytes_max
+                .map(|b| format!("task_memory_max {}", weft_schema::quota::show_bytes(b))),
+            ceilings.timeout_ms.map(|ms| {
+                let timeout = std::time::Duration::from_millis(ms);
+                format!("task_timeout_max {}", humantime::format_duration(timeout))
+            }),
+            ceilings.fuel_max.map(|f| format!("task_fuel_max {f}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !shown.is_empty() {
+            out += &format!("  each task at most: {}\n", shown.join(", "));
         }
     }
     out

@@ -52,7 +52,9 @@ pub(crate) enum TenantCommand {
     /// stored_bytes_max=2GiB tasks_running_max=none`. The limits are
     /// tasks_queued_max, tasks_running_max, stored_bytes_max,
     /// modules_bytes_max, datasets_max, clients_max, graph_tasks_max,
-    /// submit_tasks_per_s and submit_burst_tasks; `none` clears one (the
+    /// submit_tasks_per_s and submit_burst_tasks; and the ceilings on
+    /// each of its tasks, task_memory_max (a size), task_timeout_max (a
+    /// duration: 500ms, 30s) and task_fuel_max; `none` clears one (the
     /// default applies again).
     Set {
         /// The tenant.

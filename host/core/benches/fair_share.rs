@@ -58,7 +58,10 @@ impl Cluster {
                 weight: 1 + t % 4,
                 limits: TenantLimits::default(),
             };
-            cluster.event(Event::TenantPolicy { tenant, policy });
+            cluster.event(Event::TenantPolicy {
+                tenant,
+                policy: Box::new(policy),
+            });
             cluster.event(Event::ClientConnected { client, tenant });
             let tasks: Vec<GraphTask> = (0..QUEUED / tenants)
                 .map(|i| {

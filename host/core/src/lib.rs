@@ -76,5 +76,5 @@ pub use task::StateName;
 pub use tenants::TenantPolicy;
 pub use time::Time;
 pub use weft_schema::quota::{
-    QuotaExceeded, QuotaLimit, QuotaScope, TenantLimits, TenantStatus, TenantUsage,
+    QuotaExceeded, QuotaLimit, QuotaScope, TaskCeilings, TenantLimits, TenantStatus, TenantUsage,
 };

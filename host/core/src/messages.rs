@@ -8,6 +8,7 @@ use crate::ids::{ClientId, TenantId, WorkerId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use weft_schema::graph::{GraphTask, TaskKey};
+use weft_schema::quota::TaskCeilings;
 
 pub use weft_schema::task::{
     DatasetValue, FailureKind, ModuleHash, SpecArg, TaskFailure, TaskSpec,
@@ -23,8 +24,8 @@ pub enum Event {
     TenantPolicy {
         /// The tenant.
         tenant: TenantId,
-        /// Its policy.
-        policy: crate::tenants::TenantPolicy,
+        /// Its policy (boxed: the largest event by far, and a rare one).
+        policy: Box<crate::tenants::TenantPolicy>,
     },
     /// A client connected.
     ClientConnected {
@@ -371,6 +372,11 @@ pub struct ComputeTask {
     pub key: TaskKey,
     /// The run number, echoed back in the worker's report.
     pub run: u32,
+    /// Whose task it is.
+    pub tenant: TenantId,
+    /// Its tenant's ceilings on what the task may use (the tenants file's
+    /// `task_*_max`).
+    pub ceilings: TaskCeilings,
     /// What to run.
     pub spec: Arc<TaskSpec>,
     /// Where each input is, for the `SpecArg::Key` arguments.

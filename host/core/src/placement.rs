@@ -186,6 +186,12 @@ impl Scheduler {
         let compute = ComputeTask {
             key: task.key,
             run,
+            tenant: task.tenant,
+            ceilings: self
+                .tenants
+                .get(&task.tenant)
+                .map(|book| book.policy.limits.task_ceilings)
+                .unwrap_or_default(),
             spec: task
                 .spec
                 .clone()

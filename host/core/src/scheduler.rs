@@ -184,7 +184,7 @@ impl Scheduler {
             Event::ClientConnected { client, tenant } => self.client_connected(client, tenant),
             Event::ClientDisconnected { client } => self.client_disconnected(client),
             Event::ClientHeartbeat { .. } | Event::WorkerHeartbeat { .. } => {}
-            Event::TenantPolicy { tenant, policy } => self.set_policy(tenant, policy),
+            Event::TenantPolicy { tenant, policy } => self.set_policy(tenant, *policy),
             Event::WorkerRunning { worker, running } => self.worker_running(worker, &running),
             Event::ClientHolds { client, keys } => self.client_holds(client, &keys),
             Event::ClientGone { client } => self.client_gone(client),

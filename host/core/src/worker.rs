@@ -1,17 +1,20 @@
 //! The scheduler's view of one worker: what it is running and what it holds.
 
-use crate::ids::TaskId;
+use crate::ids::{TaskId, TenantId};
 use crate::time::Time;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A task sent to a worker.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Dispatch {
-    /// Order of dispatch across the cluster: a worker starts its tasks in
-    /// the order it receives them.
+    /// Order of dispatch across the cluster: a worker starts each
+    /// tenant's tasks in the order it receives them (and the tenants' in
+    /// turns).
     pub(crate) seq: u64,
     /// The duration estimate counted in the worker's backlog.
     pub(crate) estimate_us: u64,
+    /// The task's tenant.
+    pub(crate) tenant: TenantId,
 }
 
 /// One worker.
@@ -63,10 +66,13 @@ impl WorkerState {
 impl WorkerState {
     /// The tasks its death is blamed on: those it last said it was
     /// running (and still has), then, for its other threads, the earliest
-    /// sent since that report arrived (a task that kills a worker at once
-    /// may not have been in any report). Before its first report: the
-    /// `nthreads` earliest sent. A task waiting for inputs while others
-    /// ran is not blamed, though it was sent first.
+    /// of each tenant sent since that report arrived (a task that kills a
+    /// worker at once may not have been in any report; the worker takes
+    /// tenants' tasks in turns, so the next to start is the head of some
+    /// tenant's: each head is blamed, at most one innocent death per tenant
+    /// rather than none for the culprit). Before its first report: the
+    /// `nthreads` earliest sent of each tenant. A task waiting for inputs
+    /// while others ran is not blamed, though it was sent first.
     pub(crate) fn blamed(&self) -> Vec<TaskId> {
         let (mut blamed, since) = match &self.reported_running {
             Some((running, since)) => {
@@ -79,15 +85,25 @@ impl WorkerState {
             }
             None => (Vec::new(), 0),
         };
-        let mut later: Vec<(u64, TaskId)> = self
+        let mut later: Vec<(TenantId, u64, TaskId)> = self
             .processing
             .iter()
             .filter(|(id, d)| d.seq >= since && !blamed.contains(id))
-            .map(|(id, d)| (d.seq, *id))
+            .map(|(id, d)| (d.tenant, d.seq, *id))
             .collect();
         later.sort_unstable();
         let room = (self.nthreads as usize).saturating_sub(blamed.len());
-        blamed.extend(later.into_iter().take(room).map(|(_, id)| id));
+        let mut taken: Option<(TenantId, usize)> = None;
+        for (tenant, _, id) in later {
+            let count = match taken {
+                Some((last, count)) if last == tenant => count,
+                _ => 0,
+            };
+            if count < room {
+                blamed.push(id);
+            }
+            taken = Some((tenant, count + 1));
+        }
         blamed
     }
 }

@@ -109,11 +109,11 @@ impl Sim {
             let client = ClientId(at as u32 + 1);
             sim.event(Event::TenantPolicy {
                 tenant,
-                policy: TenantPolicy {
+                policy: Box::new(TenantPolicy {
                     name: format!("tenant-{}", at + 1),
                     weight,
                     limits: TenantLimits::default(),
-                },
+                }),
             });
             sim.event(Event::ClientConnected { client, tenant });
             sim.submitters.push(Submitter {

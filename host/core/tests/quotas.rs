@@ -7,8 +7,8 @@
 
 use weft_core::{
     ClientId, Command, ComputeTask, DatasetValue, Event, FailureKind, PublishError, QuotaExceeded,
-    QuotaLimit, QuotaScope, RequestError, Scheduler, SchedulerConfig, StimulusId, TenantId,
-    TenantLimits, TenantPolicy, Time, ToClient, ToWorker, WorkerId,
+    QuotaLimit, QuotaScope, RequestError, Scheduler, SchedulerConfig, StimulusId, TaskCeilings,
+    TenantId, TenantLimits, TenantPolicy, Time, ToClient, ToWorker, WorkerId,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
@@ -57,7 +57,10 @@ impl Harness {
             weight: 1,
             limits,
         };
-        self.event(Event::TenantPolicy { tenant: A, policy });
+        self.event(Event::TenantPolicy {
+            tenant: A,
+            policy: Box::new(policy),
+        });
     }
 
     fn event(&mut self, event: Event) -> Vec<Command> {
@@ -494,4 +497,28 @@ fn lifting_the_rate_admits_what_waits_at_once() {
     h.advance_to(1);
     assert_eq!(h.core.waiting_requests(ALICE), 0);
     assert_eq!(h.core.tenant_usage(A).pending(), 3);
+}
+
+#[test]
+fn a_task_carries_its_tenants_ceilings_and_a_reload_changes_them() {
+    let ceilings = TaskCeilings {
+        memory_bytes_max: Some(8 << 20),
+        timeout_ms: Some(300),
+        fuel_max: None,
+    };
+    let mut h = Harness::new(TenantLimits {
+        task_ceilings: ceilings,
+        ..TenantLimits::default()
+    });
+    let sent = computes(&h.submit(ALICE, tasks(0, 2)));
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|c| c.ceilings == ceilings && c.tenant == A));
+    let bobs = computes(&h.submit(BOB, tasks(10, 1)));
+    assert_eq!(
+        (bobs[0].tenant, bobs[0].ceilings),
+        (B, TaskCeilings::default())
+    );
+    h.policy(TenantLimits::default());
+    let sent = computes(&h.submit(ALICE, tasks(2, 1)));
+    assert_eq!(sent[0].ceilings, TaskCeilings::default());
 }

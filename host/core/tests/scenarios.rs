@@ -429,9 +429,9 @@ fn a_copy_reported_after_its_key_went_back_to_the_same_worker_leaves_that_run_al
 
 #[test]
 fn a_dead_worker_s_death_is_blamed_on_what_it_said_it_ran_not_on_a_task_waiting_for_inputs() {
-    // Workers start tasks in the order sent, except that a task waiting
-    // for inputs is overtaken: the first sent is not always the one
-    // running. The worker says what it runs with its heartbeat.
+    // Workers start each tenant's tasks in the order sent, except that a
+    // task waiting for inputs is overtaken: the first sent is not always
+    // the one running. The worker says what it runs with its heartbeat.
     let config = weft_core::SchedulerConfig {
         worker_deaths_max: 1,
         ..weft_core::SchedulerConfig::default()
@@ -575,4 +575,49 @@ fn a_stale_result_does_not_free_a_newer_run_of_its_key_on_the_same_worker() {
         duration_us: 10,
     });
     assert_eq!(h.core.state_of(&key(1)), StateName::Memory);
+}
+
+#[test]
+fn a_worker_s_sudden_death_is_blamed_on_the_first_sent_of_each_tenant() {
+    // The worker takes tenants' tasks in turns: after a1, the next to
+    // start may be b1, not a2. Each tenant's first is blamed.
+    let config = weft_core::SchedulerConfig {
+        worker_deaths_max: 1,
+        ..weft_core::SchedulerConfig::default()
+    };
+    let mut h = Harness::with_config(config);
+    let worker = WorkerId(1);
+    h.join(worker, 1);
+    let (alice, bob) = (ClientId(1), ClientId(2));
+    for (client, tenant) in [(alice, TenantId(1)), (bob, TenantId(2))] {
+        h.event(Event::ClientConnected { client, tenant });
+    }
+    h.event(Event::WorkerRunning {
+        worker,
+        running: Vec::new(),
+    });
+    let mut sent = Vec::new();
+    for (client, tasks) in [(alice, vec![task(1), task(2)]), (bob, vec![task(3)])] {
+        let wants = tasks.iter().map(|t| t.key).collect();
+        sent.extend(computes(&h.event(Event::UpdateGraph {
+            client,
+            tasks,
+            wants,
+        })));
+    }
+    assert_eq!(sent.len(), 3, "all go to the one worker");
+    h.join(WorkerId(2), 1);
+    h.event(Event::WorkerLeft {
+        worker,
+        reason: Some("killed".into()),
+    });
+    // Sent in order: alice's two, then bob's (the keys are the tenants').
+    let state = |n: usize| h.core.state_of(&sent[n].1.key);
+    assert_eq!(state(0), StateName::Erred, "alice's first");
+    assert_eq!(state(2), StateName::Erred, "bob's first");
+    assert_ne!(
+        state(1),
+        StateName::Erred,
+        "alice's second could not have started before her first"
+    );
 }

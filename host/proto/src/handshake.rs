@@ -20,8 +20,10 @@ pub const MAGIC: [u8; 4] = *b"WEFT";
 /// The protocol version this build speaks. Peers must speak the same one.
 ///
 /// 2: workers send their instance at registration; `Rejoin`, `Heartbeat`,
-/// `Holding` and typed `Failed` answers.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// `Holding` and typed `Failed` answers. 4: a task sent to a worker
+/// carries its tenant and the tenant's task ceilings; a tenant's limits
+/// (in the status) carry its ceilings.
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// The longest hello payload accepted or sent, in bytes (4 KiB).
 pub const HELLO_FRAME_BYTES_MAX: usize = 4 * 1024;

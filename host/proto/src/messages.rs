@@ -16,7 +16,8 @@ use crate::tickets::{Ticket, TicketSecret};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use weft_schema::graph::TaskKey;
-use weft_schema::ids::WorkerId;
+use weft_schema::ids::{TenantId, WorkerId};
+use weft_schema::quota::TaskCeilings;
 use weft_schema::task::{DatasetValue, TaskSpec};
 use weft_schema::to_client::ToClient;
 
@@ -637,6 +638,12 @@ pub struct WireCompute {
     pub key: TaskKey,
     /// Echo in the report.
     pub run: u32,
+    /// Whose task it is: a worker takes each tenant's queued tasks in
+    /// turns, so that one tenant's backlog does not delay another's.
+    pub tenant: TenantId,
+    /// The tenant's ceilings on what the task may use: it runs under the
+    /// worker's limits or these, whichever are lower.
+    pub ceilings: TaskCeilings,
     /// What to run.
     pub spec: Arc<TaskSpec>,
     /// The inputs (`SpecArg::Key` arguments).

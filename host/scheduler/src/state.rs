@@ -232,7 +232,10 @@ impl State {
         let id = TenantId(self.tenants.len() as u32 + 1);
         self.tenants.insert(tenant.to_string(), id);
         let policy = self.policy_of(tenant);
-        self.event(Event::TenantPolicy { tenant: id, policy });
+        self.event(Event::TenantPolicy {
+            tenant: id,
+            policy: Box::new(policy),
+        });
         id
     }
 

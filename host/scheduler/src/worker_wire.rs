@@ -138,6 +138,8 @@ pub fn to_worker(
         ToWorker::Compute(task) => WorkerCommand::Compute(WireCompute {
             key: task.key,
             run: task.run,
+            tenant: task.tenant,
+            ceilings: task.ceilings,
             spec: task.spec,
             inputs: task.inputs.into_iter().map(wire_input).collect(),
         }),

@@ -1,84 +1,44 @@
 //! The executor threads: `nthreads` std threads named `weft-exec-N` that
-//! take [`Job`]s from one FIFO queue, run them with
-//! [`Runtime::call`](weft_runtime::Runtime::call) and send a [`JobDone`] back
-//! to the async side through a tokio channel.
+//! take [`Job`]s from one [`JobQueue`] (a FIFO per tenant, taken in turns),
+//! run them with [`Runtime::call`](weft_runtime::Runtime::call) and send a
+//! [`JobDone`] back to the async side through a tokio channel.
 //!
-//! Jobs are taken from the queue in the order they were submitted, so they
-//! start in that order (the scheduler relies on it). A job that was
-//! cancelled while queued (its task was freed) is skipped when it comes up;
-//! [`Ticket`](crate::state::Ticket) settles the race between cancelling and starting. The threads
-//! never touch the network and never wait on anything but the queue and the
-//! pause gate.
+//! Each tenant's jobs start in the order they were submitted (the
+//! scheduler relies on it); between tenants, one job each in turn
+//! (`job_queue`). A job that was cancelled while queued (its task was
+//! freed) is skipped when it comes up; [`Ticket`](crate::state::Ticket)
+//! settles the race between cancelling and starting. The threads never
+//! touch the network and never wait on anything but the queue.
 //!
 //! **Pausing** ([`Executors::set_paused`], when managed memory is above the
-//! pause fraction): a thread that takes a job while paused holds it,
-//! unstarted (it can still be cancelled), until the pause ends; the other
-//! jobs stay in the queue. Running jobs finish.
+//! pause fraction): no thread takes a job while paused; the jobs stay
+//! queued (they can still be cancelled). Running jobs finish.
 
+use crate::job_queue::{JobQueue, Taken};
 use crate::state::JobDone;
 use bytes::Bytes;
 use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 use weft_core::{SpecArg, TaskSpec};
-use weft_runtime::{Runtime, TaskLimits, TaskModule};
+use weft_runtime::{Runtime, TaskErrorKind, TaskLimits, TaskModule};
+use weft_schema::quota::{TaskCeilings, show_bytes};
 
 /// A job as the executor threads take it: with its module loaded.
 pub(crate) type Job = crate::state::Job<Arc<TaskModule>>;
-
-/// Whether jobs may start: open, paused, or closed (the pool is gone).
-#[derive(Debug, Default)]
-struct Gate {
-    state: Mutex<GateState>,
-    changed: Condvar,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct GateState {
-    paused: bool,
-    closed: bool,
-}
-
-impl Gate {
-    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
-        // The state is two flags set in one statement: never inconsistent.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn set(&self, update: impl FnOnce(&mut GateState)) {
-        update(&mut self.lock());
-        self.changed.notify_all();
-    }
-
-    /// Waits while paused; false if the pool closed.
-    fn wait_open(&self) -> bool {
-        let mut state = self.lock();
-        while state.paused && !state.closed {
-            state = self
-                .changed
-                .wait(state)
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-        }
-        !state.closed
-    }
-}
 
 /// The pool of executor threads. Dropping it closes the queue: each thread
 /// exits after the job it is running, if any.
 #[derive(Debug)]
 pub(crate) struct Executors {
-    queue: Sender<Job>,
-    gate: Arc<Gate>,
+    queue: Arc<JobQueue<Job>>,
 }
 
 impl Drop for Executors {
     fn drop(&mut self) {
-        self.gate.set(|state| state.closed = true);
+        self.queue.close();
     }
 }
 
@@ -90,61 +50,47 @@ impl Executors {
         limits: TaskLimits,
         done: UnboundedSender<JobDone>,
     ) -> std::io::Result<Executors> {
-        let (queue, jobs) = mpsc::channel::<Job>();
-        let jobs = Arc::new(Mutex::new(jobs));
+        let executors = Executors {
+            queue: Arc::new(JobQueue::default()),
+        };
         let limits = Arc::new(limits);
-        let gate = Arc::new(Gate::default());
         // Deep wasm recursion must meet wasmtime's stack check, not the end
         // of the thread's own stack.
         let stack_bytes = runtime.config().native_stack_bytes();
         for index in 0..nthreads {
-            let jobs = jobs.clone();
+            let queue = executors.queue.clone();
             let runtime = runtime.clone();
             let limits = limits.clone();
             let done = done.clone();
-            let gate = gate.clone();
-            // On failure the queue is dropped: the threads started end.
+            // On failure `executors` is dropped: the threads started end.
             std::thread::Builder::new()
                 .name(format!("weft-exec-{index}"))
                 .stack_size(stack_bytes)
-                .spawn(move || run_jobs(&jobs, &gate, &runtime, &limits, &done))?;
+                .spawn(move || run_jobs(&queue, &runtime, &limits, &done))?;
         }
-        Ok(Executors { queue, gate })
+        Ok(executors)
     }
 
-    /// Queues a job. False if the threads are gone.
+    /// Queues a job behind its tenant's. False if the threads are gone.
     pub(crate) fn submit(&self, job: Job) -> bool {
-        self.queue.send(job).is_ok()
+        self.queue.push(job.tenant, job)
     }
 
     /// Pauses (no job starts) or resumes the threads.
     pub(crate) fn set_paused(&self, paused: bool) {
-        self.gate.set(|state| state.paused = paused);
+        self.queue.set_paused(paused);
     }
 }
 
 /// One executor thread's life: take jobs until the queue closes or the
 /// loop stops listening.
 fn run_jobs(
-    jobs: &Mutex<Receiver<Job>>,
-    gate: &Gate,
+    queue: &JobQueue<Job>,
     runtime: &Runtime,
     limits: &TaskLimits,
     done: &UnboundedSender<JobDone>,
 ) {
-    loop {
-        let job = {
-            // Receiving cannot panic, so the lock cannot be poisoned by a
-            // holder; take it anyway if it is.
-            let jobs = jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            match jobs.recv() {
-                Ok(job) => job,
-                Err(_closed) => return,
-            }
-        };
-        if !gate.wait_open() {
-            return;
-        }
+    while let Taken::Job(job) = queue.take() {
         if !job.ticket.start() {
             continue;
         }
@@ -164,16 +110,94 @@ fn run_jobs(
     }
 }
 
+/// Which of a task's limits its tenant's ceilings lowered.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Lowered {
+    memory: bool,
+    timeout: bool,
+    fuel: bool,
+}
+
+/// The limits a task runs under: the worker's, lowered by its tenant's
+/// ceilings (never raised); and which ones the ceilings lowered.
+pub(crate) fn ceiled(limits: &TaskLimits, ceilings: &TaskCeilings) -> (TaskLimits, Lowered) {
+    let mut out = limits.clone();
+    let mut lowered = Lowered::default();
+    if let Some(bytes) = ceilings.memory_bytes_max
+        && bytes < out.memory_bytes_max
+    {
+        out.memory_bytes_max = bytes;
+        lowered.memory = true;
+    }
+    if let Some(ms) = ceilings.timeout_ms
+        && Duration::from_millis(ms) < out.timeout
+    {
+        out.timeout = Duration::from_millis(ms);
+        lowered.timeout = true;
+    }
+    if let Some(fuel) = ceilings.fuel_max
+        && out.fuel.is_none_or(|own| fuel < own)
+    {
+        out.fuel = Some(fuel);
+        lowered.fuel = true;
+    }
+    (out, lowered)
+}
+
+/// The ceiling behind `error`, if a limit its tenant lowered is what
+/// stopped the task: `task_memory_max 8 MiB`.
+fn ceiling_behind(error: &TaskErrorKind, lowered: Lowered, limits: &TaskLimits) -> Option<String> {
+    match error {
+        TaskErrorKind::OutOfMemory { .. } if lowered.memory => Some(format!(
+            "task_memory_max {}",
+            show_bytes(limits.memory_bytes_max)
+        )),
+        TaskErrorKind::Timeout { .. } if lowered.timeout => Some(format!(
+            "task_timeout_max {} ms",
+            limits.timeout.as_millis()
+        )),
+        TaskErrorKind::FuelExhausted { .. } if lowered.fuel => {
+            Some(format!("task_fuel_max {}", limits.fuel.unwrap_or(0)))
+        }
+        _ => None,
+    }
+}
+
 /// Assembles the arguments and calls the task, turning a panic inside the
 /// runtime (a bug) into a task error rather than a lost task.
 fn run_job(job: &Job, runtime: &Runtime, limits: &TaskLimits) -> Result<Bytes, String> {
+    let (ceiled_limits, lowered) = if job.ceilings.is_none() {
+        (None, Lowered::default())
+    } else {
+        let (limits, lowered) = ceiled(limits, &job.ceilings);
+        (Some(limits), lowered)
+    };
+    let limits = ceiled_limits.as_ref().unwrap_or(limits);
+    if job.ceilings.fuel_max.is_some() && !runtime.config().fuel_metering {
+        return Err(format!(
+            "task `{}`: its tenant's task_fuel_max needs workers that meter fuel \
+             (started with --fuel); this one does not",
+            job.spec.function
+        ));
+    }
     let args = arguments(&job.spec, &job.inputs);
     let call = catch_unwind(AssertUnwindSafe(|| {
         runtime.call(&job.module, &job.spec.function, &args, limits)
     }));
     match call {
         Ok(Ok(output)) => Ok(output),
-        Ok(Err(error)) => Err(error.to_string()),
+        Ok(Err(mut error)) => match ceiling_behind(&error.kind, lowered, limits) {
+            Some(ceiling) => {
+                // The note goes on the first line, before any backtrace.
+                let backtrace = error.backtrace.take();
+                let mut message = format!("{error} (its tenant's ceiling: {ceiling})");
+                if let Some(backtrace) = backtrace {
+                    message.push_str(&format!("\nwasm backtrace:\n{backtrace}"));
+                }
+                Err(message)
+            }
+            None => Err(error.to_string()),
+        },
         Err(panic) => {
             let what = panic
                 .downcast_ref::<&str>()
@@ -232,6 +256,63 @@ mod tests {
     }
 
     #[test]
+    fn ceilings_lower_the_workers_limits_and_never_raise_them() {
+        let worker = TaskLimits {
+            memory_bytes_max: 64 << 20,
+            timeout: Duration::from_secs(60),
+            fuel: Some(1_000),
+            ..TaskLimits::default()
+        };
+        let none = Lowered::default();
+        let (same, lowered) = ceiled(&worker, &TaskCeilings::default());
+        assert_eq!((same, lowered), (worker.clone(), none));
+        let higher = TaskCeilings {
+            memory_bytes_max: Some(1 << 30),
+            timeout_ms: Some(120_000),
+            fuel_max: Some(5_000),
+        };
+        let (same, lowered) = ceiled(&worker, &higher);
+        assert_eq!((same, lowered), (worker.clone(), none), "never raised");
+        let lower = TaskCeilings {
+            memory_bytes_max: Some(1 << 20),
+            timeout_ms: Some(500),
+            fuel_max: Some(10),
+        };
+        let (limits, lowered) = ceiled(&worker, &lower);
+        assert_eq!(limits.memory_bytes_max, 1 << 20);
+        assert_eq!(limits.timeout, Duration::from_millis(500));
+        assert_eq!(limits.fuel, Some(10));
+        assert_eq!(limits.result_bytes_max, worker.result_bytes_max);
+        let all = Lowered {
+            memory: true,
+            timeout: true,
+            fuel: true,
+        };
+        assert_eq!(lowered, all);
+        let timeout = TaskErrorKind::Timeout {
+            limit: Duration::from_millis(500),
+        };
+        assert_eq!(
+            ceiling_behind(&timeout, lowered, &limits).as_deref(),
+            Some("task_timeout_max 500 ms")
+        );
+        let panic = TaskErrorKind::Panic {
+            message: "no".into(),
+        };
+        assert_eq!(
+            ceiling_behind(&panic, lowered, &limits),
+            None,
+            "not a limit"
+        );
+        assert_eq!(ceiling_behind(&timeout, none, &worker), None, "not lowered");
+        let unmetered = TaskLimits {
+            fuel: None,
+            ..worker
+        };
+        assert_eq!(ceiled(&unmetered, &lower).0.fuel, Some(10));
+    }
+
+    #[test]
     fn arguments_are_values_and_inputs_in_order() {
         let key = SpecArg::Key(TaskKey([7; 16]));
         let inputs = [Bytes::from_static(b"AA"), Bytes::from_static(b"BBB")];
@@ -247,24 +328,5 @@ mod tests {
         let s = spec(vec![SpecArg::Value(b"xyz".to_vec())]);
         assert!(matches!(arguments(&s, &[]), Cow::Borrowed(b"xyz")));
         assert!(arguments(&spec(vec![]), &[]).is_empty());
-    }
-
-    #[test]
-    fn the_gate_holds_while_paused_and_opens_on_resume_or_close() {
-        let gate = Arc::new(Gate::default());
-        assert!(gate.wait_open());
-        for (resume, expected) in [(true, true), (false, false)] {
-            gate.set(|state| state.paused = true);
-            let waiter = {
-                let gate = gate.clone();
-                std::thread::spawn(move || gate.wait_open())
-            };
-            if resume {
-                gate.set(|state| state.paused = false);
-            } else {
-                gate.set(|state| state.closed = true);
-            }
-            assert_eq!(waiter.join().expect("the waiter"), expected);
-        }
     }
 }

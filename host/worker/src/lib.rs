@@ -19,7 +19,8 @@
 //! | the scheduler connection: join, read commands, write reports in batches | `scheduler_link.rs` | two tokio tasks |
 //! | the task loop: what runs when, modules, reports, metrics, pause, restart | `task_loop.rs` | one tokio task |
 //! | inputs and `Fetch` copies in flight: from peers or read back from disk | `task_loop/inputs.rs` | (the loop) |
-//! | executor threads `weft-exec-N` calling the runtime, FIFO, pause gate | `executor.rs` | `nthreads` std threads |
+//! | executor threads `weft-exec-N` calling the runtime under the worker's limits and the tenant's ceilings | `executor.rs` | `nthreads` std threads |
+//! | their queue: a FIFO per tenant, taken in turns; pause and close | `job_queue.rs` | (shared by the threads) |
 //! | results and replicas by key, in memory or spilled; LRU; what to spill | `store.rs` | shared |
 //! | the spill directory and files; the spiller writing what the store picks | `spill.rs` | a tokio task, blocking threads |
 //! | process memory (RSS), pause and terminate decisions, metrics | `memory.rs` | (the loop) |
@@ -55,6 +56,7 @@ mod data_server;
 mod error;
 mod executor;
 mod fetch;
+mod job_queue;
 mod memory;
 mod scheduler_link;
 mod spill;
@@ -69,6 +71,7 @@ pub use config::{
     default_nthreads, new_instance,
 };
 pub use error::WorkerError;
+pub use job_queue::TenantQueues;
 pub use weft_core::WorkerId;
 
 use data_server::DataPort;

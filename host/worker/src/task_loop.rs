@@ -7,7 +7,7 @@
 //! to the writer in one batch; jobs to the executors; fetches to the
 //! fetcher, one background task per first holder; read-backs of spilled
 //! values and module loads (at most `compiles_max` at once) to blocking
-//! threads; the pause to the executors' gate.
+//! threads; the pause to the executors' queue.
 //!
 //! At the state's metrics tick it measures the process memory: above the
 //! spill target, it first gives freed heap back to the OS (`malloc_trim`),

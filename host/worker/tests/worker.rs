@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use weft_core::{SpecArg, WorkerId};
 use weft_proto::messages::{WorkerCommand, WorkerReport};
+use weft_schema::ids::TenantId;
 use weft_worker::WorkerError;
 
 #[tokio::test]
@@ -554,6 +555,49 @@ async fn many_tasks_start_in_the_order_sent() {
     assert_eq!(worker.stored_keys(), n as usize);
     let mut client = DataClient::connect(worker.data_addr()).await;
     assert_eq!(client.get_i64(key(1234)).await, 1235);
+}
+
+#[tokio::test]
+async fn a_tenants_tasks_do_not_wait_behind_another_tenants_backlog() {
+    let scheduler = FakeScheduler::new().await;
+    let (_worker, mut link) = scheduler.start(1, config(scheduler.addr, 1)).await;
+    let (flood, small) = (2_000u64, 10u64);
+    // All sent at once, before the module is even asked for: they are
+    // queued together when it arrives, the flood first.
+    let sent = (0..flood)
+        .map(|i| (i, TenantId(1)))
+        .chain((flood..flood + small).map(|i| (i, TenantId(2))));
+    for (i, tenant) in sent {
+        let mut task = compute(key(i), "inc", vec![value(&(i as i64))], vec![]);
+        task.tenant = tenant;
+        link.connection
+            .queue(&WorkerCommand::Compute(task))
+            .expect("queue");
+    }
+    link.connection.flush().await.expect("flush");
+    // One executor thread: reports come in start order.
+    let mut order = Vec::new();
+    while order.len() < (flood + small) as usize {
+        if let WorkerReport::Finished { key: done, .. } = link.report().await {
+            order.push((0..flood + small).find(|i| key(*i) == done).expect("sent"));
+        }
+    }
+    let flooded: Vec<u64> = order.iter().copied().filter(|i| *i < flood).collect();
+    let small_ones: Vec<usize> = (0..order.len()).filter(|at| order[*at] >= flood).collect();
+    assert_eq!(
+        flooded,
+        (0..flood).collect::<Vec<_>>(),
+        "each tenant in order"
+    );
+    // Taken in turns: one task of the flood between two of the small job
+    // (a few of the flood may have started before it arrived), not the
+    // whole flood before it.
+    let turns = small_ones.windows(2).all(|pair| pair[1] - pair[0] <= 2);
+    let last = *small_ones.last().expect("finished");
+    assert!(
+        turns && last < flood as usize / 2,
+        "the small tenant's tasks ran at {small_ones:?}"
+    );
 }
 
 #[tokio::test]

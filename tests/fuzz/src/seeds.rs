@@ -24,6 +24,8 @@ use weft_proto::messages::{
 use weft_proto::tickets::{Requester, Ticket, TicketScope, TicketSecret};
 use weft_proto::{Access, Credential, Hello, Role, Secret, encode};
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
+use weft_schema::ids::TenantId;
+use weft_schema::quota::TaskCeilings;
 use weft_schema::signature::Type;
 use weft_schema::{encode_args, encode_graph, parse_section, unique_key};
 
@@ -336,6 +338,12 @@ fn codec(seeds: &mut Vec<Seed>) {
             WorkerCommand::Compute(WireCompute {
                 key: key(5),
                 run: 1,
+                tenant: TenantId(2),
+                ceilings: TaskCeilings {
+                    memory_bytes_max: Some(1 << 20),
+                    timeout_ms: Some(500),
+                    fuel_max: None,
+                },
                 spec: Arc::new(spec),
                 inputs: vec![input.clone()],
             }),

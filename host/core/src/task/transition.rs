@@ -166,7 +166,12 @@ impl Scheduler {
                 if let Some(state) = self.workers.get_mut(worker) {
                     let seq = self.next_dispatch;
                     self.next_dispatch += 1;
-                    state.processing.insert(id, Dispatch { seq, estimate_us });
+                    let dispatch = Dispatch {
+                        seq,
+                        estimate_us,
+                        tenant,
+                    };
+                    state.processing.insert(id, dispatch);
                     state.backlog_us += estimate_us;
                 }
             }
@@ -525,6 +530,7 @@ mod tests {
         let dispatch = Dispatch {
             seq: 0,
             estimate_us: 0,
+            tenant: crate::ids::TenantId::OPEN,
         };
         let worker = s.workers.get_mut(&WORKER).expect("joined");
         worker.processing.insert(stale, dispatch);

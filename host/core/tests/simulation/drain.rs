@@ -9,7 +9,7 @@ impl Sim {
         // No more limits: what waits for the submit rate goes now.
         self.event(Event::TenantPolicy {
             tenant: TenantId::OPEN,
-            policy: TenantPolicy::default(),
+            policy: Box::default(),
         });
         self.timeout();
         self.settle_liveness();

@@ -451,7 +451,7 @@ impl Sim {
         };
         self.event(Event::TenantPolicy {
             tenant: TenantId::OPEN,
-            policy,
+            policy: Box::new(policy),
         });
     }
 }

@@ -43,7 +43,10 @@ impl State {
         tenants.sort_by_key(|(_, id)| *id);
         for (name, tenant) in tenants {
             let policy = self.policy_of(&name);
-            self.event(Event::TenantPolicy { tenant, policy });
+            self.event(Event::TenantPolicy {
+                tenant,
+                policy: Box::new(policy),
+            });
         }
     }
 

@@ -15,11 +15,13 @@
 //! [tenant.limits]
 //! stored_bytes_max = "2 GiB"
 //! submit_tasks_per_s = 50000
+//! task_memory_max = "256 MiB"   # ceilings on each of its tasks
+//! task_timeout_max = "30s"
 //! ```
 
 use serde::Deserialize;
 use std::fmt;
-use weft_schema::quota::{QuotaLimit, TenantLimits, show_bytes};
+use weft_schema::quota::{QuotaLimit, TaskCeilings, TenantLimits, show_bytes};
 
 /// A `[limits]` or `[tenant.limits]` table as written: every field may be
 /// left out (no limit, or the default's).
@@ -35,6 +37,17 @@ pub(super) struct RawLimits {
     graph_tasks_max: Option<i64>,
     submit_tasks_per_s: Option<i64>,
     submit_burst_tasks: Option<i64>,
+    task_memory_max: Option<RawSize>,
+    task_timeout_max: Option<RawDuration>,
+    task_fuel_max: Option<i64>,
+}
+
+/// A duration: whole seconds, or text like `"500ms"`, `"30s"`, `"2m"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawDuration {
+    Seconds(i64),
+    Text(String),
 }
 
 /// A byte size: a number of bytes, or text like `"64 MiB"`.
@@ -72,9 +85,17 @@ pub enum LimitProblem {
         /// The value written.
         value: i64,
     },
-    /// A rate or burst of zero.
+    /// A rate, burst or task ceiling of zero.
     #[error("must be at least 1 (leave the field out for no limit)")]
     ZeroRate,
+    /// A duration's text is not one (or is zero).
+    #[error(
+        "{text:?} is not a duration above zero (whole seconds, or text like \"500ms\", \"30s\", \"2m\")"
+    )]
+    BadDuration {
+        /// The text written.
+        text: String,
+    },
     /// A size's text is not a number and a unit.
     #[error(
         "{text:?} is not a size (a number of bytes, or a number and one of B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"
@@ -103,6 +124,21 @@ impl RawLimits {
                 .map(Some)
                 .ok_or((field, LimitProblem::BadSize { text })),
         };
+        let duration = |field: &'static str, value: Option<RawDuration>| match value {
+            None => Ok(None),
+            Some(RawDuration::Seconds(seconds)) => u64::try_from(seconds)
+                .ok()
+                .filter(|s| *s > 0)
+                .and_then(|s| s.checked_mul(1000))
+                .map(Some)
+                .ok_or_else(|| {
+                    let text = seconds.to_string();
+                    (field, LimitProblem::BadDuration { text })
+                }),
+            Some(RawDuration::Text(text)) => parse_duration_ms(&text)
+                .map(Some)
+                .ok_or((field, LimitProblem::BadDuration { text })),
+        };
         Ok(TenantLimits {
             tasks_queued_max: count("tasks_queued_max", self.tasks_queued_max)?,
             tasks_running_max: count("tasks_running_max", self.tasks_running_max)?,
@@ -113,6 +149,14 @@ impl RawLimits {
             graph_tasks_max: count("graph_tasks_max", self.graph_tasks_max)?,
             submit_tasks_per_s: rate("submit_tasks_per_s", self.submit_tasks_per_s)?,
             submit_burst_tasks: rate("submit_burst_tasks", self.submit_burst_tasks)?,
+            task_ceilings: TaskCeilings {
+                memory_bytes_max: match size("task_memory_max", self.task_memory_max)? {
+                    Some(0) => return Err(("task_memory_max", LimitProblem::ZeroRate)),
+                    bytes => bytes,
+                },
+                timeout_ms: duration("task_timeout_max", self.task_timeout_max)?,
+                fuel_max: rate("task_fuel_max", self.task_fuel_max)?,
+            },
         })
     }
 }
@@ -145,6 +189,19 @@ pub(super) fn parse_size(text: &str) -> Option<u64> {
     (value.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
+/// `"500ms"`, `"30s"`, `"2m 30s"`, or whole seconds (`"30"`), as
+/// milliseconds (a part of one rounds up); `None` if it is not a
+/// duration, is zero, or does not fit.
+pub(super) fn parse_duration_ms(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return seconds.checked_mul(1000).filter(|ms| *ms > 0);
+    }
+    let duration = humantime::parse_duration(text).ok()?;
+    let ms = duration.as_nanos().div_ceil(1_000_000);
+    u64::try_from(ms).ok().filter(|ms| *ms > 0)
+}
+
 /// Why `FIELD=VALUE` could not be set (`weft tenant set`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SetLimitError {
@@ -155,7 +212,8 @@ pub enum SetLimitError {
     #[error(
         "{0:?} is not a limit (the limits are tasks_queued_max, tasks_running_max, \
          stored_bytes_max, modules_bytes_max, datasets_max, clients_max, graph_tasks_max, \
-         submit_tasks_per_s, submit_burst_tasks; and weight)"
+         submit_tasks_per_s, submit_burst_tasks, task_memory_max, task_timeout_max, \
+         task_fuel_max; and weight)"
     )]
     UnknownField(String),
     /// The value does not fit the field.
@@ -177,6 +235,44 @@ pub(super) fn set_limit(
     field: &str,
     value: &str,
 ) -> Result<(), SetLimitError> {
+    let value = value.trim();
+    let ceilings = &mut limits.task_ceilings;
+    let (slot, parsed, expected) = match field {
+        "task_memory_max" => (
+            &mut ceilings.memory_bytes_max,
+            parse_size(value).filter(|bytes| *bytes > 0),
+            "a size above zero (bytes, or a number and a unit: 64MiB, 2GiB)",
+        ),
+        "task_timeout_max" => (
+            &mut ceilings.timeout_ms,
+            parse_duration_ms(value),
+            "a duration above zero (500ms, 30s, 2m; a number alone is seconds)",
+        ),
+        "task_fuel_max" => (
+            &mut ceilings.fuel_max,
+            value.parse::<u64>().ok().filter(|v| *v > 0),
+            "a whole number above 0",
+        ),
+        _ => return set_quota_limit(limits, field, value),
+    };
+    if value == "none" {
+        *slot = None;
+        return Ok(());
+    }
+    *slot = Some(parsed.ok_or_else(|| SetLimitError::BadValue {
+        field: field.to_owned(),
+        value: value.to_owned(),
+        expected,
+    })?);
+    Ok(())
+}
+
+/// [`set_limit`] of a limit other than a task ceiling.
+fn set_quota_limit(
+    limits: &mut TenantLimits,
+    field: &str,
+    value: &str,
+) -> Result<(), SetLimitError> {
     let slot = match field {
         "tasks_queued_max" => &mut limits.tasks_queued_max,
         "tasks_running_max" => &mut limits.tasks_running_max,
@@ -189,7 +285,6 @@ pub(super) fn set_limit(
         "submit_burst_tasks" => &mut limits.submit_burst_tasks,
         other => return Err(SetLimitError::UnknownField(other.to_owned())),
     };
-    let value = value.trim();
     if value == "none" {
         *slot = None;
         return Ok(());
@@ -246,6 +341,20 @@ pub(super) fn limits_toml(limits: &TenantLimits) -> String {
             out.push_str(&format!("{name} = {value}\n"));
         }
     }
+    let ceilings = &limits.task_ceilings;
+    if let Some(bytes) = ceilings.memory_bytes_max {
+        out.push_str(&format!("task_memory_max = {}\n", size_text(bytes)));
+    }
+    if let Some(ms) = ceilings.timeout_ms {
+        let text = humantime::format_duration(std::time::Duration::from_millis(ms)).to_string();
+        out.push_str(&format!(
+            "task_timeout_max = {}\n",
+            toml::Value::String(text)
+        ));
+    }
+    if let Some(fuel) = ceilings.fuel_max {
+        out.push_str(&format!("task_fuel_max = {fuel}\n"));
+    }
     out
 }
 
@@ -273,13 +382,19 @@ mod tests {
             modules_bytes_max: Some(1000),
             datasets_max: Some(0),
             submit_tasks_per_s: Some(50),
+            task_ceilings: TaskCeilings {
+                memory_bytes_max: Some(256 << 20),
+                timeout_ms: Some(90_500),
+                fuel_max: Some(1_000_000),
+            },
             ..TenantLimits::default()
         };
         let text = limits_toml(&limits);
         assert_eq!(
             text,
             "stored_bytes_max = \"2 GiB\"\nmodules_bytes_max = 1000\ndatasets_max = 0\n\
-             submit_tasks_per_s = 50\n"
+             submit_tasks_per_s = 50\ntask_memory_max = \"256 MiB\"\n\
+             task_timeout_max = \"1m 30s 500ms\"\ntask_fuel_max = 1000000\n"
         );
         let raw: RawLimits = toml::from_str(&text).expect("TOML");
         assert_eq!(raw.check().expect("valid"), limits);
@@ -294,6 +409,29 @@ mod tests {
         assert_eq!(limits.clients_max, Some(4));
         set_limit(&mut limits, "clients_max", "none").expect("cleared");
         assert_eq!(limits.clients_max, None);
+        set_limit(&mut limits, "task_timeout_max", "2m").expect("set");
+        set_limit(&mut limits, "task_memory_max", "64MiB").expect("set");
+        assert_eq!(limits.task_ceilings.timeout_ms, Some(120_000));
+        assert_eq!(limits.task_ceilings.memory_bytes_max, Some(64 << 20));
+        set_limit(&mut limits, "task_timeout_max", "45").expect("seconds");
+        assert_eq!(limits.task_ceilings.timeout_ms, Some(45_000));
+        set_limit(&mut limits, "task_timeout_max", "1500us").expect("rounded up");
+        assert_eq!(limits.task_ceilings.timeout_ms, Some(2));
+        set_limit(&mut limits, "task_timeout_max", "none").expect("cleared");
+        assert_eq!(limits.task_ceilings.timeout_ms, None);
+        for (field, value) in [
+            ("task_timeout_max", "0s"),
+            ("task_fuel_max", "0"),
+            ("task_memory_max", "0"),
+        ] {
+            assert!(
+                matches!(
+                    set_limit(&mut limits, field, value),
+                    Err(SetLimitError::BadValue { .. })
+                ),
+                "{field}={value}"
+            );
+        }
         assert!(matches!(
             set_limit(&mut limits, "submit_tasks_per_s", "0"),
             Err(SetLimitError::BadValue { .. })
@@ -319,6 +457,20 @@ mod tests {
         assert_eq!(
             check("submit_tasks_per_s = 0"),
             ("submit_tasks_per_s", LimitProblem::ZeroRate)
+        );
+        assert_eq!(
+            check("task_timeout_max = \"soon\""),
+            (
+                "task_timeout_max",
+                LimitProblem::BadDuration {
+                    text: "soon".into()
+                }
+            )
+        );
+        let seconds: RawLimits = toml::from_str("task_timeout_max = 30").expect("TOML");
+        assert_eq!(
+            seconds.check().expect("valid").task_ceilings.timeout_ms,
+            Some(30_000)
         );
         assert_eq!(
             check("stored_bytes_max = \"lots\""),

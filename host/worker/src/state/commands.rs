@@ -98,6 +98,8 @@ impl<M: ModuleSize, S: Values> WorkerState<M, S> {
         let WireCompute {
             key,
             run,
+            tenant,
+            ceilings,
             spec,
             inputs,
         } = compute;
@@ -114,6 +116,8 @@ impl<M: ModuleSize, S: Values> WorkerState<M, S> {
             Task {
                 id,
                 run,
+                tenant,
+                ceilings,
                 spec,
                 inputs,
                 have: HashMap::new(),
@@ -189,6 +193,8 @@ impl<M: ModuleSize, S: Values> WorkerState<M, S> {
                     let job = Job {
                         seq: task.id,
                         key,
+                        tenant: task.tenant,
+                        ceilings: task.ceilings,
                         module,
                         spec: task.spec.clone(),
                         inputs: values,

@@ -10,6 +10,8 @@ use std::time::Duration;
 use weft_core::{TaskSpec, WorkerId};
 use weft_proto::tickets::Ticket as DataTicket;
 use weft_schema::graph::TaskKey;
+use weft_schema::ids::TenantId;
+use weft_schema::quota::TaskCeilings;
 
 /// One task call for an executor thread.
 #[derive(Debug)]
@@ -18,6 +20,10 @@ pub struct Job<M> {
     pub seq: u64,
     /// The task's key, echoed in [`JobDone`].
     pub key: TaskKey,
+    /// Whose task it is: the executors take tenants' jobs in turns.
+    pub tenant: TenantId,
+    /// The tenant's ceilings on what the task may use.
+    pub ceilings: TaskCeilings,
     /// The loaded module.
     pub module: M,
     /// What to call.

@@ -22,13 +22,15 @@
 //!    it still waits for. Tasks waiting for a module are parked in arrival
 //!    order.
 //! 2. **submitted**: module and inputs are at hand; [`Instruction::Execute`]
-//!    hands the job to the executors (which start jobs in that order).
+//!    hands the job to the executors (which start each tenant's jobs in
+//!    that order, the tenants' in turns).
 //! 3. gone: `Finished`/`Erred`/`FetchFailed` was reported, or the scheduler
 //!    freed it.
 //!
 //! Tasks whose module and inputs are at hand when they arrive are submitted
-//! at once, so they start in the order the scheduler sent them; a task
-//! that waits for an input fetch is overtaken by later tasks that do not.
+//! at once, so each tenant's start in the order the scheduler sent them; a
+//! task that waits for an input fetch is overtaken by later tasks that do
+//! not.
 //!
 //! The driver feeds a batch of stimuli, calls [`WorkerState::end_batch`]
 //! (which starts the fetches gathered, one per first holder, and re-decides
@@ -59,6 +61,8 @@ use std::time::Duration;
 use weft_core::{ModuleHash, TaskSpec, Time, WorkerId};
 use weft_proto::messages::{WireInput, WorkerCommand, WorkerReport};
 use weft_schema::graph::TaskKey;
+use weft_schema::ids::TenantId;
+use weft_schema::quota::TaskCeilings;
 
 /// Where a value is, as [`Values::lookup`] finds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +208,8 @@ struct Task {
     /// same key.
     id: u64,
     run: u32,
+    tenant: TenantId,
+    ceilings: TaskCeilings,
     spec: Arc<TaskSpec>,
     inputs: Vec<WireInput>,
     /// Inputs fetched or read back from disk for this task while it waits

@@ -135,6 +135,8 @@ fn compute(n: u8, inputs: &[u8]) -> WorkerCommand {
     WorkerCommand::Compute(WireCompute {
         key: key(n),
         run: 0,
+        tenant: TenantId::OPEN,
+        ceilings: Default::default(),
         spec: Arc::new(TaskSpec {
             module: MODULE,
             function: "f".into(),

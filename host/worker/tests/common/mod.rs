@@ -18,6 +18,7 @@ use weft_proto::messages::{
 use weft_proto::tickets::{Requester, Ticket, TicketScope, TicketSecret};
 use weft_proto::{Connection, ConnectionLimits, Credential, Dialer, Hello, Role};
 use weft_schema::graph::TaskKey;
+use weft_schema::ids::TenantId;
 use weft_worker::{WorkerConfig, WorkerHandle};
 
 /// The secret the fake scheduler signs data-port tickets with.
@@ -82,6 +83,8 @@ pub fn compute(
     WireCompute {
         key,
         run: 1,
+        tenant: TenantId::OPEN,
+        ceilings: Default::default(),
         spec: Arc::new(TaskSpec {
             module: testkit().1,
             function: function.to_string(),

@@ -10,7 +10,8 @@
 //! - `noisy`: tenant B's 100-task job (a map of `inc`, gathered), on the
 //!   idle cluster and while tenant A streams 10^6 trivial tasks (maps of
 //!   `--flood-batch` tasks, 10,000 by default, four in flight): the median
-//!   of seven runs each.
+//!   of seven runs each. Each tenant's client is its own process, as two
+//!   users' would be: A's is this program started again with `--flood`.
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -33,6 +34,14 @@ struct Args {
     /// noisy: tasks per map of the flooding tenant.
     #[arg(long, default_value_t = 10_000)]
     flood_batch: i64,
+    /// Internal (noisy): be tenant A's flooding client, of the scheduler
+    /// at this address, with the token read from stdin's first line; say
+    /// `ready` once connected, flood on the next line, print the seconds.
+    #[arg(long, hide = true)]
+    flood: Option<String>,
+    /// Internal (noisy, with --flood): the tasks to stream.
+    #[arg(long, hide = true, default_value_t = 1_000_000)]
+    flood_tasks: i64,
 }
 
 /// A process killed on drop.
@@ -227,38 +236,82 @@ async fn b_job_median(client: &Client, module: &Module, runs: usize) -> Result<f
     Ok(times[times.len() / 2])
 }
 
+/// Tenant A's client (`--flood`): connects with the token on stdin's
+/// first line, says `ready`, and on the next line streams `flood` tasks in
+/// maps of `batch`, four in flight; prints the seconds it took.
+async fn flood_client(addr: &str, flood: i64, batch: i64) -> Result<()> {
+    let mut stdin = std::io::stdin().lock();
+    let mut token = String::new();
+    stdin.read_line(&mut token)?;
+    let options = ClientOptions {
+        token: Some(Secret::new(token.trim().to_string())),
+        ..ClientOptions::default()
+    };
+    let a = Client::connect_with_options(addr, options).await?;
+    let module = a
+        .upload_module_file(weft_guest_artifacts::EXAMPLE_TASKS)
+        .await
+        .context("upload the example tasks")?;
+    incs(&a, &module, 0, 1_000).await?;
+    println!("ready");
+    if stdin.read_line(&mut String::new())? == 0 {
+        bail!("the bench closed stdin before the go");
+    }
+    let started = Instant::now();
+    let mut in_flight = std::collections::VecDeque::new();
+    let mut next = 0;
+    while next < flood || !in_flight.is_empty() {
+        while in_flight.len() < 4 && next < flood {
+            let futures = a.map::<i64, _>(&module, "inc", (next..next + batch).map(|i| (i,)))?;
+            in_flight.push_back(futures);
+            next += batch;
+        }
+        let oldest = in_flight.pop_front().expect("in flight");
+        a.wait(&oldest, None, weft_client::ReturnWhen::AllCompleted)
+            .await?;
+    }
+    println!("{}", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 async fn noisy(quick: bool, batch: i64) -> Result<serde_json::Value> {
+    use std::io::Write;
     let flood: i64 = if quick { 100_000 } else { 1_000_000 };
     let cluster = start_cluster(2)?;
-    let (a, a_module) = connect(&cluster, 0).await?;
+    let mut flooder = Process(
+        Command::new(std::env::current_exe()?)
+            .args(["--scenario", "noisy", "--flood", &cluster.addr])
+            .args(["--flood-tasks", &flood.to_string()])
+            .args(["--flood-batch", &batch.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("start tenant A's client")?,
+    );
+    let mut to_flooder = flooder.0.stdin.take().context("its stdin")?;
+    let mut from_flooder = BufReader::new(flooder.0.stdout.take().context("its stdout")?);
+    writeln!(to_flooder, "{}", cluster.tokens[0].expose())?;
+    let mut line = String::new();
+    from_flooder.read_line(&mut line)?;
+    if line.trim() != "ready" {
+        bail!("tenant A's client did not start: {line:?}");
+    }
     let (b, b_module) = connect(&cluster, 1).await?;
-    incs(&a, &a_module, 0, 1_000).await?;
     incs(&b, &b_module, 0, 100).await?;
     let idle = b_job_median(&b, &b_module, 7).await?;
-    let started = Instant::now();
-    let flooding = async {
-        let mut in_flight = std::collections::VecDeque::new();
-        let mut next = 0;
-        while next < flood || !in_flight.is_empty() {
-            while in_flight.len() < 4 && next < flood {
-                let futures =
-                    a.map::<i64, _>(&a_module, "inc", (next..next + batch).map(|i| (i,)))?;
-                in_flight.push_back(futures);
-                next += batch;
-            }
-            let oldest = in_flight.pop_front().expect("in flight");
-            a.wait(&oldest, None, weft_client::ReturnWhen::AllCompleted)
-                .await?;
-        }
-        anyhow::Ok(started.elapsed().as_secs_f64())
-    };
-    let measuring = async {
-        // Let the flood fill the cluster first.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        b_job_median(&b, &b_module, 7).await
-    };
-    let (flood_seconds, busy) = tokio::join!(flooding, measuring);
-    let (flood_seconds, busy) = (flood_seconds?, busy?);
+    writeln!(to_flooder)?;
+    // Let the flood fill the cluster first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let busy = b_job_median(&b, &b_module, 7).await?;
+    let flood_seconds = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        from_flooder.read_line(&mut line)?;
+        line.trim()
+            .parse::<f64>()
+            .with_context(|| format!("tenant A's client ended with {line:?}"))
+    })
+    .await??;
+    drop(flooder);
     Ok(json!({
         "scenario": "noisy",
         "flood_tasks": flood,
@@ -275,6 +328,9 @@ async fn noisy(quick: bool, batch: i64) -> Result<serde_json::Value> {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    if let Some(addr) = &args.flood {
+        return flood_client(addr, args.flood_tasks, args.flood_batch.max(1)).await;
+    }
     let mut line = match args.scenario.as_str() {
         "split" => split(args.quick).await?,
         "noisy" => noisy(args.quick, args.flood_batch.max(1)).await?,
@@ -283,7 +339,7 @@ async fn main() -> Result<()> {
     line["system"] = json!("weft");
     line["quick"] = json!(args.quick);
     line["setup"] = json!(
-        "a weft scheduler (tenants file, no TLS) and 2 weft worker --nthreads 1 processes, over loopback"
+        "a weft scheduler (tenants file, no TLS) and 2 weft worker --nthreads 1 processes, over loopback; noisy: each tenant's client its own process"
     );
     println!("{line}");
     Ok(())
