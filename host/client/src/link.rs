@@ -59,7 +59,15 @@ enum Ended {
     ClientDone,
     /// The connection failed, for this reason.
     Lost(String),
+    /// Writing failed, for this reason: the scheduler may have closed the
+    /// connection after saying why (a refused session), so what it sent
+    /// is read before the connection counts as lost.
+    WriteFailed(String),
 }
+
+/// How long the reader may take, after a write failed, to read what the
+/// scheduler sent before it closed the connection.
+const READ_AFTER_WRITE_FAILURE: Duration = Duration::from_secs(1);
 
 async fn supervise(
     connection: Connection,
@@ -84,6 +92,14 @@ async fn supervise(
                 return;
             }
             Ended::Lost(reason) => reason,
+            Ended::WriteFailed(reason) => {
+                // The reader stops at the end of the stream, or once the
+                // scheduler's last word closes this client.
+                let _ =
+                    tokio::time::timeout(READ_AFTER_WRITE_FAILURE, read_loop(&mut reader, &state))
+                        .await;
+                reason
+            }
         };
         tracing::debug!(%reason, "scheduler connection lost");
         if lock(&state).closed.is_some() {
@@ -214,7 +230,7 @@ async fn write_loop(
         if writer.queued_bytes() > 0
             && let Err(error) = writer.flush().await
         {
-            return Ended::Lost(error.to_string());
+            return Ended::WriteFailed(error.to_string());
         }
         let first = tokio::select! {
             first = outgoing.recv() => match first {
@@ -283,7 +299,7 @@ async fn write_loop(
             record(state, &barrier);
         }
         if let Err(error) = writer.flush().await {
-            return Ended::Lost(error.to_string());
+            return Ended::WriteFailed(error.to_string());
         }
     }
 }
