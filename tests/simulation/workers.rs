@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
+use weft_core::TenantQueues;
 use weft_core::{SpecArg, TaskSpec, Time, WorkerId};
 use weft_schema::graph::TaskKey;
-use weft_worker::TenantQueues;
 use weft_worker::state::{Job, Lookup, ModuleSize, Usage, Values, Wanted, WorkerState};
 
 /// The one function that fails, always.
@@ -137,10 +137,11 @@ pub(crate) struct SimWorker {
     pub(crate) state: WorkerState<SimModule, SimValues>,
     pub(crate) nthreads: usize,
     /// Jobs given to the executors, not started yet, in order.
-    /// Taken a tenant at a time in turns, as the real executors do.
+    /// Shared between tenants by weighted fair queuing, as the real
+    /// executors do.
     pub(crate) queued: TenantQueues<Job<SimModule>>,
-    /// Started jobs and when they finish.
-    pub(crate) running: Vec<(Time, Job<SimModule>)>,
+    /// Started jobs, when they finish, and how long they take.
+    pub(crate) running: Vec<(Time, Duration, Job<SimModule>)>,
     /// Helpers' work and when it is done.
     pub(crate) pending: Vec<(Time, Pending)>,
     pub(crate) paused: bool,
@@ -159,11 +160,14 @@ impl SimWorker {
     /// cancelled job is skipped. Returns how many started.
     pub(crate) fn start_jobs(&mut self, now: Time, mut duration: impl FnMut() -> Duration) {
         while !self.paused && self.running.len() < self.nthreads {
-            let Some(job) = self.queued.pop() else {
+            let Some((tenant, job)) = self.queued.pop() else {
                 return;
             };
             if job.ticket.start() {
-                self.running.push((now.after(duration()), job));
+                let took = duration();
+                self.running.push((now.after(took), took, job));
+            } else {
+                self.queued.finished(tenant, Duration::ZERO);
             }
         }
     }
@@ -171,7 +175,7 @@ impl SimWorker {
     /// When its next own work is due (a job, a helper, its metrics tick),
     /// ignoring the hang.
     pub(crate) fn next_due(&self) -> Option<Time> {
-        let jobs = self.running.iter().map(|(t, _)| *t);
+        let jobs = self.running.iter().map(|(t, _, _)| *t);
         let helpers = self.pending.iter().map(|(t, _)| *t);
         jobs.chain(helpers)
             .chain(std::iter::once(self.state.poll_timeout()))

@@ -536,7 +536,7 @@ impl World {
                 let link = self.links.get_mut(&worker).expect("a live worker's link");
                 link.to_core.send(due, &report, finished);
             }
-            Instruction::Execute(job) => sim.queued.push(job.tenant, job),
+            Instruction::Execute(job) => sim.queued.push(job.tenant, job.weight, job),
             Instruction::Fetch { epoch, wanted } => sim.pending.push((
                 due,
                 Pending::Fetch {
@@ -565,8 +565,9 @@ impl World {
     fn worker_work(&mut self, worker: WorkerId) {
         let now = self.now;
         let sim = self.workers.get_mut(&worker).expect("a live worker");
-        if let Some(at) = sim.running.iter().position(|(t, _)| *t <= now) {
-            let (_, job) = sim.running.remove(at);
+        if let Some(at) = sim.running.iter().position(|(t, _, _)| *t <= now) {
+            let (_, took, job) = sim.running.remove(at);
+            sim.queued.finished(job.tenant, took);
             let result = match compute(&job.spec, &job.inputs) {
                 Some(value) => Ok(value),
                 None => {

@@ -31,6 +31,13 @@ pub(crate) struct SchedulerArgs {
     /// with a killed-workers error (worker_deaths_max).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     worker_deaths_max: u32,
+    /// Tasks of one tenant sent ahead to a worker, per executor thread, at
+    /// most (processing_per_thread_max). Deeper hides longer round trips
+    /// for a lone tenant's tiny tasks; shallower keeps a busy scheduler's
+    /// queue of reports, which every tenant waits behind, short.
+    #[arg(long, default_value_t = weft_core::SchedulerConfig::default().processing_per_thread_max,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    processing_per_thread_max: u32,
     /// How long a restart waits for the workers to be back (restart_timeout).
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     restart_timeout: std::time::Duration,
@@ -120,6 +127,7 @@ pub(crate) fn scheduler(args: &SchedulerArgs) -> Result<(), Failure> {
         client_inbox_max: args.client_inbox_max as usize,
         core: weft_core::SchedulerConfig {
             worker_deaths_max: args.worker_deaths_max,
+            processing_per_thread_max: args.processing_per_thread_max,
             client_grace: args.client_grace,
             restart_timeout: args.restart_timeout,
             worker_ttl: args.worker_ttl,

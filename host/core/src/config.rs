@@ -13,8 +13,14 @@ pub struct SchedulerConfig {
     /// tasks are sent in batches deep enough to hide a round trip; long
     /// tasks one per thread, so that an idle worker can take the next one.
     pub backlog_target_us: u64,
-    /// `processing_per_thread_max`: a hard cap on tasks sent to a worker per
-    /// executor thread, whatever the estimates say.
+    /// `processing_per_thread_max`: a hard cap on one tenant's tasks sent
+    /// to a worker per executor thread, whatever the estimates say (each
+    /// tenant's on its own). Tasks sent ahead beyond what hides a round
+    /// trip only wait; and when the scheduler is the busiest process,
+    /// their reports queue in front of every other tenant's messages: a
+    /// cap of 256 made another tenant's small job 4–7 times slower during
+    /// a flood of trivial tasks, 32 about 1.5–2.5 times, for about 15 %
+    /// less throughput of the flood (weft-tenants-bench --scenario noisy).
     pub processing_per_thread_max: u32,
     /// `unknown_duration_us`: the estimate for a function that has not run
     /// yet.
@@ -57,7 +63,7 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             transition_log_max: 100_000,
             backlog_target_us: 20_000,
-            processing_per_thread_max: 256,
+            processing_per_thread_max: 32,
             unknown_duration_us: 1_000,
             bandwidth_bytes_per_s: 1 << 30,
             worker_deaths_max: 3,

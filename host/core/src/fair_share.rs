@@ -37,16 +37,27 @@ impl Scheduler {
     /// tenant with the least virtual time first; then, if nothing is left
     /// that could be sent, asks busy workers to give up tasks for idle ones.
     pub(crate) fn schedule(&mut self) {
-        while let Some(&(served, _, tenant)) = self.fair_order.first() {
-            self.virtual_clock = self.virtual_clock.max(served);
+        // Tenants no worker has room for, in this pass: each tenant's
+        // backlog on a worker is bounded on its own, so one tenant's full
+        // backlog does not keep another's tasks here.
+        let mut blocked: Vec<TenantId> = Vec::new();
+        loop {
+            let next = self
+                .fair_order
+                .iter()
+                .find(|(_, _, tenant)| !blocked.contains(tenant));
+            let Some(&(served, _, tenant)) = next else {
+                break;
+            };
             let book = &self.tenants[&tenant];
             let Some(&(_, id)) = book.queue.first() else {
                 unreachable!("only backlogged tenants are in the fair order");
             };
             let Some(worker) = self.pick_worker(id) else {
-                // No worker has room, for any task.
-                return;
+                blocked.push(tenant);
+                continue;
             };
+            self.virtual_clock = self.virtual_clock.max(served);
             let cost_us = self.estimate_us(id);
             // Leaving the queued state takes it out of its queue.
             self.dispatch(id, worker);
@@ -122,12 +133,13 @@ impl Scheduler {
         self.refresh_fair(tenant);
     }
 
-    /// The first queued task of a tenant that may run more, if any (what
+    /// The first queued task of each tenant that may run more (what
     /// `validate` expects the placement pass to have sent when a worker
-    /// has room).
-    pub(crate) fn first_placeable(&self) -> Option<TaskId> {
-        let (_, _, tenant) = self.fair_order.first()?;
-        self.tenants[tenant].queue.first().map(|(_, id)| *id)
+    /// has room for its tenant).
+    pub(crate) fn placeable(&self) -> impl Iterator<Item = TaskId> + '_ {
+        self.fair_order
+            .iter()
+            .filter_map(|(_, _, tenant)| self.tenants[tenant].queue.first().map(|(_, id)| *id))
     }
 
     /// How many tasks are queued, over every tenant.

@@ -36,6 +36,7 @@ mod admission;
 mod config;
 mod datasets;
 mod errors;
+mod executor_turns;
 mod fair_share;
 mod graph;
 mod ids;
@@ -63,6 +64,7 @@ pub use datasets::DATASET_HOLDERS_START;
 pub use errors::{
     CopyError, GetDatasetError, PublishError, RequestError, RestartError, ShareError,
 };
+pub use executor_turns::TenantQueues;
 pub use ids::{ClientId, StimulusId, TenantId, WorkerId, wire_key};
 pub use log::Transition;
 pub use messages::{

@@ -374,6 +374,9 @@ pub struct ComputeTask {
     pub run: u32,
     /// Whose task it is.
     pub tenant: TenantId,
+    /// Its tenant's weight in the fair share (at least 1): the worker
+    /// shares its threads between tenants in proportion.
+    pub weight: u32,
     /// Its tenant's ceilings on what the task may use (the tenants file's
     /// `task_*_max`).
     pub ceilings: TaskCeilings,

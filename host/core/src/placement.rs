@@ -1,17 +1,22 @@
 //! Placement: queued tasks go, in priority order, to workers with room.
-//! A worker has room while it runs fewer tasks than it has threads, or its
-//! estimated backlog per thread is under `backlog_target_us` (and under the
-//! hard cap). Among workers with room, the one where the task would start
-//! soonest wins: its backlog per thread plus the time to fetch the inputs
-//! it lacks. Ready tasks wait at the scheduler, not on workers, so root
-//! tasks never flood a worker and a new worker gets work at once.
+//! A worker has room for a tenant's task while it runs fewer tasks than it
+//! has threads, or while that tenant's estimated backlog there per thread
+//! is under `backlog_target_us` (and its tasks there under the hard cap,
+//! `processing_per_thread_max` per thread). Each tenant's backlog is
+//! bounded on its own, so a tenant flooding the cluster never keeps
+//! another's tasks at the scheduler; the worker shares its threads between
+//! the tenants' queues by weighted fair queuing (`executor_turns`). Among
+//! workers with room, the one where the task would start soonest wins: its
+//! tenant's backlog there per thread plus the time to fetch the inputs it
+//! lacks. Ready tasks wait at the scheduler, not on workers, so root tasks
+//! never flood a worker and a new worker gets work at once.
 //!
 //! Work stealing: when the queue is empty and a worker has idle threads,
 //! the scheduler asks the busiest workers to give up tasks they have not
 //! started (the most recently sent first); a task given up is queued again
 //! and goes to the idle worker.
 
-use crate::ids::{TaskId, WorkerId};
+use crate::ids::{TaskId, TenantId, WorkerId};
 use crate::messages::{Command, ComputeTask, Input, ToWorker};
 use crate::scheduler::Scheduler;
 use crate::task::{StateName, TaskState};
@@ -68,7 +73,9 @@ impl Scheduler {
                     .max_by_key(|(_, dispatch)| dispatch.seq)
                     .map(|(id, _)| *id);
                 let Some(task) = candidate else { return };
-                let wait_on_victim_us = state.backlog_us / u64::from(state.nthreads);
+                let tenant = state.processing[&task].tenant;
+                let wait_on_victim_us =
+                    state.load_of(tenant).backlog_us / u64::from(state.nthreads);
                 if self.transfer_us(task, thief) >= wait_on_victim_us {
                     return;
                 }
@@ -109,7 +116,13 @@ impl Scheduler {
             .iter()
             .all(|d| self.task(*d).is(StateName::Memory));
         match thief {
-            Some(thief) if ready && self.workers.get(&thief).is_some_and(|w| self.has_room(w)) => {
+            Some(thief)
+                if ready
+                    && self
+                        .workers
+                        .get(&thief)
+                        .is_some_and(|w| self.has_room(w, self.task(id).tenant)) =>
+            {
                 // Through the queue, as every dispatch.
                 self.transition(id, TaskState::Queued);
                 self.dispatch(id, thief);
@@ -131,12 +144,18 @@ impl Scheduler {
         missing_bytes.saturating_mul(1_000_000) / self.config.bandwidth_bytes_per_s.max(1)
     }
 
-    pub(crate) fn has_room(&self, worker: &WorkerState) -> bool {
-        let running = worker.processing.len() as u64;
+    /// Whether `worker` takes another task of `tenant`: while it runs
+    /// fewer tasks than it has threads, or while the tenant's own backlog
+    /// there is under the target and the cap (each tenant's on its own:
+    /// the worker shares its threads between tenants' queues).
+    pub(crate) fn has_room(&self, worker: &WorkerState, tenant: TenantId) -> bool {
         let threads = u64::from(worker.nthreads);
-        running < threads
-            || (worker.backlog_us < self.config.backlog_target_us * threads
-                && running < threads * u64::from(self.config.processing_per_thread_max))
+        if (worker.processing.len() as u64) < threads {
+            return true;
+        }
+        let load = worker.load_of(tenant);
+        load.backlog_us < self.config.backlog_target_us * threads
+            && u64::from(load.tasks) < threads * u64::from(self.config.processing_per_thread_max)
     }
 
     /// The worker with room where `id` would start soonest.
@@ -144,7 +163,7 @@ impl Scheduler {
         let task = self.task(id);
         let mut best: Option<(u64, WorkerId)> = None;
         for (&worker_id, worker) in &self.workers {
-            if !self.has_room(worker) {
+            if !self.has_room(worker, task.tenant) {
                 continue;
             }
             let missing_bytes: u64 = task
@@ -156,7 +175,10 @@ impl Scheduler {
                 .sum();
             let transfer_us =
                 missing_bytes.saturating_mul(1_000_000) / self.config.bandwidth_bytes_per_s.max(1);
-            let start_us = worker.backlog_us / u64::from(worker.nthreads) + transfer_us;
+            // Its tenant's backlog there is what it waits behind (the
+            // worker takes tenants' tasks in turns).
+            let backlog_us = worker.load_of(task.tenant).backlog_us;
+            let start_us = backlog_us / u64::from(worker.nthreads) + transfer_us;
             if best.is_none_or(|(cost, _)| start_us < cost) {
                 best = Some((start_us, worker_id));
             }
@@ -183,14 +205,14 @@ impl Scheduler {
                 }
             })
             .collect();
+        let policy = self.tenants.get(&task.tenant).map(|book| &book.policy);
         let compute = ComputeTask {
             key: task.key,
             run,
             tenant: task.tenant,
-            ceilings: self
-                .tenants
-                .get(&task.tenant)
-                .map(|book| book.policy.limits.task_ceilings)
+            weight: policy.map_or(1, |policy| policy.weight.max(1)),
+            ceilings: policy
+                .map(|policy| policy.limits.task_ceilings)
                 .unwrap_or_default(),
             spec: task
                 .spec

@@ -162,6 +162,13 @@ impl Scheduler {
                     worker.backlog_us
                 ));
             }
+            let loads = worker.loads_from_processing();
+            if loads != worker.tenant_loads {
+                return Err(format!(
+                    "{worker_id}: tenant loads {:?} != {loads:?} from processing",
+                    worker.tenant_loads
+                ));
+            }
             let mut bytes = 0;
             for id in &worker.has_what {
                 if !self.tasks.contains(*id) || !self.task(*id).state().holds(*worker_id) {
@@ -217,12 +224,14 @@ impl Scheduler {
             }
         }
         self.validate_timers()?;
-        if let Some(id) = self.first_placeable()
-            && !self.placement_due
-            && self.workers.values().any(|w| self.has_room(w))
+        if !self.placement_due
+            && let Some(id) = self.placeable().find(|id| {
+                let tenant = self.task(*id).tenant;
+                self.workers.values().any(|w| self.has_room(w, tenant))
+            })
         {
             return Err(format!(
-                "task {} is queued while a worker has room",
+                "task {} is queued while a worker has room for its tenant",
                 self.task(id).key
             ));
         }

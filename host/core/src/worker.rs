@@ -17,6 +17,15 @@ pub(crate) struct Dispatch {
     pub(crate) tenant: TenantId,
 }
 
+/// What one tenant has sent to a worker and not yet heard back about.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TenantLoad {
+    /// Its tasks in the worker's `processing`.
+    pub(crate) tasks: u32,
+    /// The sum of their duration estimates, in microseconds.
+    pub(crate) backlog_us: u64,
+}
+
 /// One worker.
 #[derive(Debug)]
 pub(crate) struct WorkerState {
@@ -25,6 +34,9 @@ pub(crate) struct WorkerState {
     pub(crate) processing: BTreeMap<TaskId, Dispatch>,
     /// Sum of the duration estimates of `processing`, in microseconds.
     pub(crate) backlog_us: u64,
+    /// `processing` and `backlog_us` per tenant (tenants with none are
+    /// absent): each tenant's backlog on the worker is bounded on its own.
+    pub(crate) tenant_loads: BTreeMap<TenantId, TenantLoad>,
     /// Processing tasks it was asked to give up, answer pending, with the
     /// idle worker each is meant for.
     pub(crate) stealing: BTreeMap<TaskId, crate::ids::WorkerId>,
@@ -52,6 +64,7 @@ impl WorkerState {
             nthreads: nthreads.max(1),
             processing: BTreeMap::new(),
             backlog_us: 0,
+            tenant_loads: BTreeMap::new(),
             stealing: BTreeMap::new(),
             has_what: BTreeSet::new(),
             managed_bytes: 0,
@@ -60,6 +73,53 @@ impl WorkerState {
             copies_while_running: BTreeSet::new(),
             reported_running: None,
         }
+    }
+}
+
+impl WorkerState {
+    /// Counts `id` as sent to it.
+    pub(crate) fn add_processing(&mut self, id: TaskId, dispatch: Dispatch) {
+        if let Some(old) = self.processing.insert(id, dispatch) {
+            self.uncount(old);
+        }
+        self.backlog_us += dispatch.estimate_us;
+        let load = self.tenant_loads.entry(dispatch.tenant).or_default();
+        load.tasks += 1;
+        load.backlog_us += dispatch.estimate_us;
+    }
+
+    /// Counts `id` as no longer sent to it; what it was sent as, if it was.
+    pub(crate) fn remove_processing(&mut self, id: TaskId) -> Option<Dispatch> {
+        let dispatch = self.processing.remove(&id)?;
+        self.uncount(dispatch);
+        Some(dispatch)
+    }
+
+    fn uncount(&mut self, dispatch: Dispatch) {
+        self.backlog_us -= dispatch.estimate_us;
+        if let Some(load) = self.tenant_loads.get_mut(&dispatch.tenant) {
+            load.tasks -= 1;
+            load.backlog_us -= dispatch.estimate_us;
+            if load.tasks == 0 {
+                self.tenant_loads.remove(&dispatch.tenant);
+            }
+        }
+    }
+
+    /// What `tenant` has sent to it.
+    pub(crate) fn load_of(&self, tenant: TenantId) -> TenantLoad {
+        self.tenant_loads.get(&tenant).copied().unwrap_or_default()
+    }
+
+    /// For `validate`: the per-tenant loads are what `processing` says.
+    pub(crate) fn loads_from_processing(&self) -> BTreeMap<TenantId, TenantLoad> {
+        let mut loads: BTreeMap<TenantId, TenantLoad> = BTreeMap::new();
+        for dispatch in self.processing.values() {
+            let load = loads.entry(dispatch.tenant).or_default();
+            load.tasks += 1;
+            load.backlog_us += dispatch.estimate_us;
+        }
+        loads
     }
 }
 

@@ -1,7 +1,8 @@
 //! Fair share between tenants, measured in a deterministic simulation: the
-//! real core, workers whose executor threads run the tasks they are sent
-//! in order (each task taking its tenant's duration, varied by up to ±50 %
-//! by its key), and tenants that keep a backlog by submitting more as their
+//! real core, workers whose executor threads take the tasks they are sent
+//! as the real ones do (one queue per tenant, shared by weighted fair
+//! queuing on the time the tasks took: `weft_core::TenantQueues`; each task
+//! taking its tenant's duration, varied by up to ±50 % by its key), and tenants that keep a backlog by submitting more as their
 //! tasks finish (and releasing what finished). Executor time is counted per
 //! tenant in 10-second windows of simulated time:
 //!
@@ -13,10 +14,10 @@
 //! - a tenant that submits one task while another has 10^6 queued has it
 //!   sent to a worker in the first placement pass that has room.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet};
 use weft_core::{
     ClientId, Command, Event, Scheduler, SchedulerConfig, StimulusId, TenantId, TenantLimits,
-    TenantPolicy, Time, ToClient, ToWorker, WorkerId,
+    TenantPolicy, TenantQueues, Time, ToClient, ToWorker, WorkerId,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
@@ -29,15 +30,18 @@ struct Running {
     key: TaskKey,
     run: u32,
     tenant: usize,
+    tenant_id: TenantId,
     start_us: u64,
     end_us: u64,
 }
 
-/// A worker: its threads and the tasks sent to it, in order.
+/// A worker: its threads and the tasks sent to it.
 struct Executor {
     id: WorkerId,
     threads: Vec<Option<Running>>,
-    waiting: VecDeque<(TaskKey, u32)>,
+    waiting: TenantQueues<(TaskKey, u32)>,
+    /// What `waiting` holds that has not been given up.
+    sent: HashSet<(TaskKey, u32)>,
 }
 
 /// A tenant's client, which keeps `backlog` tasks submitted and not
@@ -96,7 +100,8 @@ impl Sim {
             sim.executors.push(Executor {
                 id,
                 threads: vec![None; threads as usize],
-                waiting: VecDeque::new(),
+                waiting: TenantQueues::default(),
+                sent: HashSet::new(),
             });
             sim.event(Event::WorkerJoined {
                 worker: id,
@@ -150,21 +155,21 @@ impl Sim {
             Command::Worker(worker, ToWorker::Compute(task)) => {
                 let (submitter, _) = self.keys[&task.key];
                 self.dispatched.push((submitter, self.now_us));
-                self.executor(worker)
+                let executor = self.executor(worker);
+                executor.sent.insert((task.key, task.run));
+                executor
                     .waiting
-                    .push_back((task.key, task.run));
+                    .push(task.tenant, task.weight, (task.key, task.run));
             }
             Command::Worker(worker, ToWorker::Steal { key, run }) => {
                 let executor = self.executor(worker);
-                let at = executor.waiting.iter().position(|t| *t == (key, run));
-                if let Some(at) = at {
-                    executor.waiting.remove(at);
-                }
+                // Given up: skipped when it comes up, as the worker does.
+                let stolen = executor.sent.remove(&(key, run));
                 self.event(Event::StealResponse {
                     worker,
                     key,
                     run,
-                    stolen: at.is_some(),
+                    stolen,
                 });
             }
             Command::Client(client, ToClient::Finished { key, .. }) => {
@@ -252,7 +257,18 @@ impl Sim {
                 if self.executors[e].threads[t].is_some() {
                     continue;
                 }
-                let Some((key, run)) = self.executors[e].waiting.pop_front() else {
+                let executor = &mut self.executors[e];
+                let next = loop {
+                    let Some((tenant, (key, run))) = executor.waiting.pop() else {
+                        break None;
+                    };
+                    if executor.sent.remove(&(key, run)) {
+                        break Some((tenant, key, run));
+                    }
+                    // Given up while queued: it never runs.
+                    executor.waiting.finished(tenant, std::time::Duration::ZERO);
+                };
+                let Some((tenant, key, run)) = next else {
                     break;
                 };
                 let (at, _) = self.keys[&key];
@@ -261,6 +277,7 @@ impl Sim {
                     key,
                     run,
                     tenant: at,
+                    tenant_id: tenant,
                     start_us: self.now_us,
                     end_us,
                 });
@@ -283,6 +300,8 @@ impl Sim {
         let running = self.executors[e].threads[t].take().expect("running");
         self.now_us = end_us;
         self.count(&running);
+        let took = std::time::Duration::from_micros(running.end_us - running.start_us);
+        self.executors[e].waiting.finished(running.tenant_id, took);
         let worker = self.executors[e].id;
         self.event(Event::TaskFinished {
             worker,

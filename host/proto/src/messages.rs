@@ -638,9 +638,11 @@ pub struct WireCompute {
     pub key: TaskKey,
     /// Echo in the report.
     pub run: u32,
-    /// Whose task it is: a worker takes each tenant's queued tasks in
-    /// turns, so that one tenant's backlog does not delay another's.
+    /// Whose task it is: a worker shares its threads between tenants'
+    /// queues, so that one tenant's backlog does not delay another's.
     pub tenant: TenantId,
+    /// The tenant's weight in that sharing (zero counts as one).
+    pub weight: u32,
     /// The tenant's ceilings on what the task may use: it runs under the
     /// worker's limits or these, whichever are lower.
     pub ceilings: TaskCeilings,

@@ -139,6 +139,7 @@ pub fn to_worker(
             key: task.key,
             run: task.run,
             tenant: task.tenant,
+            weight: task.weight,
             ceilings: task.ceilings,
             spec: task.spec,
             inputs: task.inputs.into_iter().map(wire_input).collect(),

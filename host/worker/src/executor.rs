@@ -1,11 +1,13 @@
 //! The executor threads: `nthreads` std threads named `weft-exec-N` that
-//! take [`Job`]s from one [`JobQueue`] (a FIFO per tenant, taken in turns),
+//! take [`Job`]s from one [`JobQueue`] (a FIFO per tenant, shared by
+//! weighted fair queuing on the time jobs take),
 //! run them with [`Runtime::call`](weft_runtime::Runtime::call) and send a
 //! [`JobDone`] back to the async side through a tokio channel.
 //!
 //! Each tenant's jobs start in the order they were submitted (the
-//! scheduler relies on it); between tenants, one job each in turn
-//! (`job_queue`). A job that was cancelled while queued (its task was
+//! scheduler relies on it); between tenants, the tenant with the least
+//! time served over its weight goes next (`job_queue`), and each job's
+//! time is charged to its tenant when it ends. A job that was cancelled while queued (its task was
 //! freed) is skipped when it comes up; [`Ticket`](crate::state::Ticket)
 //! settles the race between cancelling and starting. The threads never
 //! touch the network and never wait on anything but the queue.
@@ -73,7 +75,7 @@ impl Executors {
 
     /// Queues a job behind its tenant's. False if the threads are gone.
     pub(crate) fn submit(&self, job: Job) -> bool {
-        self.queue.push(job.tenant, job)
+        self.queue.push(job.tenant, job.weight, job)
     }
 
     /// Pauses (no job starts) or resumes the threads.
@@ -92,11 +94,13 @@ fn run_jobs(
 ) {
     while let Taken::Job(job) = queue.take() {
         if !job.ticket.start() {
+            queue.finished(job.tenant, Duration::ZERO);
             continue;
         }
         let started = Instant::now();
         let result = run_job(&job, runtime, limits);
         let duration = started.elapsed();
+        queue.finished(job.tenant, duration);
         let report = JobDone {
             seq: job.seq,
             key: job.key,

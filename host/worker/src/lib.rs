@@ -71,7 +71,6 @@ pub use config::{
     default_nthreads, new_instance,
 };
 pub use error::WorkerError;
-pub use job_queue::TenantQueues;
 pub use weft_core::WorkerId;
 
 use data_server::DataPort;

@@ -339,6 +339,7 @@ fn codec(seeds: &mut Vec<Seed>) {
                 key: key(5),
                 run: 1,
                 tenant: TenantId(2),
+                weight: 3,
                 ceilings: TaskCeilings {
                     memory_bytes_max: Some(1 << 20),
                     timeout_ms: Some(500),

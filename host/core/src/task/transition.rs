@@ -114,9 +114,8 @@ impl Scheduler {
             }
             TaskState::Processing { worker, .. } => {
                 if let Some(state) = self.workers.get_mut(worker)
-                    && let Some(dispatch) = state.processing.remove(&id)
+                    && state.remove_processing(id).is_some()
                 {
-                    state.backlog_us -= dispatch.estimate_us;
                     state.stealing.remove(&id);
                 }
                 // A copy of its own result the worker holds (see
@@ -171,8 +170,7 @@ impl Scheduler {
                         estimate_us,
                         tenant,
                     };
-                    state.processing.insert(id, dispatch);
-                    state.backlog_us += estimate_us;
+                    state.add_processing(id, dispatch);
                 }
             }
             TaskState::Memory { who_has, nbytes } => {
@@ -533,14 +531,13 @@ mod tests {
             tenant: crate::ids::TenantId::OPEN,
         };
         let worker = s.workers.get_mut(&WORKER).expect("joined");
-        worker.processing.insert(stale, dispatch);
+        worker.add_processing(stale, dispatch);
         let error = s.validate().expect_err("a stale id in processing");
         assert!(error.contains("lists a task as processing"), "{error}");
         s.workers
             .get_mut(&WORKER)
             .expect("joined")
-            .processing
-            .remove(&stale);
+            .remove_processing(stale);
 
         s.clients
             .get_mut(&CLIENT)

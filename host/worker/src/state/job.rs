@@ -20,8 +20,10 @@ pub struct Job<M> {
     pub seq: u64,
     /// The task's key, echoed in [`JobDone`].
     pub key: TaskKey,
-    /// Whose task it is: the executors take tenants' jobs in turns.
+    /// Whose task it is: the executors share their time between tenants.
     pub tenant: TenantId,
+    /// The tenant's weight in that sharing.
+    pub weight: u32,
     /// The tenant's ceilings on what the task may use.
     pub ceilings: TaskCeilings,
     /// The loaded module.

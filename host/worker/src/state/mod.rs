@@ -209,6 +209,7 @@ struct Task {
     id: u64,
     run: u32,
     tenant: TenantId,
+    weight: u32,
     ceilings: TaskCeilings,
     spec: Arc<TaskSpec>,
     inputs: Vec<WireInput>,

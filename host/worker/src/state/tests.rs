@@ -136,6 +136,7 @@ fn compute(n: u8, inputs: &[u8]) -> WorkerCommand {
         key: key(n),
         run: 0,
         tenant: TenantId::OPEN,
+        weight: 1,
         ceilings: Default::default(),
         spec: Arc::new(TaskSpec {
             module: MODULE,

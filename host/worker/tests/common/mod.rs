@@ -84,6 +84,7 @@ pub fn compute(
         key,
         run: 1,
         tenant: TenantId::OPEN,
+        weight: 1,
         ceilings: Default::default(),
         spec: Arc::new(TaskSpec {
             module: testkit().1,

@@ -298,11 +298,11 @@ async fn noisy(quick: bool, batch: i64) -> Result<serde_json::Value> {
     }
     let (b, b_module) = connect(&cluster, 1).await?;
     incs(&b, &b_module, 0, 100).await?;
-    let idle = b_job_median(&b, &b_module, 7).await?;
+    let idle = b_job_median(&b, &b_module, 21).await?;
     writeln!(to_flooder)?;
     // Let the flood fill the cluster first.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let busy = b_job_median(&b, &b_module, 7).await?;
+    let busy = b_job_median(&b, &b_module, 21).await?;
     let flood_seconds = tokio::task::spawn_blocking(move || {
         let mut line = String::new();
         from_flooder.read_line(&mut line)?;
