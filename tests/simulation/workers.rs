@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Duration;
-use weft_core::TenantQueues;
+use weft_core::{Charge, TenantQueues};
 use weft_core::{SpecArg, TaskSpec, Time, WorkerId};
 use weft_schema::graph::TaskKey;
 use weft_worker::state::{Job, Lookup, ModuleSize, Usage, Values, Wanted, WorkerState};
@@ -140,8 +140,9 @@ pub(crate) struct SimWorker {
     /// Shared between tenants by weighted fair queuing, as the real
     /// executors do.
     pub(crate) queued: TenantQueues<Job<SimModule>>,
-    /// Started jobs, when they finish, and how long they take.
-    pub(crate) running: Vec<(Time, Duration, Job<SimModule>)>,
+    /// Started jobs, when they finish, how long they take, and what their
+    /// tenant was charged when they started.
+    pub(crate) running: Vec<(Time, Duration, Job<SimModule>, Charge)>,
     /// Helpers' work and when it is done.
     pub(crate) pending: Vec<(Time, Pending)>,
     pub(crate) paused: bool,
@@ -160,14 +161,14 @@ impl SimWorker {
     /// cancelled job is skipped. Returns how many started.
     pub(crate) fn start_jobs(&mut self, now: Time, mut duration: impl FnMut() -> Duration) {
         while !self.paused && self.running.len() < self.nthreads {
-            let Some((tenant, job)) = self.queued.pop() else {
+            let Some((tenant, job, charge)) = self.queued.pop() else {
                 return;
             };
             if job.ticket.start() {
                 let took = duration();
-                self.running.push((now.after(took), took, job));
+                self.running.push((now.after(took), took, job, charge));
             } else {
-                self.queued.finished(tenant, Duration::ZERO);
+                self.queued.finished(tenant, charge, Duration::ZERO);
             }
         }
     }
@@ -175,7 +176,7 @@ impl SimWorker {
     /// When its next own work is due (a job, a helper, its metrics tick),
     /// ignoring the hang.
     pub(crate) fn next_due(&self) -> Option<Time> {
-        let jobs = self.running.iter().map(|(t, _, _)| *t);
+        let jobs = self.running.iter().map(|(t, ..)| *t);
         let helpers = self.pending.iter().map(|(t, _)| *t);
         jobs.chain(helpers)
             .chain(std::iter::once(self.state.poll_timeout()))

@@ -565,9 +565,9 @@ impl World {
     fn worker_work(&mut self, worker: WorkerId) {
         let now = self.now;
         let sim = self.workers.get_mut(&worker).expect("a live worker");
-        if let Some(at) = sim.running.iter().position(|(t, _, _)| *t <= now) {
-            let (_, took, job) = sim.running.remove(at);
-            sim.queued.finished(job.tenant, took);
+        if let Some(at) = sim.running.iter().position(|(t, ..)| *t <= now) {
+            let (_, took, job, charge) = sim.running.remove(at);
+            sim.queued.finished(job.tenant, charge, took);
             let result = match compute(&job.spec, &job.inputs) {
                 Some(value) => Ok(value),
                 None => {

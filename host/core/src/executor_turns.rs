@@ -6,18 +6,21 @@
 //! Each tenant has a virtual time, `served`: the executor time its jobs
 //! took on this worker, divided by its weight (the tenants file's
 //! `weight`). The next job is the first of the tenant with the least
-//! virtual time (among equals, the one that took a job longest ago), and
-//! a job is charged when it ends ([`TenantQueues::finished`]). So over
-//! any stretch in which k tenants have jobs queued here, each gets the
-//! threads' time in proportion to its weight, however long its tasks are,
-//! and a tenant whose job arrives behind another's backlog of thousands
-//! waits for about one job of each other tenant, not for the backlog.
+//! virtual time (among equals, the one that took a job longest ago). A
+//! job is charged when it is taken, at its tenant's typical job time (a
+//! moving average of what its jobs took here), and the charge is made
+//! exact when it ends ([`TenantQueues::finished`]), so that jobs running
+//! on other threads count at once. Over any stretch in which k tenants
+//! have jobs queued here, each gets the threads' time in proportion to
+//! its weight, and a tenant whose job arrives behind another's backlog of
+//! thousands waits for about one job of each other tenant, not for the
+//! backlog.
 //!
 //! - **No credit for idling.** The queues keep a virtual clock: the
-//!   virtual time of the last job taken. A tenant that has nothing queued
-//!   or running starts, when a job of its arrives, at that clock if it is
-//!   behind it. A tenant ahead of the clock (served more than its share
-//!   lately) keeps its lead until the others catch up.
+//!   virtual time of the last job taken. A tenant with nothing queued
+//!   starts, when a job of its arrives, at that clock if it is behind it.
+//!   A tenant ahead of the clock (served more than its share lately)
+//!   keeps its lead until the others catch up.
 //! - **Work-conserving.** A tenant alone gets every thread.
 //!
 //! The scheduler sends each tenant's tasks up to its own backlog target
@@ -41,9 +44,16 @@ struct Lane<J> {
     served: u128,
     /// Jobs taken and not yet finished.
     running: u32,
+    /// A moving average of what its jobs took here, in microseconds.
+    typical_us: u128,
     /// When it last took a job (the queues' count of jobs taken).
     last_taken: u64,
 }
+
+/// What a job taken from [`TenantQueues`] was charged when taken, given
+/// back with its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charge(u128);
 
 /// Jobs per tenant, taken by weighted fair queuing on measured time.
 #[derive(Debug)]
@@ -55,6 +65,9 @@ pub struct TenantQueues<J> {
     taken: u64,
     /// Jobs queued, over every tenant.
     queued: usize,
+    /// A moving average of what any job took, in microseconds: the charge
+    /// for a tenant whose jobs have not run here yet.
+    typical_us: u128,
 }
 
 impl<J> Default for TenantQueues<J> {
@@ -64,6 +77,7 @@ impl<J> Default for TenantQueues<J> {
             clock: 0,
             taken: 0,
             queued: 0,
+            typical_us: 0,
         }
     }
 }
@@ -78,10 +92,12 @@ impl<J> TenantQueues<J> {
             weight: 1,
             served: clock,
             running: 0,
+            typical_us: 0,
             last_taken: 0,
         });
-        if lane.jobs.is_empty() && lane.running == 0 {
-            // Back from idling: no credit for the time it did not use.
+        if lane.jobs.is_empty() {
+            // Back from idling (its jobs may still be running, but none
+            // waited): no credit for the time it did not use.
             lane.served = lane.served.max(clock);
         }
         lane.weight = weight.max(1);
@@ -90,9 +106,9 @@ impl<J> TenantQueues<J> {
     }
 
     /// The first job of the tenant with the least virtual time (among
-    /// equals, the one that took a job longest ago), with its tenant.
-    /// Report its end with [`finished`](Self::finished).
-    pub fn pop(&mut self) -> Option<(TenantId, J)> {
+    /// equals, the one that took a job longest ago), with its tenant and
+    /// what it was charged. Report its end with [`finished`](Self::finished).
+    pub fn pop(&mut self) -> Option<(TenantId, J, Charge)> {
         let (&tenant, _) = self
             .lanes
             .iter()
@@ -102,6 +118,13 @@ impl<J> TenantQueues<J> {
         let lane = self.lanes.get_mut(&tenant).expect("just found");
         let job = lane.jobs.pop_front().expect("a lane with jobs");
         let clock = self.clock.max(lane.served);
+        let typical_us = if lane.typical_us == 0 {
+            self.typical_us
+        } else {
+            lane.typical_us
+        };
+        let charge = Charge(typical_us.saturating_mul(VIRTUAL_SCALE) / u128::from(lane.weight));
+        lane.served = lane.served.saturating_add(charge.0);
         lane.running += 1;
         lane.last_taken = self.taken;
         self.queued -= 1;
@@ -112,22 +135,27 @@ impl<J> TenantQueues<J> {
                 !(lane.jobs.is_empty() && lane.running == 0 && lane.served <= clock)
             });
         }
-        Some((tenant, job))
+        Some((tenant, job, charge))
     }
 
-    /// A job of `tenant` taken by [`pop`](Self::pop) ended after `took`
-    /// (zero if it never ran: it was cancelled while queued): the tenant
-    /// is charged for it.
-    pub fn finished(&mut self, tenant: TenantId, took: Duration) {
+    /// A job of `tenant` taken by [`pop`](Self::pop) with `charge` ended
+    /// after `took` (zero if it never ran: it was cancelled while queued):
+    /// the tenant is charged what it took instead.
+    pub fn finished(&mut self, tenant: TenantId, charge: Charge, took: Duration) {
         let clock = self.clock;
+        let micros = took.as_micros();
+        if !took.is_zero() {
+            self.typical_us = moving_average(self.typical_us, micros);
+        }
         let Some(lane) = self.lanes.get_mut(&tenant) else {
             return;
         };
         lane.running = lane.running.saturating_sub(1);
-        let micros = took.as_micros();
-        lane.served = lane
-            .served
-            .saturating_add(micros.saturating_mul(VIRTUAL_SCALE) / u128::from(lane.weight));
+        if !took.is_zero() {
+            lane.typical_us = moving_average(lane.typical_us, micros);
+        }
+        let actual = micros.saturating_mul(VIRTUAL_SCALE) / u128::from(lane.weight);
+        lane.served = lane.served.saturating_sub(charge.0).saturating_add(actual);
         if lane.jobs.is_empty() && lane.running == 0 && lane.served <= clock {
             // Nothing to remember: it would come back at the clock anyway.
             self.lanes.remove(&tenant);
@@ -151,6 +179,15 @@ impl<J> TenantQueues<J> {
     }
 }
 
+/// The next value of a moving average (zero: none yet) after `sample`.
+fn moving_average(average: u128, sample: u128) -> u128 {
+    if average == 0 {
+        sample
+    } else {
+        (average.saturating_mul(7).saturating_add(sample)) / 8
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,9 +199,9 @@ mod tests {
     /// returns the tenants in the order their jobs ran.
     fn run_all(queues: &mut TenantQueues<u32>, took: impl Fn(TenantId) -> u64) -> Vec<TenantId> {
         let mut order = Vec::new();
-        while let Some((tenant, _)) = queues.pop() {
+        while let Some((tenant, _, charge)) = queues.pop() {
             order.push(tenant);
-            queues.finished(tenant, Duration::from_micros(took(tenant)));
+            queues.finished(tenant, charge, Duration::from_micros(took(tenant)));
         }
         order
     }
@@ -175,8 +212,8 @@ mod tests {
         for n in 0..1000 {
             queues.push(T1, 1, n);
         }
-        let (tenant, _) = queues.pop().expect("queued");
-        queues.finished(tenant, Duration::from_micros(30));
+        let (tenant, _, charge) = queues.pop().expect("queued");
+        queues.finished(tenant, charge, Duration::from_micros(30));
         queues.push(T2, 1, 0);
         queues.push(T2, 1, 1);
         assert_eq!(queues.len(), 1001);
@@ -190,8 +227,8 @@ mod tests {
     fn an_idle_tenant_is_forgotten_once_the_clock_passes_it() {
         let mut queues = TenantQueues::default();
         queues.push(T1, 1, 0);
-        let (tenant, _) = queues.pop().expect("queued");
-        queues.finished(tenant, Duration::from_micros(10));
+        let (tenant, _, charge) = queues.pop().expect("queued");
+        queues.finished(tenant, charge, Duration::from_micros(10));
         assert_eq!(queues.tenants_remembered(), 1, "ahead of the clock");
         for n in 0..5 {
             queues.push(T2, 1, n);
@@ -201,15 +238,33 @@ mod tests {
     }
 
     #[test]
+    fn a_running_job_counts_before_it_ends() {
+        let mut queues = TenantQueues::default();
+        // Tenant 1's jobs are known to take 100 µs.
+        queues.push(T1, 1, 0);
+        let (tenant, _, charge) = queues.pop().expect("queued");
+        queues.finished(tenant, charge, Duration::from_micros(100));
+        for n in 0..4 {
+            queues.push(T1, 1, n);
+            queues.push(T2, 1, n);
+        }
+        // Two threads each take a job: the second thread does not take
+        // tenant 2's again because its first has not ended yet.
+        let first = queues.pop().expect("queued");
+        let second = queues.pop().expect("queued");
+        assert_eq!((first.0, second.0), (T2, T1));
+    }
+
+    #[test]
     fn each_tenants_jobs_keep_their_order() {
         let mut queues = TenantQueues::default();
         for n in 0..30 {
             queues.push(TenantId(n % 3), 1, n);
         }
         let mut seen: BTreeMap<TenantId, Vec<u32>> = BTreeMap::new();
-        while let Some((tenant, job)) = queues.pop() {
+        while let Some((tenant, job, charge)) = queues.pop() {
             seen.entry(tenant).or_default().push(job);
-            queues.finished(tenant, Duration::from_micros(10));
+            queues.finished(tenant, charge, Duration::from_micros(10));
         }
         for (tenant, jobs) in seen {
             assert_eq!(jobs, (tenant.0..30).step_by(3).collect::<Vec<_>>());
@@ -230,11 +285,11 @@ mod tests {
         let mut time = BTreeMap::<TenantId, u64>::new();
         let mut total = 0;
         while total < 400_000 {
-            let (tenant, _) = queues.pop().expect("both stay backlogged");
+            let (tenant, _, charge) = queues.pop().expect("both stay backlogged");
             let took = if tenant == T1 { 10 } else { 40 };
             *time.entry(tenant).or_default() += took;
             total += took;
-            queues.finished(tenant, Duration::from_micros(took));
+            queues.finished(tenant, charge, Duration::from_micros(took));
         }
         let share = time[&T1] as f64 / total as f64;
         assert!((share - 0.75).abs() < 0.01, "tenant 1's share {share}");
@@ -262,12 +317,12 @@ mod tests {
     fn a_cancelled_job_costs_nothing_and_a_running_tenant_is_kept() {
         let mut queues = TenantQueues::default();
         queues.push(T1, 1, 0);
-        let (tenant, _) = queues.pop().expect("queued");
+        let (tenant, _, charge) = queues.pop().expect("queued");
         assert_eq!(queues.tenants_remembered(), 1, "running: remembered");
-        queues.finished(tenant, Duration::ZERO);
+        queues.finished(tenant, charge, Duration::ZERO);
         assert_eq!(queues.tenants_remembered(), 0);
         // An unknown tenant's end is ignored.
-        queues.finished(T2, Duration::from_secs(1));
+        queues.finished(T2, charge, Duration::from_secs(1));
         assert_eq!(queues.pop(), None);
     }
 }

@@ -17,16 +17,19 @@
 //!   waiting then, but among equal virtual times the tenant served longest
 //!   ago goes first, so it goes next.
 //! - **Work-conserving.** A tenant alone, or the only one with room under
-//!   its `tasks_running_max`, gets every free slot.
+//!   its `tasks_running_max`, gets every free slot; a tenant whose own
+//!   backlog fills every worker (`placement`) is passed over for the next.
 //! - **Cost.** The tenants that may be served next are kept ordered as
 //!   they change (`fair_order`: backlogged and under their
 //!   `tasks_running_max`), so a dispatch costs O(log t) for t tenants,
-//!   however many tasks are queued.
+//!   however many tasks are queued, plus a look at every worker for each
+//!   tenant passed over in the pass.
 
 use crate::ids::TenantId;
 use crate::scheduler::Scheduler;
 use crate::task::TaskId;
 use std::collections::BTreeSet;
+use std::ops::Bound::{Excluded, Unbounded};
 
 /// A dispatch of `c` microseconds advances a tenant of weight `w` by
 /// `c * VIRTUAL_SCALE / w`, so that weights divide exactly enough.
@@ -37,16 +40,18 @@ impl Scheduler {
     /// tenant with the least virtual time first; then, if nothing is left
     /// that could be sent, asks busy workers to give up tasks for idle ones.
     pub(crate) fn schedule(&mut self) {
-        // Tenants no worker has room for, in this pass: each tenant's
-        // backlog on a worker is bounded on its own, so one tenant's full
-        // backlog does not keep another's tasks here.
-        let mut blocked: Vec<TenantId> = Vec::new();
+        // Each tenant's backlog on a worker is bounded on its own, so a
+        // tenant no worker has room for is passed over (one tenant's full
+        // backlog does not keep another's tasks here). Those passed over
+        // are the start of the fair order: a tenant served moves later in
+        // it, and no other tenant's place changes in the pass.
+        let mut passed: Option<(u128, u64, TenantId)> = None;
         loop {
-            let next = self
-                .fair_order
-                .iter()
-                .find(|(_, _, tenant)| !blocked.contains(tenant));
-            let Some(&(served, _, tenant)) = next else {
+            let next = match passed {
+                Some(key) => self.fair_order.range((Excluded(key), Unbounded)).next(),
+                None => self.fair_order.first(),
+            };
+            let Some(&(served, turn, tenant)) = next else {
                 break;
             };
             let book = &self.tenants[&tenant];
@@ -54,7 +59,7 @@ impl Scheduler {
                 unreachable!("only backlogged tenants are in the fair order");
             };
             let Some(worker) = self.pick_worker(id) else {
-                blocked.push(tenant);
+                passed = Some((served, turn, tenant));
                 continue;
             };
             self.virtual_clock = self.virtual_clock.max(served);

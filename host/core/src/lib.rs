@@ -64,7 +64,7 @@ pub use datasets::DATASET_HOLDERS_START;
 pub use errors::{
     CopyError, GetDatasetError, PublishError, RequestError, RestartError, ShareError,
 };
-pub use executor_turns::TenantQueues;
+pub use executor_turns::{Charge, TenantQueues};
 pub use ids::{ClientId, StimulusId, TenantId, WorkerId, wire_key};
 pub use log::Transition;
 pub use messages::{

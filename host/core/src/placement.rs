@@ -74,8 +74,7 @@ impl Scheduler {
                     .map(|(id, _)| *id);
                 let Some(task) = candidate else { return };
                 let tenant = state.processing[&task].tenant;
-                let wait_on_victim_us =
-                    state.load_of(tenant).backlog_us / u64::from(state.nthreads);
+                let wait_on_victim_us = wait_us(state, tenant);
                 if self.transfer_us(task, thief) >= wait_on_victim_us {
                     return;
                 }
@@ -161,7 +160,8 @@ impl Scheduler {
     /// The worker with room where `id` would start soonest.
     pub(crate) fn pick_worker(&self, id: TaskId) -> Option<WorkerId> {
         let task = self.task(id);
-        let mut best: Option<(u64, WorkerId)> = None;
+        // The soonest start, then the least loaded worker.
+        let mut best: Option<((u64, u64), WorkerId)> = None;
         for (&worker_id, worker) in &self.workers {
             if !self.has_room(worker, task.tenant) {
                 continue;
@@ -175,12 +175,10 @@ impl Scheduler {
                 .sum();
             let transfer_us =
                 missing_bytes.saturating_mul(1_000_000) / self.config.bandwidth_bytes_per_s.max(1);
-            // Its tenant's backlog there is what it waits behind (the
-            // worker takes tenants' tasks in turns).
-            let backlog_us = worker.load_of(task.tenant).backlog_us;
-            let start_us = backlog_us / u64::from(worker.nthreads) + transfer_us;
-            if best.is_none_or(|(cost, _)| start_us < cost) {
-                best = Some((start_us, worker_id));
+            let start_us = wait_us(worker, task.tenant) + transfer_us;
+            let cost = (start_us, worker.backlog_us);
+            if best.is_none_or(|(best_cost, _)| cost < best_cost) {
+                best = Some((cost, worker_id));
             }
         }
         best.map(|(_, worker)| worker)
@@ -222,4 +220,16 @@ impl Scheduler {
         };
         self.send(Command::Worker(worker, ToWorker::Compute(compute)));
     }
+}
+
+/// About how long a task of `tenant` sent to `worker` now would wait to
+/// start, in microseconds: the worker shares its threads between the
+/// tenants with tasks there, so each of the tenant's tasks ahead of it
+/// waits for about one of each other tenant's: its tenant's backlog there
+/// times the tenants sharing it, never more than the whole backlog, per
+/// thread.
+fn wait_us(worker: &WorkerState, tenant: TenantId) -> u64 {
+    let own = worker.load_of(tenant).backlog_us;
+    let others = worker.tenant_loads.keys().filter(|t| **t != tenant).count() as u64;
+    own.saturating_mul(others + 1).min(worker.backlog_us) / u64::from(worker.nthreads)
 }

@@ -127,8 +127,8 @@ impl WorkerState {
     /// The tasks its death is blamed on: those it last said it was
     /// running (and still has), then, for its other threads, the earliest
     /// of each tenant sent since that report arrived (a task that kills a
-    /// worker at once may not have been in any report; the worker takes
-    /// tenants' tasks in turns, so the next to start is the head of some
+    /// worker at once may not have been in any report; the worker shares
+    /// its threads between tenants' queues, so the next to start is the head of some
     /// tenant's: each head is blamed, at most one innocent death per tenant
     /// rather than none for the culprit). Before its first report: the
     /// `nthreads` earliest sent of each tenant. A task waiting for inputs

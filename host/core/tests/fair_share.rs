@@ -16,8 +16,8 @@
 
 use std::collections::{HashMap, HashSet};
 use weft_core::{
-    ClientId, Command, Event, Scheduler, SchedulerConfig, StimulusId, TenantId, TenantLimits,
-    TenantPolicy, TenantQueues, Time, ToClient, ToWorker, WorkerId,
+    Charge, ClientId, Command, Event, Scheduler, SchedulerConfig, StimulusId, TenantId,
+    TenantLimits, TenantPolicy, TenantQueues, Time, ToClient, ToWorker, WorkerId,
 };
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 
@@ -31,6 +31,7 @@ struct Running {
     run: u32,
     tenant: usize,
     tenant_id: TenantId,
+    charge: Charge,
     start_us: u64,
     end_us: u64,
 }
@@ -259,16 +260,17 @@ impl Sim {
                 }
                 let executor = &mut self.executors[e];
                 let next = loop {
-                    let Some((tenant, (key, run))) = executor.waiting.pop() else {
+                    let Some((tenant, (key, run), charge)) = executor.waiting.pop() else {
                         break None;
                     };
                     if executor.sent.remove(&(key, run)) {
-                        break Some((tenant, key, run));
+                        break Some((tenant, key, run, charge));
                     }
                     // Given up while queued: it never runs.
-                    executor.waiting.finished(tenant, std::time::Duration::ZERO);
+                    let zero = std::time::Duration::ZERO;
+                    executor.waiting.finished(tenant, charge, zero);
                 };
-                let Some((tenant, key, run)) = next else {
+                let Some((tenant, key, run, charge)) = next else {
                     break;
                 };
                 let (at, _) = self.keys[&key];
@@ -278,6 +280,7 @@ impl Sim {
                     run,
                     tenant: at,
                     tenant_id: tenant,
+                    charge,
                     start_us: self.now_us,
                     end_us,
                 });
@@ -301,7 +304,8 @@ impl Sim {
         self.now_us = end_us;
         self.count(&running);
         let took = std::time::Duration::from_micros(running.end_us - running.start_us);
-        self.executors[e].waiting.finished(running.tenant_id, took);
+        let waiting = &mut self.executors[e].waiting;
+        waiting.finished(running.tenant_id, running.charge, took);
         let worker = self.executors[e].id;
         self.event(Event::TaskFinished {
             worker,

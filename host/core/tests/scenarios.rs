@@ -579,7 +579,7 @@ fn a_stale_result_does_not_free_a_newer_run_of_its_key_on_the_same_worker() {
 
 #[test]
 fn a_worker_s_sudden_death_is_blamed_on_the_first_sent_of_each_tenant() {
-    // The worker takes tenants' tasks in turns: after a1, the next to
+    // The worker shares its threads between tenants: after a1, the next to
     // start may be b1, not a2. Each tenant's first is blamed.
     let config = weft_core::SchedulerConfig {
         worker_deaths_max: 1,

@@ -92,15 +92,15 @@ fn run_jobs(
     limits: &TaskLimits,
     done: &UnboundedSender<JobDone>,
 ) {
-    while let Taken::Job(job) = queue.take() {
+    while let Taken::Job(job, turn) = queue.take() {
         if !job.ticket.start() {
-            queue.finished(job.tenant, Duration::ZERO);
+            queue.finished(turn, Duration::ZERO);
             continue;
         }
         let started = Instant::now();
         let result = run_job(&job, runtime, limits);
         let duration = started.elapsed();
-        queue.finished(job.tenant, duration);
+        queue.finished(turn, duration);
         let report = JobDone {
             seq: job.seq,
             key: job.key,

@@ -17,7 +17,7 @@
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
-use weft_core::TenantQueues;
+use weft_core::{Charge, TenantQueues};
 use weft_schema::ids::TenantId;
 
 #[derive(Debug)]
@@ -36,15 +36,24 @@ impl<J> Shared<J> {
         if self.paused {
             return None;
         }
-        self.queues.pop().map(|(_, job)| Taken::Job(job))
+        self.queues
+            .pop()
+            .map(|(tenant, job, charge)| Taken::Job(job, Turn { tenant, charge }))
     }
+}
+
+/// Whose turn a job was taken on, and what it was charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Turn {
+    tenant: TenantId,
+    charge: Charge,
 }
 
 /// What [`JobQueue::take`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Taken<J> {
-    /// A job to run.
-    Job(J),
+    /// A job to run, and its turn, to give back with its end.
+    Job(J, Turn),
     /// The queue closed: the thread exits.
     Closed,
 }
@@ -104,10 +113,10 @@ impl<J> JobQueue<J> {
         }
     }
 
-    /// A job of `tenant` taken from the queue ended after `took` (zero:
-    /// it never ran); its tenant is charged for it.
-    pub(crate) fn finished(&self, tenant: TenantId, took: Duration) {
-        self.lock().queues.finished(tenant, took);
+    /// A job taken on `turn` ended after `took` (zero: it never ran); its
+    /// tenant is charged for it.
+    pub(crate) fn finished(&self, turn: Turn, took: Duration) {
+        self.lock().queues.finished(turn.tenant, turn.charge, took);
     }
 
     /// Pauses (no job is taken) or resumes.
@@ -144,7 +153,7 @@ mod tests {
         assert!(queue.push(TenantId(1), 1, 7));
         assert_eq!(queue.poll(), None, "paused: the job stays queued");
         queue.set_paused(false);
-        assert_eq!(queue.poll(), Some(Taken::Job(7)));
+        assert!(matches!(queue.poll(), Some(Taken::Job(7, _))));
         assert_eq!(queue.poll(), None, "empty");
     }
 
@@ -157,13 +166,19 @@ mod tests {
         };
         let thread = waiter(&queue);
         assert!(queue.push(TenantId(1), 1, 7));
-        assert_eq!(thread.join().expect("the waiter"), Taken::Job(7));
+        assert!(matches!(
+            thread.join().expect("the waiter"),
+            Taken::Job(7, _)
+        ));
 
         queue.set_paused(true);
         assert!(queue.push(TenantId(1), 1, 8));
         let thread = waiter(&queue);
         queue.set_paused(false);
-        assert_eq!(thread.join().expect("the waiter"), Taken::Job(8));
+        assert!(matches!(
+            thread.join().expect("the waiter"),
+            Taken::Job(8, _)
+        ));
 
         queue.set_paused(true);
         assert!(queue.push(TenantId(1), 1, 9));

@@ -20,7 +20,7 @@
 //! | the task loop: what runs when, modules, reports, metrics, pause, restart | `task_loop.rs` | one tokio task |
 //! | inputs and `Fetch` copies in flight: from peers or read back from disk | `task_loop/inputs.rs` | (the loop) |
 //! | executor threads `weft-exec-N` calling the runtime under the worker's limits and the tenant's ceilings | `executor.rs` | `nthreads` std threads |
-//! | their queue: a FIFO per tenant, taken in turns; pause and close | `job_queue.rs` | (shared by the threads) |
+//! | their queue: a FIFO per tenant, shared by weighted fair queuing; pause and close | `job_queue.rs` | (shared by the threads) |
 //! | results and replicas by key, in memory or spilled; LRU; what to spill | `store.rs` | shared |
 //! | the spill directory and files; the spiller writing what the store picks | `spill.rs` | a tokio task, blocking threads |
 //! | process memory (RSS), pause and terminate decisions, metrics | `memory.rs` | (the loop) |

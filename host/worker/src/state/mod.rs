@@ -23,7 +23,7 @@
 //!    order.
 //! 2. **submitted**: module and inputs are at hand; [`Instruction::Execute`]
 //!    hands the job to the executors (which start each tenant's jobs in
-//!    that order, the tenants' in turns).
+//!    that order, sharing their time between tenants by weight).
 //! 3. gone: `Finished`/`Erred`/`FetchFailed` was reported, or the scheduler
 //!    freed it.
 //!
