@@ -25,7 +25,7 @@
 //!   however many tasks are queued, plus a look at every worker for each
 //!   tenant passed over in the pass.
 
-use crate::ids::TenantId;
+use crate::ids::{TenantId, WorkerId};
 use crate::scheduler::Scheduler;
 use crate::task::TaskId;
 use std::collections::BTreeSet;
@@ -46,6 +46,9 @@ impl Scheduler {
         // are the start of the fair order: a tenant served moves later in
         // it, and no other tenant's place changes in the pass.
         let mut passed: Option<(u128, u64, TenantId)> = None;
+        // Whether some worker is under its shared cap (room for anyone),
+        // found when first needed after each dispatch.
+        let mut shared_room: Option<bool> = None;
         loop {
             let next = match passed {
                 Some(key) => self.fair_order.range((Excluded(key), Unbounded)).next(),
@@ -54,14 +57,24 @@ impl Scheduler {
             let Some(&(served, turn, tenant)) = next else {
                 break;
             };
+            if self.passed_over.contains(&tenant) {
+                let open = *shared_room
+                    .get_or_insert_with(|| self.workers.values().any(|w| self.has_shared_room(w)));
+                if !open {
+                    passed = Some((served, turn, tenant));
+                    continue;
+                }
+            }
             let book = &self.tenants[&tenant];
             let Some(&(_, id)) = book.queue.first() else {
                 unreachable!("only backlogged tenants are in the fair order");
             };
             let Some(worker) = self.pick_worker(id) else {
+                self.passed_over.insert(tenant);
                 passed = Some((served, turn, tenant));
                 continue;
             };
+            shared_room = None;
             self.virtual_clock = self.virtual_clock.max(served);
             let cost_us = self.estimate_us(id);
             // Leaving the queued state takes it out of its queue.
@@ -102,9 +115,43 @@ impl Scheduler {
         self.tenants.get_mut(&tenant).expect("checked").fair_key = wanted;
     }
 
+    /// A task of `tenant` left `worker`: the tenant has more room there,
+    /// and if it was its last task there (`left`), the others' slices there
+    /// grew, so those passed over that now have room are no longer.
+    pub(crate) fn room_widened(&mut self, worker: WorkerId, tenant: TenantId, left: bool) {
+        self.passed_over.remove(&tenant);
+        if !left || self.passed_over.is_empty() {
+            return;
+        }
+        let Some(state) = self.workers.get(&worker) else {
+            return;
+        };
+        let widened: Vec<TenantId> = self
+            .passed_over
+            .iter()
+            .filter(|t| self.has_slice_room(state, **t))
+            .copied()
+            .collect();
+        for t in widened {
+            self.passed_over.remove(&t);
+        }
+    }
+
     /// For `validate`: the fair order holds exactly the tenants that may be
-    /// served next, each with its current key.
+    /// served next, each with its current key; no tenant passed over has
+    /// slice room on any worker.
     pub(crate) fn validate_fair_order(&self) -> Result<(), String> {
+        for tenant in &self.passed_over {
+            if let Some((worker, _)) = self
+                .workers
+                .iter()
+                .find(|(_, w)| self.has_slice_room(w, *tenant))
+            {
+                return Err(format!(
+                    "{tenant:?} is counted as passed over, but {worker} has room in its slice"
+                ));
+            }
+        }
         let expected: BTreeSet<(u128, u64, TenantId)> = self
             .tenants
             .iter()

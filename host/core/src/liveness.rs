@@ -134,6 +134,7 @@ impl Scheduler {
 
     /// A worker joined (or rejoined after a restart or its TTL).
     pub(crate) fn worker_joined(&mut self, worker: WorkerId, nthreads: u32, instance: u64) {
+        self.passed_over.clear();
         if self.workers.contains_key(&worker) {
             self.heard_from_worker(worker);
             return;

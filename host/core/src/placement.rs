@@ -1,14 +1,16 @@
 //! Placement: queued tasks go, in priority order, to workers with room.
 //! A worker has room for a tenant's task while it runs fewer tasks than it
-//! has threads, or while that tenant's estimated backlog there per thread
-//! is under `backlog_target_us` (and its tasks there under the hard cap,
-//! `processing_per_thread_max` per thread). Each tenant's backlog is
-//! bounded on its own, so a tenant flooding the cluster never keeps
-//! another's tasks at the scheduler; the worker shares its threads between
-//! the tenants' queues by weighted fair queuing (`executor_turns`). Among
-//! workers with room, the one where the task would start soonest wins: its
-//! tenant's backlog there per thread plus the time to fetch the inputs it
-//! lacks. Ready tasks wait at the scheduler, not on workers, so root tasks
+//! has threads, or while its estimated backlog per thread is under
+//! `backlog_target_us` and its tasks under the hard cap
+//! (`processing_per_thread_max` per thread), or, past those, while the
+//! tenant's own backlog and tasks there are under its equal slice of them.
+//! So a tenant flooding the cluster never keeps another's tasks at the
+//! scheduler, and a worker holds at most about twice the cap; the worker
+//! shares its threads between the tenants' queues by weighted fair queuing
+//! (`executor_turns`). Among workers with room, the one where the task
+//! would start soonest wins: its tenant's backlog there times the tenants
+//! sharing the worker (at most the whole backlog) per thread, plus the time
+//! to fetch the inputs it lacks. Ready tasks wait at the scheduler, not on workers, so root tasks
 //! never flood a worker and a new worker gets work at once.
 //!
 //! Work stealing: when the queue is empty and a worker has idle threads,
@@ -144,17 +146,38 @@ impl Scheduler {
     }
 
     /// Whether `worker` takes another task of `tenant`: while it runs
-    /// fewer tasks than it has threads, or while the tenant's own backlog
-    /// there is under the target and the cap (each tenant's on its own:
-    /// the worker shares its threads between tenants' queues).
+    /// fewer tasks than it has threads; or while its backlog is under the
+    /// target (`backlog_target_us` per thread) and its tasks under the cap
+    /// (`processing_per_thread_max` per thread); or, past those, while the
+    /// tenant's own backlog and tasks there are under its slice of them
+    /// (the target and the cap shared equally by the tenants with tasks
+    /// there, this one included). So a tenant flooding the cluster never
+    /// keeps another's tasks at the scheduler, and a worker holds at most
+    /// about twice the cap.
     pub(crate) fn has_room(&self, worker: &WorkerState, tenant: TenantId) -> bool {
+        self.has_shared_room(worker) || self.has_slice_room(worker, tenant)
+    }
+
+    /// Whether `worker` takes another task of any tenant: it runs fewer
+    /// tasks than it has threads, or it is under the target and the cap.
+    pub(crate) fn has_shared_room(&self, worker: &WorkerState) -> bool {
         let threads = u64::from(worker.nthreads);
-        if (worker.processing.len() as u64) < threads {
-            return true;
-        }
+        let tasks = worker.processing.len() as u64;
+        let backlog_max = self.config.backlog_target_us.saturating_mul(threads);
+        let tasks_max = threads.saturating_mul(u64::from(self.config.processing_per_thread_max));
+        tasks < threads || (worker.backlog_us < backlog_max && tasks < tasks_max)
+    }
+
+    /// Whether `tenant`'s own backlog and tasks on `worker` are under its
+    /// slice of the target and the cap.
+    pub(crate) fn has_slice_room(&self, worker: &WorkerState, tenant: TenantId) -> bool {
+        let threads = u64::from(worker.nthreads);
+        let backlog_max = self.config.backlog_target_us.saturating_mul(threads);
+        let tasks_max = threads.saturating_mul(u64::from(self.config.processing_per_thread_max));
         let load = worker.load_of(tenant);
-        load.backlog_us < self.config.backlog_target_us * threads
-            && u64::from(load.tasks) < threads * u64::from(self.config.processing_per_thread_max)
+        let sharing = sharing(worker, tenant);
+        load.backlog_us < backlog_max / sharing
+            && u64::from(load.tasks) < (tasks_max / sharing).max(1)
     }
 
     /// The worker with room where `id` would start soonest.
@@ -230,6 +253,13 @@ impl Scheduler {
 /// thread.
 fn wait_us(worker: &WorkerState, tenant: TenantId) -> u64 {
     let own = worker.load_of(tenant).backlog_us;
-    let others = worker.tenant_loads.keys().filter(|t| **t != tenant).count() as u64;
-    own.saturating_mul(others + 1).min(worker.backlog_us) / u64::from(worker.nthreads)
+    own.saturating_mul(sharing(worker, tenant))
+        .min(worker.backlog_us)
+        / u64::from(worker.nthreads)
+}
+
+/// The tenants with tasks on `worker`, counting `tenant` (at least one).
+fn sharing(worker: &WorkerState, tenant: TenantId) -> u64 {
+    let others = worker.tenant_loads.len() - usize::from(worker.tenant_loads.contains_key(&tenant));
+    others as u64 + 1
 }

@@ -68,6 +68,13 @@ pub struct Scheduler {
     /// The virtual time at which the last tenant was served; a tenant that
     /// becomes eligible starts no earlier (`fair_share.rs`).
     pub(crate) virtual_clock: u128,
+    /// Tenants a placement pass found no worker room for beyond the
+    /// workers' shared cap (their slices full everywhere), until something
+    /// widens their room: one of their tasks leaves a worker, a tenant
+    /// leaves a worker, a worker joins or leaves (`fair_share.rs`). While
+    /// no worker is under its shared cap, a pass passes over them without
+    /// looking at every worker again.
+    pub(crate) passed_over: BTreeSet<TenantId>,
     pub(crate) functions: HashMap<(ModuleHash, String), u32>,
     pub(crate) durations: Vec<DurationEstimate>,
     pub(crate) next_priority: u64,
@@ -124,6 +131,7 @@ impl Scheduler {
             turns: 0,
             fair_order: BTreeSet::new(),
             virtual_clock: 0,
+            passed_over: BTreeSet::new(),
             functions: HashMap::new(),
             durations: Vec::new(),
             next_priority: 0,

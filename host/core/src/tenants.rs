@@ -130,6 +130,7 @@ impl Scheduler {
     pub(crate) fn set_policy(&mut self, tenant: TenantId, mut policy: TenantPolicy) {
         policy.weight = policy.weight.max(1);
         self.book_mut(tenant).policy = policy;
+        self.passed_over.clear();
         self.refresh_fair(tenant);
         self.retime_admissions(tenant);
     }

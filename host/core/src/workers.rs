@@ -221,6 +221,7 @@ impl Scheduler {
         let Some(state) = self.workers.remove(&worker) else {
             return;
         };
+        self.passed_over.clear();
         self.forget_waiting_copies(worker);
         for id in state.blamed() {
             self.task_mut(id).deaths += 1;

@@ -117,6 +117,8 @@ impl Scheduler {
                     && state.remove_processing(id).is_some()
                 {
                     state.stealing.remove(&id);
+                    let left = state.load_of(tenant).tasks == 0;
+                    self.room_widened(*worker, tenant, left);
                 }
                 // A copy of its own result the worker holds (see
                 // `replica_added`), unless the run just stored it.
