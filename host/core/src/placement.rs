@@ -3,9 +3,10 @@
 //! has threads, or while its estimated backlog per thread is under
 //! `backlog_target_us` and its tasks under the hard cap
 //! (`processing_per_thread_max` per thread), or, past those, while the
-//! tenant's own backlog and tasks there are under its equal slice of them.
+//! tenant's own backlog and tasks there are under its slice of them (four
+//! times the target and cap shared equally, at most the whole of them).
 //! So a tenant flooding the cluster never keeps another's tasks at the
-//! scheduler, and a worker holds at most about twice the cap; the worker
+//! scheduler, and a worker holds about five times the cap once settled; the worker
 //! shares its threads between the tenants' queues by weighted fair queuing
 //! (`executor_turns`). Among workers with room, the one where the task
 //! would start soonest wins: its tenant's backlog there times the tenants
@@ -25,6 +26,11 @@ use crate::task::{StateName, TaskState};
 use crate::worker::WorkerState;
 use std::collections::BTreeMap;
 use weft_schema::graph::TaskKey;
+
+/// How many times a worker's target and cap its tenants' slices add up
+/// to, past the shared target and cap: with up to this many tenants there,
+/// each may have the whole cap of its own.
+pub(crate) const SLICES_PER_CAP: u64 = 4;
 
 impl Scheduler {
     /// Asks busy workers to give up unstarted tasks for idle ones: for each
@@ -150,10 +156,14 @@ impl Scheduler {
     /// target (`backlog_target_us` per thread) and its tasks under the cap
     /// (`processing_per_thread_max` per thread); or, past those, while the
     /// tenant's own backlog and tasks there are under its slice of them
-    /// (the target and the cap shared equally by the tenants with tasks
-    /// there, this one included). So a tenant flooding the cluster never
-    /// keeps another's tasks at the scheduler, and a worker holds at most
-    /// about twice the cap.
+    /// ([`SLICES_PER_CAP`] times the target and the cap, shared equally by
+    /// the tenants with tasks there, this one included; never more than
+    /// the whole target and cap). So a tenant flooding the cluster never
+    /// keeps another's tasks at the scheduler (with a few tenants, each
+    /// may fill the whole cap), and a worker holds about
+    /// `1 + SLICES_PER_CAP` times the cap, however many tenants, once
+    /// their loads settle (tasks sent while fewer tenants shared it stay
+    /// until they run).
     pub(crate) fn has_room(&self, worker: &WorkerState, tenant: TenantId) -> bool {
         self.has_shared_room(worker) || self.has_slice_room(worker, tenant)
     }
@@ -176,8 +186,8 @@ impl Scheduler {
         let tasks_max = threads.saturating_mul(u64::from(self.config.processing_per_thread_max));
         let load = worker.load_of(tenant);
         let sharing = sharing(worker, tenant);
-        load.backlog_us < backlog_max / sharing
-            && u64::from(load.tasks) < (tasks_max / sharing).max(1)
+        let slice = |max: u64| max.min(max.saturating_mul(SLICES_PER_CAP) / sharing);
+        load.backlog_us < slice(backlog_max) && u64::from(load.tasks) < slice(tasks_max).max(1)
     }
 
     /// The worker with room where `id` would start soonest.
