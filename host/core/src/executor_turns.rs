@@ -143,13 +143,19 @@ impl<J> TenantQueues<J> {
     /// the tenant is charged what it took instead.
     pub fn finished(&mut self, tenant: TenantId, charge: Charge, took: Duration) {
         let clock = self.clock;
-        let micros = took.as_micros();
+        // A job that ran counts at least a microsecond.
+        let micros = if took.is_zero() {
+            0
+        } else {
+            took.as_micros().max(1)
+        };
         if !took.is_zero() {
             self.typical_us = moving_average(self.typical_us, micros);
         }
         let Some(lane) = self.lanes.get_mut(&tenant) else {
             return;
         };
+        debug_assert!(lane.running > 0, "a job finished that was not taken");
         lane.running = lane.running.saturating_sub(1);
         if !took.is_zero() {
             lane.typical_us = moving_average(lane.typical_us, micros);

@@ -187,7 +187,8 @@ impl Scheduler {
         let load = worker.load_of(tenant);
         let sharing = sharing(worker, tenant);
         let slice = |max: u64| max.min(max.saturating_mul(SLICES_PER_CAP) / sharing);
-        load.backlog_us < slice(backlog_max) && u64::from(load.tasks) < slice(tasks_max).max(1)
+        load.backlog_us < slice(backlog_max).max(1)
+            && u64::from(load.tasks) < slice(tasks_max).max(1)
     }
 
     /// The worker with room where `id` would start soonest.
