@@ -10,7 +10,7 @@
 //! - `noisy`: tenant B's 100-task job (a map of `inc`, gathered), on the
 //!   idle cluster and while tenant A streams 10^6 trivial tasks (maps of
 //!   `--flood-batch` tasks, 10,000 by default, four in flight): the median
-//!   of seven runs each. Each tenant's client is its own process, as two
+//!   of 21 runs each. Each tenant's client is its own process, as two
 //!   users' would be: A's is this program started again with `--flood`.
 
 use anyhow::{Context, Result, bail};
