@@ -260,11 +260,15 @@ async fn write_loop(
                     }
                     if let Err(error) = queued {
                         tracing::warn!(%error, "could not send a request");
+                        let message = format!("the request could not be sent: {error}");
                         if let Some(request) = request_id(&other)
                             && let Some(waiter) = lock(state).requests.remove(&request)
                         {
-                            let message = error.to_string();
                             let _ = waiter.send(ClientEvent::RequestFailed { request, message });
+                        } else {
+                            // A submission, a want or a scatter: its futures
+                            // fail with the reason instead of waiting for ever.
+                            lock(state).refuse_unsent(named_keys(&other), &message);
                         }
                     }
                 }
@@ -313,13 +317,7 @@ fn record(state: &Mutex<State>, request: &ClientRequest) {
     if let Some(id) = request_id(request) {
         state.written_at.insert(id, seq);
     }
-    let named: &[TaskKey] = match request {
-        ClientRequest::SubmitGraph { wants, .. } => wants,
-        ClientRequest::Want { keys } => keys,
-        ClientRequest::Scattered { key, .. } => std::slice::from_ref(key),
-        _ => &[],
-    };
-    for key in named {
+    for key in named_keys(request) {
         if let Some(entry) = state.keys.get_mut(key) {
             entry.announced = true;
         }
@@ -335,6 +333,16 @@ fn record(state: &Mutex<State>, request: &ClientRequest) {
             | ClientRequest::Cancel { force: false, .. }
     ) {
         state.unacked.push_back((seq, request.clone()));
+    }
+}
+
+/// The keys a request gives this client futures to.
+fn named_keys(request: &ClientRequest) -> &[TaskKey] {
+    match request {
+        ClientRequest::SubmitGraph { wants, .. } => wants,
+        ClientRequest::Want { keys } => keys,
+        ClientRequest::Scattered { key, .. } => std::slice::from_ref(key),
+        _ => &[],
     }
 }
 

@@ -129,6 +129,18 @@ impl State {
         }
     }
 
+    /// Refuses `keys` here, for `reason`: the request naming them could
+    /// not be sent (it is over the frame size limit, say).
+    pub(crate) fn refuse_unsent(&mut self, keys: &[TaskKey], reason: &str) {
+        for key in keys {
+            let status = FutureStatus::Refused {
+                reason: reason.to_string(),
+                quota: None,
+            };
+            self.set(key, status);
+        }
+    }
+
     /// Applies a message from the scheduler.
     pub(crate) fn apply(&mut self, event: ClientEvent) {
         match event {
