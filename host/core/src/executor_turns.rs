@@ -114,9 +114,9 @@ impl<J> TenantQueues<J> {
             .iter()
             .filter(|(_, lane)| !lane.jobs.is_empty())
             .min_by_key(|(_, lane)| (lane.served, lane.last_taken))?;
+        let lane = self.lanes.get_mut(&tenant)?;
+        let job = lane.jobs.pop_front()?;
         self.taken += 1;
-        let lane = self.lanes.get_mut(&tenant).expect("just found");
-        let job = lane.jobs.pop_front().expect("a lane with jobs");
         let clock = self.clock.max(lane.served);
         let typical_us = if lane.typical_us == 0 {
             self.typical_us
