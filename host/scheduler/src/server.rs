@@ -252,7 +252,27 @@ async fn write_loop(
                 Outgoing::Worker(command) => writer.queue(command),
             };
             if let Err(error) = queued {
-                tracing::warn!(%addr, %error, "dropping a message that cannot be sent");
+                match &message {
+                    Outgoing::Client(event) => {
+                        if let Some(request) = reply_to(event) {
+                            // The client hears that its reply could not
+                            // come, rather than waiting for it for ever.
+                            tracing::warn!(%addr, %error, request, "a reply cannot be sent; telling the client");
+                            let failed = ClientEvent::RequestFailed {
+                                request,
+                                message: format!("the scheduler could not send its reply: {error}"),
+                            };
+                            if let Err(error) = writer.queue(&failed) {
+                                tracing::warn!(%addr, %error, "dropping a reply that cannot be sent");
+                            }
+                        } else {
+                            tracing::warn!(%addr, %error, "dropping a message that cannot be sent");
+                        }
+                    }
+                    Outgoing::Worker(_) => {
+                        tracing::warn!(%addr, %error, "dropping a message that cannot be sent");
+                    }
+                }
             }
             batched += 1;
             if batched < 4096 && writer.queued_bytes() < (1 << 20) {
@@ -265,4 +285,85 @@ async fn write_loop(
         }
     }
     let _ = writer.shutdown().await;
+}
+
+/// The request `event` answers, if it is a reply.
+fn reply_to(event: &ClientEvent) -> Option<weft_proto::messages::RequestId> {
+    match event {
+        ClientEvent::ModuleStored { request, .. }
+        | ClientEvent::Locations { request, .. }
+        | ClientEvent::ScatterPlan { request, .. }
+        | ClientEvent::Workers { request, .. }
+        | ClientEvent::Status { request, .. }
+        | ClientEvent::Dataset { request, .. }
+        | ClientEvent::Datasets { request, .. }
+        | ClientEvent::Done { request }
+        | ClientEvent::RequestFailed { request, .. }
+        | ClientEvent::Failed { request, .. } => Some(*request),
+        ClientEvent::Welcome { .. }
+        | ClientEvent::Key(_)
+        | ClientEvent::SessionLost
+        | ClientEvent::SessionRefused { .. }
+        | ClientEvent::Denied { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_proto::{ConnectionLimits, Dialer};
+
+    /// A reply over the frame limit reaches the client as a failure of its
+    /// request that names the limit, and the connection carries on.
+    #[tokio::test]
+    async fn a_reply_too_large_to_send_fails_its_request_instead() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let limits = ConnectionLimits {
+            frame_bytes_max: 64 * 1024,
+            ..ConnectionLimits::default()
+        };
+        let acceptor = Acceptor::open(limits);
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let hello = Hello::new(Role::Scheduler, "scheduler");
+            let (connection, _) = Connection::accept(tcp, &hello, &acceptor)
+                .await
+                .expect("handshake");
+            let (_reader, writer) = connection.into_split();
+            let (outgoing, receiver) = mpsc::channel(8);
+            let names = vec!["x".repeat(1024); 100];
+            outgoing
+                .send(Outgoing::Client(ClientEvent::Datasets {
+                    request: 7,
+                    names,
+                }))
+                .await
+                .expect("send");
+            outgoing
+                .send(Outgoing::Client(ClientEvent::Done { request: 8 }))
+                .await
+                .expect("send");
+            drop(outgoing);
+            write_loop(writer, receiver, addr).await;
+        });
+        let dialer = Dialer::plain(limits, Role::Scheduler);
+        let hello = Hello::new(Role::Client, "client");
+        let (mut client, _) = Connection::connect(addr, &hello, &dialer)
+            .await
+            .expect("connect");
+        let first = client
+            .recv::<ClientEvent>()
+            .await
+            .expect("read")
+            .expect("a message");
+        let ClientEvent::RequestFailed { request, message } = first else {
+            panic!("not a failure: {first:?}");
+        };
+        assert_eq!(request, 7);
+        assert!(message.contains("frame_bytes_max"), "{message}");
+        let second = client.recv::<ClientEvent>().await.expect("read");
+        assert_eq!(second, Some(ClientEvent::Done { request: 8 }));
+        server.await.expect("the server task");
+    }
 }
