@@ -89,7 +89,7 @@ impl RawClient {
         let id = self.next_request;
         self.send(build(id)).await;
         let event = self.next_event().await;
-        assert_eq!(reply_to(&event), Some(id), "not the reply: {event:?}");
+        assert_eq!(event.request_id(), Some(id), "not the reply: {event:?}");
         event
     }
 
@@ -103,7 +103,7 @@ impl RawClient {
         let mut before = Vec::new();
         loop {
             let event = self.next_event().await;
-            if reply_to(&event) == Some(id) {
+            if event.request_id() == Some(id) {
                 return before;
             }
             before.push(event);
@@ -128,24 +128,6 @@ impl RawClient {
             },
             other => panic!("not an answer to WhoHas: {other:?}"),
         }
-    }
-}
-
-/// The request a scheduler message answers, if it answers one.
-fn reply_to(event: &ClientEvent) -> Option<RequestId> {
-    match event {
-        ClientEvent::ModuleStored { request, .. }
-        | ClientEvent::Locations { request, .. }
-        | ClientEvent::ScatterPlan { request, .. }
-        | ClientEvent::Workers { request, .. }
-        | ClientEvent::Status { request, .. }
-        | ClientEvent::Dataset { request, .. }
-        | ClientEvent::Datasets { request, .. }
-        | ClientEvent::Done { request }
-        | ClientEvent::RequestFailed { request, .. }
-        | ClientEvent::Failed { request, .. } => Some(*request),
-        // Welcome, key news, SessionLost, Denied.
-        _ => None,
     }
 }
 

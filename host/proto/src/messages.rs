@@ -352,6 +352,29 @@ pub enum ClientEvent {
     },
 }
 
+impl ClientEvent {
+    /// The id of the request it answers, for replies.
+    pub fn request_id(&self) -> Option<RequestId> {
+        match self {
+            ClientEvent::ModuleStored { request, .. }
+            | ClientEvent::Locations { request, .. }
+            | ClientEvent::ScatterPlan { request, .. }
+            | ClientEvent::Workers { request, .. }
+            | ClientEvent::Status { request, .. }
+            | ClientEvent::Dataset { request, .. }
+            | ClientEvent::Datasets { request, .. }
+            | ClientEvent::Done { request }
+            | ClientEvent::RequestFailed { request, .. }
+            | ClientEvent::Failed { request, .. } => Some(*request),
+            ClientEvent::Welcome { .. }
+            | ClientEvent::Key(_)
+            | ClientEvent::SessionLost
+            | ClientEvent::SessionRefused { .. }
+            | ClientEvent::Denied { .. } => None,
+        }
+    }
+}
+
 /// Where a key's result lives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyLocation {

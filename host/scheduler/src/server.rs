@@ -254,7 +254,7 @@ async fn write_loop(
             if let Err(error) = queued {
                 match &message {
                     Outgoing::Client(event) => {
-                        if let Some(request) = reply_to(event) {
+                        if let Some(request) = event.request_id() {
                             // The client hears that its reply could not
                             // come, rather than waiting for it for ever.
                             tracing::warn!(%addr, %error, request, "a reply cannot be sent; telling the client");
@@ -285,27 +285,6 @@ async fn write_loop(
         }
     }
     let _ = writer.shutdown().await;
-}
-
-/// The request `event` answers, if it is a reply.
-fn reply_to(event: &ClientEvent) -> Option<weft_proto::messages::RequestId> {
-    match event {
-        ClientEvent::ModuleStored { request, .. }
-        | ClientEvent::Locations { request, .. }
-        | ClientEvent::ScatterPlan { request, .. }
-        | ClientEvent::Workers { request, .. }
-        | ClientEvent::Status { request, .. }
-        | ClientEvent::Dataset { request, .. }
-        | ClientEvent::Datasets { request, .. }
-        | ClientEvent::Done { request }
-        | ClientEvent::RequestFailed { request, .. }
-        | ClientEvent::Failed { request, .. } => Some(*request),
-        ClientEvent::Welcome { .. }
-        | ClientEvent::Key(_)
-        | ClientEvent::SessionLost
-        | ClientEvent::SessionRefused { .. }
-        | ClientEvent::Denied { .. } => None,
-    }
 }
 
 #[cfg(test)]

@@ -19,9 +19,7 @@ mod cluster;
 mod requests;
 
 use cluster::{Cluster, Raw, within};
-use requests::{
-    EMPTY_MODULE, dataset_of, every_request, pure_task, reply_id, request_id, variant_name,
-};
+use requests::{EMPTY_MODULE, dataset_of, every_request, pure_task, request_id, variant_name};
 use std::collections::BTreeSet;
 use tokio::net::TcpStream;
 use weft_core::ToClient;
@@ -149,7 +147,7 @@ async fn every_request_is_denied_exactly_when_the_authorizer_says_so() {
             );
             if let Some(id) = request_id(&request) {
                 assert!(
-                    answer.iter().any(|event| reply_id(event) == Some(id)),
+                    answer.iter().any(|event| event.request_id() == Some(id)),
                     "{what} was not answered: {answer:?}"
                 );
             }

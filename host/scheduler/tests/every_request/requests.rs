@@ -1,12 +1,12 @@
 //! The examples: one of every `ClientRequest` variant ([`every_request`]),
 //! checked against the variant list serde derives, and the exhaustive
-//! matches over requests and events ([`variant_name`], [`request_id`],
-//! [`reply_id`]) that stop this test compiling when a variant is added
-//! until it is given an example.
+//! matches over requests ([`variant_name`], [`request_id`]; the events'
+//! is `ClientEvent::request_id`) that stop this test compiling when a
+//! variant is added until it is given an example.
 
 use std::collections::BTreeSet;
 use weft_core::{DatasetValue, WorkerId};
-use weft_proto::messages::{ClientEvent, ClientRequest, RequestId};
+use weft_proto::messages::{ClientRequest, RequestId};
 use weft_schema::graph::{GraphArg, GraphTask, TaskKey, encode_graph, scatter_key};
 
 /// The smallest valid WebAssembly module: the magic and version 1. The
@@ -70,27 +70,6 @@ pub(crate) fn request_id(request: &ClientRequest) -> Option<RequestId> {
         | ClientRequest::Heartbeat
         | ClientRequest::Holding { .. }
         | ClientRequest::Cancel { .. } => None,
-    }
-}
-
-/// The request id an event answers, if it answers one.
-pub(crate) fn reply_id(event: &ClientEvent) -> Option<RequestId> {
-    match event {
-        ClientEvent::ModuleStored { request, .. }
-        | ClientEvent::Locations { request, .. }
-        | ClientEvent::ScatterPlan { request, .. }
-        | ClientEvent::Workers { request, .. }
-        | ClientEvent::Status { request, .. }
-        | ClientEvent::Dataset { request, .. }
-        | ClientEvent::Datasets { request, .. }
-        | ClientEvent::Done { request }
-        | ClientEvent::RequestFailed { request, .. }
-        | ClientEvent::Failed { request, .. } => Some(*request),
-        ClientEvent::Welcome { .. }
-        | ClientEvent::Key(_)
-        | ClientEvent::SessionLost
-        | ClientEvent::SessionRefused { .. }
-        | ClientEvent::Denied { .. } => None,
     }
 }
 
