@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use weft_proto::messages::{ClientEvent, ClientRequest, RequestId, WorkerInfo};
 use weft_proto::{Connection, ConnectionLimits, Hello, Role};
-use weft_schema::graph::{GraphTask, TaskKey, encode_graph, unique_key};
+use weft_schema::graph::{GraphTask, TaskKey, unique_key};
 
 /// How a task is submitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,13 +228,28 @@ impl Client {
     }
 
     fn send(&self, request: ClientRequest) -> Result<(), ClientError> {
-        if let Some(reason) = &lock(&self.inner.state).closed {
+        self.send_all(std::iter::once(request))
+    }
+
+    /// Sends `requests` one after another, with no other thread's request
+    /// between them (a graph's parts and its end, say).
+    pub(crate) fn send_all(
+        &self,
+        requests: impl IntoIterator<Item = ClientRequest>,
+    ) -> Result<(), ClientError> {
+        // The lock is held while sending, so that senders take turns.
+        let state = lock(&self.inner.state);
+        if let Some(reason) = &state.closed {
             return Err(ClientError::Closed(reason.clone()));
         }
-        self.inner
-            .requests
-            .send(request)
-            .map_err(|_| ClientError::Closed("the connection task ended".into()))
+        for request in requests {
+            self.inner
+                .requests
+                .send(request)
+                .map_err(|_| ClientError::Closed("the connection task ended".into()))?;
+        }
+        drop(state);
+        Ok(())
     }
 
     pub(crate) async fn request(
@@ -355,13 +370,7 @@ impl Client {
                 _result: PhantomData,
             });
         }
-        if !tasks.is_empty() {
-            let wants = tasks.iter().map(|t| t.key).collect();
-            self.send(ClientRequest::SubmitGraph {
-                graph: encode_graph(&tasks),
-                wants,
-            })?;
-        }
+        self.submit_graph(&tasks, |_| true)?;
         Ok(futures)
     }
 

@@ -10,8 +10,7 @@ use serde::de::DeserializeOwned;
 use std::collections::HashSet;
 use std::marker::PhantomData;
 use std::sync::Arc;
-use weft_proto::messages::ClientRequest;
-use weft_schema::graph::{GraphArg, GraphTask, TaskKey, encode_graph};
+use weft_schema::graph::{GraphArg, GraphTask, TaskKey};
 use weft_schema::signature::Type;
 
 /// A task not submitted yet.
@@ -340,12 +339,8 @@ impl Client {
                 }
             })
             .collect();
-        if !tasks.is_empty() {
-            self.send_request(ClientRequest::SubmitGraph {
-                graph: encode_graph(&tasks),
-                wants,
-            })?;
-        }
+        let wants: HashSet<TaskKey> = wants.into_iter().collect();
+        self.submit_graph(&tasks, |task| wants.contains(&task.key))?;
         Ok(Collection {
             parts,
             ret: collection.ret.clone(),

@@ -31,6 +31,10 @@ pub const GATHER_ATTEMPTS: u32 = 5;
 /// The slowest transfer a request's time limit allows for: 10 MB/s.
 pub const SLOWEST_TRANSFER_BYTES_PER_S: u64 = 10_000_000;
 
+/// Most keys asked about in one `WhoHas` (and fetched in one round): the
+/// answer, about 120 bytes a key with its ticket, stays well inside a frame.
+pub const WHO_HAS_KEYS_MAX: usize = 100_000;
+
 /// What is asked of one holder: keys with their tickets, and their bytes.
 type Request = (Vec<(TaskKey, Ticket)>, u64);
 
@@ -84,9 +88,26 @@ impl Client {
 
     /// Asks the scheduler where `keys` are and fetches them into `fetched`,
     /// from holders not in `failed_holders` where it can (a holder that
-    /// fails is added). `Err` when asking fails; `Ok(Some(error))` when
-    /// some keys could not be fetched (the others are in `fetched`).
+    /// fails is added), [`WHO_HAS_KEYS_MAX`] keys at a time. `Err` when
+    /// asking fails; `Ok(Some(error))` when some keys could not be fetched
+    /// (the others are in `fetched`).
     async fn fetch_from_holders(
+        &self,
+        keys: &[TaskKey],
+        fetched: &mut HashMap<TaskKey, Bytes>,
+        failed_holders: &mut HashSet<String>,
+    ) -> Result<Option<ClientError>, ClientError> {
+        let mut failure = None;
+        for chunk in keys.chunks(WHO_HAS_KEYS_MAX) {
+            if let Some(error) = self.fetch_chunk(chunk, fetched, failed_holders).await? {
+                failure = Some(error);
+            }
+        }
+        Ok(failure)
+    }
+
+    /// [`Client::fetch_from_holders`] for one request's worth of keys.
+    async fn fetch_chunk(
         &self,
         keys: &[TaskKey],
         fetched: &mut HashMap<TaskKey, Bytes>,

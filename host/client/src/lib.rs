@@ -30,6 +30,7 @@ mod error;
 mod fetch;
 mod future;
 mod gather;
+mod graph_send;
 mod link;
 #[cfg(feature = "local")]
 mod local;

@@ -1,6 +1,10 @@
 //! The connection to the scheduler: one task that writes requests in the
-//! order they were made (merging consecutive releases into one message)
-//! while reading the scheduler's messages into the shared state.
+//! order they were made (merging consecutive releases into one message of
+//! at most `RELEASE_KEYS_MAX` keys) while reading the scheduler's messages
+//! into the shared state. A request that cannot be sent (over the frame
+//! limit) fails its waiter or its futures with the reason; when it is a
+//! part of a graph (`graph_send.rs`), the rest of that graph fails too and
+//! the scheduler is told to drop the parts it holds.
 //!
 //! When the connection drops (not closed by this client), the link
 //! reconnects to the same address for up to `reconnect_timeout`, names the
@@ -243,34 +247,15 @@ async fn write_loop(
         let mut released = Vec::new();
         loop {
             match pending.take() {
-                Some(ClientRequest::Release { keys }) => released.extend(keys),
+                Some(ClientRequest::Release { keys }) => {
+                    released.extend(keys);
+                    if released.len() >= RELEASE_KEYS_MAX {
+                        queue_release(writer, state, &mut released);
+                    }
+                }
                 Some(other) => {
-                    if !released.is_empty() {
-                        let release = ClientRequest::Release {
-                            keys: std::mem::take(&mut released),
-                        };
-                        match writer.queue(&release) {
-                            Ok(()) => record(state, &release),
-                            Err(error) => tracing::warn!(%error, "could not queue a release"),
-                        }
-                    }
-                    let queued = writer.queue(&other);
-                    if queued.is_ok() {
-                        record(state, &other);
-                    }
-                    if let Err(error) = queued {
-                        tracing::warn!(%error, "could not send a request");
-                        let message = format!("the request could not be sent: {error}");
-                        if let Some(request) = request_id(&other)
-                            && let Some(waiter) = lock(state).requests.remove(&request)
-                        {
-                            let _ = waiter.send(ClientEvent::RequestFailed { request, message });
-                        } else {
-                            // A submission, a want or a scatter: its futures
-                            // fail with the reason instead of waiting for ever.
-                            lock(state).refuse_unsent(named_keys(&other), &message);
-                        }
-                    }
+                    queue_release(writer, state, &mut released);
+                    queue_request(writer, state, other);
                 }
                 None => break,
             }
@@ -278,12 +263,7 @@ async fn write_loop(
                 pending = outgoing.try_recv().ok();
             }
         }
-        if !released.is_empty() {
-            let release = ClientRequest::Release { keys: released };
-            if writer.queue(&release).is_ok() {
-                record(state, &release);
-            }
-        }
+        queue_release(writer, state, &mut released);
         let barrier = {
             let mut state = lock(state);
             let in_flight = state
@@ -308,6 +288,71 @@ async fn write_loop(
     }
 }
 
+/// Most keys merged into one `Release` (16 bytes each): many more would
+/// not fit a frame.
+const RELEASE_KEYS_MAX: usize = 1 << 20;
+
+/// Queues one `Release` of the keys merged so far, if any.
+fn queue_release(writer: &mut ConnectionWriter, state: &Mutex<State>, released: &mut Vec<TaskKey>) {
+    if released.is_empty() {
+        return;
+    }
+    let release = ClientRequest::Release {
+        keys: std::mem::take(released),
+    };
+    match writer.queue(&release) {
+        Ok(()) => record(state, &release),
+        // Under `RELEASE_KEYS_MAX` keys it fits any frame limit a
+        // connection accepts; the keys stay held on the scheduler's side
+        // until the client leaves.
+        Err(error) => tracing::warn!(%error, "could not queue a release"),
+    }
+}
+
+/// Queues `request`; one that cannot be sent fails whoever waits for it
+/// (its reply's waiter, or its futures) with the reason. When a part of a
+/// graph cannot be sent, the rest of that graph is refused too and the
+/// scheduler is told to drop the parts it holds.
+fn queue_request(writer: &mut ConnectionWriter, state: &Mutex<State>, request: ClientRequest) {
+    let is_part = matches!(request, ClientRequest::SubmitGraphPart { .. });
+    let is_end = matches!(request, ClientRequest::SubmitGraph { .. });
+    if is_part || is_end {
+        let unsent = lock(state).graph_unsent.clone();
+        if let Some(reason) = unsent {
+            lock(state).refuse_unsent(named_keys(&request), &reason);
+            if is_end {
+                lock(state).graph_unsent = None;
+                if writer.queue(&ClientRequest::DropGraphParts).is_ok() {
+                    record(state, &ClientRequest::DropGraphParts);
+                }
+            }
+            return;
+        }
+    }
+    let error = match writer.queue(&request) {
+        Ok(()) => return record(state, &request),
+        Err(error) => error,
+    };
+    tracing::warn!(%error, "could not send a request");
+    let message = format!("the request could not be sent: {error}");
+    if let Some(id) = request_id(&request)
+        && let Some(waiter) = lock(state).requests.remove(&id)
+    {
+        let _ = waiter.send(ClientEvent::RequestFailed {
+            request: id,
+            message,
+        });
+        return;
+    }
+    // A submission, a want or a scatter: its futures fail with the reason
+    // instead of waiting for ever.
+    let mut state = lock(state);
+    state.refuse_unsent(named_keys(&request), &message);
+    if is_part {
+        state.graph_unsent = Some(message);
+    }
+}
+
 /// Notes a request about to be written: state-changing ones are kept for
 /// replay, and requests with replies mark where their reply acknowledges.
 fn record(state: &Mutex<State>, request: &ClientRequest) {
@@ -327,6 +372,8 @@ fn record(state: &Mutex<State>, request: &ClientRequest) {
     if matches!(
         request,
         ClientRequest::SubmitGraph { .. }
+            | ClientRequest::SubmitGraphPart { .. }
+            | ClientRequest::DropGraphParts
             | ClientRequest::Want { .. }
             | ClientRequest::Release { .. }
             | ClientRequest::Scattered { .. }
@@ -339,7 +386,9 @@ fn record(state: &Mutex<State>, request: &ClientRequest) {
 /// The keys a request gives this client futures to.
 fn named_keys(request: &ClientRequest) -> &[TaskKey] {
     match request {
-        ClientRequest::SubmitGraph { wants, .. } => wants,
+        ClientRequest::SubmitGraph { wants, .. } | ClientRequest::SubmitGraphPart { wants, .. } => {
+            wants
+        }
         ClientRequest::Want { keys } => keys,
         ClientRequest::Scattered { key, .. } => std::slice::from_ref(key),
         _ => &[],

@@ -128,13 +128,16 @@ impl Client {
         let (mut connection, _) = Connection::connect(addr, &hello, &dialer)
             .await
             .map_err(|e| fail(e.to_string()))?;
-        connection
-            .queue(&DataRequest::Put { ticket: *ticket })
-            .map_err(|e| fail(e.to_string()))?;
-        connection
-            .send_frame(bytes)
+        let put = DataRequest::Put {
+            ticket: *ticket,
+            nbytes: bytes.len() as u64,
+        };
+        connection.queue(&put).map_err(|e| fail(e.to_string()))?;
+        let (_, writer) = connection.split_mut();
+        weft_proto::data::write_value(writer, bytes)
             .await
             .map_err(|e| fail(e.to_string()))?;
+        connection.flush().await.map_err(|e| fail(e.to_string()))?;
         let wire = weft_proto::data::ticket_key(ticket);
         match connection
             .recv::<DataReply>()

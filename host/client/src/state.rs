@@ -71,6 +71,10 @@ pub(crate) struct State {
     pub(crate) write_seq: u64,
     /// The request id of the last barrier written (see `link.rs`).
     pub(crate) barrier: Option<RequestId>,
+    /// Why a part of the graph being written could not be sent: the rest of
+    /// that graph is refused instead of written, and the scheduler told to
+    /// drop the parts it holds (`link.rs`).
+    pub(crate) graph_unsent: Option<String>,
 }
 
 impl State {
@@ -204,15 +208,30 @@ impl State {
             | ClientEvent::RequestFailed { request, .. }
             | ClientEvent::Failed { request, .. }) => {
                 if let Some(seq) = self.written_at.remove(&request) {
-                    while self.unacked.front().is_some_and(|(s, _)| *s < seq) {
-                        self.unacked.pop_front();
-                    }
+                    self.acknowledge_before(seq);
                 }
                 if let Some(waiter) = self.requests.remove(&request) {
                     let _ = waiter.send(reply);
                 }
             }
         }
+    }
+
+    /// A reply came to a request written at `seq`: what was written before
+    /// it was applied, except the parts of a graph whose end came after
+    /// (parts are acknowledged with their end, so that a reconnection
+    /// replays the whole graph).
+    fn acknowledge_before(&mut self, seq: u64) {
+        let mut acked = self.unacked.iter().take_while(|(s, _)| *s < seq).count();
+        while acked > 0
+            && matches!(
+                self.unacked[acked - 1].1,
+                weft_proto::messages::ClientRequest::SubmitGraphPart { .. }
+            )
+        {
+            acked -= 1;
+        }
+        self.unacked.drain(..acked);
     }
 
     /// The connection is gone: every waiter learns it.

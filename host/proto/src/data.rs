@@ -1,21 +1,127 @@
-//! The client side of a worker's data port: one `Get` and its replies. Used
-//! by workers fetching inputs from peers and by clients gathering results.
+//! A worker's data port, the parts both sides share: a value goes out as
+//! frames of at most [`VALUE_CHUNK_BYTES`] ([`write_value`]) and is put
+//! back together by [`read_value`], so a value of any size moves whatever
+//! the connection's `frame_bytes_max`; and the client side of one `Get`
+//! ([`get_values`]), used by workers fetching inputs from peers and by
+//! clients gathering results.
 
-use crate::Connection;
 use crate::messages::{DataReply, DataRequest};
 use crate::tickets::{Ticket, TicketScope};
-use bytes::Bytes;
+use crate::{Connection, ConnectionError, ConnectionReader, ConnectionWriter};
+use bytes::{Bytes, BytesMut};
 use weft_schema::graph::TaskKey;
 
 /// Values under this size are copied out of the shared read buffer they
 /// arrive in, so that keeping one does not keep the whole buffer alive.
 pub const COPY_RECEIVED_BYTES_MAX: usize = 32 << 10;
 
+/// The largest frame a value is sent in: a larger value is several frames
+/// of this size and a last, shorter one. A quarter of the default
+/// `frame_bytes_max`, so that a value of up to this size arrives without
+/// being copied together.
+pub const VALUE_CHUNK_BYTES: usize = 16 << 20;
+
+/// Most bytes reserved up front for a value that arrives in several frames;
+/// a larger one grows as its frames come (the announced size is the
+/// peer's word, and reserving is not yet receiving).
+const VALUE_RESERVE_BYTES_MAX: u64 = 4 << 30;
+
+/// Values up to this size are queued with what comes before them (one
+/// write for many small values); larger ones are written from where they
+/// are.
+pub const QUEUE_VALUE_BYTES_MAX: usize = 64 << 10;
+
 /// The key a data-port ticket names (all zeros for one that names none).
 pub fn ticket_key(ticket: &Ticket) -> TaskKey {
     match ticket.scope {
         TicketScope::Get { key, .. } | TicketScope::Put { key, .. } => key,
         TicketScope::Connect => TaskKey([0; 16]),
+    }
+}
+
+/// Sends `value` after what is queued: one frame when it fits in
+/// [`VALUE_CHUNK_BYTES`] (queued, not yet flushed, when it is at most
+/// [`QUEUE_VALUE_BYTES_MAX`]), otherwise frames of that size.
+pub async fn write_value(
+    writer: &mut ConnectionWriter,
+    value: &[u8],
+) -> Result<(), ConnectionError> {
+    if value.len() <= QUEUE_VALUE_BYTES_MAX {
+        return writer.queue_frame(value);
+    }
+    for chunk in value.chunks(VALUE_CHUNK_BYTES) {
+        writer.send_frame(chunk).await?;
+    }
+    Ok(())
+}
+
+/// Reads a value of `nbytes` sent by [`write_value`]: frames until that
+/// many bytes have come. A frame that goes past `nbytes`, or the end of
+/// the stream first, is an error (after which the connection must be
+/// dropped).
+pub async fn read_value(reader: &mut ConnectionReader, nbytes: u64) -> Result<Bytes, String> {
+    let mut value: Option<BytesMut> = None;
+    let mut received = 0u64;
+    loop {
+        let frame = reader
+            .recv_frame()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| {
+                format!(
+                    "the peer closed the connection after {received} of the value's {nbytes} bytes"
+                )
+            })?;
+        received = received.saturating_add(frame.len() as u64);
+        if received > nbytes {
+            return Err(format!(
+                "the peer announced a value of {nbytes} bytes and sent at least {received}"
+            ));
+        }
+        let done = received == nbytes;
+        match value.as_mut() {
+            // The usual case: the value is one frame, kept as it came.
+            None if done => return Ok(own(frame)),
+            None => {
+                let reserve = nbytes.min(VALUE_RESERVE_BYTES_MAX) as usize;
+                let mut assembled = BytesMut::with_capacity(reserve);
+                assembled.extend_from_slice(&frame);
+                value = Some(assembled);
+            }
+            Some(assembled) => assembled.extend_from_slice(&frame),
+        }
+        if done {
+            return Ok(value.map(BytesMut::freeze).unwrap_or_default());
+        }
+    }
+}
+
+/// Reads and drops a value of `nbytes` sent by [`write_value`] (one that
+/// was refused), frame by frame.
+pub async fn skip_value(reader: &mut ConnectionReader, nbytes: u64) -> Result<(), String> {
+    let mut received = 0u64;
+    while received < nbytes {
+        let frame = reader
+            .recv_frame()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the peer closed the connection in the middle of a value".to_string())?;
+        received = received.saturating_add(frame.len() as u64);
+    }
+    if received > nbytes {
+        return Err(format!(
+            "the peer announced a value of {nbytes} bytes and sent {received}"
+        ));
+    }
+    Ok(())
+}
+
+/// A received value, copied out of the read buffer it shares if small.
+pub fn own(value: Bytes) -> Bytes {
+    if value.len() < COPY_RECEIVED_BYTES_MAX {
+        Bytes::copy_from_slice(&value)
+    } else {
+        value
     }
 }
 
@@ -42,24 +148,10 @@ pub async fn get_values(
             .map_err(|e| e.to_string())?
         {
             Some(DataReply::Found { key: found, nbytes }) if found == *key => {
-                let value = connection
-                    .recv_frame()
+                let (reader, _) = connection.split_mut();
+                let value = read_value(reader, nbytes)
                     .await
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| {
-                        format!("the peer closed the connection before the value of {key}")
-                    })?;
-                if value.len() as u64 != nbytes {
-                    return Err(format!(
-                        "the peer announced {nbytes} bytes for {key} and sent {}",
-                        value.len()
-                    ));
-                }
-                let value = if value.len() < COPY_RECEIVED_BYTES_MAX {
-                    Bytes::copy_from_slice(&value)
-                } else {
-                    value
-                };
+                    .map_err(|error| format!("the value of {key}: {error}"))?;
                 values.push(Some(value));
             }
             Some(DataReply::Missing { key: missing }) if missing == *key => values.push(None),

@@ -22,8 +22,9 @@ pub const MAGIC: [u8; 4] = *b"WEFT";
 /// 2: workers send their instance at registration; `Rejoin`, `Heartbeat`,
 /// `Holding` and typed `Failed` answers. 4: a task sent to a worker
 /// carries its tenant and the tenant's task ceilings; a tenant's limits
-/// (in the status) carry its ceilings. 5: and the tenant's weight.
-pub const PROTOCOL_VERSION: u16 = 5;
+/// (in the status) carry its ceilings. 5: and the tenant's weight. 6: graphs
+/// in parts (`SubmitGraphPart`), values in chunks on the data port.
+pub const PROTOCOL_VERSION: u16 = 6;
 
 /// The longest hello payload accepted or sent, in bytes (4 KiB).
 pub const HELLO_FRAME_BYTES_MAX: usize = 4 * 1024;

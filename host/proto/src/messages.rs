@@ -12,14 +12,19 @@
 //! Each connection is one ordered stream: everything a client sends is
 //! applied in the order sent (publish after submit, release after publish).
 
-use crate::tickets::{Ticket, TicketSecret};
+use crate::tickets::Ticket;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use weft_schema::graph::TaskKey;
-use weft_schema::ids::{TenantId, WorkerId};
-use weft_schema::quota::TaskCeilings;
-use weft_schema::task::{DatasetValue, TaskSpec};
+use weft_schema::ids::WorkerId;
+use weft_schema::task::DatasetValue;
 use weft_schema::to_client::ToClient;
+
+mod data;
+mod worker;
+
+pub use data::{DataReply, DataRequest};
+pub use worker::{EXIT_MEMORY, EXIT_RESTART, WireCompute, WireInput, WorkerCommand, WorkerReport};
 
 /// A request id chosen by the client, echoed in the reply.
 pub type RequestId = u64;
@@ -44,6 +49,22 @@ pub enum ClientRequest {
         /// Keys the client now holds futures to.
         wants: Vec<TaskKey>,
     },
+    /// One part of a graph too large for one frame: the scheduler holds
+    /// its tasks and wants, for this connection only, until the
+    /// `SubmitGraph` that ends the graph, then submits every part as one
+    /// graph (the limits on a graph apply to all parts together). Parts
+    /// are written one after another, with no other state-changing
+    /// request between them and the end.
+    SubmitGraphPart {
+        /// A Cap'n Proto `Graph` message holding some of the tasks.
+        #[serde(with = "serde_bytes")]
+        graph: Vec<u8>,
+        /// Keys of this part the client takes futures to.
+        wants: Vec<TaskKey>,
+    },
+    /// Forget the parts sent since the last `SubmitGraph`: the client could
+    /// not send the rest, and has failed the graph's futures itself.
+    DropGraphParts,
     /// Take futures to keys the scheduler knows (a dataset's, got with
     /// [`ClientRequest::GetDataset`]); the scheduler repeats where each
     /// stands. Refused like a graph: `ClientEvent::Key(ToClient::Rejected)`.
@@ -232,6 +253,8 @@ impl ClientRequest {
             | ClientRequest::ListDatasets { request }
             | ClientRequest::Status { request, .. } => Some(*request),
             ClientRequest::SubmitGraph { .. }
+            | ClientRequest::SubmitGraphPart { .. }
+            | ClientRequest::DropGraphParts
             | ClientRequest::Want { .. }
             | ClientRequest::Release { .. }
             | ClientRequest::Scattered { .. }
@@ -464,284 +487,4 @@ pub struct WorkerInfo {
     pub name: String,
     /// Its process id (0 where unknown).
     pub pid: u32,
-}
-
-/// Worker → scheduler.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum WorkerReport {
-    /// The first message: who the worker is. Answered by
-    /// [`WorkerCommand::Welcome`].
-    Register {
-        /// Executor threads.
-        nthreads: u32,
-        /// Where peers fetch its data, `host:port`.
-        data_addr: String,
-        /// Its name.
-        name: String,
-        /// Its memory limit in bytes (0: none).
-        memory_limit: u64,
-        /// Its process id.
-        pid: u32,
-        /// Its instance: chosen by its nanny (or at its start, without
-        /// one) and the same across its restarts, so that a restart knows
-        /// the workers that are back from new ones.
-        instance: u64,
-    },
-    /// A task finished; the result is held by the worker.
-    Finished {
-        /// The task.
-        key: TaskKey,
-        /// The run it was given.
-        run: u32,
-        /// The result's size.
-        nbytes: u64,
-        /// How long it ran.
-        duration_us: u64,
-    },
-    /// A task failed.
-    Erred {
-        /// The task.
-        key: TaskKey,
-        /// The run it was given.
-        run: u32,
-        /// The runtime's error text.
-        message: String,
-    },
-    /// Inputs of a task could not be fetched from the holders named.
-    FetchFailed {
-        /// The task.
-        key: TaskKey,
-        /// The run it was given.
-        run: u32,
-        /// (input, holder that failed).
-        missing: Vec<(TaskKey, WorkerId)>,
-    },
-    /// The worker keeps a copy of an input it fetched.
-    Replica {
-        /// The key.
-        key: TaskKey,
-    },
-    /// The answer to [`WorkerCommand::Steal`].
-    StealResponse {
-        /// The task.
-        key: TaskKey,
-        /// The run asked for.
-        run: u32,
-        /// True if the task was given up (it had not started).
-        stolen: bool,
-    },
-    /// Send me this module ([`WorkerCommand::Module`]).
-    GetModule {
-        /// Its hash.
-        hash: [u8; 32],
-    },
-    /// A copy asked for by [`WorkerCommand::Fetch`] could not be made.
-    ReplicaFailed {
-        /// The key.
-        key: TaskKey,
-        /// Why.
-        message: String,
-    },
-    /// Sent every metrics interval (also a sign of life).
-    Metrics(WorkerMetrics),
-    /// The worker is about to exit on its own, and why (for example
-    /// "restarted: memory limit ..."); its connection closes next.
-    Leaving {
-        /// Why.
-        reason: String,
-    },
-    /// The worker has done a [`WorkerCommand::Restart`] in place, or a
-    /// [`WorkerCommand::Rejoin`]: it holds nothing and runs nothing.
-    Restarted,
-    /// The tasks its executor threads are running now (sent with every
-    /// `Metrics`): if the worker dies, these are the ones its death is
-    /// blamed on, not the tasks that wait for inputs.
-    Running {
-        /// Each task's key and run.
-        tasks: Vec<(TaskKey, u32)>,
-    },
-    /// The module would be refused by any worker (over a compile limit,
-    /// against the ABI, invalid), and why: the scheduler answers further
-    /// [`WorkerReport::GetModule`]s with [`WorkerCommand::ModuleRefused`],
-    /// so that no other worker compiles it again.
-    ModuleRefused {
-        /// Its hash.
-        hash: [u8; 32],
-        /// The refusal, as the runtime said it.
-        message: String,
-        /// Whether it is for what the bytes are (kept as long as the
-        /// module), rather than for a compile deadline or memory ceiling a
-        /// loaded machine may miss (kept for `module_refusal_ttl`).
-        lasting: bool,
-    },
-}
-
-/// Scheduler → worker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum WorkerCommand {
-    /// Registration accepted.
-    Welcome {
-        /// The worker's id.
-        worker: WorkerId,
-        /// The key data-port tickets are signed with: the worker checks
-        /// every ticket presented to its data port with it.
-        ticket_secret: TicketSecret,
-    },
-    /// Run a task.
-    Compute(WireCompute),
-    /// Drop these results; drop these tasks if not started, and discard
-    /// their results if running.
-    Free {
-        /// The keys.
-        keys: Vec<TaskKey>,
-    },
-    /// A module the worker asked for.
-    Module {
-        /// Its hash.
-        hash: [u8; 32],
-        /// Its bytes.
-        #[serde(with = "serde_bytes")]
-        bytes: Vec<u8>,
-    },
-    /// The scheduler has no module with this hash.
-    ModuleMissing {
-        /// Its hash.
-        hash: [u8; 32],
-    },
-    /// A worker already refused this module ([`WorkerReport::ModuleRefused`]);
-    /// the tasks that need it fail with this message, and it is not
-    /// compiled again.
-    ModuleRefused {
-        /// Its hash.
-        hash: [u8; 32],
-        /// The refusal.
-        message: String,
-    },
-    /// Give this task up if it has not started; answer with
-    /// [`WorkerReport::StealResponse`] either way.
-    Steal {
-        /// The task.
-        key: TaskKey,
-        /// Its run.
-        run: u32,
-    },
-    /// Fetch these values from their holders and keep them; answer
-    /// [`WorkerReport::Replica`] or [`WorkerReport::ReplicaFailed`] for
-    /// each.
-    Fetch {
-        /// The values and where they are.
-        inputs: Vec<WireInput>,
-    },
-    /// Drop everything, stop every task. A worker run by a nanny exits
-    /// (with [`EXIT_RESTART`]) so that a fresh process takes its place;
-    /// one without clears itself and answers [`WorkerReport::Restarted`].
-    Restart,
-    /// The scheduler removed the worker from its books (it sent nothing
-    /// for `worker_ttl`; its work went elsewhere): it drops every value and
-    /// task, in place whatever its restart mode, and answers
-    /// [`WorkerReport::Restarted`] to join again.
-    Rejoin {
-        /// Why it was removed.
-        reason: String,
-    },
-}
-
-/// The exit status of a worker process that exits to be restarted by its
-/// nanny (a `Restart` command).
-pub const EXIT_RESTART: i32 = 75;
-/// The exit status of a worker process that exits because its process
-/// memory passed the terminate fraction of its memory limit; its nanny
-/// restarts it.
-pub const EXIT_MEMORY: i32 = 76;
-
-/// A task to run, with where its inputs are.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WireCompute {
-    /// The task.
-    pub key: TaskKey,
-    /// Echo in the report.
-    pub run: u32,
-    /// Whose task it is: a worker shares its threads between tenants'
-    /// queues, so that one tenant's backlog does not delay another's.
-    pub tenant: TenantId,
-    /// The tenant's weight in that sharing (zero counts as one).
-    pub weight: u32,
-    /// The tenant's ceilings on what the task may use: it runs under the
-    /// worker's limits or these, whichever are lower.
-    pub ceilings: TaskCeilings,
-    /// What to run.
-    pub spec: Arc<TaskSpec>,
-    /// The inputs (`SpecArg::Key` arguments).
-    pub inputs: Vec<WireInput>,
-}
-
-/// Where an input is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WireInput {
-    /// The input's key.
-    pub key: TaskKey,
-    /// Its size.
-    pub nbytes: u64,
-    /// Workers holding it, with their data ports.
-    pub holders: Vec<(WorkerId, String)>,
-    /// The ticket to get it from them with (issued to the worker the
-    /// instruction is for).
-    pub ticket: Ticket,
-}
-
-/// To a worker's data port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DataRequest {
-    /// Send these results: one [`DataReply`] per ticket, in order; a
-    /// `Found` is followed by one raw frame with the bytes. Each ticket
-    /// names its key (`TicketScope::Get`) and must be issued to the
-    /// connection's requester.
-    Get {
-        /// One ticket per key wanted.
-        tickets: Vec<Ticket>,
-    },
-    /// Store this value (scatter); followed by one raw frame with the
-    /// bytes; answered by `Stored` or `Refused`. The ticket names the key
-    /// and the largest size allowed (`TicketScope::Put`); a value already
-    /// held is never replaced.
-    Put {
-        /// The scheduler's authorisation.
-        ticket: Ticket,
-    },
-}
-
-/// From a worker's data port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum DataReply {
-    /// The next raw frame holds the key's bytes.
-    Found {
-        /// The key.
-        key: TaskKey,
-        /// The size of the frame that follows.
-        nbytes: u64,
-    },
-    /// The worker does not hold the key.
-    Missing {
-        /// The key.
-        key: TaskKey,
-    },
-    /// A `Put` was stored.
-    Stored {
-        /// The key.
-        key: TaskKey,
-    },
-    /// A `Put` of a key the worker holds already: nothing was replaced.
-    AlreadyHeld {
-        /// The key.
-        key: TaskKey,
-    },
-    /// A `Get` or `Put` of this key was refused (no valid ticket for it,
-    /// a value over the ticket's size, a `Put` over a held value); the
-    /// connection stays open.
-    Refused {
-        /// The key (all zeros when the ticket named none).
-        key: TaskKey,
-        /// Why.
-        reason: String,
-    },
 }

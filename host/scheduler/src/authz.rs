@@ -86,7 +86,9 @@ impl Operation {
     pub fn of(request: &ClientRequest) -> Operation {
         match request {
             ClientRequest::UploadModule { .. } => Operation::UploadModule,
-            ClientRequest::SubmitGraph { .. } => Operation::Submit,
+            ClientRequest::SubmitGraph { .. }
+            | ClientRequest::SubmitGraphPart { .. }
+            | ClientRequest::DropGraphParts => Operation::Submit,
             ClientRequest::Want { .. } => Operation::Want,
             ClientRequest::Release { .. } => Operation::Release,
             ClientRequest::WhoHas { .. } => Operation::WhoHas,

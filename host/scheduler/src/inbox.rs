@@ -9,18 +9,15 @@
 //! when large), so that one client's big submissions cost the state task,
 //! which every tenant shares, only what the core itself does with them.
 
+use crate::graph_parts::{BLOCKING_BYTES_MIN, GraphParts};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use weft_proto::messages::ClientRequest;
-use weft_schema::graph::{GraphError, GraphLimits, GraphTask, decode_graph};
+use weft_schema::graph::{GraphError, GraphLimits, GraphTask};
 
 /// Default of `client_inbox_max`: requests of one client connection
 /// waiting for the state task at once.
 pub const DEFAULT_CLIENT_INBOX_MAX: usize = 64;
-
-/// Graphs and modules larger than this are decoded or hashed on a
-/// blocking thread rather than in the connection's task.
-const BLOCKING_BYTES_MIN: usize = 1 << 20;
 
 /// A request's place in its connection's inbox, given back when the state
 /// task has handled it.
@@ -62,23 +59,32 @@ impl Inbox {
     }
 }
 
-/// Decodes or hashes what `request` carries, off the state task.
-pub(crate) async fn prepare(request: &mut ClientRequest, limits: &GraphLimits) -> Prepared {
-    match request {
-        ClientRequest::SubmitGraph { graph, .. } => {
+/// Decodes or hashes what `request` carries, off the state task. `None`
+/// when nothing is left for the state task: a graph's part is held in
+/// `parts` (see `graph_parts.rs`) until the graph's end, or was dropped.
+/// A part that refuses its graph comes back as a `SubmitGraph` of the keys
+/// to reject, with the reason.
+pub(crate) async fn prepare(
+    request: &mut ClientRequest,
+    limits: &GraphLimits,
+    parts: &mut GraphParts,
+) -> Option<Prepared> {
+    let prepared = match request {
+        ClientRequest::SubmitGraph { graph, wants } => {
+            Prepared::Graph(parts.finish(std::mem::take(graph), wants, limits).await)
+        }
+        ClientRequest::SubmitGraphPart { graph, wants } => {
             let bytes = std::mem::take(graph);
-            if bytes.len() < BLOCKING_BYTES_MIN {
-                return Prepared::Graph(decode_graph(&bytes, limits));
-            }
-            let limits = limits.clone();
-            let decoded = tokio::task::spawn_blocking(move || decode_graph(&bytes, &limits)).await;
-            Prepared::Graph(decoded.unwrap_or_else(|error| {
-                Err(GraphError::Malformed {
-                    at: weft_schema::graph::GraphLocation::default(),
-                    field: "graph",
-                    detail: format!("the decoder stopped: {error}"),
-                })
-            }))
+            let (keys, error) = parts.add(bytes, std::mem::take(wants), limits).await?;
+            *request = ClientRequest::SubmitGraph {
+                graph: Vec::new(),
+                wants: keys,
+            };
+            Prepared::Graph(Err(error))
+        }
+        ClientRequest::DropGraphParts => {
+            parts.clear();
+            return None;
         }
         ClientRequest::UploadModule { bytes, .. } => {
             let large = bytes.len() >= BLOCKING_BYTES_MIN;
@@ -96,5 +102,6 @@ pub(crate) async fn prepare(request: &mut ClientRequest, limits: &GraphLimits) -
             Prepared::ModuleHash(hash)
         }
         _ => Prepared::Nothing,
-    }
+    };
+    Some(prepared)
 }

@@ -15,6 +15,7 @@ mod audit;
 mod authn;
 pub mod authz;
 mod config;
+mod graph_parts;
 mod inbox;
 mod modules;
 mod server;

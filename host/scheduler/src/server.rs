@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use weft_proto::messages::{ClientEvent, ClientRequest, WorkerCommand, WorkerReport};
 use weft_proto::{Acceptor, Connection, ConnectionReader, ConnectionWriter, Hello, Role};
+use weft_schema::to_client::ToClient;
 
 /// What the state task sends to a connection's writer.
 #[derive(Debug)]
@@ -94,6 +95,11 @@ async fn serve(
         }
     };
     let principal = connection.principal().clone();
+    let may_submit = crate::authz::authorize(
+        &principal,
+        crate::authz::Operation::Submit,
+        crate::authz::Owner::Own,
+    ) == crate::authz::Decision::Allow;
     let (reader, writer) = connection.into_split();
     let (outbox, outgoing) = mpsc::channel(outbox_max.max(1));
     let (hangup, hung_up) = tokio::sync::oneshot::channel();
@@ -117,17 +123,16 @@ async fn serve(
                 return;
             }
             let Ok(id) = id.await else { return };
-            tokio::spawn(write_loop(writer, outgoing, addr));
+            tokio::spawn(write_loop(writer, outgoing, addr, None));
             tokio::select! {
-                () = read_client(reader, id, &inputs, addr, settings) => {}
+                () = read_client(reader, id, &inputs, addr, settings, may_submit) => {}
                 _ = hung_up => tracing::debug!(%addr, client = %id, "the scheduler closed the client connection"),
             }
             let _ = inputs.send(Input::ClientClosed(id));
         }
         Role::Worker => {
-            tokio::spawn(write_loop(writer, outgoing, addr));
             read_worker(
-                reader,
+                (reader, writer, outgoing),
                 peer,
                 hung_up,
                 &inputs,
@@ -143,20 +148,33 @@ async fn serve(
 }
 
 /// Reads a client's requests while its inbox has room (see `inbox.rs`),
-/// decoding graphs and hashing modules before they go to the state task.
+/// decoding graphs (assembling those sent in parts, when the client may
+/// submit: otherwise they go to the state task to be refused) and hashing
+/// modules before they go to the state task.
 async fn read_client(
     mut reader: ConnectionReader,
     id: weft_core::ClientId,
     inputs: &mpsc::UnboundedSender<Input>,
     addr: SocketAddr,
     settings: &PortSettings,
+    may_submit: bool,
 ) {
     let inbox = crate::inbox::Inbox::new(settings.inbox_max);
+    let mut parts = crate::graph_parts::GraphParts::default();
     loop {
         let permit = inbox.room().await;
         match reader.recv::<ClientRequest>().await {
             Ok(Some(mut request)) => {
-                let prepared = crate::inbox::prepare(&mut request, &settings.graph_limits).await;
+                let prepared = if may_submit
+                    || !matches!(
+                        request,
+                        ClientRequest::SubmitGraphPart { .. } | ClientRequest::DropGraphParts
+                    ) {
+                    crate::inbox::prepare(&mut request, &settings.graph_limits, &mut parts).await
+                } else {
+                    Some(crate::inbox::Prepared::Nothing)
+                };
+                let Some(prepared) = prepared else { continue };
                 if inputs
                     .send(Input::Client(id, request, prepared, permit))
                     .is_err()
@@ -174,7 +192,7 @@ async fn read_client(
 }
 
 async fn read_worker(
-    mut reader: ConnectionReader,
+    (mut reader, writer, outgoing): (ConnectionReader, ConnectionWriter, mpsc::Receiver<Outgoing>),
     peer: Peer,
     mut hung_up: tokio::sync::oneshot::Receiver<()>,
     inputs: &mpsc::UnboundedSender<Input>,
@@ -212,6 +230,12 @@ async fn read_worker(
         return;
     }
     let Ok(id) = id.await else { return };
+    tokio::spawn(write_loop(
+        writer,
+        outgoing,
+        addr,
+        Some((id, inputs.clone())),
+    ));
     loop {
         let received = tokio::select! {
             received = reader.recv::<WorkerReport>() => received,
@@ -237,19 +261,26 @@ async fn read_worker(
 }
 
 /// Writes what the state task queued, batching whatever is ready into one
-/// flush. Ends when the state task drops the sender or a write fails.
+/// flush. Ends when the state task drops the sender or a write fails. A
+/// message too large to send is never dropped unheard: a reply becomes a
+/// `RequestFailed` naming the limit, a command to a `worker` (its id, and
+/// where its reports go) is split or answered for it
+/// (`worker_wire::undeliverable`).
 async fn write_loop(
     mut writer: ConnectionWriter,
     mut outgoing: mpsc::Receiver<Outgoing>,
     addr: SocketAddr,
+    worker: Option<(weft_core::WorkerId, mpsc::UnboundedSender<Input>)>,
 ) {
     while let Some(first) = outgoing.recv().await {
         let mut next = Some(first);
         let mut batched = 0;
         while let Some(message) = next.take() {
             let queued = match &message {
-                Outgoing::Client(event) => writer.queue(event),
-                Outgoing::Worker(command) => writer.queue(command),
+                Outgoing::Client(event) => queue_event(&mut writer, event),
+                Outgoing::Worker(command) => {
+                    crate::worker_wire::queue_command(&mut writer, command)
+                }
             };
             if let Err(error) = queued {
                 match &message {
@@ -269,8 +300,15 @@ async fn write_loop(
                             tracing::warn!(%addr, %error, "dropping a message that cannot be sent");
                         }
                     }
-                    Outgoing::Worker(_) => {
-                        tracing::warn!(%addr, %error, "dropping a message that cannot be sent");
+                    Outgoing::Worker(command) => {
+                        let reason = format!("could not be sent to the worker: {error}");
+                        let reports = crate::worker_wire::undeliverable(command, &reason);
+                        tracing::warn!(%addr, %error, answered = reports.len(), "a command cannot be sent to a worker; answering for it");
+                        if let Some((id, inputs)) = &worker {
+                            for report in reports {
+                                let _ = inputs.send(Input::Worker(*id, report));
+                            }
+                        }
                     }
                 }
             }
@@ -287,10 +325,42 @@ async fn write_loop(
     let _ = writer.shutdown().await;
 }
 
+/// Queues `event` for a client, splitting a rejection of more keys than
+/// one frame holds into several.
+fn queue_event(
+    writer: &mut ConnectionWriter,
+    event: &ClientEvent,
+) -> Result<(), weft_proto::ConnectionError> {
+    let error = match writer.queue(event) {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
+    };
+    match event {
+        ClientEvent::Key(ToClient::Rejected {
+            keys,
+            reason,
+            quota,
+        }) if keys.len() > 1 => {
+            let (first, second) = keys.split_at(keys.len() / 2);
+            for keys in [first, second] {
+                let part = ClientEvent::Key(ToClient::Rejected {
+                    keys: keys.to_vec(),
+                    reason: reason.clone(),
+                    quota: quota.clone(),
+                });
+                queue_event(writer, &part)?;
+            }
+            Ok(())
+        }
+        _ => Err(error),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use weft_proto::{ConnectionLimits, Dialer};
+    use weft_schema::graph::TaskKey;
 
     /// A reply over the frame limit reaches the client as a failure of its
     /// request that names the limit, and the connection carries on.
@@ -319,12 +389,22 @@ mod tests {
                 }))
                 .await
                 .expect("send");
+            let keys = (0..10_000u32).map(key_numbered).collect();
+            let rejected = ClientEvent::Key(ToClient::Rejected {
+                keys,
+                reason: "refused".into(),
+                quota: None,
+            });
+            outgoing
+                .send(Outgoing::Client(rejected))
+                .await
+                .expect("send");
             outgoing
                 .send(Outgoing::Client(ClientEvent::Done { request: 8 }))
                 .await
                 .expect("send");
             drop(outgoing);
-            write_loop(writer, receiver, addr).await;
+            write_loop(writer, receiver, addr, None).await;
         });
         let dialer = Dialer::plain(limits, Role::Scheduler);
         let hello = Hello::new(Role::Client, "client");
@@ -341,8 +421,119 @@ mod tests {
         };
         assert_eq!(request, 7);
         assert!(message.contains("frame_bytes_max"), "{message}");
-        let second = client.recv::<ClientEvent>().await.expect("read");
-        assert_eq!(second, Some(ClientEvent::Done { request: 8 }));
+        // A rejection of more keys than a frame holds comes as several.
+        let mut rejected = Vec::new();
+        let last = loop {
+            match client.recv::<ClientEvent>().await.expect("read") {
+                Some(ClientEvent::Key(ToClient::Rejected { keys, reason, .. })) => {
+                    assert_eq!(reason, "refused");
+                    rejected.extend(keys);
+                }
+                other => break other,
+            }
+        };
+        let expected: Vec<TaskKey> = (0..10_000u32).map(key_numbered).collect();
+        assert_eq!(rejected, expected);
+        assert_eq!(last, Some(ClientEvent::Done { request: 8 }));
         server.await.expect("the server task");
+    }
+
+    fn key_numbered(n: u32) -> TaskKey {
+        let mut key = [0; 16];
+        key[..4].copy_from_slice(&n.to_le_bytes());
+        TaskKey(key)
+    }
+
+    /// Commands over a worker connection's frame limit: a `Free` arrives
+    /// as several, a module as its refusal, and a task's instruction is
+    /// answered for the worker as an error naming the limit; the command
+    /// after them arrives as sent.
+    #[tokio::test]
+    async fn a_command_too_large_for_a_worker_is_split_refused_or_failed_for_it() {
+        use weft_proto::messages::WireCompute;
+        use weft_schema::task::{SpecArg, TaskSpec};
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let limits = ConnectionLimits {
+            frame_bytes_max: 64 * 1024,
+            ..ConnectionLimits::default()
+        };
+        let acceptor = Acceptor::open(limits);
+        let keys: Vec<TaskKey> = (0..10_000u32).map(key_numbered).collect();
+        let compute = WorkerCommand::Compute(WireCompute {
+            key: keys[0],
+            run: 3,
+            tenant: weft_schema::ids::TenantId::OPEN,
+            weight: 1,
+            ceilings: Default::default(),
+            spec: std::sync::Arc::new(TaskSpec {
+                module: [5; 32],
+                function: "f".into(),
+                args: vec![SpecArg::Value(vec![0; 100_000])],
+            }),
+            inputs: Vec::new(),
+        });
+        let commands = vec![
+            WorkerCommand::Free { keys: keys.clone() },
+            WorkerCommand::Module {
+                hash: [5; 32],
+                bytes: vec![0; 100_000],
+            },
+            compute,
+            WorkerCommand::Restart,
+        ];
+        let (inputs, mut answered) = mpsc::unbounded_channel();
+        let sent = commands.clone();
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.expect("accept");
+            let hello = Hello::new(Role::Scheduler, "scheduler");
+            let (connection, _) = Connection::accept(tcp, &hello, &acceptor)
+                .await
+                .expect("handshake");
+            let (_reader, writer) = connection.into_split();
+            let (outgoing, receiver) = mpsc::channel(8);
+            for command in sent {
+                outgoing
+                    .send(Outgoing::Worker(command))
+                    .await
+                    .expect("send");
+            }
+            drop(outgoing);
+            let worker = weft_core::WorkerId(9);
+            write_loop(writer, receiver, addr, Some((worker, inputs))).await;
+        });
+        let dialer = Dialer::plain(limits, Role::Scheduler);
+        let hello = Hello::new(Role::Worker, "worker");
+        let (mut worker, _) = Connection::connect(addr, &hello, &dialer)
+            .await
+            .expect("connect");
+        let mut freed = Vec::new();
+        let mut received = Vec::new();
+        while let Some(command) = worker.recv::<WorkerCommand>().await.expect("read") {
+            match command {
+                WorkerCommand::Free { keys } => freed.extend(keys),
+                other => received.push(other),
+            }
+        }
+        server.await.expect("the server task");
+        assert_eq!(freed, keys, "every key freed once, in order");
+        let [
+            WorkerCommand::ModuleRefused { hash, message },
+            WorkerCommand::Restart,
+        ] = &received[..]
+        else {
+            panic!("received {received:?}");
+        };
+        assert_eq!(*hash, [5; 32]);
+        assert!(message.contains("frame_bytes_max"), "{message}");
+        let Some(Input::Worker(weft_core::WorkerId(9), report)) = answered.recv().await else {
+            panic!("no answer for the task");
+        };
+        let WorkerReport::Erred { key, run, message } = report else {
+            panic!("answered {report:?}");
+        };
+        assert_eq!((key, run), (keys[0], 3));
+        assert!(message.contains("frame_bytes_max"), "{message}");
+        assert!(answered.try_recv().is_err(), "one answer");
     }
 }

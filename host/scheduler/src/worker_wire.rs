@@ -8,7 +8,13 @@
 //!   worker to get it with.
 //! - [`from_worker`]: a [`WorkerReport`] becomes a core [`Event`], or
 //!   something the driver handles itself ([`FromWorker`]).
+//! - [`undeliverable`]: what a command too large to send is answered
+//!   with instead.
 
+mod undeliverable;
+
+pub(crate) use undeliverable::queue_command;
+pub use undeliverable::undeliverable;
 use weft_core::{Event, Input, ModuleHash, ToWorker, WorkerId};
 use weft_proto::messages::{WireCompute, WireInput, WorkerCommand, WorkerMetrics, WorkerReport};
 use weft_proto::tickets::{Requester, Ticket, TicketScope};

@@ -16,7 +16,6 @@
 
 use crate::data_auth::{self, SharedSecret, Wanted};
 use crate::store::Store;
-use bytes::Bytes;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,11 +26,6 @@ use weft_proto::{
     Acceptor, Connection, ConnectionReader, ConnectionWriter, Hello,
     messages::{DataReply, DataRequest},
 };
-
-/// Values up to this size are copied into the write buffer with their
-/// header, so that a `Get` of many small keys goes out in one write; larger
-/// ones are written from where they are.
-const QUEUE_VALUE_BYTES_MAX: usize = 64 * 1024;
 
 /// How long the accept loop pauses after an accept error (out of file
 /// descriptors, say) before trying again.
@@ -143,7 +137,6 @@ async fn serve_requests(
         };
         match request {
             DataRequest::Get { tickets } => {
-                let frame_bytes_max = writer.frame_writer_mut().frame_bytes_max();
                 for ticket in tickets {
                     let key = weft_proto::data::ticket_key(&ticket);
                     if let Err(error) =
@@ -173,29 +166,15 @@ async fn serve_requests(
                         None
                     });
                     match value {
-                        Some(value) if value.len() > frame_bytes_max => {
-                            tracing::warn!(
-                                %key,
-                                nbytes = value.len(),
-                                "data port: a value is over the frame size limit of {} bytes \
-                                 (frame_bytes_max) and cannot be served; answering Missing",
-                                frame_bytes_max
-                            );
-                            writer
-                                .queue(&DataReply::Missing { key })
-                                .map_err(|e| e.to_string())?;
-                        }
                         Some(value) => {
                             let found = DataReply::Found {
                                 key,
                                 nbytes: value.len() as u64,
                             };
                             writer.queue(&found).map_err(|e| e.to_string())?;
-                            if value.len() <= QUEUE_VALUE_BYTES_MAX {
-                                writer.queue_frame(&value).map_err(|e| e.to_string())?;
-                            } else {
-                                writer.send_frame(&value).await.map_err(|e| e.to_string())?;
-                            }
+                            weft_proto::data::write_value(writer, &value)
+                                .await
+                                .map_err(|e| e.to_string())?;
                         }
                         None => writer
                             .queue(&DataReply::Missing { key })
@@ -204,18 +183,10 @@ async fn serve_requests(
                 }
                 writer.flush().await.map_err(|e| e.to_string())?;
             }
-            DataRequest::Put { ticket } => {
+            DataRequest::Put { ticket, nbytes } => {
                 let key = weft_proto::data::ticket_key(&ticket);
-                let value = match reader.recv_frame().await {
-                    Ok(Some(value)) => value,
-                    Ok(None) => {
-                        return Err(format!(
-                            "the peer closed the connection before sending the value of Put {key}"
-                        ));
-                    }
-                    Err(error) => return Err(error.to_string()),
-                };
-                let nbytes = value.len() as u64;
+                // The ticket is checked before the value is read: a refused
+                // one's bytes are dropped as they come, never held.
                 let checked =
                     data_auth::check(&port.secret, &ticket, requester_id, Wanted::Put { nbytes });
                 let reply = match checked {
@@ -228,29 +199,25 @@ async fn serve_requests(
                             &error.to_string(),
                             peer,
                         );
+                        weft_proto::data::skip_value(reader, nbytes).await?;
                         DataReply::Refused {
                             key,
                             reason: error.to_string(),
                         }
                     }
-                    // A put never replaces a value held.
-                    Ok(()) if store.contains(&key) => DataReply::AlreadyHeld { key },
                     Ok(()) => {
-                        store.insert(key, own(value));
-                        DataReply::Stored { key }
+                        let value = weft_proto::data::read_value(reader, nbytes).await?;
+                        // A put never replaces a value held.
+                        if store.contains(&key) {
+                            DataReply::AlreadyHeld { key }
+                        } else {
+                            store.insert(key, value);
+                            DataReply::Stored { key }
+                        }
                     }
                 };
                 writer.send(&reply).await.map_err(|e| e.to_string())?;
             }
         }
-    }
-}
-
-/// A received value, copied out of the read buffer it shares if small.
-pub(crate) fn own(value: Bytes) -> Bytes {
-    if value.len() < weft_proto::data::COPY_RECEIVED_BYTES_MAX {
-        Bytes::copy_from_slice(&value)
-    } else {
-        value
     }
 }

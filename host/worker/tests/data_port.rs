@@ -208,7 +208,10 @@ fn every_request(ticket: weft_proto::tickets::Ticket) -> Vec<DataRequest> {
         DataRequest::Get {
             tickets: vec![ticket],
         },
-        DataRequest::Put { ticket },
+        DataRequest::Put {
+            ticket,
+            nbytes: b"forged".len() as u64,
+        },
     ];
     all.iter().for_each(listed);
     all

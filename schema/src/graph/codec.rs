@@ -63,24 +63,52 @@ pub(crate) fn build_graph<A: Allocator>(message: &mut Builder<A>, tasks: &[Graph
 /// The size of the message's only segment, in words, so that it is
 /// allocated once.
 fn message_words(tasks: &[GraphTask]) -> usize {
-    let blob = |bytes: usize| bytes.div_ceil(8);
     // Root pointer, `Graph` struct, task list tag.
-    let mut words = 3usize;
-    for task in tasks {
-        // The struct (1 data word, 4 pointers), key, module, function (+ NUL).
-        words += 5 + blob(TASK_KEY_BYTES) + blob(MODULE_ID_BYTES) + blob(task.function.len() + 1);
-        if !task.args.is_empty() {
-            // List tag, then each `Arg` (1 data word, 1 pointer) and its blob.
-            words += 1;
-            for arg in &task.args {
-                words += 2 + match arg {
-                    GraphArg::Value(bytes) => blob(bytes.len()),
-                    GraphArg::Key(_) => blob(TASK_KEY_BYTES),
-                };
-            }
+    3 + tasks.iter().map(task_words).sum::<usize>()
+}
+
+/// The words one task takes in a message.
+fn task_words(task: &GraphTask) -> usize {
+    let blob = |bytes: usize| bytes.div_ceil(8);
+    // The struct (1 data word, 4 pointers), key, module, function (+ NUL).
+    let mut words =
+        5 + blob(TASK_KEY_BYTES) + blob(MODULE_ID_BYTES) + blob(task.function.len() + 1);
+    if !task.args.is_empty() {
+        // List tag, then each `Arg` (1 data word, 1 pointer) and its blob.
+        words += 1;
+        for arg in &task.args {
+            words += 2 + match arg {
+                GraphArg::Value(bytes) => blob(bytes.len()),
+                GraphArg::Key(_) => blob(TASK_KEY_BYTES),
+            };
         }
     }
     words
+}
+
+/// Cuts `tasks` into consecutive runs whose messages
+/// ([`encode_graph`] of each run) are at most about `part_bytes` each, for
+/// a graph too large for one message: every run holds at least one task,
+/// so a single task larger than `part_bytes` is a run of its own. No run
+/// for no tasks.
+pub fn graph_parts(tasks: &[GraphTask], part_bytes: usize) -> Vec<std::ops::Range<usize>> {
+    let part_words = (part_bytes / 8).max(1);
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let mut words = 3;
+    for (index, task) in tasks.iter().enumerate() {
+        let task = task_words(task);
+        if index > start && words + task > part_words {
+            parts.push(start..index);
+            start = index;
+            words = 3;
+        }
+        words += task;
+    }
+    if start < tasks.len() {
+        parts.push(start..tasks.len());
+    }
+    parts
 }
 
 fn to_u32(value: usize, what: &str) -> u32 {
@@ -104,6 +132,27 @@ fn to_u32(value: usize, what: &str) -> u32 {
 /// The graph's shape (unique keys, references, cycles) is
 /// [`check_graph`](super::check_graph)'s business.
 pub fn decode_graph(bytes: &[u8], limits: &GraphLimits) -> Result<Vec<GraphTask>, GraphError> {
+    decode_graph_part(bytes, limits, &mut GraphTotals::default())
+}
+
+/// What the parts of a graph sent in several messages held so far: the
+/// limits on tasks and literal bytes apply to all parts together.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GraphTotals {
+    /// Tasks in the parts so far.
+    pub tasks: usize,
+    /// Bytes of literal values in the parts so far.
+    pub value_bytes: usize,
+}
+
+/// [`decode_graph`] for one part of a graph sent in several messages:
+/// `totals` holds what the earlier parts held, and grows by this part when
+/// it is accepted. Task indices in errors count from the first part.
+pub fn decode_graph_part(
+    bytes: &[u8],
+    limits: &GraphLimits,
+    totals: &mut GraphTotals,
+) -> Result<Vec<GraphTask>, GraphError> {
     if bytes.len() > limits.message_bytes_max {
         return Err(GraphError::MessageTooLarge {
             len: bytes.len(),
@@ -128,17 +177,27 @@ pub fn decode_graph(bytes: &[u8], limits: &GraphLimits) -> Result<Vec<GraphTask>
         .get_tasks()
         .map_err(|error| read_error(error, &at, "tasks", limits))?;
     let count = list.len() as usize;
-    if count > limits.tasks_max {
+    let total = totals.tasks.saturating_add(count);
+    if total > limits.tasks_max {
         return Err(GraphError::TooManyTasks {
-            count,
+            count: total,
             max: limits.tasks_max,
         });
     }
     let mut tasks = Vec::with_capacity(count.min(bytes.len() / TASK_BYTES_MIN));
-    let mut value_bytes = 0;
+    let mut value_bytes = totals.value_bytes;
     for (index, task) in list.iter().enumerate() {
-        tasks.push(decode_task(index, task, limits, &mut value_bytes)?);
+        tasks.push(decode_task(
+            totals.tasks + index,
+            task,
+            limits,
+            &mut value_bytes,
+        )?);
     }
+    *totals = GraphTotals {
+        tasks: total,
+        value_bytes,
+    };
     Ok(tasks)
 }
 

@@ -68,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
                     check_ticket(ticket, now);
                 }
             }
-            DataRequest::Put { ticket } => check_ticket(ticket, now),
+            DataRequest::Put { ticket, .. } => check_ticket(ticket, now),
         }
         assert_eq!(encode(&request).expect("a request encodes"), bytes);
     } else {

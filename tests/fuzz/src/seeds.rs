@@ -388,6 +388,7 @@ fn data_port(seeds: &mut Vec<Seed>) {
             0,
             &DataRequest::Put {
                 ticket: put_ticket(),
+                nbytes: 8,
             },
         ),
     );

@@ -265,6 +265,17 @@ impl State {
                 self.send_client(client, ClientEvent::Workers { request, workers });
             }
             ClientRequest::Goodbye => self.sessions.end(client),
+            // The connection's task holds a graph's parts and hands this
+            // task the whole graph (`graph_parts.rs`): these never come here.
+            ClientRequest::SubmitGraphPart { wants, .. } => {
+                let rejected = ToClient::Rejected {
+                    keys: wants,
+                    reason: "a graph's part reached the scheduler's state task unassembled".into(),
+                    quota: None,
+                };
+                self.send_client(client, ClientEvent::Key(rejected));
+            }
+            ClientRequest::DropGraphParts => {}
             ClientRequest::Heartbeat => self.event(Event::ClientHeartbeat { client }),
             ClientRequest::Holding { keys } => self.event(Event::ClientHolds { client, keys }),
             ClientRequest::Session { token, resume } => {
@@ -503,11 +514,14 @@ impl State {
     /// cancel, which has no reply) a `Denied` notice.
     fn refuse(&mut self, client: ClientId, request: &ClientRequest, message: String) {
         let event = match request {
-            ClientRequest::SubmitGraph { wants, .. } => ClientEvent::Key(ToClient::Rejected {
-                keys: wants.clone(),
-                reason: message,
-                quota: None,
-            }),
+            ClientRequest::SubmitGraph { wants, .. }
+            | ClientRequest::SubmitGraphPart { wants, .. } => {
+                ClientEvent::Key(ToClient::Rejected {
+                    keys: wants.clone(),
+                    reason: message,
+                    quota: None,
+                })
+            }
             ClientRequest::Want { keys } => ClientEvent::Key(ToClient::Rejected {
                 keys: keys.clone(),
                 reason: message,

@@ -47,13 +47,16 @@ fn denial(request: &ClientRequest, access: Access, tenant: &str) -> ClientEvent 
     let message =
         format!("permission denied: a {access} token cannot {operation} (tenant {tenant})");
     match (request, request_id(request)) {
-        (ClientRequest::SubmitGraph { wants: keys, .. } | ClientRequest::Want { keys }, _) => {
-            ClientEvent::Key(ToClient::Rejected {
-                keys: keys.clone(),
-                reason: message,
-                quota: None,
-            })
-        }
+        (
+            ClientRequest::SubmitGraph { wants: keys, .. }
+            | ClientRequest::SubmitGraphPart { wants: keys, .. }
+            | ClientRequest::Want { keys },
+            _,
+        ) => ClientEvent::Key(ToClient::Rejected {
+            keys: keys.clone(),
+            reason: message,
+            quota: None,
+        }),
         (ClientRequest::Scattered { key, .. }, _) => ClientEvent::Key(ToClient::Rejected {
             keys: vec![*key],
             reason: message,

@@ -21,6 +21,8 @@ pub(crate) fn variant_name(request: &ClientRequest) -> &'static str {
     match request {
         ClientRequest::UploadModule { .. } => "UploadModule",
         ClientRequest::SubmitGraph { .. } => "SubmitGraph",
+        ClientRequest::SubmitGraphPart { .. } => "SubmitGraphPart",
+        ClientRequest::DropGraphParts => "DropGraphParts",
         ClientRequest::Want { .. } => "Want",
         ClientRequest::Release { .. } => "Release",
         ClientRequest::WhoHas { .. } => "WhoHas",
@@ -62,6 +64,8 @@ pub(crate) fn request_id(request: &ClientRequest) -> Option<RequestId> {
         | ClientRequest::ListDatasets { request }
         | ClientRequest::Status { request, .. } => Some(*request),
         ClientRequest::SubmitGraph { .. }
+        | ClientRequest::SubmitGraphPart { .. }
+        | ClientRequest::DropGraphParts
         | ClientRequest::Want { .. }
         | ClientRequest::Release { .. }
         | ClientRequest::Scattered { .. }
@@ -105,8 +109,13 @@ fn declared_variants() -> &'static [&'static str] {
 
 /// A pure task over [`EMPTY_MODULE`].
 pub(crate) fn pure_task() -> GraphTask {
+    pure_task_answering(42)
+}
+
+/// A pure task over [`EMPTY_MODULE`] with the argument `value`.
+pub(crate) fn pure_task_answering(value: u8) -> GraphTask {
     let module = *blake3::hash(EMPTY_MODULE).as_bytes();
-    GraphTask::new_pure(module, "answer", vec![GraphArg::Value(vec![42])])
+    GraphTask::new_pure(module, "answer", vec![GraphArg::Value(vec![value])])
 }
 
 /// One example of every request variant, with ids 1, 2, ..., and a second
@@ -130,6 +139,13 @@ pub(crate) fn every_request() -> Vec<ClientRequest> {
             graph: encode_graph(&[task]),
             wants: vec![key],
         },
+        // A part held until its graph's end, then dropped: the
+        // submission after it stands alone.
+        ClientRequest::SubmitGraphPart {
+            graph: encode_graph(&[pure_task_answering(7)]),
+            wants: vec![pure_task_answering(7).key],
+        },
+        ClientRequest::DropGraphParts,
         ClientRequest::WhoHas {
             request: id(),
             keys: vec![key],

@@ -422,7 +422,10 @@ impl DataClient {
         let connection = &mut self.connection;
         within("a Put", async {
             connection
-                .send(&DataRequest::Put { ticket })
+                .send(&DataRequest::Put {
+                    ticket,
+                    nbytes: value.len() as u64,
+                })
                 .await
                 .expect("send Put");
             connection.send_frame(value).await.expect("send value");
