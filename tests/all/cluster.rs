@@ -361,34 +361,3 @@ fn the_cluster_is_secure_exactly_when_asked() {
         assert_eq!(bounded(x.result()).await.unwrap(), 2);
     });
 }
-
-/// A submission too large for one frame fails its futures with an error
-/// that names the limit, instead of waiting for ever; the client carries
-/// on with what fits.
-#[test]
-fn a_submission_over_the_frame_limit_fails_its_futures_clearly() {
-    let cluster = cluster(1);
-    runtime().block_on(async {
-        let mut options = cluster.client_options(crate::processes::Identity::Alice);
-        options.limits.frame_bytes_max = 256 * 1024;
-        let client = Client::connect_with_options(&cluster.scheduler.addr, options)
-            .await
-            .expect("connect");
-        let module =
-            bounded(client.upload_module(std::fs::read(weft_guest_artifacts::TESTKIT).unwrap()))
-                .await
-                .expect("a small module fits");
-        let too_many = client
-            .map::<i64, _>(&module, "inc", (0..10_000i64).map(|i| (i,)))
-            .expect("built");
-        let error = bounded(too_many[0].result()).await.expect_err("not sent");
-        let message = error.to_string();
-        assert!(
-            message.contains("could not be sent") && message.contains("frame_bytes_max"),
-            "{message}"
-        );
-        // A key not in the refused map.
-        let small = client.submit::<i64>(&module, "inc", (-1,)).expect("built");
-        assert_eq!(bounded(small.result()).await.unwrap(), 0);
-    });
-}

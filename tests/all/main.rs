@@ -10,6 +10,7 @@ mod cluster;
 mod compile_bombs;
 mod datasets;
 mod fair_share;
+mod frames;
 mod hostile;
 mod liveness;
 mod loading;

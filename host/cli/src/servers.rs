@@ -62,6 +62,11 @@ pub(crate) struct SchedulerArgs {
     /// rights, which is allowed on loopback addresses only.
     #[arg(long, env = "WEFT_TENANTS")]
     tenants: Option<std::path::PathBuf>,
+    /// Longest frame read or written on any connection (frame_bytes_max),
+    /// e.g. "64MiB": larger graphs, values and lists go in parts; what
+    /// still cannot be sent fails with an error naming the limit.
+    #[arg(long, env = "WEFT_FRAME_BYTES_MAX", default_value_t = bytesize::ByteSize::b(weft_proto::DEFAULT_FRAME_BYTES_MAX as u64))]
+    frame_bytes_max: bytesize::ByteSize,
     /// Allow listening on a non-loopback address without TLS and tenants.
     #[arg(long)]
     insecure: bool,
@@ -125,6 +130,10 @@ pub(crate) fn scheduler(args: &SchedulerArgs) -> Result<(), Failure> {
         module_store_bytes_max: args.module_store_limit,
         module_bytes_max: args.module_limit.as_u64(),
         client_inbox_max: args.client_inbox_max as usize,
+        connection: weft_proto::ConnectionLimits {
+            frame_bytes_max: frame_bytes(args.frame_bytes_max)?,
+            ..weft_proto::ConnectionLimits::default()
+        },
         core: weft_core::SchedulerConfig {
             worker_deaths_max: args.worker_deaths_max,
             processing_per_thread_max: args.processing_per_thread_max,
@@ -215,10 +224,28 @@ pub(crate) struct WorkerArgs {
     credentials: crate::credentials::CredentialArgs,
     #[command(flatten)]
     tls: crate::tls_args::ServerTlsArgs,
+    /// Longest frame read or written on any connection (frame_bytes_max),
+    /// e.g. "64MiB": larger graphs, values and lists go in parts; what
+    /// still cannot be sent fails with an error naming the limit.
+    #[arg(long, env = "WEFT_FRAME_BYTES_MAX", default_value_t = bytesize::ByteSize::b(weft_proto::DEFAULT_FRAME_BYTES_MAX as u64))]
+    frame_bytes_max: bytesize::ByteSize,
     /// Allow a data port on a non-loopback address without TLS and a
     /// worker token.
     #[arg(long)]
     insecure: bool,
+}
+
+/// A `--frame-bytes-max`: at least a kilobyte (a hello and a ticket must
+/// fit), and addressable.
+fn frame_bytes(value: bytesize::ByteSize) -> Result<usize, Failure> {
+    usize::try_from(value.as_u64())
+        .ok()
+        .filter(|bytes| *bytes >= 1024)
+        .ok_or_else(|| {
+            Failure::usage(anyhow::anyhow!(
+                "--frame-bytes-max {value} must be at least 1 KiB and fit in memory"
+            ))
+        })
 }
 
 fn fraction(value: f64) -> Option<f64> {
@@ -267,6 +294,10 @@ pub(crate) fn worker(args: &WorkerArgs) -> Result<(), Failure> {
             weft_worker::RestartMode::InPlace
         },
         listen: args.listen.clone(),
+        connection: weft_proto::ConnectionLimits {
+            frame_bytes_max: frame_bytes(args.frame_bytes_max)?,
+            ..weft_proto::ConnectionLimits::default()
+        },
         limits: runtime_config.default_limits.clone(),
         runtime: weft_runtime::RuntimeConfig {
             instances_max: nthreads.max(4),

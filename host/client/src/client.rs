@@ -205,6 +205,11 @@ impl Client {
     }
 
     /// How this client reaches workers' data ports (add the pass).
+    /// This client's `frame_bytes_max`: what it sends is cut to fit it.
+    pub(crate) fn frame_bytes_max(&self) -> usize {
+        self.inner.workers.limits.frame_bytes_max
+    }
+
     pub(crate) fn worker_dialer(&self) -> weft_proto::Dialer {
         self.inner.workers.clone()
     }

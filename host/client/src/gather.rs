@@ -32,7 +32,8 @@ pub const GATHER_ATTEMPTS: u32 = 5;
 pub const SLOWEST_TRANSFER_BYTES_PER_S: u64 = 10_000_000;
 
 /// Most keys asked about in one `WhoHas` (and fetched in one round): the
-/// answer, about 120 bytes a key with its ticket, stays well inside a frame.
+/// answer, about 120 bytes a key with its ticket, stays well inside a
+/// default frame (and a smaller `frame_bytes_max` asks about fewer).
 pub const WHO_HAS_KEYS_MAX: usize = 100_000;
 
 /// What is asked of one holder: keys with their tickets, and their bytes.
@@ -98,7 +99,9 @@ impl Client {
         failed_holders: &mut HashSet<String>,
     ) -> Result<Option<ClientError>, ClientError> {
         let mut failure = None;
-        for chunk in keys.chunks(WHO_HAS_KEYS_MAX) {
+        // Within this client's frame limit too, at 256 bytes a key.
+        let per_request = WHO_HAS_KEYS_MAX.min(self.frame_bytes_max() / 256).max(1);
+        for chunk in keys.chunks(per_request) {
             if let Some(error) = self.fetch_chunk(chunk, fetched, failed_holders).await? {
                 failure = Some(error);
             }

@@ -13,7 +13,8 @@ use weft_schema::graph::{GraphTask, TaskKey, encode_graph, graph_parts};
 
 /// The largest part of a graph sent in parts, in bytes of its message: a
 /// quarter of the default frame limit, so that a part with its wanted keys
-/// fits a frame with room to spare.
+/// fits a frame with room to spare (and never more than a quarter of the
+/// client's own `frame_bytes_max`).
 pub const GRAPH_PART_BYTES: usize = 16 << 20;
 
 impl Client {
@@ -24,7 +25,8 @@ impl Client {
         tasks: &[GraphTask],
         wanted: impl Fn(&GraphTask) -> bool,
     ) -> Result<(), ClientError> {
-        self.send_all(graph_requests(tasks, wanted, GRAPH_PART_BYTES))
+        let part_bytes = GRAPH_PART_BYTES.min(self.frame_bytes_max() / 4).max(1);
+        self.send_all(graph_requests(tasks, wanted, part_bytes))
     }
 }
 

@@ -227,6 +227,10 @@ async fn write_loop(
     outgoing: &mut mpsc::UnboundedReceiver<ClientRequest>,
     state: &Mutex<State>,
 ) -> Ended {
+    // Within the frame limit too, at 32 bytes a key.
+    let release_keys_max = RELEASE_KEYS_MAX
+        .min(writer.frame_writer_mut().frame_bytes_max() / 32)
+        .max(1);
     let mut heartbeat = tokio::time::interval(HEARTBEAT_INTERVAL);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -249,7 +253,7 @@ async fn write_loop(
             match pending.take() {
                 Some(ClientRequest::Release { keys }) => {
                     released.extend(keys);
-                    if released.len() >= RELEASE_KEYS_MAX {
+                    if released.len() >= release_keys_max {
                         queue_release(writer, state, &mut released);
                     }
                 }
@@ -289,7 +293,7 @@ async fn write_loop(
 }
 
 /// Most keys merged into one `Release` (16 bytes each): many more would
-/// not fit a frame.
+/// not fit a default frame (a smaller `frame_bytes_max` merges fewer).
 const RELEASE_KEYS_MAX: usize = 1 << 20;
 
 /// Queues one `Release` of the keys merged so far, if any.
@@ -302,9 +306,9 @@ fn queue_release(writer: &mut ConnectionWriter, state: &Mutex<State>, released: 
     };
     match writer.queue(&release) {
         Ok(()) => record(state, &release),
-        // Under `RELEASE_KEYS_MAX` keys it fits any frame limit a
-        // connection accepts; the keys stay held on the scheduler's side
-        // until the client leaves.
+        // Under the merging bound it fits the frame limit; were it not to,
+        // the keys stay held on the scheduler's side until the client
+        // leaves.
         Err(error) => tracing::warn!(%error, "could not queue a release"),
     }
 }

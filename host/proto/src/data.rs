@@ -40,16 +40,18 @@ pub fn ticket_key(ticket: &Ticket) -> TaskKey {
 }
 
 /// Sends `value` after what is queued: one frame when it fits in
-/// [`VALUE_CHUNK_BYTES`] (queued, not yet flushed, when it is at most
-/// [`QUEUE_VALUE_BYTES_MAX`]), otherwise frames of that size.
+/// [`VALUE_CHUNK_BYTES`] and the writer's `frame_bytes_max` (queued, not
+/// yet flushed, when it is at most [`QUEUE_VALUE_BYTES_MAX`]), otherwise
+/// frames of the smaller of the two.
 pub async fn write_value(
     writer: &mut ConnectionWriter,
     value: &[u8],
 ) -> Result<(), ConnectionError> {
-    if value.len() <= QUEUE_VALUE_BYTES_MAX {
+    let chunk = VALUE_CHUNK_BYTES.min(writer.frame_writer_mut().frame_bytes_max().max(1));
+    if value.len() <= QUEUE_VALUE_BYTES_MAX.min(chunk) {
         return writer.queue_frame(value);
     }
-    for chunk in value.chunks(VALUE_CHUNK_BYTES) {
+    for chunk in value.chunks(chunk) {
         writer.send_frame(chunk).await?;
     }
     Ok(())
