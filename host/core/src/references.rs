@@ -17,11 +17,7 @@ impl Scheduler {
     /// Whether `id`'s result is needed.
     pub(crate) fn is_needed(&self, id: TaskId) -> bool {
         let task = self.task(id);
-        !task.who_wants.is_empty()
-            || task
-                .dependents
-                .iter()
-                .any(|d| self.task(*d).state().needs_inputs())
+        !task.who_wants.is_empty() || task.needed_by > 0
     }
 
     /// Makes sure `root` and every released task it needs is computed.

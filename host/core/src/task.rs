@@ -148,6 +148,11 @@ pub(crate) struct Task {
     /// The graph's edges, in every state (lineage).
     pub(crate) dependencies: Box<[TaskId]>,
     pub(crate) dependents: Vec<TaskId>,
+    /// How many of `dependents` are in a state that needs this task's
+    /// result (waiting, queued, processing): kept by `transition.rs`, so
+    /// that "is it still needed" costs nothing however many dependents a
+    /// shared input has.
+    pub(crate) needed_by: u32,
     /// The clients holding a future to it, in any state (references).
     pub(crate) who_wants: SmallVec<[ClientId; 1]>,
     /// Queue order; fixed at submission, used whenever it is queued.
@@ -161,9 +166,9 @@ pub(crate) struct Task {
 
 // tako's `static_assert_size!`: the record is stored per task; a field
 // added here costs that much for every task. (184 bytes before the states
-// carried their data.)
+// carried their data; 168 before `needed_by`.)
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Task>() <= 168);
+const _: () = assert!(std::mem::size_of::<Task>() <= 176);
 
 impl Task {
     /// A released task.
@@ -185,6 +190,7 @@ impl Task {
             function,
             dependencies,
             dependents: Vec::new(),
+            needed_by: 0,
             who_wants: SmallVec::new(),
             priority,
             retries_left: retries,

@@ -37,6 +37,17 @@ impl Scheduler {
                     ));
                 }
             }
+            let needed_by = task
+                .dependents
+                .iter()
+                .filter(|d| self.task(**d).state().needs_inputs())
+                .count();
+            if needed_by != task.needed_by as usize {
+                return fail(format!(
+                    "{needed_by} dependents need it, but it counts {}",
+                    task.needed_by
+                ));
+            }
             for &dependent in &task.dependents {
                 if !self.tasks.contains(dependent)
                     || !self.task(dependent).dependencies.contains(&id)

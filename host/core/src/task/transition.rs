@@ -90,6 +90,10 @@ impl Scheduler {
         let (key, priority, from, to_name) =
             (task.key, task.priority, task.state.name(), to.name());
         let old = std::mem::replace(&mut task.state, to);
+        let needs = task.state.needs_inputs();
+        if needs != old.needs_inputs() {
+            self.needs_inputs_changed(id, needs);
+        }
         self.leave(id, priority, &old);
         self.enter(id);
         self.log.record(Transition {
@@ -102,6 +106,16 @@ impl Scheduler {
             self.illegal(key, from, to_name);
         }
         old
+    }
+
+    /// `id` began (`needs`) or stopped needing its inputs: each of them
+    /// counts it (`Task::needed_by`).
+    fn needs_inputs_changed(&mut self, id: TaskId, needs: bool) {
+        for at in 0..self.tasks[id].dependencies.len() {
+            let dep = self.tasks[id].dependencies[at];
+            let count = &mut self.tasks[dep].needed_by;
+            *count = if needs { *count + 1 } else { *count - 1 };
+        }
     }
 
     /// The bookkeeping of leaving `old` (the task's state no longer).
@@ -283,6 +297,9 @@ impl Scheduler {
     pub(crate) fn forget(&mut self, id: TaskId) -> Vec<TaskId> {
         let tenant = self.tasks[id].tenant;
         let old = self.tasks[id].state.clone();
+        if old.needs_inputs() {
+            self.needs_inputs_changed(id, false);
+        }
         self.leave(id, self.tasks[id].priority, &old);
         let task = self.tasks.remove(id);
         self.book_mut(tenant).usage.tasks -= 1;
