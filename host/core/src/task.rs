@@ -9,8 +9,11 @@
 //! and leaving each state) and the few narrow writers of state data in
 //! place; `table.rs` holds the tasks and their generational ids.
 
+mod dependents;
 mod table;
 mod transition;
+
+pub(crate) use dependents::Dependents;
 
 pub(crate) use table::{TaskId, TaskTable};
 pub(crate) use transition::IllegalTransition;
@@ -147,7 +150,7 @@ pub(crate) struct Task {
     pub(crate) function: u32,
     /// The graph's edges, in every state (lineage).
     pub(crate) dependencies: Box<[TaskId]>,
-    pub(crate) dependents: Vec<TaskId>,
+    pub(crate) dependents: Dependents,
     /// How many of `dependents` are in a state that needs this task's
     /// result (waiting, queued, processing): kept by `transition.rs`, so
     /// that "is it still needed" costs nothing however many dependents a
@@ -189,7 +192,7 @@ impl Task {
             spec,
             function,
             dependencies,
-            dependents: Vec::new(),
+            dependents: Dependents::default(),
             needed_by: 0,
             who_wants: SmallVec::new(),
             priority,

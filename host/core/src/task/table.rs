@@ -30,6 +30,15 @@ impl TaskId {
     pub(crate) fn slot(self) -> u32 {
         self.slot
     }
+
+    /// An id of slot `slot`, generation 0 (for tests of id collections).
+    #[cfg(test)]
+    pub(crate) fn from_index(slot: u32) -> TaskId {
+        TaskId {
+            slot,
+            generation: 0,
+        }
+    }
 }
 
 impl fmt::Debug for TaskId {

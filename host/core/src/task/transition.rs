@@ -312,10 +312,7 @@ impl Scheduler {
             stimulus: self.stimulus,
         });
         for &dep in task.dependencies.iter() {
-            let dependents = &mut self.tasks[dep].dependents;
-            if let Some(at) = dependents.iter().position(|d| *d == id) {
-                dependents.swap_remove(at);
-            }
+            self.tasks[dep].dependents.remove(id);
         }
         if !allowed(from, StateName::Forgotten) {
             self.illegal(task.key, from, StateName::Forgotten);
