@@ -14,7 +14,7 @@ fn cluster(workers: usize) -> Cluster {
     Cluster::start(workers, &[], &[])
 }
 
-async fn bounded<T>(
+pub(crate) async fn bounded<T>(
     future: impl std::future::Future<Output = Result<T, ClientError>>,
 ) -> Result<T, ClientError> {
     tokio::time::timeout(Duration::from_secs(120), future)

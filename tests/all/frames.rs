@@ -5,23 +5,16 @@
 //! worker to client), lists of keys in several messages; what still
 //! cannot be sent fails with an error naming the limit.
 
+use crate::cluster::bounded;
 use crate::processes::{Cluster, Identity, tokio_runtime};
 use std::time::Duration;
-use weft_client::{Client, ClientError, Module};
+use weft_client::{Client, Module};
 
 const FRAME_BYTES: usize = 256 * 1024;
 
 fn small_frames() -> Cluster {
     let flag = ["--frame-bytes-max", "256KiB"];
     Cluster::start(2, &flag, &flag)
-}
-
-async fn bounded<T>(
-    future: impl std::future::Future<Output = Result<T, ClientError>>,
-) -> Result<T, ClientError> {
-    tokio::time::timeout(Duration::from_secs(120), future)
-        .await
-        .unwrap_or(Err(ClientError::Timeout))
 }
 
 async fn connect(cluster: &Cluster) -> (Client, Module) {
