@@ -5,19 +5,58 @@
 
 use crate::graph::TaskKey;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// A module's content hash.
 pub type ModuleHash = [u8; 32];
 
 /// How to compute a task: a function of a module applied to arguments.
+/// Encoded as the module hash, the function's name and the arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskSpec {
+    /// The module and function: shared by every task of that function (a
+    /// scheduler holding 10^6 tasks of one function holds its name once).
+    pub function: Arc<TaskFunction>,
+    /// The arguments in order; their encodings are concatenated.
+    pub args: Vec<SpecArg>,
+}
+
+impl TaskSpec {
+    /// The spec of `name` in `module` applied to `args`.
+    pub fn new(module: ModuleHash, name: impl Into<String>, args: Vec<SpecArg>) -> TaskSpec {
+        TaskSpec {
+            function: Arc::new(TaskFunction {
+                module,
+                name: name.into(),
+            }),
+            args,
+        }
+    }
+
+    /// The module, by content hash.
+    pub fn module(&self) -> &ModuleHash {
+        &self.function.module
+    }
+
+    /// The task function's name.
+    pub fn function_name(&self) -> &str {
+        &self.function.name
+    }
+}
+
+/// A task function: a module, by content hash, and the function's name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TaskFunction {
     /// The module, by content hash.
     pub module: ModuleHash,
     /// The task function's name.
-    pub function: String,
-    /// The arguments in order; their encodings are concatenated.
-    pub args: Vec<SpecArg>,
+    pub name: String,
+}
+
+impl std::fmt::Display for TaskFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
 }
 
 /// One argument of a [`TaskSpec`].

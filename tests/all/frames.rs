@@ -133,3 +133,48 @@ fn an_argument_over_the_frame_limit_fails_its_future_clearly() {
         assert_eq!(bounded(small.result()).await.unwrap(), 0);
     });
 }
+
+/// A graph in parts with one task too large to send, in the middle or at
+/// the end: every future of that graph fails naming the limit (those of
+/// the parts sent before it too, not waiting for ever), and the parts the
+/// scheduler holds are not merged into the next graph, which completes.
+#[test]
+fn a_graph_in_parts_with_a_task_over_the_limit_fails_whole() {
+    let cluster = small_frames();
+    tokio_runtime().block_on(async {
+        let (client, module) = connect(&cluster).await;
+        let small = |i: u32| i.to_le_bytes().to_vec();
+        for big_at in [10_000usize, 19_999] {
+            let inputs: Vec<(Vec<u8>,)> = (0..20_000u32)
+                .map(|i| {
+                    let bytes = if i as usize == big_at {
+                        vec![1u8; 300_000]
+                    } else {
+                        small(i + big_at as u32)
+                    };
+                    (bytes,)
+                })
+                .collect();
+            let futures = client
+                .map::<Vec<u8>, _>(&module, "reverse_bytes", inputs)
+                .expect("built");
+            for (i, future) in [0, big_at / 2, big_at, futures.len() - 1]
+                .into_iter()
+                .map(|i| (i, &futures[i]))
+            {
+                let error = bounded(future.result()).await.expect_err("not sent");
+                let message = error.to_string();
+                assert!(
+                    message.contains("frame_bytes_max"),
+                    "task {i} (big one at {big_at}): {message}"
+                );
+            }
+        }
+        let n = 100i64;
+        let futures = client
+            .map::<i64, _>(&module, "inc", (0..n).map(|i| (i,)))
+            .expect("built");
+        let results = bounded(client.gather(&futures)).await.expect("gathered");
+        assert_eq!(results.iter().sum::<i64>(), n * (n + 1) / 2);
+    });
+}

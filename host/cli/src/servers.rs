@@ -64,7 +64,9 @@ pub(crate) struct SchedulerArgs {
     tenants: Option<std::path::PathBuf>,
     /// Longest frame read or written on any connection (frame_bytes_max),
     /// e.g. "64MiB": larger graphs, values and lists go in parts; what
-    /// still cannot be sent fails with an error naming the limit.
+    /// still cannot be sent fails with an error naming the limit. Each
+    /// process sizes what it sends by its own limit, so give the whole
+    /// cluster (clients too) the same one.
     #[arg(long, env = "WEFT_FRAME_BYTES_MAX", default_value_t = bytesize::ByteSize::b(weft_proto::DEFAULT_FRAME_BYTES_MAX as u64))]
     frame_bytes_max: bytesize::ByteSize,
     /// Allow listening on a non-loopback address without TLS and tenants.
@@ -226,7 +228,9 @@ pub(crate) struct WorkerArgs {
     tls: crate::tls_args::ServerTlsArgs,
     /// Longest frame read or written on any connection (frame_bytes_max),
     /// e.g. "64MiB": larger graphs, values and lists go in parts; what
-    /// still cannot be sent fails with an error naming the limit.
+    /// still cannot be sent fails with an error naming the limit. Each
+    /// process sizes what it sends by its own limit, so give the whole
+    /// cluster (clients too) the same one.
     #[arg(long, env = "WEFT_FRAME_BYTES_MAX", default_value_t = bytesize::ByteSize::b(weft_proto::DEFAULT_FRAME_BYTES_MAX as u64))]
     frame_bytes_max: bytesize::ByteSize,
     /// Allow a data port on a non-loopback address without TLS and a

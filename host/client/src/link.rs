@@ -326,15 +326,23 @@ fn queue_request(writer: &mut ConnectionWriter, state: &Mutex<State>, request: C
             lock(state).refuse_unsent(named_keys(&request), &reason);
             if is_end {
                 lock(state).graph_unsent = None;
-                if writer.queue(&ClientRequest::DropGraphParts).is_ok() {
-                    record(state, &ClientRequest::DropGraphParts);
-                }
+                drop_graph_parts(writer, state);
             }
             return;
         }
     }
     let error = match writer.queue(&request) {
-        Ok(()) => return record(state, &request),
+        Ok(()) => {
+            let mut locked = lock(state);
+            if is_part {
+                let written = locked.graph_written.get_or_insert_with(Vec::new);
+                written.extend_from_slice(named_keys(&request));
+            } else if is_end {
+                locked.graph_written = None;
+            }
+            drop(locked);
+            return record(state, &request);
+        }
         Err(error) => error,
     };
     tracing::warn!(%error, "could not send a request");
@@ -349,11 +357,30 @@ fn queue_request(writer: &mut ConnectionWriter, state: &Mutex<State>, request: C
         return;
     }
     // A submission, a want or a scatter: its futures fail with the reason
-    // instead of waiting for ever.
-    let mut state = lock(state);
-    state.refuse_unsent(named_keys(&request), &message);
+    // instead of waiting for ever, and so do those of the parts of its
+    // graph written already.
+    let mut locked = lock(state);
+    locked.refuse_unsent(named_keys(&request), &message);
+    let written = locked.graph_written.take();
+    if let Some(written) = &written {
+        locked.refuse_unsent(written, &message);
+    }
     if is_part {
-        state.graph_unsent = Some(message);
+        locked.graph_unsent = Some(message);
+    } else if is_end && written.is_some() {
+        drop(locked);
+        drop_graph_parts(writer, state);
+    }
+}
+
+/// Tells the scheduler to drop the parts it holds of a graph that could
+/// not be sent whole.
+fn drop_graph_parts(writer: &mut ConnectionWriter, state: &Mutex<State>) {
+    match writer.queue(&ClientRequest::DropGraphParts) {
+        Ok(()) => record(state, &ClientRequest::DropGraphParts),
+        // A few bytes: only a writer that has failed refuses it, and then
+        // the connection (and the parts the scheduler holds) goes.
+        Err(error) => tracing::warn!(%error, "could not queue DropGraphParts"),
     }
 }
 

@@ -75,6 +75,10 @@ pub(crate) struct State {
     /// that graph is refused instead of written, and the scheduler told to
     /// drop the parts it holds (`link.rs`).
     pub(crate) graph_unsent: Option<String>,
+    /// The keys wanted by the parts written so far of the graph being
+    /// written in parts (`Some` from its first part to its end): if a later
+    /// part or the end cannot be sent, their futures are refused too.
+    pub(crate) graph_written: Option<Vec<TaskKey>>,
 }
 
 impl State {
@@ -222,16 +226,24 @@ impl State {
     /// (parts are acknowledged with their end, so that a reconnection
     /// replays the whole graph).
     fn acknowledge_before(&mut self, seq: u64) {
-        let mut acked = self.unacked.iter().take_while(|(s, _)| *s < seq).count();
-        while acked > 0
-            && matches!(
-                self.unacked[acked - 1].1,
-                weft_proto::messages::ClientRequest::SubmitGraphPart { .. }
-            )
-        {
-            acked -= 1;
+        use weft_proto::messages::ClientRequest;
+        let acked = self.unacked.iter().take_while(|(s, _)| *s < seq).count();
+        // A graph in parts is acknowledged only with its end: everything
+        // from its first part on stays, whatever was written between its
+        // parts, so a reconnection replays the whole graph.
+        let mut first_unfinished = None;
+        for (at, (_, request)) in self.unacked.iter().take(acked).enumerate() {
+            match request {
+                ClientRequest::SubmitGraphPart { .. } => {
+                    first_unfinished.get_or_insert(at);
+                }
+                ClientRequest::SubmitGraph { .. } | ClientRequest::DropGraphParts => {
+                    first_unfinished = None;
+                }
+                _ => {}
+            }
         }
-        self.unacked.drain(..acked);
+        self.unacked.drain(..first_unfinished.unwrap_or(acked));
     }
 
     /// The connection is gone: every waiter learns it.
@@ -241,5 +253,58 @@ impl State {
         for entry in self.keys.values_mut() {
             entry.waiters.clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_proto::messages::ClientRequest;
+
+    fn part(n: u8) -> ClientRequest {
+        ClientRequest::SubmitGraphPart {
+            graph: vec![n],
+            wants: Vec::new(),
+        }
+    }
+
+    fn release(n: u8) -> ClientRequest {
+        ClientRequest::Release {
+            keys: vec![TaskKey([n; 16])],
+        }
+    }
+
+    fn unacked(state: &State) -> Vec<ClientRequest> {
+        state.unacked.iter().map(|(_, r)| r.clone()).collect()
+    }
+
+    #[test]
+    fn a_graph_in_parts_stays_unacknowledged_until_its_end_whatever_came_between() {
+        let mut state = State::default();
+        let end = ClientRequest::SubmitGraph {
+            graph: vec![9],
+            wants: Vec::new(),
+        };
+        for (seq, request) in [release(0), part(1), release(2), part(3)]
+            .into_iter()
+            .enumerate()
+        {
+            state.unacked.push_back((seq as u64, request));
+        }
+        // A reply to what came after the second part: the release before
+        // the graph is acknowledged; the first part, the release between
+        // the parts and the second part stay for a replay.
+        state.acknowledge_before(4);
+        assert_eq!(unacked(&state), vec![part(1), release(2), part(3)]);
+        state.unacked.push_back((4, end.clone()));
+        state.unacked.push_back((5, release(5)));
+        // Once the end is acknowledged, the whole graph is.
+        state.acknowledge_before(5);
+        assert_eq!(unacked(&state), vec![release(5)]);
+        // A dropped graph ends its parts too.
+        state.unacked.push_back((6, part(6)));
+        state.unacked.push_back((7, ClientRequest::DropGraphParts));
+        state.acknowledge_before(8);
+        assert_eq!(unacked(&state), Vec::new());
     }
 }

@@ -8,7 +8,7 @@
 use crate::messages::{DataReply, DataRequest};
 use crate::tickets::{Ticket, TicketScope};
 use crate::{Connection, ConnectionError, ConnectionReader, ConnectionWriter};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use weft_schema::graph::TaskKey;
 
 /// Values under this size are copied out of the shared read buffer they
@@ -23,8 +23,13 @@ pub const VALUE_CHUNK_BYTES: usize = 16 << 20;
 
 /// Most bytes reserved up front for a value that arrives in several frames;
 /// a larger one grows as its frames come (the announced size is the
-/// peer's word, and reserving is not yet receiving).
+/// peer's word, and reserving is not yet receiving). A reservation that
+/// fails is an error, not an abort.
 const VALUE_RESERVE_BYTES_MAX: u64 = 4 << 30;
+
+/// The largest refused value a data port reads and drops to keep the
+/// connection; a larger one closes it instead.
+pub const SKIP_VALUE_BYTES_MAX: u64 = 64 << 20;
 
 /// Values up to this size are queued with what comes before them (one
 /// write for many small values); larger ones are written from where they
@@ -62,7 +67,7 @@ pub async fn write_value(
 /// the stream first, is an error (after which the connection must be
 /// dropped).
 pub async fn read_value(reader: &mut ConnectionReader, nbytes: u64) -> Result<Bytes, String> {
-    let mut value: Option<BytesMut> = None;
+    let mut value: Option<Vec<u8>> = None;
     let mut received = 0u64;
     loop {
         let frame = reader
@@ -86,29 +91,36 @@ pub async fn read_value(reader: &mut ConnectionReader, nbytes: u64) -> Result<By
             None if done => return Ok(own(frame)),
             None => {
                 let reserve = nbytes.min(VALUE_RESERVE_BYTES_MAX) as usize;
-                let mut assembled = BytesMut::with_capacity(reserve);
-                assembled.extend_from_slice(&frame);
-                value = Some(assembled);
+                let mut bytes = Vec::new();
+                bytes.try_reserve_exact(reserve).map_err(|error| {
+                    format!("could not set aside {reserve} bytes for a value of {nbytes}: {error}")
+                })?;
+                bytes.extend_from_slice(&frame);
+                value = Some(bytes);
             }
             Some(assembled) => assembled.extend_from_slice(&frame),
         }
         if done {
-            return Ok(value.map(BytesMut::freeze).unwrap_or_default());
+            return Ok(value.map(Bytes::from).unwrap_or_default());
         }
     }
 }
 
 /// Reads and drops a value of `nbytes` sent by [`write_value`] (one that
-/// was refused), frame by frame.
+/// was refused), frame by frame: at least one, as an empty value is one
+/// empty frame.
 pub async fn skip_value(reader: &mut ConnectionReader, nbytes: u64) -> Result<(), String> {
     let mut received = 0u64;
-    while received < nbytes {
+    loop {
         let frame = reader
             .recv_frame()
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| "the peer closed the connection in the middle of a value".to_string())?;
         received = received.saturating_add(frame.len() as u64);
+        if received >= nbytes {
+            break;
+        }
     }
     if received > nbytes {
         return Err(format!(

@@ -2,8 +2,9 @@
 //! `SubmitGraphPart`s ended by a `SubmitGraph`; the connection's task
 //! decodes each part as it comes and holds the tasks, for that connection
 //! only, until the end, then hands the state task one graph. The limits on
-//! a graph (`GraphLimits`: tasks, literal bytes) apply to all its parts
-//! together, so what is held is bounded as a single graph is. A part that
+//! a graph (`GraphLimits`: tasks, literal bytes, message bytes) apply to
+//! all its parts together, and the keys wanted by all parts are at most
+//! `tasks_max`, so what is held is bounded as a single graph is. A part that
 //! breaks a limit refuses the graph at once: the keys wanted so far are
 //! rejected with the reason, and so are those of every later part up to
 //! the end. Parts held when the connection ends are dropped with it (a
@@ -30,6 +31,20 @@ pub(crate) struct GraphParts {
 /// Keys to reject now, and why: a part refused the graph.
 pub(crate) type Refusal = (Vec<TaskKey>, GraphError);
 
+/// Whether `held` keys wanted by earlier parts and `more` by this one stay
+/// within `tasks_max`: a graph cannot want more keys than it may have
+/// tasks, so parts of wants alone cannot grow without bound.
+fn wanted(held: usize, more: usize, limits: &GraphLimits) -> Result<(), GraphError> {
+    let count = held.saturating_add(more);
+    if count > limits.tasks_max {
+        return Err(GraphError::TooManyWanted {
+            count,
+            max: limits.tasks_max,
+        });
+    }
+    Ok(())
+}
+
 impl GraphParts {
     /// Decodes one more part and holds it. `Some` when the graph is refused
     /// (by this part or an earlier one): those keys are to be rejected now.
@@ -42,7 +57,12 @@ impl GraphParts {
         if let Some(error) = &self.refused {
             return Some((wants, error.clone()));
         }
-        match self.decode(bytes, limits).await {
+        let held_wants = self.wants.len();
+        let decoded = self.decode(bytes, limits).await.and_then(|tasks| {
+            wanted(held_wants, wants.len(), limits)?;
+            Ok(tasks)
+        });
+        match decoded {
             Ok(tasks) => {
                 self.tasks.extend(tasks);
                 self.wants.extend(wants);
@@ -72,7 +92,16 @@ impl GraphParts {
             *self = GraphParts::default();
             return Err(error);
         }
-        let decoded = self.decode(bytes, limits).await;
+        // A graph in one message is bounded by its frame; one in parts by
+        // this.
+        let in_parts = !self.wants.is_empty() || self.totals.tasks > 0;
+        let held_wants = self.wants.len();
+        let decoded = self.decode(bytes, limits).await.and_then(|tasks| {
+            if in_parts {
+                wanted(held_wants, wants.len(), limits)?;
+            }
+            Ok(tasks)
+        });
         let held = std::mem::take(self);
         if !held.wants.is_empty() {
             let last = std::mem::take(wants);
@@ -88,7 +117,8 @@ impl GraphParts {
         Ok(all)
     }
 
-    /// Forgets what is held: the client gave up on the graph.
+    /// Forgets what is held: the client gave up on the graph (and has
+    /// failed the futures of every part itself).
     pub(crate) fn clear(&mut self) {
         *self = GraphParts::default();
     }
@@ -213,6 +243,32 @@ mod tests {
             .finish(encode_graph(&all[..5]), &mut wants, &limits)
             .await;
         assert_eq!(next.map(|t| t.len()), Ok(5));
+    }
+
+    #[tokio::test]
+    async fn parts_cannot_want_more_keys_than_a_graph_may_have_tasks() {
+        let limits = GraphLimits {
+            tasks_max: 5,
+            ..GraphLimits::default()
+        };
+        let some = tasks(0..4);
+        let mut parts = GraphParts::default();
+        // Empty parts carrying only wants: refused once they pass tasks_max.
+        assert_eq!(
+            parts.add(encode_graph(&[]), keys(&some), &limits).await,
+            None
+        );
+        let too_many = GraphError::TooManyWanted { count: 8, max: 5 };
+        assert_eq!(
+            parts.add(encode_graph(&[]), keys(&some), &limits).await,
+            Some((
+                keys(&[some.clone(), some.clone()].concat()),
+                too_many.clone()
+            ))
+        );
+        let mut wants = Vec::new();
+        let end = parts.finish(encode_graph(&[]), &mut wants, &limits).await;
+        assert_eq!(end, Err(too_many));
     }
 
     #[tokio::test]

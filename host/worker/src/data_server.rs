@@ -199,11 +199,19 @@ async fn serve_requests(
                             &error.to_string(),
                             peer,
                         );
-                        weft_proto::data::skip_value(reader, nbytes).await?;
-                        DataReply::Refused {
+                        let refused = DataReply::Refused {
                             key,
                             reason: error.to_string(),
+                        };
+                        if nbytes > weft_proto::data::SKIP_VALUE_BYTES_MAX {
+                            // Not worth reading: the connection goes instead.
+                            writer.send(&refused).await.map_err(|e| e.to_string())?;
+                            return Err(format!(
+                                "refused a Put of {nbytes} bytes; closing the connection rather than reading them"
+                            ));
                         }
+                        weft_proto::data::skip_value(reader, nbytes).await?;
+                        refused
                     }
                     Ok(()) => {
                         let value = weft_proto::data::read_value(reader, nbytes).await?;

@@ -184,6 +184,13 @@ async fn a_put_needs_its_ticket_and_never_replaces_a_value() {
         matches!(reply, Some(DataReply::Refused { .. })),
         "{reply:?}"
     );
+    // An empty value refused is read too (its one empty frame), so the
+    // connection goes on serving.
+    let reply = client.put_with(get_ticket(key(7), TEST_CLIENT), b"").await;
+    assert!(
+        matches!(reply, Some(DataReply::Refused { .. })),
+        "{reply:?}"
+    );
     assert_eq!(client.get(&[key(5), key(6)]).await, vec![None, None]);
 
     // The right ticket stores it, once.
@@ -247,4 +254,26 @@ async fn every_request_without_a_valid_ticket_is_refused() {
     }
     // Nothing was stored, and the worker serves a valid ticket after.
     assert_eq!(client.get_i64(key(1)).await, 2);
+}
+
+#[tokio::test]
+async fn a_refused_put_too_large_to_skip_closes_the_connection() {
+    let (_scheduler, worker, _link) = worker_with_a_result().await;
+    let mut client = DataClient::connect(worker.data_addr()).await;
+    let request = DataRequest::Put {
+        ticket: get_ticket(key(8), TEST_CLIENT),
+        nbytes: u64::MAX,
+    };
+    let connection = &mut client.connection;
+    let (reply, after) = within("a reply, then the end", async {
+        connection.send(&request).await.expect("send");
+        let reply = connection.recv::<DataReply>().await.expect("recv");
+        (reply, connection.recv::<DataReply>().await)
+    })
+    .await;
+    assert!(
+        matches!(&reply, Some(DataReply::Refused { reason, .. }) if reason.contains("the ticket is for Get")),
+        "{reply:?}"
+    );
+    assert!(matches!(after, Ok(None) | Err(_)), "{after:?}");
 }

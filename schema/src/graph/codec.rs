@@ -136,13 +136,16 @@ pub fn decode_graph(bytes: &[u8], limits: &GraphLimits) -> Result<Vec<GraphTask>
 }
 
 /// What the parts of a graph sent in several messages held so far: the
-/// limits on tasks and literal bytes apply to all parts together.
+/// limits on tasks, literal bytes and message bytes apply to all parts
+/// together.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct GraphTotals {
     /// Tasks in the parts so far.
     pub tasks: usize,
     /// Bytes of literal values in the parts so far.
     pub value_bytes: usize,
+    /// Bytes of the parts' messages so far.
+    pub bytes: usize,
 }
 
 /// [`decode_graph`] for one part of a graph sent in several messages:
@@ -156,6 +159,13 @@ pub fn decode_graph_part(
     if bytes.len() > limits.message_bytes_max {
         return Err(GraphError::MessageTooLarge {
             len: bytes.len(),
+            max: limits.message_bytes_max,
+        });
+    }
+    let all_bytes = totals.bytes.saturating_add(bytes.len());
+    if all_bytes > limits.message_bytes_max {
+        return Err(GraphError::PartsTooLarge {
+            len: all_bytes,
             max: limits.message_bytes_max,
         });
     }
@@ -197,6 +207,7 @@ pub fn decode_graph_part(
     *totals = GraphTotals {
         tasks: total,
         value_bytes,
+        bytes: all_bytes,
     };
     Ok(tasks)
 }

@@ -118,6 +118,26 @@ pub enum GraphError {
         max: u32,
     },
 
+    /// A graph sent in parts whose messages together are larger than
+    /// [`GraphLimits::message_bytes_max`](super::GraphLimits::message_bytes_max).
+    #[error("graph sent in parts reaches {len} bytes, over the limit of {max} bytes for a graph")]
+    PartsTooLarge {
+        /// The parts' bytes so far, this one included.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+
+    /// A graph sent in parts wants more keys than
+    /// [`GraphLimits::tasks_max`](super::GraphLimits::tasks_max).
+    #[error("graph sent in parts wants {count} keys, over the limit of {max}")]
+    TooManyWanted {
+        /// The keys wanted so far, this part's included.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+
     /// More tasks than [`GraphLimits::tasks_max`](super::GraphLimits::tasks_max).
     #[error("graph has {count} tasks, over the limit of {max}")]
     TooManyTasks {

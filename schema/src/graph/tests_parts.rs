@@ -65,7 +65,8 @@ fn the_task_limit_counts_every_part() {
         totals,
         GraphTotals {
             tasks: 3,
-            value_bytes: 24
+            value_bytes: 24,
+            bytes: first.len(),
         }
     );
     let second = encode_graph(&tasks[3..]);
@@ -78,9 +79,33 @@ fn the_task_limit_counts_every_part() {
         totals,
         GraphTotals {
             tasks: 3,
-            value_bytes: 24
+            value_bytes: 24,
+            bytes: first.len(),
         }
     );
+}
+
+#[test]
+fn the_message_bytes_limit_counts_every_part() {
+    let tasks = sample();
+    let first = encode_graph(&tasks[..1]);
+    let second = encode_graph(&tasks[1..2]);
+    // Each part alone fits; together they do not.
+    let max = first.len().max(second.len()) + 1;
+    let limits = GraphLimits {
+        message_bytes_max: max,
+        ..GraphLimits::default()
+    };
+    let mut totals = GraphTotals::default();
+    assert!(decode_graph_part(&first, &limits, &mut totals).is_ok());
+    assert_eq!(
+        decode_graph_part(&second, &limits, &mut totals),
+        Err(GraphError::PartsTooLarge {
+            len: first.len() + second.len(),
+            max,
+        })
+    );
+    assert_eq!(totals.bytes, first.len());
 }
 
 #[test]
@@ -93,6 +118,7 @@ fn the_literal_bytes_limit_counts_every_part_and_errors_name_the_whole_graphs_in
     let mut totals = GraphTotals {
         tasks: 10,
         value_bytes: 3,
+        bytes: 0,
     };
     // The sample's second task has 3 literal bytes: 6 in all.
     assert_eq!(
