@@ -227,11 +227,7 @@ impl World {
                 }
             }
         }
-        let spec = Arc::new(TaskSpec {
-            module: MODULE,
-            function: function.to_string(),
-            args: spec_args,
-        });
+        let spec = Arc::new(TaskSpec::new(MODULE, function, spec_args));
         if let Some(value) = compute(&spec, &values) {
             expected.insert(key, value);
         }

@@ -84,7 +84,9 @@ impl Scheduler {
             return self.reject_over_quota(client, wants, quota);
         }
         let tenant = self.tenant_of(client);
-        let mut added = Vec::new();
+        self.tasks.reserve(new_tasks as usize);
+        self.keys.reserve(new_tasks as usize);
+        let mut added = Vec::with_capacity(new_tasks as usize);
         let mut tasks: Vec<Option<GraphTask>> = tasks.into_iter().map(Some).collect();
         for index in order {
             let Some(task) = tasks[index].take() else {
@@ -96,6 +98,9 @@ impl Scheduler {
             added.push(self.insert_task(client, tenant, task));
         }
 
+        if let Some(state) = self.clients.get_mut(&client) {
+            state.wants.reserve(wants.len());
+        }
         for key in wants {
             let id = self.id_for(client, &key).expect("checked above");
             let task = self.task_mut(id);
@@ -136,8 +141,8 @@ impl Scheduler {
         let id = self.id_for(client, &task.key)?;
         let known = self.task(id);
         let same = known.spec.as_deref().is_some_and(|spec| {
-            spec.module == task.module
-                && spec.function == task.function
+            spec.function.module == task.module
+                && spec.function.name == task.function
                 && spec.args.len() == task.args.len()
                 && spec.args.iter().zip(&task.args).all(|(a, b)| match (a, b) {
                     (SpecArg::Value(a), GraphArg::Value(b)) => a == b,
@@ -174,12 +179,11 @@ impl Scheduler {
                 }
             })
             .collect();
-        let function = self.intern_function(&task.module, &task.function);
+        let function = self.intern_function(&task.module, task.function);
         let priority = self.next_priority;
         self.next_priority += 1;
         let spec = TaskSpec {
-            module: task.module,
-            function: task.function,
+            function: self.function_specs[function as usize].clone(),
             args,
         };
         let record = Task::new(
@@ -199,8 +203,14 @@ impl Scheduler {
         id
     }
 
-    fn intern_function(&mut self, module: &[u8; 32], function: &str) -> u32 {
-        if let Some(&id) = self.functions.get(&(*module, function.to_string())) {
+    /// The index of `module`'s function `name`, new or known: looked up
+    /// without allocating, as every task of a graph asks.
+    fn intern_function(&mut self, module: &[u8; 32], name: String) -> u32 {
+        if let Some(&id) = self
+            .functions
+            .get(module)
+            .and_then(|names| names.get(&name))
+        {
             return id;
         }
         let id = self.durations.len() as u32;
@@ -208,7 +218,12 @@ impl Scheduler {
             average_us: 0,
             samples: 0,
         });
-        self.functions.insert((*module, function.to_string()), id);
+        self.function_specs
+            .push(Arc::new(crate::messages::TaskFunction {
+                module: *module,
+                name: name.clone(),
+            }));
+        self.functions.entry(*module).or_default().insert(name, id);
         id
     }
 

@@ -69,7 +69,7 @@ pub use ids::{ClientId, StimulusId, TenantId, WorkerId, wire_key};
 pub use log::Transition;
 pub use messages::{
     Command, ComputeTask, DatasetValue, Event, FailureKind, Input, ModuleHash, SpecArg,
-    TaskFailure, TaskSpec, ToClient, ToWorker,
+    TaskFailure, TaskFunction, TaskSpec, ToClient, ToWorker,
 };
 pub use operations::RESTART_REASON;
 pub use scheduler::{REPORTED_DURATION_US_MAX, REPORTED_NBYTES_MAX, Scheduler, Summary};

@@ -11,7 +11,7 @@ use weft_schema::graph::{GraphTask, TaskKey};
 use weft_schema::quota::TaskCeilings;
 
 pub use weft_schema::task::{
-    DatasetValue, FailureKind, ModuleHash, SpecArg, TaskFailure, TaskSpec,
+    DatasetValue, FailureKind, ModuleHash, SpecArg, TaskFailure, TaskFunction, TaskSpec,
 };
 pub use weft_schema::to_client::ToClient;
 

@@ -12,6 +12,7 @@ use crate::task::{IllegalTransition, Task, TaskId, TaskTable};
 use crate::time::Time;
 use crate::worker::WorkerState;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 use weft_schema::graph::TaskKey;
 
 /// Running estimate of how long a function's tasks take.
@@ -75,7 +76,11 @@ pub struct Scheduler {
     /// no worker is under its shared cap, a pass passes over them without
     /// looking at every worker again.
     pub(crate) passed_over: BTreeSet<TenantId>,
-    pub(crate) functions: HashMap<(ModuleHash, String), u32>,
+    /// Each task function's index (in `durations` and `function_specs`),
+    /// by module and name.
+    pub(crate) functions: HashMap<ModuleHash, HashMap<String, u32>>,
+    /// Each task function, shared by the specs of its tasks.
+    pub(crate) function_specs: Vec<Arc<crate::messages::TaskFunction>>,
     pub(crate) durations: Vec<DurationEstimate>,
     pub(crate) next_priority: u64,
     /// Dispatches so far, across tasks: a worker's dispatch order.
@@ -133,6 +138,7 @@ impl Scheduler {
             virtual_clock: 0,
             passed_over: BTreeSet::new(),
             functions: HashMap::new(),
+            function_specs: Vec::new(),
             durations: Vec::new(),
             next_priority: 0,
             next_dispatch: 0,

@@ -466,11 +466,11 @@ mod tests {
             tenant: weft_schema::ids::TenantId::OPEN,
             weight: 1,
             ceilings: Default::default(),
-            spec: std::sync::Arc::new(TaskSpec {
-                module: [5; 32],
-                function: "f".into(),
-                args: vec![SpecArg::Value(vec![0; 100_000])],
-            }),
+            spec: std::sync::Arc::new(TaskSpec::new(
+                [5; 32],
+                "f",
+                vec![SpecArg::Value(vec![0; 100_000])],
+            )),
             inputs: Vec::new(),
         });
         let commands = vec![

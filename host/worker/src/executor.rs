@@ -181,12 +181,12 @@ fn run_job(job: &Job, runtime: &Runtime, limits: &TaskLimits) -> Result<Bytes, S
         return Err(format!(
             "task `{}`: its tenant's task_fuel_max needs workers that meter fuel \
              (started with --fuel); this one does not",
-            job.spec.function
+            job.spec.function.name
         ));
     }
     let args = arguments(&job.spec, &job.inputs);
     let call = catch_unwind(AssertUnwindSafe(|| {
-        runtime.call(&job.module, &job.spec.function, &args, limits)
+        runtime.call(&job.module, &job.spec.function.name, &args, limits)
     }));
     match call {
         Ok(Ok(output)) => Ok(output),
@@ -208,10 +208,10 @@ fn run_job(job: &Job, runtime: &Runtime, limits: &TaskLimits) -> Result<Bytes, S
                 .map(|s| (*s).to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "no message".to_string());
-            tracing::error!(task = %job.spec.function, panic = %what, "the runtime panicked");
+            tracing::error!(task = %job.spec.function.name, panic = %what, "the runtime panicked");
             Err(format!(
                 "task `{}`: the worker's runtime panicked (a bug in Weft): {what}",
-                job.spec.function
+                job.spec.function.name
             ))
         }
     }
@@ -252,11 +252,7 @@ mod tests {
     use weft_schema::graph::TaskKey;
 
     fn spec(args: Vec<SpecArg>) -> TaskSpec {
-        TaskSpec {
-            module: [0; 32],
-            function: "f".into(),
-            args,
-        }
+        TaskSpec::new([0; 32], "f", args)
     }
 
     #[test]

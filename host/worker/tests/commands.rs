@@ -183,7 +183,8 @@ async fn restart_in_place_drops_everything_and_reports_restarted() {
     // flight at a peer that has not answered yet.
     let unknown = [7u8; 32];
     let mut waiting = compute(key(2), "inc", vec![value(&1i64)], vec![]);
-    std::sync::Arc::make_mut(&mut waiting.spec).module = unknown;
+    std::sync::Arc::make_mut(&mut std::sync::Arc::make_mut(&mut waiting.spec).function).module =
+        unknown;
     link.send(WorkerCommand::Compute(waiting)).await;
     assert_eq!(
         link.report().await,

@@ -306,7 +306,8 @@ async fn a_missing_or_wrong_module_fails_its_tasks() {
     let (_worker, mut link) = scheduler.start(1, config(scheduler.addr, 1)).await;
     let mut task = compute(key(1), "inc", vec![value(&1i64)], vec![]);
     let unknown = [7u8; 32];
-    std::sync::Arc::make_mut(&mut task.spec).module = unknown;
+    std::sync::Arc::make_mut(&mut std::sync::Arc::make_mut(&mut task.spec).function).module =
+        unknown;
     let mut second = task.clone();
     second.key = key(2);
     link.send(WorkerCommand::Compute(task)).await;
@@ -333,7 +334,8 @@ async fn a_missing_or_wrong_module_fails_its_tasks() {
 
     // Bytes that do not match the hash asked for.
     let mut task = compute(key(3), "inc", vec![value(&1i64)], vec![]);
-    std::sync::Arc::make_mut(&mut task.spec).module = unknown;
+    std::sync::Arc::make_mut(&mut std::sync::Arc::make_mut(&mut task.spec).function).module =
+        unknown;
     link.send(WorkerCommand::Compute(task)).await;
     assert_eq!(
         link.report().await,
@@ -360,7 +362,7 @@ async fn a_missing_or_wrong_module_fails_its_tasks() {
     let garbage = b"not wasm".to_vec();
     let hash = *blake3::hash(&garbage).as_bytes();
     let mut task = compute(key(4), "inc", vec![value(&1i64)], vec![]);
-    std::sync::Arc::make_mut(&mut task.spec).module = hash;
+    std::sync::Arc::make_mut(&mut std::sync::Arc::make_mut(&mut task.spec).function).module = hash;
     link.send(WorkerCommand::Compute(task)).await;
     assert_eq!(link.report().await, WorkerReport::GetModule { hash });
     link.send(WorkerCommand::Module {
@@ -402,7 +404,8 @@ async fn a_missing_or_wrong_module_fails_its_tasks() {
 
     // The scheduler answers for a refused module: nothing is compiled.
     let mut task = compute(key(5), "inc", vec![value(&1i64)], vec![]);
-    std::sync::Arc::make_mut(&mut task.spec).module = [8; 32];
+    std::sync::Arc::make_mut(&mut std::sync::Arc::make_mut(&mut task.spec).function).module =
+        [8; 32];
     link.send(WorkerCommand::Compute(task)).await;
     assert_eq!(
         link.report().await,

@@ -311,14 +311,14 @@ fn codec(seeds: &mut Vec<Seed>) {
     for (name, report) in reports {
         push(seeds, "codec", name, tagged(2, &report));
     }
-    let spec = TaskSpec {
-        module: [9; 32],
-        function: "add".into(),
-        args: vec![
+    let spec = TaskSpec::new(
+        [9; 32],
+        "add",
+        vec![
             SpecArg::Key(key(1)),
             SpecArg::Value(vec![1, 0, 0, 0, 0, 0, 0, 0]),
         ],
-    };
+    );
     let input = WireInput {
         key: key(1),
         nbytes: 8,

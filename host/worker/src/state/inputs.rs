@@ -62,11 +62,13 @@ impl<M: ModuleSize, S: Values> Context<M, S> {
         have: &HashMap<TaskKey, Bytes>,
     ) -> Gathered<M> {
         let mut pending = 0;
-        let module = match self.modules.need(spec.module, (key, id)) {
+        let module = match self.modules.need(*spec.module(), (key, id)) {
             Need::Ready(module) => Some(module),
             Need::Parked { ask } => {
                 if ask {
-                    self.report(WorkerReport::GetModule { hash: spec.module });
+                    self.report(WorkerReport::GetModule {
+                        hash: *spec.module(),
+                    });
                 }
                 pending += 1;
                 None

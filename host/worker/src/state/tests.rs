@@ -138,11 +138,11 @@ fn compute(n: u8, inputs: &[u8]) -> WorkerCommand {
         tenant: TenantId::OPEN,
         weight: 1,
         ceilings: Default::default(),
-        spec: Arc::new(TaskSpec {
-            module: MODULE,
-            function: "f".into(),
-            args: inputs.iter().map(|&i| SpecArg::Key(key(i))).collect(),
-        }),
+        spec: Arc::new(TaskSpec::new(
+            MODULE,
+            "f",
+            inputs.iter().map(|&i| SpecArg::Key(key(i))).collect(),
+        )),
         inputs: inputs
             .iter()
             .map(|&i| WireInput {
@@ -375,7 +375,7 @@ fn a_module_is_asked_for_once_and_a_refusal_errs_every_parked_task() {
         let WorkerCommand::Compute(mut compute) = compute(n, &[]) else {
             unreachable!()
         };
-        Arc::make_mut(&mut compute.spec).module = OTHER;
+        Arc::make_mut(&mut Arc::make_mut(&mut compute.spec).function).module = OTHER;
         command(&mut state, WorkerCommand::Compute(compute));
     }
     let out = said(&mut state);

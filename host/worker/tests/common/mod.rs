@@ -86,11 +86,7 @@ pub fn compute(
         tenant: TenantId::OPEN,
         weight: 1,
         ceilings: Default::default(),
-        spec: Arc::new(TaskSpec {
-            module: testkit().1,
-            function: function.to_string(),
-            args,
-        }),
+        spec: Arc::new(TaskSpec::new(testkit().1, function, args)),
         inputs,
     }
 }
