@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run the peer-comparison workloads on dask.distributed or on Ray.
 
-    peers.py --system dask|ray --workload a[,b,c] [--quick] [--timeout SECONDS]
+    peers.py --system dask|ray --workload a[,b,c,d,e] [--quick] [--timeout SECONDS]
 
 Prints one JSON object per measured workload on stdout (and nothing else on
 stdout); progress and the peers' own logging go to stderr.  The line format is
@@ -20,6 +20,13 @@ Workloads (identical semantics on every system; see README.md):
   c  P partitions of 10 MB: gen(p) makes the 1,250,000 little-endian i64
      values p*1,250,000 .. (p+1)*1,250,000-1, filter keeps the values divisible
      by 3, sum adds them; one final task sums the P sums; check the closed form.
+  d  as a, for the per-task cost at scale: Weft runs 10^6 tasks, the peers
+     100,000 (10^6 would take Dask about half an hour here); compare per-task
+     cost, not totals.
+  e  one 1 GiB value (numpy uint8) made by a task pinned to worker 1 (not
+     timed), then consumed by a task pinned to worker 2 (timed: the copy plus
+     one trivial task). On Ray, with one node, the object store is shared
+     memory and nothing is copied between workers.
 """
 
 from __future__ import annotations
@@ -32,9 +39,9 @@ import sys
 import time
 
 # Sizes.  --quick is for smoke tests only; published numbers are full size.
-FULL = {"a": 100_000, "b": 65_536, "c": 100}
-QUICK = {"a": 10_000, "b": 4_096, "c": 10}
-WARMUP = {"a": 500, "b": 256, "c": 2}
+FULL = {"a": 100_000, "b": 65_536, "c": 100, "d": 100_000, "e": 1 << 30}
+QUICK = {"a": 10_000, "b": 4_096, "c": 10, "d": 10_000, "e": 64 << 20}
+WARMUP = {"a": 500, "b": 256, "c": 2, "d": 500, "e": 1 << 20}
 PART_VALUES = 1_250_000  # i64 values per partition: 10,000,000 bytes = 10 MB
 PART_BYTES = PART_VALUES * 8
 
@@ -42,6 +49,8 @@ DESCRIPTIONS = {
     "a": "map inc over N inputs, gather all",
     "b": "tree reduction: L inc leaves, L-1 pairwise adds",
     "c": "P x 10 MB partitions: gen, filter %3, sum, final sum",
+    "d": "map inc over N inputs, gather all (per-task cost at scale)",
+    "e": "one value of N bytes from worker 1 to a task on worker 2",
 }
 
 
@@ -76,12 +85,24 @@ def total(*sums):
     return sum(sums)
 
 
+def gen_bytes(n):
+    import numpy as np
+
+    return np.full(n, 0x5A, dtype=np.uint8)
+
+
+def nbytes(arr):
+    return int(arr.nbytes)
+
+
 # --------------------------------------------------------------------------
 # Expected results and task counts.
 # --------------------------------------------------------------------------
 
 def expected(workload: str, n: int) -> int:
-    if workload in ("a", "b"):
+    if workload == "e":
+        return n
+    if workload in ("a", "b", "d"):
         return n * (n + 1) // 2  # sum of inc(i) for i in 0..n-1
     # c: multiples of 3 in 0..M-1, M = n * PART_VALUES; k of them: 0, 3, .., 3(k-1)
     m = n * PART_VALUES
@@ -90,8 +111,10 @@ def expected(workload: str, n: int) -> int:
 
 
 def task_count(workload: str, n: int) -> int:
-    if workload == "a":
+    if workload in ("a", "d"):
         return n
+    if workload == "e":
+        return 1
     if workload == "b":
         return 2 * n - 1
     return 3 * n + 1
@@ -145,8 +168,19 @@ class DaskRunner:
     def run(self, workload: str, n: int) -> tuple[int, float]:
         client = self.client
         keep = []  # every future stays referenced until the clock stops
+        if workload == "e":
+            import distributed
+
+            w1, w2 = sorted(client.scheduler_info()["workers"])[:2]
+            x = client.submit(gen_bytes, n, workers=[w1], pure=False)
+            distributed.wait(x)
+            t0 = time.perf_counter()
+            result = client.submit(nbytes, x, workers=[w2], pure=False).result()
+            seconds = time.perf_counter() - t0
+            del x
+            return result, seconds
         t0 = time.perf_counter()
-        if workload == "a":
+        if workload in ("a", "d"):
             futs = client.map(inc, range(n), pure=False)
             keep.append(futs)
             result = sum(client.gather(futs))
@@ -197,6 +231,8 @@ class RayRunner:
         self.filter_part = ray.remote(filter_part)
         self.sum_part = ray.remote(sum_part)
         self.total = ray.remote(total)
+        self.gen_bytes = ray.remote(gen_bytes)
+        self.nbytes = ray.remote(nbytes)
 
     def close(self) -> None:
         self.ray.shutdown()
@@ -204,8 +240,16 @@ class RayRunner:
     def run(self, workload: str, n: int) -> tuple[int, float]:
         ray = self.ray
         keep = []
+        if workload == "e":
+            x = self.gen_bytes.remote(n)
+            ray.wait([x], fetch_local=False)
+            t0 = time.perf_counter()
+            result = ray.get(self.nbytes.remote(x))
+            seconds = time.perf_counter() - t0
+            del x
+            return result, seconds
         t0 = time.perf_counter()
-        if workload == "a":
+        if workload in ("a", "d"):
             refs = [self.inc.remote(i) for i in range(n)]
             keep.append(refs)
             result = sum(ray.get(refs))
@@ -267,7 +311,7 @@ def main() -> int:
     workloads = [w.strip() for w in args.workload.split(",") if w.strip()]
     for w in workloads:
         if w not in FULL:
-            ap.error(f"unknown workload {w!r} (expected a, b or c)")
+            ap.error(f"unknown workload {w!r} (expected a, b, c, d or e)")
 
     # stdout carries only our JSON lines; anything the peers print goes to stderr.
     out = sys.stdout
@@ -322,8 +366,13 @@ def main() -> int:
                     expected=want,
                     ok=result == want,
                 )
+                rec["us_per_task"] = round(seconds * 1e6 / rec["tasks"], 3)
                 if w == "c":
                     rec["mb_per_s"] = round(n * PART_BYTES / 1e6 / seconds, 3)
+                if w == "e":
+                    rec["mb_per_s"] = round(n / 1e6 / seconds, 3)
+                    if args.system == "ray":
+                        rec["setup"] = "one node: the object store is shared memory, nothing is copied between workers"
                 if result != want:
                     rec["error"] = f"wrong result {result}, expected {want}"
                     status = 1

@@ -22,11 +22,18 @@ import platform
 import sys
 
 SYSTEMS = ("weft", "dask", "ray")
+# Lines beside the table: Weft's embedded cluster (one process) and
+# workload e's yardstick, a plain TCP copy between two processes.
+EXTRA_SYSTEMS = ("weft-embedded", "tcp")
 WORKLOADS = {
     "a": ("map inc, gather all", "tasks/s", "tasks_per_s"),
     "b": ("tree reduction (inc leaves, pairwise add)", "tasks/s", "tasks_per_s"),
     "c": ("10 MB partitions: gen, filter, sum, total", "MB/s", "mb_per_s"),
+    "d": ("map inc at scale (Weft 10^6 tasks, peers 10^5: per-task cost compared)", "tasks/s", "tasks_per_s"),
+    "e": ("one 1 GiB value from one worker to another", "MB/s", "mb_per_s"),
 }
+# Workloads whose ratio compares per-task cost although the sizes differ.
+PER_TASK = {"d"}
 
 
 def load(path: str) -> tuple[list[dict], list[str]]:
@@ -41,8 +48,10 @@ def load(path: str) -> tuple[list[dict], list[str]]:
             except json.JSONDecodeError as exc:
                 problems.append(f"line {i}: not JSON ({exc}): {line[:120]}")
                 continue
-            if not isinstance(rec, dict) or rec.get("system") not in SYSTEMS or rec.get("workload") not in WORKLOADS:
-                problems.append(f"line {i}: needs \"system\" in {SYSTEMS} and \"workload\" in a/b/c: {line[:120]}")
+            if (not isinstance(rec, dict) or rec.get("system") not in SYSTEMS + EXTRA_SYSTEMS
+                    or rec.get("workload") not in WORKLOADS):
+                problems.append(f"line {i}: needs \"system\" in {SYSTEMS + EXTRA_SYSTEMS} and \"workload\" in "
+                                f"{'/'.join(WORKLOADS)}: {line[:120]}")
                 continue
             records.append(rec)
     return records, problems
@@ -146,19 +155,35 @@ def main() -> int:
         for peer in ("dask", "ray"):
             key = f"weft_over_{peer}"
             if "weft" in values and peer in values:
-                if values["weft"]["tasks"] != values[peer]["tasks"]:
+                if values["weft"]["tasks"] != values[peer]["tasks"] and w not in PER_TASK:
                     ratios[key], why = None, "sizes differ"
                 else:
                     ratios[key], why = values["weft"][metric] / values[peer][metric], ""
             else:
                 ratios[key], why = None, "-"
             cells[key] = fmt_ratio(ratios[key], why)
+        extra = {}
+        for s in EXTRA_SYSTEMS:
+            rec = by.get((s, w))
+            if rec is None:
+                continue
+            st = state(rec)
+            err = validate(rec, metric) if st == "ok" else None
+            if st == "failed" or err:
+                bad = True
+                extra[s] = dict(rec, status="failed", **({"error": err} if err else {}))
+            elif st == "ok":
+                ratio = values["weft"][metric] / rec[metric] if "weft" in values else None
+                extra[s] = dict(rec, status="ok", weft_over_this=round(ratio, 4) if ratio else None)
+            else:
+                extra[s] = {"status": "skipped", "reason": rec["skipped"]}
         tasks = next(iter(sizes)) if len(sizes) == 1 else sorted(sizes) if sizes else None
         label = f"{w}  {desc}"
-        if isinstance(tasks, int):
+        if isinstance(tasks, int) and w != "e":
             label += f", {tasks:,} tasks"
-        rows.append((label, unit, cells))
+        rows.append((label, unit, cells, extra))
         workloads_out[w] = {
+            "other_lines": extra,
             "description": desc,
             "unit": unit,
             "metric": metric,
@@ -175,7 +200,7 @@ def main() -> int:
     # ---- table
     heads = ("workload", "unit", "weft", "dask", "ray", "weft/dask", "weft/ray")
     body = [(label, unit, c["weft"], c["dask"], c["ray"], c["weft_over_dask"], c["weft_over_ray"])
-            for label, unit, c in rows]
+            for label, unit, c, _ in rows]
     widths = [max(len(r[i]) for r in (heads, *body)) for i in range(len(heads))]
     line = lambda r: "  ".join(  # noqa: E731
         (r[i].ljust(widths[i]) if i < 2 else r[i].rjust(widths[i])) for i in range(len(r))
@@ -189,8 +214,15 @@ def main() -> int:
     for r in body:
         print(line(r))
     print("cells: throughput (wall seconds from first submit to last result); ratios are Weft's throughput over the peer's")
+    names = {"weft-embedded": "weft, embedded cluster (one process)", "tcp": "plain TCP copy between two processes"}
+    for label, unit, _, extra in rows:
+        for s, rec in extra.items():
+            if rec["status"] == "ok":
+                ratio = rec.get("weft_over_this")
+                print(f"  {label.split()[0]}: {names[s]}: {fmt_num(rec[WORKLOADS[label.split()[0]][2]])} {unit} "
+                      f"({fmt_secs(rec['seconds'])} s); weft/this {fmt_ratio(ratio, '-')}")
     said = set()
-    for (s, w), rec in sorted(by.items(), key=lambda kv: (kv[0][1], SYSTEMS.index(kv[0][0]))):
+    for (s, w), rec in sorted(by.items(), key=lambda kv: (kv[0][1], (SYSTEMS + EXTRA_SYSTEMS).index(kv[0][0]))):
         if state(rec) == "skipped":
             if (s, rec["skipped"]) not in said:
                 said.add((s, rec["skipped"]))

@@ -1,84 +1,129 @@
-//! `weft-bench --workload a|b|c [--quick]`: the Weft side of `tools/bench`
-//! (whose README is the contract). Starts a scheduler and two workers with
-//! one executor thread each in this process, talking over loopback, runs an
-//! untimed warm-up, then times one run of the workload submitted as one
-//! batch through the futures API, and prints one JSON line on stdout.
+//! `weft-bench --workload a|b|c|d|e [--quick] [--cluster processes|embedded]`:
+//! the Weft side of `tools/bench` (whose README is the contract). By default
+//! it starts the peers' shape: a `weft scheduler` and two `weft worker
+//! --nthreads 1` processes over loopback (the `weft` binary beside this
+//! one); `--cluster embedded` runs the scheduler and both workers in this
+//! process instead (a second, labelled line). It runs an untimed warm-up,
+//! then times one run of the workload submitted as one batch through the
+//! futures API, and prints one JSON line on stdout. `--tcp-copy` prints
+//! workload e's yardstick instead: 1 GiB over one loopback TCP stream
+//! between two processes.
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use serde_json::json;
-use std::time::Instant;
-use weft_client::{Client, Future, LocalCluster, LocalConfig, LocalSecurity, Module, futures_list};
+use weft_bench::processes::ProcessCluster;
+use weft_bench::{tcp_copy, workloads};
+use weft_client::{LocalCluster, LocalConfig, LocalSecurity};
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// a: map of inc; b: tree reduction; c: 10 MB partitions.
-    #[arg(long)]
-    workload: String,
+    /// a: map of inc; b: tree reduction; c: 10 MB partitions; d: map of
+    /// inc over 10^6 tasks; e: a 1 GiB value copied between workers.
+    #[arg(long, required_unless_present_any = ["tcp_copy", "tcp_sink"])]
+    workload: Option<String>,
     /// Small sizes, for smoke tests.
     #[arg(long)]
     quick: bool,
-    /// How the cluster's connections are protected: `tokens` (the default
-    /// of an embedded cluster), `tls` (tokens and TLS) or `open` (neither).
+    /// `processes` (the peers' shape, the default) or `embedded` (one
+    /// process).
+    #[arg(long, default_value = "processes")]
+    cluster: String,
+    /// How an embedded cluster's connections are protected: `tokens` (the
+    /// default), `tls` (tokens and TLS) or `open` (neither). A cluster of
+    /// processes always uses tokens from a tenants file, without TLS.
     #[arg(long, default_value = "tokens")]
     security: String,
-}
-
-struct Measured {
-    tasks: u64,
-    size: u64,
-    seconds: f64,
-    result: i64,
-    expected: i64,
+    /// Measure workload e's yardstick, a plain TCP copy between two
+    /// processes, instead of Weft.
+    #[arg(long)]
+    tcp_copy: bool,
+    /// Internal (--tcp-copy): be the receiving process, of this address.
+    #[arg(long, hide = true)]
+    tcp_sink: Option<String>,
+    /// Internal (--tcp-copy): the bytes to receive.
+    #[arg(long, hide = true, default_value_t = 1 << 30)]
+    tcp_bytes: u64,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let security = match args.security.as_str() {
-        "tokens" => LocalSecurity::Tokens,
-        "tls" => LocalSecurity::TokensAndTls,
-        "open" => LocalSecurity::Open,
-        other => bail!("unknown --security {other:?}; use tokens, tls or open"),
-    };
-    let cluster = LocalCluster::start(LocalConfig {
-        workers: 2,
-        nthreads: 1,
-        security,
-        ..LocalConfig::default()
-    })
-    .await?;
-    let client = cluster.client().await?;
-    let module = client
-        .upload_module_file(weft_guest_artifacts::EXAMPLE_TASKS)
+    if let Some(addr) = &args.tcp_sink {
+        return tcp_copy::sink(addr, args.tcp_bytes);
+    }
+    if args.tcp_copy {
+        return tcp_copy_line(args.quick);
+    }
+    let workload = args.workload.clone().context("--workload is required")?;
+    let (warm, full) = workloads::sizes(&workload, args.quick)?;
+    // Held until the end of the run: dropping one stops its cluster.
+    let (_processes, _embedded, client, module, setup);
+    match args.cluster.as_str() {
+        "processes" => {
+            if args.security != "tokens" {
+                bail!("--security applies to --cluster embedded only");
+            }
+            let cluster = ProcessCluster::start(1)?;
+            (client, module) = cluster.connect(0).await?;
+            setup = "a weft scheduler (tenants file, no TLS) and 2 weft worker --nthreads 1 processes, over loopback";
+            _processes = Some(cluster);
+            _embedded = None;
+        }
+        "embedded" => {
+            let security = match args.security.as_str() {
+                "tokens" => LocalSecurity::Tokens,
+                "tls" => LocalSecurity::TokensAndTls,
+                "open" => LocalSecurity::Open,
+                other => bail!("unknown --security {other:?}; use tokens, tls or open"),
+            };
+            let cluster = LocalCluster::start(LocalConfig {
+                workers: 2,
+                nthreads: 1,
+                security,
+                ..LocalConfig::default()
+            })
+            .await?;
+            client = cluster.client().await?;
+            module = client
+                .upload_module_file(weft_guest_artifacts::EXAMPLE_TASKS)
+                .await
+                .context("upload the example tasks")?;
+            setup = "scheduler and 2 workers x 1 executor thread in one process, over loopback";
+            _processes = None;
+            _embedded = Some(cluster);
+        }
+        other => bail!("unknown --cluster {other:?}; use processes or embedded"),
+    }
+    workloads::run(&client, &module, &workload, warm)
         .await
-        .context("upload the example tasks")?;
-    let (warm, full) = match (args.workload.as_str(), args.quick) {
-        ("a", quick) => (500, if quick { 10_000 } else { 100_000 }),
-        ("b", quick) => (256, if quick { 4_096 } else { 65_536 }),
-        ("c", quick) => (2, if quick { 10 } else { 100 }),
-        (other, _) => bail!("unknown workload {other:?}; use a, b or c"),
+        .context("warm-up")?;
+    let measured = workloads::run(&client, &module, &workload, full).await?;
+    let system = if args.cluster == "embedded" {
+        "weft-embedded"
+    } else {
+        "weft"
     };
-    let run = |size| run_workload(&client, &module, &args.workload, size);
-    run(warm).await.context("warm-up")?;
-    let measured = run(full).await?;
     let mut line = json!({
-        "system": "weft",
-        "workload": args.workload,
+        "system": system,
+        "workload": workload,
         "tasks": measured.tasks,
         "size": measured.size,
         "quick": args.quick,
         "version": env!("CARGO_PKG_VERSION"),
         "seconds": measured.seconds,
         "tasks_per_s": measured.tasks as f64 / measured.seconds,
+        "us_per_task": measured.seconds * 1e6 / measured.tasks as f64,
         "result": measured.result,
         "expected": measured.expected,
         "ok": measured.result == measured.expected,
-        "setup": "scheduler and 2 workers x 1 executor thread in one process, over loopback",
+        "setup": setup,
         "security": args.security,
     });
-    if args.workload == "c" {
-        line["mb_per_s"] = json!(measured.size as f64 * 10.0 / measured.seconds);
+    match workload.as_str() {
+        "c" => line["mb_per_s"] = json!(measured.size as f64 * 10.0 / measured.seconds),
+        "e" => line["mb_per_s"] = json!(measured.size as f64 / 1e6 / measured.seconds),
+        _ => {}
     }
     println!("{line}");
     if measured.result != measured.expected {
@@ -87,69 +132,24 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-async fn run_workload(
-    client: &Client,
-    module: &Module,
-    workload: &str,
-    size: u64,
-) -> Result<Measured> {
-    let n = size as i64;
-    let started = Instant::now();
-    let (tasks, result, expected) = match workload {
-        "a" => {
-            let futures = client.map::<i64, _>(module, "inc", (0..n).map(|i| (i,)))?;
-            let submitted = started.elapsed();
-            client
-                .wait(&futures, None, weft_client::ReturnWhen::AllCompleted)
-                .await?;
-            let computed = started.elapsed();
-            let values = client.gather(&futures).await?;
-            eprintln!(
-                "weft-bench a: submitted in {:.3}s, computed by {:.3}s, gathered by {:.3}s",
-                submitted.as_secs_f64(),
-                computed.as_secs_f64(),
-                started.elapsed().as_secs_f64()
-            );
-            (size, values.iter().sum::<i64>(), n * (n + 1) / 2)
-        }
-        "b" => {
-            let mut level = client.map::<i64, _>(module, "inc", (0..n).map(|i| (i,)))?;
-            let mut tasks = size;
-            while level.len() > 1 {
-                let pairs: Vec<(&Future<i64>, &Future<i64>)> =
-                    level.chunks(2).map(|c| (&c[0], &c[1])).collect();
-                let next = client.map::<i64, _>(module, "add", pairs)?;
-                tasks += next.len() as u64;
-                level = next;
-            }
-            (tasks, level[0].result().await?, n * (n + 1) / 2)
-        }
-        "c" => {
-            let len: i64 = 1_250_000;
-            let parts =
-                client.map::<Vec<i64>, _>(module, "gen_partition", (0..n).map(|p| (p, len)))?;
-            let kept = client.map::<Vec<i64>, _>(
-                module,
-                "keep_multiples_of_3",
-                parts.iter().map(|f| (f,)),
-            )?;
-            let sums = client.map::<i64, _>(module, "sum", kept.iter().map(|f| (f,)))?;
-            let total = client.submit::<i64>(module, "sum", (futures_list(&sums),))?;
-            let limit = n * len;
-            let multiples = (limit - 1) / 3;
-            (
-                3 * size + 1,
-                total.result().await?,
-                3 * multiples * (multiples + 1) / 2,
-            )
-        }
-        other => bail!("unknown workload {other}"),
-    };
-    Ok(Measured {
-        tasks,
-        size,
-        seconds: started.elapsed().as_secs_f64(),
-        result,
-        expected,
-    })
+/// Workload e's yardstick as a result line of the system `tcp`.
+fn tcp_copy_line(quick: bool) -> Result<()> {
+    let (_, bytes) = workloads::sizes("e", quick)?;
+    let seconds = tcp_copy::measure(bytes)?;
+    let line = json!({
+        "system": "tcp",
+        "workload": "e",
+        "tasks": 1,
+        "size": bytes,
+        "quick": quick,
+        "seconds": seconds,
+        "tasks_per_s": 1.0 / seconds,
+        "mb_per_s": bytes as f64 / 1e6 / seconds,
+        "result": bytes,
+        "expected": bytes,
+        "ok": true,
+        "setup": "one loopback TCP stream between two processes, 4 MiB writes into a reused buffer",
+    });
+    println!("{line}");
+    Ok(())
 }

@@ -17,9 +17,9 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use serde_json::json;
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use weft_bench::processes::{Process, ProcessCluster};
 use weft_client::{Client, ClientOptions, Module, Secret};
 
 #[derive(Debug, Parser)]
@@ -44,139 +44,6 @@ struct Args {
     flood_tasks: i64,
 }
 
-/// A process killed on drop.
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The cluster: its processes, its address and a token per tenant.
-struct Cluster {
-    _processes: Vec<Process>,
-    addr: String,
-    tokens: Vec<Secret>,
-    _dir: PathBuf,
-}
-
-fn weft_binary() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let weft = exe.with_file_name("weft");
-    if !weft.exists() {
-        bail!(
-            "{} is missing: build it with `cargo build --release -p weft-cli -p weft-bench`",
-            weft.display()
-        );
-    }
-    Ok(weft)
-}
-
-fn weft_output(weft: &Path, args: &[&str]) -> Result<String> {
-    let output = Command::new(weft)
-        .args(args)
-        .env("WEFT_LOG", "warn")
-        .output()?;
-    if !output.status.success() {
-        bail!(
-            "weft {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(String::from_utf8(output.stdout)?.trim().to_string())
-}
-
-/// Starts `weft ARGS` and returns it once it printed a line with `marker`,
-/// with the rest of that line.
-fn start(weft: &Path, args: &[&str], marker: &str) -> Result<(Process, String)> {
-    let mut child = Command::new(weft)
-        .args(args)
-        .env("WEFT_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("start weft {args:?}"))?;
-    let stdout = child.stdout.take().context("its stdout")?;
-    let process = Process(child);
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        let Some(line) = lines.next() else {
-            bail!("weft {args:?} exited before printing {marker:?}");
-        };
-        let line = line?;
-        if let Some(at) = line.find(marker) {
-            let rest = line[at + marker.len()..].trim().to_string();
-            std::thread::spawn(move || for _ in lines {});
-            return Ok((process, rest));
-        }
-    }
-}
-
-fn start_cluster(tenants: usize) -> Result<Cluster> {
-    let weft = weft_binary()?;
-    let dir = std::env::temp_dir().join(format!("weft-tenants-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let file = dir.join("tenants.toml");
-    let _ = std::fs::remove_file(&file);
-    let file_text = file.to_str().context("a UTF-8 path")?;
-    let mut tokens = Vec::new();
-    for t in 0..tenants {
-        let name = format!("tenant-{t}");
-        let token = weft_output(&weft, &["tenant", "add", &name, "--tenants", file_text])?;
-        tokens.push(Secret::new(token));
-    }
-    let worker_token = weft_output(&weft, &["tenant", "add-worker", "--tenants", file_text])?;
-    let token_file = dir.join("worker.token");
-    std::fs::write(&token_file, format!("{worker_token}\n"))?;
-    std::fs::set_permissions(
-        &token_file,
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )?;
-    let scheduler_args = [
-        "scheduler",
-        "--listen",
-        "127.0.0.1:0",
-        "--tenants",
-        file_text,
-    ];
-    let (scheduler, addr) = start(&weft, &scheduler_args, "listening on ")?;
-    let mut processes = vec![scheduler];
-    let token_text = token_file.to_str().context("a UTF-8 path")?;
-    for _ in 0..2 {
-        let args = [
-            "worker",
-            &addr,
-            "--nthreads",
-            "1",
-            "--token-file",
-            token_text,
-        ];
-        processes.push(start(&weft, &args, "serving data on ")?.0);
-    }
-    Ok(Cluster {
-        _processes: processes,
-        addr,
-        tokens,
-        _dir: dir,
-    })
-}
-
-async fn connect(cluster: &Cluster, tenant: usize) -> Result<(Client, Module)> {
-    let options = ClientOptions {
-        token: Some(cluster.tokens[tenant].clone()),
-        ..ClientOptions::default()
-    };
-    let client = Client::connect_with_options(&cluster.addr, options).await?;
-    let module = client
-        .upload_module_file(weft_guest_artifacts::EXAMPLE_TASKS)
-        .await
-        .context("upload the example tasks")?;
-    Ok((client, module))
-}
-
 /// Maps `inc` over `from..from + n` and checks the sum of the results.
 async fn incs(client: &Client, module: &Module, from: i64, n: i64) -> Result<()> {
     let futures = client.map::<i64, _>(module, "inc", (from..from + n).map(|i| (i,)))?;
@@ -190,10 +57,10 @@ async fn incs(client: &Client, module: &Module, from: i64, n: i64) -> Result<()>
 
 async fn split(quick: bool) -> Result<serde_json::Value> {
     let total: i64 = if quick { 10_000 } else { 100_000 };
-    let cluster = start_cluster(10)?;
+    let cluster = ProcessCluster::start(10)?;
     let mut clients = Vec::new();
     for tenant in 0..10 {
-        clients.push(connect(&cluster, tenant).await?);
+        clients.push(cluster.connect(tenant).await?);
     }
     // Warm-up, every tenant.
     for (client, module) in &clients {
@@ -277,7 +144,7 @@ async fn flood_client(addr: &str, flood: i64, batch: i64) -> Result<()> {
 async fn noisy(quick: bool, batch: i64) -> Result<serde_json::Value> {
     use std::io::Write;
     let flood: i64 = if quick { 100_000 } else { 1_000_000 };
-    let cluster = start_cluster(2)?;
+    let cluster = ProcessCluster::start(2)?;
     let mut flooder = Process(
         Command::new(std::env::current_exe()?)
             .args(["--scenario", "noisy", "--flood", &cluster.addr])
@@ -296,7 +163,7 @@ async fn noisy(quick: bool, batch: i64) -> Result<serde_json::Value> {
     if line.trim() != "ready" {
         bail!("tenant A's client did not start: {line:?}");
     }
-    let (b, b_module) = connect(&cluster, 1).await?;
+    let (b, b_module) = cluster.connect(1).await?;
     incs(&b, &b_module, 0, 100).await?;
     let idle = b_job_median(&b, &b_module, 21).await?;
     writeln!(to_flooder)?;
