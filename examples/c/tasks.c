@@ -1,5 +1,5 @@
 /*
- * The C version of four tasks of the Rust test kit (tests/guests/testkit):
+ * The C version of five tasks of the Rust test kit (tests/guests/testkit):
  * same names, same signatures, same results. The tests compile it with
  * clang and check that both modules agree on the same inputs.
  *
@@ -41,6 +41,19 @@ WEFT_TASK(reverse_bytes, "data: list<u8>", "list<u8>") {
     for (size_t i = 0; i < len; i++) out[i] = data[len - 1 - i];
     weft_writer w = weft_writer_new();
     weft_write_bytes(&w, out, len);
+    return weft_return(&w);
+}
+
+WEFT_TASK(keep_multiples_of_3, "xs: list<i64>", "list<i64>") {
+    weft_reader r = weft_reader_new(args, args_len);
+    size_t n;
+    int64_t *xs = weft_read_i64s(&r, &n);
+    if (!weft_reader_finish(&r)) return weft_invalid_arguments(&r);
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (xs[i] % 3 == 0) xs[kept++] = xs[i];
+    weft_writer w = weft_writer_new();
+    weft_write_i64s(&w, xs, kept);
     return weft_return(&w);
 }
 

@@ -71,6 +71,10 @@ uint64_t weft_read_u64(weft_reader *r);
 double weft_read_f64(weft_reader *r);
 /* A string or list<u8>: returns a pointer into the arguments, sets *len. */
 const uint8_t *weft_read_bytes(weft_reader *r, size_t *len);
+/* A list<i64> or list<f64>: returns a copy, 8-byte aligned, in one bulk
+ * copy (the encoding is the memory layout), and sets *count. */
+int64_t *weft_read_i64s(weft_reader *r, size_t *count);
+double *weft_read_f64s(weft_reader *r, size_t *count);
 /* True when every byte was read without error. */
 int weft_reader_finish(weft_reader *r);
 
@@ -89,6 +93,9 @@ void weft_write_u64(weft_writer *w, uint64_t v);
 void weft_write_f64(weft_writer *w, double v);
 /* A string or list<u8>: u64 length, then the bytes. */
 void weft_write_bytes(weft_writer *w, const void *bytes, size_t len);
+/* A list<i64> or list<f64>: u64 count, then the values, in one copy. */
+void weft_write_i64s(weft_writer *w, const int64_t *values, size_t count);
+void weft_write_f64s(weft_writer *w, const double *values, size_t count);
 
 /* Ending a task. */
 int32_t weft_return(weft_writer *w);          /* success: the encoded result */
@@ -101,11 +108,20 @@ void weft_log_info(const char *message);
 extern unsigned char __heap_base;
 static uintptr_t weft_heap_next;
 
-/* clang may emit calls to these even with -nostdlib. */
+/* clang may emit calls to these even with -nostdlib. With bulk memory
+ * (-mbulk-memory) a copy is one memory.copy; without, eight bytes at a
+ * time where both ends allow. */
 void *memcpy(void *dst, const void *src, size_t n) {
+#ifdef __wasm_bulk_memory__
+    __builtin_memcpy(dst, src, n);
+#else
     uint8_t *d = dst;
     const uint8_t *s = src;
+    if ((((uintptr_t)d | (uintptr_t)s) & 7) == 0) {
+        for (; n >= 8; n -= 8, d += 8, s += 8) *(uint64_t *)d = *(const uint64_t *)s;
+    }
     while (n--) *d++ = *s++;
+#endif
     return dst;
 }
 
@@ -199,6 +215,29 @@ const uint8_t *weft_read_bytes(weft_reader *r, size_t *len) {
     return weft_take(r, (size_t)n);
 }
 
+/* The count of a list of 8-byte values, checked against what remains. */
+static size_t weft_read_count8(weft_reader *r) {
+    uint64_t n = weft_read_u64(r);
+    if (!r->error && n > r->left / 8) {
+        r->error = "a length prefix is longer than the arguments";
+        return 0;
+    }
+    return r->error ? 0 : (size_t)n;
+}
+
+int64_t *weft_read_i64s(weft_reader *r, size_t *count) {
+    size_t n = weft_read_count8(r);
+    const uint8_t *p = weft_take(r, n * 8);
+    int64_t *values = weft_malloc(n * 8 ? n * 8 : 8);
+    if (p) memcpy(values, p, n * 8);
+    *count = p ? n : 0;
+    return values;
+}
+
+double *weft_read_f64s(weft_reader *r, size_t *count) {
+    return (double *)weft_read_i64s(r, count);
+}
+
 int weft_reader_finish(weft_reader *r) {
     if (!r->error && r->left != 0) r->error = "bytes left over after the last parameter";
     return r->error == 0;
@@ -241,6 +280,15 @@ void weft_write_f64(weft_writer *w, double v) {
 void weft_write_bytes(weft_writer *w, const void *bytes, size_t len) {
     weft_write_u64(w, (uint64_t)len);
     weft_write_raw(w, bytes, len);
+}
+
+void weft_write_i64s(weft_writer *w, const int64_t *values, size_t count) {
+    weft_write_u64(w, (uint64_t)count);
+    weft_write_raw(w, values, count * 8);
+}
+
+void weft_write_f64s(weft_writer *w, const double *values, size_t count) {
+    weft_write_i64s(w, (const int64_t *)values, count);
 }
 
 int32_t weft_return(weft_writer *w) {

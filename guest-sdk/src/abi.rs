@@ -4,7 +4,6 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::fmt::Display;
 
 /// Status: the output is the encoded result.
 const STATUS_OK: i32 = 0;
@@ -114,6 +113,20 @@ impl<'a> ArgReader<'a> {
         Ok(value)
     }
 
+    /// Decodes the next parameter, a vector of fixed-width numbers, by one
+    /// copy (`fast.rs`).
+    pub fn next_plain<T: crate::fast::Plain>(&mut self, name: &str) -> Result<Vec<T>, ArgError> {
+        let value = crate::fast::decode_plain(&mut self.rest).map_err(|e| {
+            ArgError(format!(
+                "invalid arguments for `{}`: parameter {} (`{name}`): {e}",
+                self.signature,
+                self.decoded + 1
+            ))
+        })?;
+        self.decoded += 1;
+        Ok(value)
+    }
+
     /// Checks that every byte was consumed.
     pub fn finish(&self) -> Result<(), ArgError> {
         if self.rest.is_empty() {
@@ -143,14 +156,6 @@ pub fn finish_value<T: Serialize>(value: &T) -> Outcome {
     match crate::codec::encode(value) {
         Ok(bytes) => Outcome::Value(bytes),
         Err(e) => Outcome::Error(format!("could not encode the result: {e}")),
-    }
-}
-
-/// Encodes the result of a task returning `Result<T, E>`.
-pub fn finish_result<T: Serialize, E: Display>(result: Result<T, E>) -> Outcome {
-    match result {
-        Ok(value) => finish_value(&value),
-        Err(e) => Outcome::Error(e.to_string()),
     }
 }
 

@@ -47,6 +47,11 @@
 //! expensive thing a trivial task does). Turn default features off to use
 //! your own `#[global_allocator]`.
 //!
+//! Parameters and results that are vectors of fixed-width numbers
+//! (`Vec<i64>`, `Vec<f64>`, `Vec<u8>` and the other integer and float
+//! vectors) are decoded and encoded by one copy: their encoding is their
+//! memory layout. Other types go through serde, with the same encoding.
+//!
 //! A panic ends the task with an error carrying the panic message and its
 //! source location. Tasks log through the host's `tracing` with [`info!`],
 //! [`warn!`], [`error!`], [`debug!`] and [`trace!`].
@@ -64,6 +69,7 @@ mod abi;
     not(target_feature = "atomics")
 ))]
 mod alloc;
+mod fast;
 mod record;
 
 pub use schema::Schema;
@@ -73,7 +79,8 @@ pub use weft_sdk_macros::{Schema, task};
 /// stable API: use the macros.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::abi::{ArgError, ArgReader, Outcome, finish_result, finish_value, run_task};
+    pub use crate::abi::{ArgError, ArgReader, Outcome, finish_value, run_task};
+    pub use crate::fast::{Decode, DecodeFast, DecodeSerde, Encode, EncodeFast, EncodeSerde};
     pub use crate::record::{Param, TaskSig, record, record_len};
     pub use crate::schema::{Field, Ty, Variant, VariantKind};
 }

@@ -14,12 +14,18 @@ fn repo_root() -> PathBuf {
 
 /// Compiles examples/c/tasks.c to a module and returns its bytes.
 fn build_c_module() -> Vec<u8> {
+    build_c_module_with(&[])
+}
+
+/// [`build_c_module`] with more clang flags.
+fn build_c_module_with(flags: &[&str]) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tasks.wasm");
     let root = repo_root();
     let result = Command::new("clang")
         .args(["--target=wasm32-unknown-unknown", "-O2", "-nostdlib", "-Wl,--no-entry", "-I"])
         .arg(root.join("guest-sdk/c"))
+        .args(flags)
         .arg("-o")
         .arg(&out)
         .arg(root.join("examples/c/tasks.c"))
@@ -35,14 +41,30 @@ fn build_c_module() -> Vec<u8> {
     std::fs::read(out).unwrap()
 }
 
+/// Both builds: weft.h's memcpy is a word loop without bulk memory and one
+/// `memory.copy` with it.
 #[test]
 fn the_c_tasks_agree_with_the_rust_tasks() {
+    the_c_tasks_built_with_agree_with_the_rust_tasks(&[]);
+    the_c_tasks_built_with_agree_with_the_rust_tasks(&["-mbulk-memory"]);
+}
+
+fn the_c_tasks_built_with_agree_with_the_rust_tasks(flags: &[&str]) {
     let rt = runtime();
     let c = rt
-        .load(&build_c_module())
+        .load(&build_c_module_with(flags))
         .expect("the C module follows the ABI");
     let rust = load(rt, TESTKIT);
-    assert_eq!(c.task_names(), ["add", "divide", "greet", "reverse_bytes"]);
+    assert_eq!(
+        c.task_names(),
+        [
+            "add",
+            "divide",
+            "greet",
+            "keep_multiples_of_3",
+            "reverse_bytes"
+        ]
+    );
     for name in c.task_names() {
         assert_eq!(
             c.signature(&name),
@@ -77,6 +99,27 @@ fn the_c_tasks_agree_with_the_rust_tasks() {
         vec![9u8; 100_000],
     ] {
         same("reverse_bytes", enc(&(data,)));
+    }
+    for xs in [
+        vec![],
+        vec![3i64],
+        vec![1, 2, 4],
+        vec![i64::MIN, -3, 0, 3, i64::MAX - 1],
+        (0..1_250_000).collect::<Vec<i64>>(),
+    ] {
+        same("keep_multiples_of_3", enc(&(xs,)));
+    }
+    // A length prefix longer than the bytes: both refuse the arguments.
+    let mut lying = 1_000u64.to_le_bytes().to_vec();
+    lying.extend_from_slice(&[0; 16]);
+    for module in [&c, &rust] {
+        let err = rt
+            .call(module, "keep_multiples_of_3", &lying, &limits())
+            .unwrap_err();
+        assert!(
+            matches!(err.kind, TaskErrorKind::InvalidArguments { .. }),
+            "{err}"
+        );
     }
 }
 

@@ -61,10 +61,20 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     let vars: Vec<_> = (0..param_names.len())
         .map(|i| format_ident!("__arg{}", i))
         .collect();
+    // Numeric vectors are encoded and decoded by one copy, anything else
+    // through serde: `weft_sdk`'s `fast.rs` (autoref specialization).
     let finish = if fallible {
-        quote!(::weft_sdk::__private::finish_result(#fn_name(#(#vars),*)))
+        quote!(match #fn_name(#(#vars),*) {
+            ::core::result::Result::Ok(value) => (&::weft_sdk::__private::Encode(&value)).weft_encode(),
+            ::core::result::Result::Err(error) => ::weft_sdk::__private::Outcome::Error(
+                ::std::string::ToString::to_string(&error),
+            ),
+        })
     } else {
-        quote!(::weft_sdk::__private::finish_value(&#fn_name(#(#vars),*)))
+        quote!({
+            let value = #fn_name(#(#vars),*);
+            (&::weft_sdk::__private::Encode(&value)).weft_encode()
+        })
     };
 
     Ok(quote! {
@@ -88,11 +98,18 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
 
             #[cfg(target_family = "wasm")]
             #[unsafe(export_name = #export)]
+            #[allow(clippy::needless_borrow)]
             extern "C" fn #export_fn(args_ptr: *const u8, args_len: usize) -> i32 {
                 // SAFETY: the host passes a valid range of our memory (ABI.md).
                 unsafe {
                     ::weft_sdk::__private::run_task(args_ptr, args_len, #rust_signature, |args| {
-                        #(let #vars: #param_types = args.next(#param_strs)?;)*
+                        #[allow(unused_imports)]
+                        use ::weft_sdk::__private::{
+                            DecodeFast as _, DecodeSerde as _, EncodeFast as _, EncodeSerde as _,
+                        };
+                        #(let #vars: #param_types =
+                            (&::weft_sdk::__private::Decode::<#param_types>::new())
+                                .weft_decode(args, #param_strs)?;)*
                         args.finish()?;
                         Ok(#finish)
                     })

@@ -75,6 +75,13 @@ pub fn reverse_bytes(data: Vec<u8>) -> Vec<u8> {
     data.into_iter().rev().collect()
 }
 
+/// The values divisible by 3, in order (a bulk `list<i64>` both ways; the
+/// C SDK's version is in examples/c/tasks.c).
+#[task]
+pub fn keep_multiples_of_3(xs: Vec<i64>) -> Vec<i64> {
+    xs.into_iter().filter(|x| x % 3 == 0).collect()
+}
+
 #[task]
 pub fn sort_words(words: Vec<String>) -> Vec<String> {
     let mut words = words;
