@@ -577,6 +577,22 @@ impl ConnectionReader {
             })
     }
 
+    /// Appends the next raw frame's payload to `out` (see
+    /// [`FrameReader::read_frame_into`]); `None` if the peer closed the
+    /// connection cleanly. Not cancel-safe.
+    pub async fn recv_frame_into(
+        &mut self,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<usize>, ConnectionError> {
+        self.frames
+            .read_frame_into(out)
+            .await
+            .map_err(|error| ConnectionError::Frame {
+                peer: self.peer,
+                error,
+            })
+    }
+
     /// The frame reader underneath (to change its limit, say).
     pub fn frame_reader_mut(&mut self) -> &mut FrameReader<ReadStream> {
         &mut self.frames

@@ -67,6 +67,9 @@ pub async fn write_value(
 /// the stream first, is an error (after which the connection must be
 /// dropped).
 pub async fn read_value(reader: &mut ConnectionReader, nbytes: u64) -> Result<Bytes, String> {
+    if nbytes > VALUE_CHUNK_BYTES as u64 {
+        return read_large_value(reader, nbytes).await;
+    }
     let mut value: Option<Vec<u8>> = None;
     let mut received = 0u64;
     loop {
@@ -104,6 +107,37 @@ pub async fn read_value(reader: &mut ConnectionReader, nbytes: u64) -> Result<By
             return Ok(value.map(Bytes::from).unwrap_or_default());
         }
     }
+}
+
+/// [`read_value`] of a value larger than one chunk: its frames are read
+/// straight into one buffer of its size (no allocation per frame, one copy
+/// of the bytes buffered with a frame's header).
+async fn read_large_value(reader: &mut ConnectionReader, nbytes: u64) -> Result<Bytes, String> {
+    let reserve = nbytes.min(VALUE_RESERVE_BYTES_MAX) as usize;
+    let mut value = Vec::new();
+    value.try_reserve_exact(reserve).map_err(|error| {
+        format!("could not set aside {reserve} bytes for a value of {nbytes}: {error}")
+    })?;
+    while (value.len() as u64) < nbytes {
+        let received = value.len();
+        if reader
+            .recv_frame_into(&mut value)
+            .await
+            .map_err(|e| e.to_string())?
+            .is_none()
+        {
+            return Err(format!(
+                "the peer closed the connection after {received} of the value's {nbytes} bytes"
+            ));
+        }
+        if value.len() as u64 > nbytes {
+            return Err(format!(
+                "the peer announced a value of {nbytes} bytes and sent at least {}",
+                value.len()
+            ));
+        }
+    }
+    Ok(Bytes::from(value))
 }
 
 /// Reads and drops a value of `nbytes` sent by [`write_value`] (one that

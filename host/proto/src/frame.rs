@@ -19,6 +19,8 @@
 //! write); a large payload is written straight from the caller's slices with
 //! a vectored write.
 
+mod into;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::io::{self, IoSlice};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
