@@ -20,6 +20,7 @@ mod processes;
 mod quotas;
 mod raw;
 mod relay;
+mod scale;
 mod scheduler_port;
 mod stack;
 mod support;
