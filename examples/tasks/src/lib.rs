@@ -44,6 +44,35 @@ pub fn fib(n: u32) -> u64 {
     go(n)
 }
 
+/// The sum of the entries of A·B for two `n`×`n` matrices of f64 made
+/// from `seed` (a compute-bound task: `n`^3 multiply-adds; the runtime's
+/// benchmark runs it in wasm and natively).
+#[task]
+pub fn matmul(n: u32, seed: u64) -> f64 {
+    let n = n as usize;
+    let mut state = seed | 1;
+    let mut next = move || {
+        // xorshift64: the same numbers on every platform.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let a: Vec<f64> = (0..n * n).map(|_| next()).collect();
+    let b: Vec<f64> = (0..n * n).map(|_| next()).collect();
+    let mut c = vec![0.0f64; n * n];
+    for i in 0..n {
+        for k in 0..n {
+            let aik = a[i * n + k];
+            let row = &b[k * n..(k + 1) * n];
+            for (cij, bkj) in c[i * n..(i + 1) * n].iter_mut().zip(row) {
+                *cij += aik * bkj;
+            }
+        }
+    }
+    c.iter().sum()
+}
+
 /// A partition of `len` values `p * len + j`, for the bulk-data benchmark.
 #[task]
 pub fn gen_partition(p: i64, len: i64) -> Vec<i64> {
