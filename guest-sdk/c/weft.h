@@ -115,10 +115,11 @@ void *memcpy(void *dst, const void *src, size_t n) {
 #ifdef __wasm_bulk_memory__
     __builtin_memcpy(dst, src, n);
 #else
+    typedef uint64_t __attribute__((__may_alias__)) weft_word;
     uint8_t *d = dst;
     const uint8_t *s = src;
     if ((((uintptr_t)d | (uintptr_t)s) & 7) == 0) {
-        for (; n >= 8; n -= 8, d += 8, s += 8) *(uint64_t *)d = *(const uint64_t *)s;
+        for (; n >= 8; n -= 8, d += 8, s += 8) *(weft_word *)d = *(const weft_word *)s;
     }
     while (n--) *d++ = *s++;
 #endif

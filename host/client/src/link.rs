@@ -361,7 +361,11 @@ fn queue_request(writer: &mut ConnectionWriter, state: &Mutex<State>, request: C
     // graph written already.
     let mut locked = lock(state);
     locked.refuse_unsent(named_keys(&request), &message);
-    let written = locked.graph_written.take();
+    let written = if is_part || is_end {
+        locked.graph_written.take()
+    } else {
+        None
+    };
     if let Some(written) = &written {
         locked.refuse_unsent(written, &message);
     }

@@ -98,8 +98,10 @@ impl Scheduler {
             added.push(self.insert_task(client, tenant, task));
         }
 
+        // Room for the wants of the new tasks (wants of keys already held
+        // need none).
         if let Some(state) = self.clients.get_mut(&client) {
-            state.wants.reserve(wants.len());
+            state.wants.reserve(wants.len().min(new_tasks as usize));
         }
         for key in wants {
             let id = self.id_for(client, &key).expect("checked above");

@@ -583,9 +583,10 @@ impl ConnectionReader {
     pub async fn recv_frame_into(
         &mut self,
         out: &mut Vec<u8>,
+        room: usize,
     ) -> Result<Option<usize>, ConnectionError> {
         self.frames
-            .read_frame_into(out)
+            .read_frame_into(out, room)
             .await
             .map_err(|error| ConnectionError::Frame {
                 peer: self.peer,

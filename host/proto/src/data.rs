@@ -120,20 +120,16 @@ async fn read_large_value(reader: &mut ConnectionReader, nbytes: u64) -> Result<
     })?;
     while (value.len() as u64) < nbytes {
         let received = value.len();
+        // A frame past the announced size is refused before it is read.
+        let room = usize::try_from(nbytes - received as u64).unwrap_or(usize::MAX);
         if reader
-            .recv_frame_into(&mut value)
+            .recv_frame_into(&mut value, room)
             .await
-            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("after {received} of the value's {nbytes} announced bytes: {e}"))?
             .is_none()
         {
             return Err(format!(
                 "the peer closed the connection after {received} of the value's {nbytes} bytes"
-            ));
-        }
-        if value.len() as u64 > nbytes {
-            return Err(format!(
-                "the peer announced a value of {nbytes} bytes and sent at least {}",
-                value.len()
             ));
         }
     }

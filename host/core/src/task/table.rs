@@ -58,7 +58,6 @@ pub(crate) struct TaskTable {
 }
 
 impl TaskTable {
-    /// Inserts `task`; returns its id.
     /// Room for `additional` more tasks in one allocation (amortized, as
     /// `Vec::reserve`): a graph of 10^6 tasks into an empty table takes
     /// 10^6 slots, not the next power of two.
@@ -69,6 +68,7 @@ impl TaskTable {
         self.generations.reserve(more);
     }
 
+    /// Inserts `task`; returns its id.
     pub(crate) fn insert(&mut self, task: Task) -> TaskId {
         let slot = self.slab.insert(task);
         if slot == self.generations.len() {

@@ -10,8 +10,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 impl<R: AsyncRead + Unpin> FrameReader<R> {
     /// Appends the next frame's payload to `out` and returns its length, or
     /// `None` if the stream ended cleanly between two frames. A payload
-    /// over the reader's limit is refused before anything is read into
-    /// `out`.
+    /// over the reader's limit or over `room` bytes is refused before
+    /// anything is read into `out`, and so is one `out` cannot grow to hold.
     ///
     /// Not cancel-safe (unlike [`read_frame`](Self::read_frame)): dropping
     /// the future mid-frame leaves the stream inside the frame, after which
@@ -20,6 +20,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub async fn read_frame_into(
         &mut self,
         out: &mut Vec<u8>,
+        room: usize,
     ) -> Result<Option<usize>, FrameError> {
         if self.large.is_some() {
             return Err(FrameError::Io(std::io::Error::other(
@@ -44,18 +45,20 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             self.buffer[3],
         ];
         let len = u32::from_le_bytes(header) as usize;
-        if len > self.frame_bytes_max {
-            return Err(FrameError::TooLarge {
-                len,
-                limit: self.frame_bytes_max,
-            });
+        let limit = self.frame_bytes_max.min(room);
+        if len > limit {
+            return Err(FrameError::TooLarge { len, limit });
         }
+        out.try_reserve(len).map_err(|error| {
+            FrameError::Io(std::io::Error::other(format!(
+                "no memory for a frame of {len} bytes: {error}"
+            )))
+        })?;
         self.buffer.advance(FRAME_HEADER_BYTES);
         let buffered = len.min(self.buffer.len());
         out.extend_from_slice(&self.buffer[..buffered]);
         self.buffer.advance(buffered);
         let mut remaining = len - buffered;
-        out.reserve(remaining);
         while remaining > 0 {
             let read = self.inner.read_buf(&mut out.limit(remaining)).await?;
             if read == 0 {
@@ -90,12 +93,18 @@ mod tests {
         });
         let mut reader = FrameReader::new(server);
         let mut out = b"prefix:".to_vec();
-        assert_eq!(reader.read_frame_into(&mut out).await.unwrap(), Some(5));
         assert_eq!(
-            reader.read_frame_into(&mut out).await.unwrap(),
+            reader.read_frame_into(&mut out, usize::MAX).await.unwrap(),
+            Some(5)
+        );
+        assert_eq!(
+            reader.read_frame_into(&mut out, usize::MAX).await.unwrap(),
             Some(3_000_000)
         );
-        assert_eq!(reader.read_frame_into(&mut out).await.unwrap(), Some(0));
+        assert_eq!(
+            reader.read_frame_into(&mut out, usize::MAX).await.unwrap(),
+            Some(0)
+        );
         let expected: Vec<u8> = b"prefix:small"
             .iter()
             .copied()
@@ -108,7 +117,10 @@ mod tests {
             Some(&b"after"[..])
         );
         drop(sending.await.unwrap());
-        assert_eq!(reader.read_frame_into(&mut out).await.unwrap(), None);
+        assert_eq!(
+            reader.read_frame_into(&mut out, usize::MAX).await.unwrap(),
+            None
+        );
     }
 
     #[tokio::test]
@@ -118,17 +130,27 @@ mod tests {
         let mut reader = FrameReader::with_limit(&too_long[..], 99);
         let mut out = Vec::new();
         assert!(matches!(
-            reader.read_frame_into(&mut out).await,
+            reader.read_frame_into(&mut out, usize::MAX).await,
             Err(FrameError::TooLarge {
                 len: 100,
                 limit: 99
             })
         ));
         assert!(out.is_empty());
+        // Past the room the caller has left: refused before it is read.
+        let mut reader = FrameReader::new(&too_long[..]);
+        assert!(matches!(
+            reader.read_frame_into(&mut out, 60).await,
+            Err(FrameError::TooLarge {
+                len: 100,
+                limit: 60
+            })
+        ));
+        assert!(out.is_empty());
         let cut = &too_long[..50];
         let mut reader = FrameReader::new(cut);
         assert!(matches!(
-            reader.read_frame_into(&mut out).await,
+            reader.read_frame_into(&mut out, usize::MAX).await,
             Err(FrameError::Truncated {
                 expected: 104,
                 got: 50
