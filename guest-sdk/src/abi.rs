@@ -102,21 +102,24 @@ impl<'a> ArgReader<'a> {
 
     /// Decodes the next parameter, called `name`.
     pub fn next<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, ArgError> {
-        let value = crate::codec::decode_prefix(&mut self.rest).map_err(|e| {
-            ArgError(format!(
-                "invalid arguments for `{}`: parameter {} (`{name}`): {e}",
-                self.signature,
-                self.decoded + 1
-            ))
-        })?;
-        self.decoded += 1;
-        Ok(value)
+        let decoded = crate::codec::decode_prefix(&mut self.rest);
+        self.counted(name, decoded)
     }
 
     /// Decodes the next parameter, a vector of fixed-width numbers, by one
     /// copy (`fast.rs`).
     pub fn next_plain<T: crate::fast::Plain>(&mut self, name: &str) -> Result<Vec<T>, ArgError> {
-        let value = crate::fast::decode_plain(&mut self.rest).map_err(|e| {
+        let decoded = crate::fast::decode_plain(&mut self.rest);
+        self.counted(name, decoded)
+    }
+
+    /// One more parameter decoded, or why parameter `name` was not.
+    fn counted<T, E: std::fmt::Display>(
+        &mut self,
+        name: &str,
+        decoded: Result<T, E>,
+    ) -> Result<T, ArgError> {
+        let value = decoded.map_err(|e| {
             ArgError(format!(
                 "invalid arguments for `{}`: parameter {} (`{name}`): {e}",
                 self.signature,

@@ -22,6 +22,24 @@ pub(crate) async fn bounded<T>(
         .unwrap_or(Err(ClientError::Timeout))
 }
 
+/// Waits until the scheduler knows no key, for at most `within`: the
+/// releases of dropped futures have all arrived.
+pub(crate) async fn until_every_key_is_forgotten(client: &Client, within: Duration) {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let status = bounded(client.status(false)).await.expect("status");
+        if status.keys == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} keys still known",
+            status.keys
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn connect(cluster: &Cluster) -> (Client, Module) {
     let client = cluster.client().await;
     let module = client

@@ -5,7 +5,7 @@
 //! worker to client), lists of keys in several messages; what still
 //! cannot be sent fails with an error naming the limit.
 
-use crate::cluster::bounded;
+use crate::cluster::{bounded, until_every_key_is_forgotten};
 use crate::processes::{Cluster, Identity, tokio_runtime};
 use std::time::Duration;
 use weft_client::{Client, Module};
@@ -46,19 +46,7 @@ fn a_graph_many_frames_long_completes() {
         assert_eq!(results.iter().sum::<i64>(), n * (n + 1) / 2);
         drop(futures);
         // The releases reached the scheduler: it forgets every key.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let status = bounded(client.status(false)).await.expect("status");
-            if status.keys == 0 {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} keys still known",
-                status.keys
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        until_every_key_is_forgotten(&client, Duration::from_secs(60)).await;
     });
 }
 

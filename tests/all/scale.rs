@@ -4,6 +4,7 @@
 //! futures are dropped. The release build's speed at this size is
 //! `tools/bench` workload d's business, not this test's.
 
+use crate::cluster::until_every_key_is_forgotten;
 use crate::processes::{Cluster, Identity, tokio_runtime};
 use std::time::Duration;
 use weft_client::{Client, ClientError};
@@ -40,18 +41,6 @@ fn a_million_task_map_completes_with_the_right_sum() {
         assert_eq!(values.len(), n as usize);
         assert_eq!(values.iter().sum::<i64>(), n * (n + 1) / 2);
         drop(futures);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(300);
-        loop {
-            let status = within(1, client.status(false)).await.expect("status");
-            if status.keys == 0 {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{} keys still known",
-                status.keys
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        until_every_key_is_forgotten(&client, Duration::from_secs(300)).await;
     });
 }

@@ -169,25 +169,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             return self.finish_large_frame().await.map(Some);
         }
         let limit = limit.min(self.frame_bytes_max);
-
-        while self.buffer.len() < FRAME_HEADER_BYTES {
-            if self.fill_buffer(FRAME_HEADER_BYTES).await? == 0 {
-                if self.buffer.is_empty() {
-                    return Ok(None);
-                }
-                return Err(FrameError::Truncated {
-                    expected: FRAME_HEADER_BYTES,
-                    got: self.buffer.len(),
-                });
-            }
-        }
-        let header = [
-            self.buffer[0],
-            self.buffer[1],
-            self.buffer[2],
-            self.buffer[3],
-        ];
-        let len = u32::from_le_bytes(header) as usize;
+        let Some(len) = self.next_header().await? else {
+            return Ok(None);
+        };
         if len > limit {
             return Err(FrameError::TooLarge { len, limit });
         }
@@ -214,6 +198,30 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
         self.buffer.advance(FRAME_HEADER_BYTES);
         Ok(Some(self.buffer.split_to(len).freeze()))
+    }
+
+    /// Reads until the next frame's header is buffered and returns the
+    /// payload length it announces (the header stays buffered), or `None`
+    /// at a clean end of the stream between two frames.
+    async fn next_header(&mut self) -> Result<Option<usize>, FrameError> {
+        while self.buffer.len() < FRAME_HEADER_BYTES {
+            if self.fill_buffer(FRAME_HEADER_BYTES).await? == 0 {
+                if self.buffer.is_empty() {
+                    return Ok(None);
+                }
+                return Err(FrameError::Truncated {
+                    expected: FRAME_HEADER_BYTES,
+                    got: self.buffer.len(),
+                });
+            }
+        }
+        let header = [
+            self.buffer[0],
+            self.buffer[1],
+            self.buffer[2],
+            self.buffer[3],
+        ];
+        Ok(Some(u32::from_le_bytes(header) as usize))
     }
 
     /// Reads from the stream into the shared buffer, making room for at

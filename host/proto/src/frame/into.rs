@@ -27,24 +27,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 "a frame read was cancelled in the middle; this stream cannot be read further",
             )));
         }
-        while self.buffer.len() < FRAME_HEADER_BYTES {
-            if self.fill_buffer(FRAME_HEADER_BYTES).await? == 0 {
-                if self.buffer.is_empty() {
-                    return Ok(None);
-                }
-                return Err(FrameError::Truncated {
-                    expected: FRAME_HEADER_BYTES,
-                    got: self.buffer.len(),
-                });
-            }
-        }
-        let header = [
-            self.buffer[0],
-            self.buffer[1],
-            self.buffer[2],
-            self.buffer[3],
-        ];
-        let len = u32::from_le_bytes(header) as usize;
+        let Some(len) = self.next_header().await? else {
+            return Ok(None);
+        };
         let limit = self.frame_bytes_max.min(room);
         if len > limit {
             return Err(FrameError::TooLarge { len, limit });
