@@ -4,7 +4,7 @@
 use crate::support::{assert_still_works, limits, load, runtime, test_config};
 use std::time::Duration;
 use weft_guest_artifacts::HOSTILE;
-use weft_runtime::{Runtime, RuntimeConfig, TaskError, TaskErrorKind, TaskLimits};
+use weft_runtime::{Interrupt, Runtime, RuntimeConfig, TaskError, TaskErrorKind, TaskLimits};
 
 fn run_hostile(rt: &Runtime, task: &str, args: &[u8], limits: &TaskLimits) -> TaskError {
     let module = load(rt, HOSTILE);
@@ -35,6 +35,77 @@ fn an_infinite_loop_times_out() {
         }
     );
     assert!(err.to_string().contains("200ms"), "{err}");
+}
+
+#[test]
+fn a_running_task_stops_soon_after_its_interrupt_is_raised() {
+    let rt = runtime();
+    let module = load(rt, HOSTILE);
+    let limits = TaskLimits {
+        timeout: Duration::from_secs(600),
+        ..limits()
+    };
+    let interrupt = Interrupt::default();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let call = {
+        let interrupt = interrupt.clone();
+        let module = module.clone();
+        let limits = limits.clone();
+        std::thread::spawn(move || {
+            let outcome = runtime().call_interruptible(&module, "spin", &[], &limits, &interrupt);
+            let _ = tx.send(outcome);
+        })
+    };
+    assert!(
+        matches!(
+            rx.recv_timeout(Duration::from_millis(200)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        ),
+        "`spin` never ends by itself, so it is still running"
+    );
+    interrupt.request();
+    let outcome = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("an interrupted task stops within a few epoch ticks");
+    call.join().unwrap();
+    let err = outcome.expect_err("an interrupted task has no result");
+    assert_eq!(err.kind, TaskErrorKind::Interrupted);
+    assert_eq!(err.task, "spin");
+    assert!(err.to_string().contains("interrupted"), "{err}");
+    assert_still_works(rt);
+
+    // An interrupt raised before the call stops it before it begins.
+    let err = rt
+        .call_interruptible(&module, "spin", &[], &limits, &interrupt)
+        .expect_err("an interrupt raised before the call stops it");
+    assert_eq!(err.kind, TaskErrorKind::Interrupted);
+}
+
+#[test]
+fn an_interruptible_call_keeps_its_result_and_its_timeout() {
+    let rt = runtime();
+    let module = load(rt, HOSTILE);
+    let interrupt = Interrupt::default();
+    let burned = rt
+        .call_interruptible(&module, "burn", &enc(&(1000u64,)), &limits(), &interrupt)
+        .expect("a call whose interrupt is never raised runs to the end");
+    let plain = rt
+        .call(&module, "burn", &enc(&(1000u64,)), &limits())
+        .unwrap();
+    assert_eq!(burned, plain);
+    let limits = TaskLimits {
+        timeout: Duration::from_millis(200),
+        ..limits()
+    };
+    let err = rt
+        .call_interruptible(&module, "spin", &[], &limits, &interrupt)
+        .expect_err("`spin` runs until its timeout");
+    assert_eq!(
+        err.kind,
+        TaskErrorKind::Timeout {
+            limit: Duration::from_millis(200)
+        }
+    );
 }
 
 #[test]

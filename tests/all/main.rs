@@ -4,6 +4,7 @@
 
 mod audit;
 mod c_guest;
+mod cancel;
 mod chaos;
 mod cli;
 mod cluster;

@@ -25,11 +25,11 @@ const PARTITION_LEN: i64 = 131_072;
 /// The encoded size of one partition: the values plus the length prefix.
 const PARTITION_BYTES: u64 = 8 * PARTITION_LEN as u64 + 8;
 
-fn cluster(workers: usize, scheduler_flags: &[&str], worker_flags: &[&str]) -> Cluster {
+pub(crate) fn cluster(workers: usize, scheduler_flags: &[&str], worker_flags: &[&str]) -> Cluster {
     Cluster::start(workers, scheduler_flags, worker_flags)
 }
 
-async fn bounded<T>(
+pub(crate) async fn bounded<T>(
     future: impl std::future::Future<Output = Result<T, ClientError>>,
 ) -> Result<T, ClientError> {
     tokio::time::timeout(DEADLINE, future)
@@ -37,7 +37,7 @@ async fn bounded<T>(
         .unwrap_or(Err(ClientError::Timeout))
 }
 
-async fn connect(cluster: &Cluster) -> (Client, Module, Module) {
+pub(crate) async fn connect(cluster: &Cluster) -> (Client, Module, Module) {
     connect_as(cluster, Identity::Alice).await
 }
 
@@ -307,57 +307,6 @@ fn a_task_that_keeps_killing_workers_fails_and_the_rest_completes() {
         assert_eq!(values, (1..=50).collect::<Vec<i64>>());
         let more = client.submit::<i64>(&examples, "inc", (1000,)).unwrap();
         assert_eq!(bounded(more.result()).await.unwrap(), 1001);
-    });
-}
-
-#[test]
-fn a_forced_cancel_cascades_to_dependents_and_a_plain_one_only_withdraws_interest() {
-    let cluster = cluster(2, &[], &[]);
-    runtime().block_on(async {
-        let (client, examples, hostile) = connect(&cluster).await;
-        let slow = client.submit::<u64>(&hostile, "burn", (u64::MAX,)).unwrap();
-        let other = cluster.client().await;
-        let hostile_other = other
-            .upload_module(std::fs::read(weft_guest_artifacts::HOSTILE).unwrap())
-            .await
-            .unwrap();
-        let same_slow = other
-            .submit::<u64>(&hostile_other, "burn", (u64::MAX,))
-            .unwrap();
-        assert_eq!(same_slow.key(), slow.key());
-        let first = client.submit::<i64>(&examples, "inc", (1,)).unwrap();
-        let a = client
-            .submit::<u64>(&hostile, "burn", (&slow,))
-            .expect("burn takes the slow one's u64");
-        let b = client.submit::<u64>(&hostile, "burn", (&a,)).unwrap();
-
-        // Without force: only this client's future is cancelled.
-        other
-            .cancel(std::slice::from_ref(&same_slow), false)
-            .unwrap();
-        let error = bounded(same_slow.wait()).await.unwrap_err();
-        assert!(matches!(error, ClientError::Cancelled { .. }), "{error}");
-        assert_eq!(
-            slow.status(),
-            FutureStatus::Pending,
-            "still wanted by client"
-        );
-
-        // With force: the key and everything depending on it.
-        client.cancel(std::slice::from_ref(&slow), true).unwrap();
-        for future in [&slow, &a, &b] {
-            let error = bounded(future.wait()).await.unwrap_err();
-            let ClientError::Cancelled { reason, .. } = &error else {
-                panic!("{error}")
-            };
-            assert!(reason.contains("cancelled"), "{reason}");
-            assert!(matches!(future.status(), FutureStatus::Cancelled(_)));
-        }
-        assert_eq!(bounded(first.result()).await.unwrap(), 2, "others unharmed");
-        eventually(&client, "nothing of the cancelled graph is left", |s| {
-            s.keys == 1 && s.workers.iter().all(|w| w.processing == 0)
-        })
-        .await;
     });
 }
 

@@ -1,16 +1,17 @@
 //! One task call: a fresh store and instance, arguments copied in, the task
 //! export called under its limits, the output copied out, and every way it
-//! can stop turned into a typed [`TaskError`]; guest messages are capped
+//! can stop turned into a typed [`TaskError`] (an [`Interrupt`] raised from
+//! another thread among them); guest messages are capped
 //! ([`text::cap_message`]) and dropped log records reported once.
 
-use crate::Runtime;
 use crate::config::TaskLimits;
 use crate::error::{TaskError, TaskErrorKind};
 use crate::host_abi::{self, HostStop, LogBudget, TaskLimiter, TaskState};
 use crate::module::TaskModule;
 use crate::text;
+use crate::{Interrupt, Runtime};
 use bytes::Bytes;
-use wasmtime::{Store, Trap, WasmBacktrace};
+use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
 
 const STATUS_OK: i32 = 0;
 const STATUS_ERROR: i32 = 1;
@@ -26,6 +27,32 @@ impl Runtime {
         task: &str,
         args: &[u8],
         limits: &TaskLimits,
+    ) -> Result<Bytes, TaskError> {
+        self.call_with(module, task, args, limits, None)
+    }
+
+    /// [`Runtime::call`], stopped with [`TaskErrorKind::Interrupted`] within
+    /// about one epoch tick of `interrupt` being raised (at once if it
+    /// already is): how a worker frees its thread from a task whose result
+    /// nobody wants any more.
+    pub fn call_interruptible(
+        &self,
+        module: &TaskModule,
+        task: &str,
+        args: &[u8],
+        limits: &TaskLimits,
+        interrupt: &Interrupt,
+    ) -> Result<Bytes, TaskError> {
+        self.call_with(module, task, args, limits, Some(interrupt))
+    }
+
+    fn call_with(
+        &self,
+        module: &TaskModule,
+        task: &str,
+        args: &[u8],
+        limits: &TaskLimits,
+        interrupt: Option<&Interrupt>,
     ) -> Result<Bytes, TaskError> {
         let fail = |kind: TaskErrorKind, backtrace: Option<String>| TaskError {
             module: module.hash,
@@ -60,7 +87,30 @@ impl Runtime {
             },
         );
         store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(self.timeout_ticks(limits));
+        let timeout_ticks = self.timeout_ticks(limits);
+        match interrupt {
+            None => store.set_epoch_deadline(timeout_ticks),
+            Some(interrupt) => {
+                if interrupt.is_requested() {
+                    return Err(fail(TaskErrorKind::Interrupted, None));
+                }
+                // Wake on every tick to look at the flag; time out after
+                // as many ticks as without it.
+                let interrupt = interrupt.clone();
+                let mut ticks_left = timeout_ticks.saturating_sub(1);
+                store.set_epoch_deadline(1);
+                store.epoch_deadline_callback(move |_| {
+                    if interrupt.is_requested() {
+                        return Err(HostStop::Interrupted.into());
+                    }
+                    if ticks_left == 0 {
+                        return Ok(UpdateDeadline::Interrupt);
+                    }
+                    ticks_left -= 1;
+                    Ok(UpdateDeadline::Continue(1))
+                });
+            }
+        }
         if self.config.fuel_metering {
             store
                 .set_fuel(limits.fuel.unwrap_or(u64::MAX))
@@ -192,9 +242,10 @@ impl Runtime {
                 HostStop::AbiViolation(message) => TaskErrorKind::AbiViolation {
                     message: message.clone(),
                 },
+                HostStop::Interrupted => TaskErrorKind::Interrupted,
             };
             // A panic's backtrace is the panic machinery; the message has the location.
-            let backtrace = if matches!(stop, HostStop::Panic(_)) {
+            let backtrace = if matches!(stop, HostStop::Panic(_) | HostStop::Interrupted) {
                 None
             } else {
                 backtrace

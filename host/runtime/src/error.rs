@@ -354,6 +354,12 @@ pub enum TaskErrorKind {
         /// What it did.
         message: String,
     },
+    /// The task was stopped while it ran, because its result is no longer
+    /// wanted (its [`Interrupt`](crate::Interrupt) was raised).
+    #[error(
+        "interrupted: the task was stopped while it ran, because its result is no longer wanted"
+    )]
+    Interrupted,
     /// Every instance slot is in use.
     #[error("no instance slot free: {limit} task instances already exist (instances_max)")]
     InstanceLimit {

@@ -43,6 +43,8 @@ pub(crate) enum HostStop {
     OutOfMemory { requested: u64, limit: u64 },
     #[error("ABI violation: {0}")]
     AbiViolation(String),
+    #[error("interrupted")]
+    Interrupted,
 }
 
 /// Enforces a task's memory and table limits.

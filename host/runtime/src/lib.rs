@@ -29,12 +29,14 @@ mod disk_cache;
 mod engine;
 pub mod error;
 mod host_abi;
+mod interrupt;
 pub mod module;
 mod precheck;
 pub mod text;
 
 pub use config::{RuntimeConfig, TaskLimits};
 pub use error::{LoadError, ModuleLimit, RuntimeError, TaskError, TaskErrorKind};
+pub use interrupt::Interrupt;
 pub use module::{ModuleHash, TaskModule};
 pub use weft_schema::signature::TaskSignature;
 

@@ -15,6 +15,11 @@
 //! **Pausing** ([`Executors::set_paused`], when managed memory is above the
 //! pause fraction): no thread takes a job while paused; the jobs stay
 //! queued (they can still be cancelled). Running jobs finish.
+//!
+//! **Withdrawing** a running job (its task freed or cleared, or sent again)
+//! raises the interrupt in its [`Ticket`](crate::state::Ticket): the runtime
+//! stops the task within an epoch tick, so a task that runs for ever does
+//! not keep its thread after nobody wants it.
 
 use crate::job_queue::{JobQueue, Taken};
 use crate::state::JobDone;
@@ -186,7 +191,13 @@ fn run_job(job: &Job, runtime: &Runtime, limits: &TaskLimits) -> Result<Bytes, S
     }
     let args = arguments(&job.spec, &job.inputs);
     let call = catch_unwind(AssertUnwindSafe(|| {
-        runtime.call(&job.module, &job.spec.function.name, &args, limits)
+        runtime.call_interruptible(
+            &job.module,
+            &job.spec.function.name,
+            &args,
+            limits,
+            job.ticket.interrupt(),
+        )
     }));
     match call {
         Ok(Ok(output)) => Ok(output),

@@ -73,8 +73,9 @@ impl<M: ModuleSize, S: Values> WorkerState<M, S> {
         let cancelled = self.tasks.len();
         for (_, task) in self.tasks.drain() {
             if let Phase::Submitted(ticket) = task.phase {
-                // If it already started, its result is discarded on arrival.
-                ticket.cancel();
+                // If it already started, it is interrupted and its result
+                // is discarded on arrival.
+                ticket.withdraw();
             }
         }
         self.cx.fetching.clear();
@@ -107,7 +108,7 @@ impl<M: ModuleSize, S: Values> WorkerState<M, S> {
         if let Some(old) = self.tasks.remove(&key) {
             tracing::debug!(%key, old_run = old.run, run, "task sent again; the older run is dropped");
             if let Phase::Submitted(ticket) = old.phase {
-                ticket.cancel();
+                ticket.withdraw();
             }
         }
         let id = self.cx.next_id;
@@ -150,8 +151,9 @@ impl<M: ModuleSize, S: Values> WorkerState<M, S> {
             if let Some(task) = self.tasks.remove(&key)
                 && let Phase::Submitted(ticket) = task.phase
             {
-                // If it already started, its result is discarded on arrival.
-                ticket.cancel();
+                // If it already started, it is interrupted and its result
+                // is discarded on arrival.
+                ticket.withdraw();
             }
         }
     }

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 use weft_core::{TaskSpec, WorkerId};
 use weft_proto::tickets::Ticket as DataTicket;
+use weft_runtime::Interrupt;
 use weft_schema::graph::TaskKey;
 use weft_schema::ids::TenantId;
 use weft_schema::quota::TaskCeilings;
@@ -53,31 +54,51 @@ const QUEUED: u8 = 0;
 const STARTED: u8 = 1;
 const CANCELLED: u8 = 2;
 
-/// Decides, once, whether a queued job starts or is cancelled: the one
-/// thing the state shares with the executor threads.
+/// Decides, once, whether a queued job starts or is cancelled, and carries
+/// the [`Interrupt`] that stops it once started: the one thing the state
+/// shares with the executor threads.
 #[derive(Debug, Default)]
-pub struct Ticket(AtomicU8);
+pub struct Ticket {
+    phase: AtomicU8,
+    interrupt: Interrupt,
+}
 
 impl Ticket {
     /// Called by the executor: true if the job may start (it was not
-    /// cancelled); from then on it cannot be cancelled.
+    /// cancelled); from then on it cannot be cancelled, only interrupted.
     pub fn start(&self) -> bool {
-        self.0
+        self.phase
             .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
     }
 
     /// Whether the job started (it is running, or ran).
     pub fn has_started(&self) -> bool {
-        self.0.load(Ordering::Acquire) == STARTED
+        self.phase.load(Ordering::Acquire) == STARTED
     }
 
     /// Called by the state: true if the job will never start; false if it
     /// already started (its result must then be discarded when it comes).
     pub fn cancel(&self) -> bool {
-        self.0
+        self.phase
             .compare_exchange(QUEUED, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
+    }
+
+    /// Called by the state when nobody wants the job's result any more:
+    /// cancels it if it has not started, else raises its interrupt, so the
+    /// running task stops within an epoch tick and frees its thread (its
+    /// result, an interruption, is discarded on arrival).
+    pub fn withdraw(&self) {
+        if !self.cancel() {
+            self.interrupt.request();
+        }
+    }
+
+    /// What the executor passes to the runtime to be stopped by
+    /// [`Ticket::withdraw`].
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.interrupt
     }
 }
 
@@ -110,5 +131,18 @@ mod tests {
         assert!(ticket.cancel());
         assert!(!ticket.start(), "a cancelled job never starts");
         assert!(!ticket.cancel());
+    }
+
+    #[test]
+    fn withdrawing_cancels_a_queued_job_and_interrupts_a_started_one() {
+        let queued = Ticket::default();
+        queued.withdraw();
+        assert!(!queued.start(), "a withdrawn queued job never starts");
+        assert!(!queued.interrupt().is_requested());
+        let started = Ticket::default();
+        assert!(started.start());
+        started.withdraw();
+        assert!(started.interrupt().is_requested());
+        assert!(started.has_started());
     }
 }
