@@ -13,7 +13,7 @@ fn repo_root() -> PathBuf {
 }
 
 /// Compiles examples/c/tasks.c to a module and returns its bytes.
-fn build_c_module() -> Vec<u8> {
+pub(crate) fn build_c_module() -> Vec<u8> {
     build_c_module_with(&[])
 }
 

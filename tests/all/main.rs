@@ -17,6 +17,7 @@ mod liveness;
 mod loading;
 mod local;
 mod memory;
+mod polyglot;
 mod processes;
 mod quotas;
 mod raw;

@@ -1,0 +1,69 @@
+//! One graph, several languages, a real cluster: results flow from Rust to
+//! C, AssemblyScript and Zig tasks and back on a `weft scheduler` with two
+//! `weft worker` processes (secure with `WEFT_TEST_SECURE=1`).
+
+use crate::memory::bounded;
+use crate::processes::{Cluster, tokio_runtime};
+use weft_guest_testkit::{Account, Summary};
+
+#[test]
+fn results_flow_between_tasks_in_four_languages_on_a_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let assemblyscript = std::fs::read(super::assemblyscript::build_example(dir.path())).unwrap();
+    let zig = std::fs::read(super::zig::build_example(dir.path())).unwrap();
+    let c = crate::c_guest::build_c_module();
+    let rust = std::fs::read(weft_guest_artifacts::TESTKIT).unwrap();
+    let cluster = Cluster::start(2, &[], &[]);
+    tokio_runtime().block_on(async {
+        let client = cluster.client().await;
+        let rust = client.upload_module(rust).await.unwrap();
+        let c = client.upload_module(c).await.unwrap();
+        let assemblyscript = client.upload_module(assemblyscript).await.unwrap();
+        let zig = client.upload_module(zig).await.unwrap();
+
+        // Numbers: Rust -> AssemblyScript -> Zig -> C.
+        let one = client.submit::<i64>(&rust, "inc", (41i64,)).unwrap();
+        let two = client
+            .submit::<i64>(&assemblyscript, "add", (&one, 100i64))
+            .unwrap();
+        let three = client.submit::<i64>(&zig, "inc", (&two,)).unwrap();
+        let four = client.submit::<i64>(&c, "add", (&three, &one)).unwrap();
+        assert_eq!(bounded(four.result()).await.unwrap(), 42 + (42 + 100 + 1));
+
+        // Lists: C filters, AssemblyScript filters again, Zig picks.
+        let xs: Vec<i64> = (-30..=30).collect();
+        let threes = client
+            .submit::<Vec<i64>>(&c, "keep_multiples_of_3", (xs,))
+            .unwrap();
+        let again = client
+            .submit::<Vec<i64>>(&assemblyscript, "keep_multiples_of_3", (&threes,))
+            .unwrap();
+        let first = client
+            .submit::<Option<i64>>(&zig, "first_positive", (&again,))
+            .unwrap();
+        assert_eq!(bounded(first.result()).await.unwrap(), Some(3));
+
+        // Records: AssemblyScript and Zig filter, Rust summarizes.
+        let rows: Vec<Account> = [("ann", -10), ("bob", 5), ("ann", -20), ("cy", -1)]
+            .into_iter()
+            .map(|(name, balance)| Account {
+                name: name.into(),
+                balance,
+            })
+            .collect();
+        let negative = client
+            .submit::<Vec<Account>>(&assemblyscript, "negative_accounts", (rows,))
+            .unwrap();
+        let still = client
+            .submit::<Vec<Account>>(&zig, "negative_accounts", (&negative,))
+            .unwrap();
+        let summary = client
+            .submit::<Summary>(&rust, "summarize", (&still,))
+            .unwrap();
+        let summary = bounded(summary.result()).await.unwrap();
+        assert_eq!(summary.count, 3);
+        assert_eq!(summary.total, -31);
+        assert_eq!(summary.by_name.get("ann"), Some(&-30));
+        assert_eq!(summary.largest.map(|a| a.name), Some("cy".to_string()));
+    });
+}
