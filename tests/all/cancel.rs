@@ -66,13 +66,17 @@ fn a_running_task_cancelled_by_force_gives_its_thread_back() {
     tokio_runtime().block_on(async {
         let (client, examples, hostile) = connect(&cluster).await;
         let forever = client.submit::<u64>(&hostile, "burn", (u64::MAX,)).unwrap();
+        // Submitted together, the two could start in either order: `after`
+        // is submitted only once `forever` is on the worker (whose only
+        // thread then runs it).
+        eventually(&client, "`forever` is on the worker", |s| {
+            s.workers.iter().map(|w| w.processing).sum::<u64>() == 1
+        })
+        .await;
         let after = client.submit::<i64>(&examples, "inc", (1,)).unwrap();
-        assert!(
-            tokio::time::timeout(Duration::from_millis(500), after.result())
-                .await
-                .is_err(),
-            "`after` waits behind the running `forever`"
-        );
+        if let Ok(early) = tokio::time::timeout(Duration::from_millis(500), after.result()).await {
+            panic!("`after` must wait behind the running `forever`, but ended with {early:?}");
+        }
         client.cancel(std::slice::from_ref(&forever), true).unwrap();
         let error = bounded(forever.wait()).await.unwrap_err();
         assert!(matches!(error, ClientError::Cancelled { .. }), "{error}");
