@@ -3,8 +3,13 @@
 //! [`decode`] turns bytes back into JSON. This module holds the shared pieces
 //! (the spellings of non-finite floats, the size facts about types both
 //! directions need); the directions live in the submodules `encode` and
-//! `decode`, the errors in `error`.
+//! `decode`, the errors in `error`, and [`check`] (bytes are one value of a
+//! type, without building it: the runtime's check of task outputs) in
+//! `check`.
 
+mod check;
+#[cfg(test)]
+mod check_tests;
 mod decode;
 mod encode;
 mod error;
@@ -13,6 +18,7 @@ mod tests;
 
 use crate::signature::{Type, VariantFields};
 
+pub use check::check;
 pub use decode::{decode, decode_args};
 pub use encode::{encode, encode_args};
 pub use error::{PathSegment, ValueError, ValueErrorKind};

@@ -1,9 +1,10 @@
 //! Modules the runtime must refuse at load, each with an error that says
-//! why, and the module cache (memory and disk).
+//! why, outputs it must refuse after a call (not the recorded result type),
+//! and the module cache (memory and disk).
 
 use crate::support::{assert_still_works, module_bytes, runtime, test_config};
 use weft_guest_artifacts::TESTKIT;
-use weft_runtime::{LoadError, Runtime, RuntimeConfig};
+use weft_runtime::{LoadError, Runtime, RuntimeConfig, TaskErrorKind};
 
 /// A minimal module following the ABI, with extra items spliced in.
 fn wat_module(extra: &str, section: &str) -> Vec<u8> {
@@ -208,4 +209,45 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// The host checks every output against the recorded result type: a guest
+/// that breaks its own signature gets an ABI violation naming the task.
+#[test]
+fn an_output_that_is_not_its_result_type_is_an_abi_violation() {
+    let bytes = wat::parse_str(
+        r#"(module
+            (import "weft" "output" (func $out (param i32 i32)))
+            (memory (export "memory") 1)
+            (data (i32.const 0) "\02\2a\00\00\00\00\00\00\00")
+            (func (export "weft_alloc") (param i32) (result i32) i32.const 64)
+            (func (export "weft_task.bad_bool") (param i32 i32) (result i32)
+                (call $out (i32.const 0) (i32.const 1)) i32.const 0)
+            (func (export "weft_task.good_i64") (param i32 i32) (result i32)
+                (call $out (i32.const 1) (i32.const 8)) i32.const 0)
+            (func (export "weft_task.short_i64") (param i32 i32) (result i32)
+                (call $out (i32.const 1) (i32.const 4)) i32.const 0)
+            (func (export "weft_task.silent_i64") (param i32 i32) (result i32) i32.const 0)
+            (@custom "weft_tasks" "task bad_bool() -> bool; task good_i64() -> i64; task short_i64() -> i64; task silent_i64() -> i64;"))"#,
+    )
+    .expect("valid wat");
+    let rt = runtime();
+    let module = rt.load(&bytes).unwrap();
+    let out = rt
+        .call(&module, "good_i64", &[], &Default::default())
+        .unwrap();
+    assert_eq!(&out[..], 42i64.to_le_bytes());
+    for task in ["bad_bool", "short_i64", "silent_i64"] {
+        let err = rt
+            .call(&module, task, &[], &Default::default())
+            .unwrap_err();
+        let TaskErrorKind::AbiViolation { message } = &err.kind else {
+            panic!("{task}: {err}");
+        };
+        assert!(
+            message.contains(&format!("the output of `{task}`")),
+            "{message}"
+        );
+    }
+    assert_still_works(rt);
 }

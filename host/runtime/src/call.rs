@@ -166,7 +166,23 @@ impl Runtime {
         })?;
         let output = std::mem::take(&mut store.data_mut().output);
         match status {
-            STATUS_OK => Ok(output),
+            STATUS_OK => {
+                // The output must be the recorded result type's encoding:
+                // a guest that breaks its own signature fails here, not in
+                // the task or the client that reads the result later.
+                let ret = &module.signatures[entry.signature].ret;
+                weft_schema::json::check(ret, &output).map_err(|error| {
+                    fail(
+                        TaskErrorKind::AbiViolation {
+                            message: format!(
+                                "the output of `{task}` is not an encoded `{ret}`: {error}"
+                            ),
+                        },
+                        None,
+                    )
+                })?;
+                Ok(output)
+            }
             STATUS_ERROR => Err(fail(
                 TaskErrorKind::Failed {
                     message: text::cap_message(&output),

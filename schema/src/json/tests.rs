@@ -30,7 +30,7 @@ fn parse_task(record: &str) -> TaskSignature {
     }
 }
 
-fn encoded(ty: &Type, value: &Value) -> Vec<u8> {
+pub(super) fn encoded(ty: &Type, value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     match encode(ty, value, &mut out) {
         Ok(()) => out,
@@ -812,7 +812,7 @@ fn f32_as_serde_json_prints_it(float: f32) -> Value {
     Value::from(wide)
 }
 
-fn typed_value() -> impl Strategy<Value = (Type, Value)> {
+pub(super) fn typed_value() -> impl Strategy<Value = (Type, Value)> {
     strategies::ty().prop_flat_map(|ty| {
         let value = json_for(&ty);
         (Just(ty), value)
