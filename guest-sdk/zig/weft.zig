@@ -406,7 +406,7 @@ pub fn task(comptime f: anytype, comptime name: []const u8, comptime params: any
             inline for (fn_info.param_types, 0..) |T, i| args[i] = r.read(T.?);
             if (r.problem == null and r.pos != r.bytes.len) r.fail("bytes are left over after the arguments");
             if (r.problem) |problem| {
-                const message = std.fmt.allocPrint(allocator, "{s}: {s}", .{ name, problem }) catch problem;
+                const message = std.fmt.allocPrint(allocator, "invalid arguments for `{s}`: {s}", .{ name, problem }) catch problem;
                 output(message.ptr, message.len);
                 return 2;
             }

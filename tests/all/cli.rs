@@ -149,6 +149,10 @@ fn bad_input_exits_2_and_says_what_is_wrong() {
     assert!(err.contains("`x`"), "the error names the parameter: {err}");
     let err = stderr_of_failure(&["run", TESTKIT, "inc", "not json"], 2);
     assert!(err.contains("not JSON"), "{err}");
+    // A quoted string that is not valid JSON (a lone surrogate) is refused,
+    // not taken as bare text.
+    let err = stderr_of_failure(&["run", TESTKIT, "greet", r#""\ud800""#], 2);
+    assert!(err.contains("not JSON"), "{err}");
     let err = stderr_of_failure(
         &["run", TESTKIT, "negative_accounts", r#"[{"name":"A"}]"#],
         2,

@@ -196,7 +196,7 @@ export class Reader {
 /// For the generated wrappers: reports the reader's error as the output
 /// of an *invalid arguments* call (status 2).
 export function invalidArguments(r: Reader, task: string): i32 {
-  sendText(task + ": " + (r.error !== null ? <string>r.error : "invalid arguments"));
+  sendText("invalid arguments for `" + task + "`: " + (r.error !== null ? <string>r.error : "unknown"));
   return 2;
 }
 

@@ -121,11 +121,13 @@ pub(crate) fn run(
     Ok(())
 }
 
-/// JSON, except that a `String` parameter also takes bare text.
+/// JSON, except that a `String` parameter also takes bare text (text that
+/// does not start with `"`: a quoted string that is not valid JSON, such as
+/// `"\ud800"`, is an error, not raw text).
 fn parse_arg(text: &str, ty: Option<&Type>) -> Result<serde_json::Value, String> {
     match serde_json::from_str(text) {
         Ok(value) => Ok(value),
-        Err(_) if matches!(ty, Some(Type::String)) => {
+        Err(_) if matches!(ty, Some(Type::String)) && !text.trim_start().starts_with('"') => {
             Ok(serde_json::Value::String(text.to_string()))
         }
         Err(e) => Err(format!("argument `{text}` is not JSON: {e}")),
