@@ -44,6 +44,11 @@ pub(crate) struct LimitArgs {
     /// Bytes of compiled modules kept on disk (disk_cache_bytes_max).
     #[arg(long, env = "WEFT_MODULE_CACHE_DISK_LIMIT", default_value_t = ByteSize::b(config::DEFAULT_DISK_CACHE_BYTES_MAX))]
     module_cache_disk_limit: ByteSize,
+    /// Refuse modules that import WASI preview1 (by default they get its
+    /// capability-free subset: no files, sockets, arguments or environment;
+    /// standard output and error into the task's log).
+    #[arg(long, env = "WEFT_NO_WASI")]
+    no_wasi: bool,
     #[command(flatten)]
     compile: CompileArgs,
 }
@@ -74,6 +79,7 @@ impl LimitArgs {
             compile: self.compile.compile_limits(),
             modules_in_memory_bytes_max: self.module_cache_memory_limit.as_u64(),
             disk_cache_bytes_max: self.module_cache_disk_limit.as_u64(),
+            wasi_preview1: !self.no_wasi,
             ..defaults
         }
     }

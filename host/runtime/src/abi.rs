@@ -8,8 +8,9 @@
 
 use crate::error::LoadError;
 use crate::host_abi::IMPORTS;
-use crate::module::{ModuleHash, TASK_EXPORT_PREFIX};
+use crate::module::{INITIALIZE_EXPORT, ModuleHash, TASK_EXPORT_PREFIX};
 use crate::precheck::{FuncSig, ModuleFacts};
+use crate::wasi_preview1;
 use wasmtime::wasmparser::{ExternalKind, TypeRef, ValType};
 use weft_schema::signature::{TaskSignature, parse_section};
 
@@ -46,6 +47,17 @@ pub(crate) fn check_abi(
         1,
         "a function (param i32) (result i32)",
     )?;
+
+    if find_export(facts, INITIALIZE_EXPORT).is_some() {
+        expect_func(
+            hash,
+            facts,
+            INITIALIZE_EXPORT,
+            0,
+            0,
+            "a function with no parameters and no results (a reactor's initializer)",
+        )?;
+    }
 
     let signatures = parse_section(&facts.section).map_err(|error| LoadError::Signatures {
         module: hash,
@@ -95,23 +107,15 @@ pub(crate) fn check_abi(
 pub(crate) fn check_import(
     hash: ModuleHash,
     types: &[Option<FuncSig>],
-    module: &str,
-    name: &str,
-    ty: &TypeRef,
+    wasi_preview1: bool,
+    import: (&str, &str, &TypeRef),
 ) -> Result<(), LoadError> {
-    let allowed = IMPORTS.iter().find(|(m, n, _)| *m == module && *n == name);
-    let Some((_, _, params)) = allowed else {
-        let hint = if module.starts_with("wasi") {
-            "; WASI is not available to tasks: build for wasm32-unknown-unknown, not wasm32-wasi*"
-        } else {
-            ""
-        };
-        return Err(LoadError::ForbiddenImport {
-            module: hash,
-            import_module: module.to_string(),
-            name: name.to_string(),
-            hint: hint.to_string(),
-        });
+    let (module, name, ty) = import;
+    let forbidden = |hint: &str| LoadError::ForbiddenImport {
+        module: hash,
+        import_module: module.to_string(),
+        name: name.to_string(),
+        hint: hint.to_string(),
     };
     let sig = match ty {
         TypeRef::Func(index) | TypeRef::FuncExact(index) => {
@@ -119,13 +123,53 @@ pub(crate) fn check_import(
         }
         _ => None,
     };
+    let wrong_type = |expected: String| LoadError::WrongType {
+        module: hash,
+        name: format!("{module}::{name}"),
+        found: describe_import(ty, sig),
+        expected,
+    };
+    if module == wasi_preview1::MODULE && wasi_preview1 {
+        let Some((_, params, results)) =
+            wasi_preview1::FUNCTIONS.iter().find(|(n, _, _)| *n == name)
+        else {
+            return Err(forbidden(
+                "; of WASI preview1 a task may import only the capability-free subset in \
+                 schema/ABI.md (no files, sockets, arguments or environment)",
+            ));
+        };
+        if !sig.is_some_and(|s| s.is_complete() && s.params == *params && s.results == *results) {
+            let list = |types: &[ValType]| {
+                types
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            return Err(wrong_type(format!(
+                "a function (param {}) (result {})",
+                list(params),
+                list(results)
+            )));
+        }
+        return Ok(());
+    }
+    let allowed = IMPORTS.iter().find(|(m, n, _)| *m == module && *n == name);
+    let Some((_, _, params)) = allowed else {
+        return Err(forbidden(if module == wasi_preview1::MODULE {
+            "; WASI preview1 is turned off on this runtime (wasi_preview1, --no-wasi)"
+        } else if module.starts_with("wasi") {
+            "; of WASI a task may import only the capability-free preview1 subset in \
+             schema/ABI.md"
+        } else {
+            ""
+        }));
+    };
     if !sig.is_some_and(|s| is_i32_func(s, *params, 0)) {
-        return Err(LoadError::WrongType {
-            module: hash,
-            name: format!("{module}::{name}"),
-            found: describe_import(ty, sig),
-            expected: format!("a function (param {}) with no results", i32s(*params)),
-        });
+        return Err(wrong_type(format!(
+            "a function (param {}) with no results",
+            i32s(*params)
+        )));
     }
     Ok(())
 }

@@ -84,6 +84,7 @@ impl Runtime {
                 fuel_metered: self.config.fuel_metering,
                 module: module.hash,
                 task: task.into(),
+                stderr_tail: Vec::new(),
             },
         );
         store.limiter(|state| &mut state.limiter);
@@ -131,6 +132,16 @@ impl Runtime {
                 .and_then(|e| e.into_memory())
                 .ok_or_else(|| HostStop::AbiViolation("`memory` is not a memory".into()))?;
             store.data_mut().memory = Some(memory);
+            if let Some(initialize) = &module.initialize_export {
+                instance
+                    .get_module_export(&mut *store, initialize)
+                    .and_then(|e| e.into_func())
+                    .ok_or_else(|| {
+                        HostStop::AbiViolation("`_initialize` is not a function".into())
+                    })?
+                    .typed::<(), ()>(&*store)?
+                    .call(&mut *store, ())?;
+            }
             let mut args_ptr = 0i32;
             if !args.is_empty() {
                 let len = i32::try_from(args.len())
@@ -259,9 +270,21 @@ impl Runtime {
                     message: message.clone(),
                 },
                 HostStop::Interrupted => TaskErrorKind::Interrupted,
+                HostStop::Exit { code, stderr_tail } => TaskErrorKind::Panic {
+                    message: if stderr_tail.is_empty() {
+                        format!("the task exited (proc_exit) with code {code}")
+                    } else {
+                        format!(
+                            "the task exited (proc_exit) with code {code}; its standard error ended with: {stderr_tail}"
+                        )
+                    },
+                },
             };
             // A panic's backtrace is the panic machinery; the message has the location.
-            let backtrace = if matches!(stop, HostStop::Panic(_) | HostStop::Interrupted) {
+            let backtrace = if matches!(
+                stop,
+                HostStop::Panic(_) | HostStop::Interrupted | HostStop::Exit { .. }
+            ) {
                 None
             } else {
                 backtrace

@@ -137,6 +137,12 @@ pub struct RuntimeConfig {
     pub default_limits: TaskLimits,
     /// Limits on modules before and while they are compiled.
     pub compile: CompileLimits,
+    /// `wasi_preview1`: whether core modules may import the capability-free
+    /// WASI preview1 subset (`schema/ABI.md`): no files, sockets, arguments
+    /// or environment; standard output and error go to the task's log.
+    /// Only modules that import it see it. Off, every WASI import is
+    /// refused at load.
+    pub wasi_preview1: bool,
 }
 
 impl RuntimeConfig {
@@ -169,6 +175,7 @@ impl Default for RuntimeConfig {
             cache_dir: default_cache_dir(),
             default_limits: TaskLimits::default(),
             compile: CompileLimits::default(),
+            wasi_preview1: true,
         }
     }
 }

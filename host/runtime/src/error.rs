@@ -42,7 +42,7 @@ pub enum LoadError {
     /// The module imports something outside the Weft ABI.
     #[error(
         "module {module} imports `{import_module}::{name}`, which is outside the Weft ABI \
-         (a task module may import only weft::output, weft::abort and weft::log){hint}"
+         (a task module may import weft::output, weft::abort and weft::log){hint}"
     )]
     ForbiddenImport {
         /// The module's hash.

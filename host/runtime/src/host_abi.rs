@@ -45,6 +45,13 @@ pub(crate) enum HostStop {
     AbiViolation(String),
     #[error("interrupted")]
     Interrupted,
+    /// WASI `proc_exit`: the task ended before returning a result.
+    #[error("exited with code {code}")]
+    Exit {
+        code: i32,
+        /// The end of what the task wrote to standard error.
+        stderr_tail: String,
+    },
 }
 
 /// Enforces a task's memory and table limits.
@@ -92,6 +99,9 @@ pub(crate) struct TaskState {
     pub(crate) fuel_metered: bool,
     pub(crate) module: ModuleHash,
     pub(crate) task: Box<str>,
+    /// The last bytes the task wrote to WASI standard error (at most
+    /// `wasi_preview1::STDERR_TAIL_BYTES`), for the message of an exit.
+    pub(crate) stderr_tail: Vec<u8>,
 }
 
 /// What is left of a task's `log_bytes_max`, and what was dropped past it.
@@ -210,11 +220,29 @@ fn log(mut caller: Caller<'_, TaskState>, level: i32, ptr: i32, len: i32) -> was
         return Ok(());
     }
     charge_host_copy(&mut caller, size as usize)?;
-    let raw = String::from_utf8_lossy(guest_bytes(&caller, ptr, len, "weft.log")?);
+    let raw = guest_bytes(&caller, ptr, len, "weft.log")?.to_vec();
+    record_log(caller.data_mut(), level, &raw);
+    Ok(())
+}
+
+/// Whether a log record of `len` bytes could still fit the task's budget;
+/// if not, it is counted as dropped.
+pub(crate) fn log_would_fit(state: &mut TaskState, len: u64) -> bool {
+    if state.log.could_fit(len) {
+        return true;
+    }
+    state.log.take(len);
+    false
+}
+
+/// Emits `raw` (lossily UTF-8, escaped to one line) as a log record at
+/// `level` (1 error, 2 warn, 3 info, 4 debug, 5 trace) if it fits the
+/// task's log budget, else counts it as dropped.
+pub(crate) fn record_log(state: &mut TaskState, level: i32, raw: &[u8]) {
+    let raw = String::from_utf8_lossy(raw);
     let message = text::escape_for_log(&raw).into_owned();
-    let state = caller.data_mut();
     if !state.log.take(message.len() as u64) {
-        return Ok(());
+        return;
     }
     let (module, task) = (state.module, &*state.task);
     match level {
@@ -224,7 +252,6 @@ fn log(mut caller: Caller<'_, TaskState>, level: i32, ptr: i32, len: i32) -> was
         5 => tracing::trace!(target: "weft::guest", %module, task, "{message}"),
         _ => tracing::info!(target: "weft::guest", %module, task, "{message}"),
     }
-    Ok(())
 }
 
 /// Logs, once at the end of a call, how many of its log records were
@@ -244,11 +271,14 @@ pub(crate) fn warn_dropped_logs(state: &TaskState) {
     }
 }
 
-/// The linker with the `weft.*` imports and nothing else.
+/// The linker with the `weft.*` imports and the capability-free WASI
+/// preview1 subset (which only modules importing it see, and which the
+/// import check refuses when `wasi_preview1` is off).
 pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<TaskState>> {
     let mut linker = Linker::new(engine);
     linker.func_wrap("weft", "output", output)?;
     linker.func_wrap("weft", "abort", abort)?;
     linker.func_wrap("weft", "log", log)?;
+    crate::wasi_preview1::add_to_linker(&mut linker)?;
     Ok(linker)
 }

@@ -33,6 +33,7 @@ mod interrupt;
 pub mod module;
 mod precheck;
 pub mod text;
+mod wasi_preview1;
 
 pub use config::{RuntimeConfig, TaskLimits};
 pub use error::{LoadError, ModuleLimit, RuntimeError, TaskError, TaskErrorKind};
@@ -227,6 +228,7 @@ impl Runtime {
             pre,
             memory_export: exports.memory_export,
             alloc_export: exports.alloc_export,
+            initialize_export: exports.initialize_export,
             footprint_bytes,
             memory_image_bytes: checked.data_bytes,
         })

@@ -15,6 +15,9 @@ use weft_schema::signature::TaskSignature;
 pub const SIGNATURE_SECTION: &str = "weft_tasks";
 /// The prefix of task exports.
 pub const TASK_EXPORT_PREFIX: &str = "weft_task.";
+/// The export of a reactor's initializer (WASI's convention), called on
+/// each new instance before anything else.
+pub const INITIALIZE_EXPORT: &str = "_initialize";
 
 /// A module's identity: the BLAKE3 hash of its bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -71,6 +74,9 @@ pub struct TaskModule {
     pub(crate) pre: InstancePre<TaskState>,
     pub(crate) memory_export: ModuleExport,
     pub(crate) alloc_export: ModuleExport,
+    /// A reactor's `_initialize`, called on each instance before anything
+    /// else.
+    pub(crate) initialize_export: Option<ModuleExport>,
     /// Host memory the module holds while loaded: its compiled image plus
     /// its data segments once more, for the copy-on-write memory image.
     pub(crate) footprint_bytes: u64,
@@ -130,6 +136,7 @@ pub(crate) struct ResolvedExports {
     pub(crate) tasks: HashMap<String, TaskEntry>,
     pub(crate) memory_export: ModuleExport,
     pub(crate) alloc_export: ModuleExport,
+    pub(crate) initialize_export: Option<ModuleExport>,
 }
 
 /// Resolves the ABI's exports of a compiled module whose bytes passed the
@@ -162,6 +169,7 @@ pub(crate) fn resolve_exports(
         tasks,
         memory_export: export("memory")?,
         alloc_export: export("weft_alloc")?,
+        initialize_export: module.get_export_index(INITIALIZE_EXPORT),
     })
 }
 

@@ -69,7 +69,8 @@ pub(crate) struct ModuleFacts {
     pub(crate) functions: Vec<u32>,
     /// Every memory, imported ones first.
     pub(crate) memories: Vec<MemoryType>,
-    /// The exports the ABI names (`memory`, `weft_alloc`, `weft_task.*`):
+    /// The exports the ABI names (`memory`, `weft_alloc`, `weft_task.*`,
+    /// a reactor's `_initialize`):
     /// name, kind, index. Others are not kept.
     pub(crate) exports: Vec<(String, ExternalKind, u32)>,
     /// The concatenated `weft_tasks` sections.
@@ -148,7 +149,12 @@ pub(crate) fn precheck(
                 }
                 for import in reader.into_imports() {
                     let import = import.map_err(|e| invalid(e.to_string()))?;
-                    check_import(hash, &facts.types, import.module, import.name, &import.ty)?;
+                    check_import(
+                        hash,
+                        &facts.types,
+                        config.wasi_preview1,
+                        (import.module, import.name, &import.ty),
+                    )?;
                     if let TypeRef::Func(ty) | TypeRef::FuncExact(ty) = import.ty {
                         facts.functions.push(ty);
                         imported_functions += 1;
@@ -198,7 +204,7 @@ pub(crate) fn precheck(
                 }
                 for export in reader {
                     let export = export.map_err(|e| invalid(e.to_string()))?;
-                    if matches!(export.name, "memory" | "weft_alloc")
+                    if matches!(export.name, "memory" | "weft_alloc" | "_initialize")
                         || export.name.starts_with(TASK_EXPORT_PREFIX)
                     {
                         facts

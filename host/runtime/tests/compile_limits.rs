@@ -153,9 +153,9 @@ fn abi_violations_are_refused_before_compiling() {
     let runtime = runtime_with(CompileLimits::default());
     let cases = [
         (
-            r#"(module (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+            r#"(module (import "wasi_snapshot_preview1" "sock_accept" (func (param i32 i32 i32) (result i32)))
                 (memory (export "memory") 1))"#,
-            "fd_write",
+            "sock_accept",
         ),
         (
             r#"(module (memory (export "memory") 1)

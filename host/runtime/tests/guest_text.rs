@@ -4,9 +4,10 @@
 //! line; abort and error texts reach the task error raw but capped; every
 //! host copy costs fuel.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-use tracing_subscriber::fmt::MakeWriter;
+mod common;
+
+use common::with_captured_logs;
+use std::sync::Arc;
 use weft_runtime::config::{LOG_RECORD_OVERHEAD_BYTES, TASK_MESSAGE_BYTES_MAX};
 use weft_runtime::text::TRUNCATED_SUFFIX;
 use weft_runtime::{Runtime, RuntimeConfig, TaskError, TaskErrorKind, TaskLimits, TaskModule};
@@ -122,43 +123,6 @@ fn call(
 ) -> Result<(), TaskError> {
     let module = load(runtime);
     runtime.call(&module, task, &args(values), limits).map(drop)
-}
-
-/// Everything the `tracing` fmt subscriber writes, kept in memory.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
-}
-
-/// Runs `f` with logging to memory; returns its result and the log bytes.
-fn with_captured_logs<R>(f: impl FnOnce() -> R) -> (R, Vec<u8>) {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .without_time()
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let result = tracing::subscriber::with_default(subscriber, f);
-    let bytes = captured.0.lock().unwrap().clone();
-    (result, bytes)
 }
 
 /// Floods `records` log records of `len` bytes; checks how many were

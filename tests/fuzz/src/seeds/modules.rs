@@ -67,7 +67,7 @@ const MODULES: [(&str, &str); 4] = [
     (
         "wasi-import",
         r#"(module
-  (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_accept" (func (param i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
   (func (export "weft_alloc") (param i32) (result i32) (i32.const 0))
   (func (export "weft_task.main") (param i32 i32) (result i32) (i32.const 0))
