@@ -11,6 +11,7 @@ mod local_run;
 mod logging;
 mod map;
 mod nanny;
+mod pack;
 mod servers;
 mod status;
 mod tenant_cmd;
@@ -99,6 +100,20 @@ enum Command {
         #[command(flatten)]
         limits: limits::LimitArgs,
     },
+    /// Add signature records to a core module built by a toolchain that
+    /// cannot emit custom sections (Go), then list its tasks.
+    Pack {
+        /// The task module (.wasm).
+        module: PathBuf,
+        /// A file of signature records (`task NAME(...) -> TYPE;`, schema/ABI.md).
+        #[arg(long)]
+        signatures: PathBuf,
+        /// Where to write the packed module [default: MODULE, in place].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        limits: limits::LimitArgs,
+    },
     /// Internal: compile one module read from standard input under the
     /// limits the parent process set (the runtime's compiler child).
     #[command(hide = true)]
@@ -127,6 +142,12 @@ fn main() -> ExitCode {
             limits,
         } => local_run::run(&module, &task, &args, pretty, &limits),
         Command::Tasks { module, limits } => local_run::tasks(&module, &limits),
+        Command::Pack {
+            module,
+            signatures,
+            output,
+            limits,
+        } => pack::pack(&module, &signatures, output.as_ref(), &limits),
         Command::Scheduler { args } => servers::scheduler(&args),
         Command::Map { args } => map::map(&args),
         Command::Worker { args } => servers::worker(&args),

@@ -1,5 +1,5 @@
 //! One graph, several languages, a real cluster: results flow from Rust to
-//! C, AssemblyScript and Zig tasks and back on a `weft scheduler` with two
+//! C, AssemblyScript, Zig and Go tasks and back on a `weft scheduler` with two
 //! `weft worker` processes (secure with `WEFT_TEST_SECURE=1`).
 
 use crate::memory::bounded;
@@ -7,10 +7,11 @@ use crate::processes::{Cluster, tokio_runtime};
 use weft_guest_testkit::{Account, Summary};
 
 #[test]
-fn results_flow_between_tasks_in_four_languages_on_a_cluster() {
+fn results_flow_between_tasks_in_five_languages_on_a_cluster() {
     let dir = tempfile::tempdir().unwrap();
-    let assemblyscript = std::fs::read(super::assemblyscript::build_example(dir.path())).unwrap();
-    let zig = std::fs::read(super::zig::build_example(dir.path())).unwrap();
+    let assemblyscript = std::fs::read(super::build_example("assemblyscript", dir.path())).unwrap();
+    let zig = std::fs::read(super::build_example("zig", dir.path())).unwrap();
+    let go = std::fs::read(super::build_example("go", dir.path())).unwrap();
     let c = crate::c_guest::build_c_module();
     let rust = std::fs::read(weft_guest_artifacts::TESTKIT).unwrap();
     let cluster = Cluster::start(2, &[], &[]);
@@ -20,17 +21,22 @@ fn results_flow_between_tasks_in_four_languages_on_a_cluster() {
         let c = client.upload_module(c).await.unwrap();
         let assemblyscript = client.upload_module(assemblyscript).await.unwrap();
         let zig = client.upload_module(zig).await.unwrap();
+        let go = client.upload_module(go).await.unwrap();
 
-        // Numbers: Rust -> AssemblyScript -> Zig -> C.
+        // Numbers: Rust -> AssemblyScript -> Zig -> C -> Go.
         let one = client.submit::<i64>(&rust, "inc", (41i64,)).unwrap();
         let two = client
             .submit::<i64>(&assemblyscript, "add", (&one, 100i64))
             .unwrap();
         let three = client.submit::<i64>(&zig, "inc", (&two,)).unwrap();
         let four = client.submit::<i64>(&c, "add", (&three, &one)).unwrap();
-        assert_eq!(bounded(four.result()).await.unwrap(), 42 + (42 + 100 + 1));
+        let five = client.submit::<i64>(&go, "add", (&four, &two)).unwrap();
+        assert_eq!(
+            bounded(five.result()).await.unwrap(),
+            42 + (42 + 100 + 1) + (42 + 100)
+        );
 
-        // Lists: C filters, AssemblyScript filters again, Zig picks.
+        // Lists: C filters, AssemblyScript and Go filter again, Zig picks.
         let xs: Vec<i64> = (-30..=30).collect();
         let threes = client
             .submit::<Vec<i64>>(&c, "keep_multiples_of_3", (xs,))
@@ -38,12 +44,15 @@ fn results_flow_between_tasks_in_four_languages_on_a_cluster() {
         let again = client
             .submit::<Vec<i64>>(&assemblyscript, "keep_multiples_of_3", (&threes,))
             .unwrap();
+        let once_more = client
+            .submit::<Vec<i64>>(&go, "keep_multiples_of_3", (&again,))
+            .unwrap();
         let first = client
-            .submit::<Option<i64>>(&zig, "first_positive", (&again,))
+            .submit::<Option<i64>>(&zig, "first_positive", (&once_more,))
             .unwrap();
         assert_eq!(bounded(first.result()).await.unwrap(), Some(3));
 
-        // Records: AssemblyScript and Zig filter, Rust summarizes.
+        // Records: AssemblyScript, Zig and Go filter, Rust summarizes.
         let rows: Vec<Account> = [("ann", -10), ("bob", 5), ("ann", -20), ("cy", -1)]
             .into_iter()
             .map(|(name, balance)| Account {
@@ -57,8 +66,11 @@ fn results_flow_between_tasks_in_four_languages_on_a_cluster() {
         let still = client
             .submit::<Vec<Account>>(&zig, "negative_accounts", (&negative,))
             .unwrap();
+        let go_too = client
+            .submit::<Vec<Account>>(&go, "negative_accounts", (&still,))
+            .unwrap();
         let summary = client
-            .submit::<Summary>(&rust, "summarize", (&still,))
+            .submit::<Summary>(&rust, "summarize", (&go_too,))
             .unwrap();
         let summary = bounded(summary.result()).await.unwrap();
         assert_eq!(summary.count, 3);
