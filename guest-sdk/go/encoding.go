@@ -25,6 +25,9 @@ func call(f any, args []byte) (out []byte, err error, invalid error) {
 	if ty.Kind() != reflect.Func {
 		panic(fmt.Sprintf("weft.Call needs a function, got %v", ty))
 	}
+	if ty.IsVariadic() {
+		panic(fmt.Sprintf("a task function cannot be variadic: %v", ty))
+	}
 	d := decoder{bytes: args}
 	in := make([]reflect.Value, ty.NumIn())
 	for i := range in {
@@ -51,6 +54,9 @@ func call(f any, args []byte) (out []byte, err error, invalid error) {
 		enc.value(results[0])
 	default:
 		panic(fmt.Sprintf("a task returns one value (and maybe an error), not %d", len(results)))
+	}
+	if enc.err != nil {
+		return nil, fmt.Errorf("the result cannot be encoded: %w", enc.err), nil
 	}
 	return enc.bytes, nil, nil
 }
@@ -167,6 +173,7 @@ func (d *decoder) value(v reflect.Value) error {
 			return fmt.Errorf("an option tag is 0 or 1, not %d", tag[0])
 		}
 	case reflect.Struct:
+		checkStruct(t)
 		for i := 0; i < t.NumField(); i++ {
 			if err := d.value(v.Field(i)); err != nil {
 				return fmt.Errorf("field %s: %w", t.Field(i).Name, err)
@@ -214,6 +221,17 @@ func (d *decoder) list(v reflect.Value) error {
 
 type encoder struct {
 	bytes []byte
+	err   error // the first value that has no encoding (a string that is not UTF-8)
+}
+
+// checkStruct refuses a struct with unexported fields: reflection can
+// neither set nor read them, and the encoding is positional.
+func checkStruct(t reflect.Type) {
+	for i := 0; i < t.NumField(); i++ {
+		if !t.Field(i).IsExported() {
+			panic(fmt.Sprintf("weft: field %s of %v is unexported; task types need exported fields", t.Field(i).Name, t))
+		}
+	}
 }
 
 func (e *encoder) u64(x uint64) {
@@ -237,6 +255,9 @@ func (e *encoder) value(v reflect.Value) {
 			e.bytes = append(e.bytes, 0)
 		}
 	case reflect.String:
+		if e.err == nil && !utf8.ValidString(v.String()) {
+			e.err = errors.New("a string is not valid UTF-8")
+		}
 		e.u64(uint64(v.Len()))
 		e.bytes = append(e.bytes, v.String()...)
 	case reflect.Slice:
@@ -259,6 +280,7 @@ func (e *encoder) value(v reflect.Value) {
 		e.bytes = append(e.bytes, 1)
 		e.value(v.Elem())
 	case reflect.Struct:
+		checkStruct(t)
 		for i := 0; i < t.NumField(); i++ {
 			e.value(v.Field(i))
 		}

@@ -213,3 +213,52 @@ fn map_runs_a_task_over_json_lines_on_a_local_cluster() {
     );
     assert!(err.contains("cannot divide 1 by zero"), "{err}");
 }
+
+#[test]
+fn pack_adds_records_once_and_a_failed_pack_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("raw.wasm");
+    let raw = wat::parse_str(
+        r#"(module
+            (memory (export "memory") 1)
+            (func (export "weft_alloc") (param i32) (result i32) i32.const 16)
+            (func (export "weft_task.x") (param i32 i32) (result i32) i32.const 0))"#,
+    )
+    .unwrap();
+    std::fs::write(&module, &raw).unwrap();
+    let records = dir.path().join("tasks.weft");
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let pack = |records_text: &str| {
+        std::fs::write(&records, records_text).unwrap();
+        weft(&["pack", &path(&module), "--signatures", &path(&records)])
+    };
+
+    let out = pack("task y() -> unit;");
+    assert_eq!(out.status.code(), Some(2), "a record without its export");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("`weft_task.y` is not exported"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&module).unwrap(),
+        raw,
+        "the module is as it was"
+    );
+
+    let out = pack("task x() -> unit;");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("x() -> ()"));
+    let packed = std::fs::read(&module).unwrap();
+    let out = weft(&["run", &path(&module), "x"]);
+    assert!(out.status.success(), "the packed module runs");
+
+    let out = pack("task x() -> unit;");
+    assert_eq!(out.status.code(), Some(2), "packed twice");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already has a weft_tasks section"));
+    assert_eq!(std::fs::read(&module).unwrap(), packed);
+}

@@ -28,6 +28,12 @@ fn load(path: &Path, limits: &LimitArgs) -> Result<(Runtime, Arc<TaskModule>), F
 /// `weft tasks MODULE`.
 pub(crate) fn tasks(path: &Path, limits: &LimitArgs) -> Result<(), Failure> {
     let (_runtime, module) = load(path, limits)?;
+    print_tasks(path, &module);
+    Ok(())
+}
+
+/// Prints the tasks of `module` (read from `path`) and the types they name.
+pub(crate) fn print_tasks(path: &Path, module: &TaskModule) {
     let header = format!("module {} ({})", path.display(), module.hash().to_hex());
     println!("{}", escape_for_terminal(&header));
     let mut signatures: Vec<_> = module.signatures().iter().collect();
@@ -49,7 +55,6 @@ pub(crate) fn tasks(path: &Path, limits: &LimitArgs) -> Result<(), Failure> {
             println!("  {}", escape_for_terminal(&def));
         }
     }
-    Ok(())
 }
 
 /// Calls the task on a thread whose native stack holds the wasm stack

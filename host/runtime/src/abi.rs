@@ -107,7 +107,7 @@ pub(crate) fn check_abi(
 pub(crate) fn check_import(
     hash: ModuleHash,
     types: &[Option<FuncSig>],
-    wasi_preview1: bool,
+    wasi_allowed: bool,
     import: (&str, &str, &TypeRef),
 ) -> Result<(), LoadError> {
     let (module, name, ty) = import;
@@ -129,7 +129,7 @@ pub(crate) fn check_import(
         found: describe_import(ty, sig),
         expected,
     };
-    if module == wasi_preview1::MODULE && wasi_preview1 {
+    if module == wasi_preview1::MODULE && wasi_allowed {
         let Some((_, params, results)) =
             wasi_preview1::FUNCTIONS.iter().find(|(n, _, _)| *n == name)
         else {

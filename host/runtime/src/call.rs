@@ -85,6 +85,12 @@ impl Runtime {
                 module: module.hash,
                 task: task.into(),
                 stderr_tail: Vec::new(),
+                deadline: std::time::Instant::now()
+                    .checked_add(limits.timeout)
+                    .unwrap_or_else(|| {
+                        std::time::Instant::now() + std::time::Duration::from_secs(86_400 * 365)
+                    }),
+                interrupt: interrupt.cloned(),
             },
         );
         store.limiter(|state| &mut state.limiter);

@@ -102,6 +102,11 @@ pub(crate) struct TaskState {
     /// The last bytes the task wrote to WASI standard error (at most
     /// `wasi_preview1::STDERR_TAIL_BYTES`), for the message of an exit.
     pub(crate) stderr_tail: Vec<u8>,
+    /// When the task's timeout ends, for host calls that wait
+    /// (`poll_oneoff`), which epoch ticks cannot stop.
+    pub(crate) deadline: std::time::Instant,
+    /// The call's interrupt, if it has one, for the same.
+    pub(crate) interrupt: Option<crate::Interrupt>,
 }
 
 /// What is left of a task's `log_bytes_max`, and what was dropped past it.

@@ -2,8 +2,9 @@
 //! modules whose language runtime needs WASI (Go, C with wasi-libc, Zig's
 //! std): empty arguments and environment, standard output and error into
 //! the task's log budget, standard input empty, clocks, random bytes,
-//! `poll_oneoff` (clock subscriptions only, each wait at most
-//! [`POLL_WAIT_MAX`]), `sched_yield`, and `proc_exit` as a task error.
+//! `poll_oneoff` (clocks wait, slept in slices of at most [`POLL_WAIT_MAX`]
+//! between which the task's timeout and interrupt are checked),
+//! `sched_yield`, and `proc_exit` as a task error.
 //! Every file and socket call is answered "bad descriptor" (there are no
 //! descriptors past 2 and no preopened directories) or "not capable". The
 //! table [`FUNCTIONS`] is the whole subset; the import check refuses any
@@ -19,7 +20,7 @@ use crate::host_abi::{self, HostStop, TaskState, charge_host_copy};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 use wasmtime::wasmparser::ValType::{self, I32, I64};
-use wasmtime::{Caller, Extern, Linker, Memory};
+use wasmtime::{Caller, Extern, Linker, Memory, Trap};
 
 /// The import module name of WASI preview1.
 pub(crate) const MODULE: &str = "wasi_snapshot_preview1";
@@ -53,9 +54,8 @@ pub(crate) const FUNCTIONS: &[(&str, &[ValType], &[ValType])] = &[
     ("path_filestat_get", &[I32, I32, I32, I32, I32], &[I32]),
 ];
 
-/// The longest one `poll_oneoff` waits for a clock: a task that sleeps
-/// longer calls it again, and runs wasm (where timeouts and interrupts are
-/// checked) in between.
+/// The longest slice `poll_oneoff` sleeps before it looks at the task's
+/// interrupt and timeout again.
 pub(crate) const POLL_WAIT_MAX: Duration = Duration::from_millis(10);
 
 /// How much of the end of a task's standard error an exit's message keeps.
@@ -63,6 +63,9 @@ pub(crate) const STDERR_TAIL_BYTES: usize = 4096;
 
 /// The most subscriptions one `poll_oneoff` may pass.
 const POLL_SUBSCRIPTIONS_MAX: u32 = 4096;
+
+/// The most iovecs one `fd_write` may pass (POSIX's usual `IOV_MAX`).
+const IOVECS_MAX: u32 = 1024;
 
 // WASI errno values.
 const SUCCESS: i32 = 0;
@@ -196,8 +199,11 @@ fn random_get(mut caller: Ctx<'_>, buf: i32, len: i32) -> wasmtime::Result<i32> 
     Ok(SUCCESS)
 }
 
-/// Every subscription becomes an event at once: a clock after waiting for
-/// it (at most [`POLL_WAIT_MAX`] in all), a descriptor with `EBADF`.
+/// Waits until the earliest clock subscription is due (not at all if a
+/// descriptor subscription is present: those fire at once, with `EBADF`),
+/// then reports the subscriptions that fired. The wait is slept in slices
+/// of at most [`POLL_WAIT_MAX`], between which the task's interrupt and its
+/// timeout are checked, so a sleeping task stops as a running one does.
 fn poll_oneoff(
     mut caller: Ctx<'_>,
     subscriptions: i32,
@@ -209,6 +215,7 @@ fn poll_oneoff(
     const EVENT: usize = 32;
     let count = count as u32;
     if count == 0 || count > POLL_SUBSCRIPTIONS_MAX {
+        charge_host_copy(&mut caller, 0)?;
         return Ok(EINVAL);
     }
     let count = count as usize;
@@ -216,39 +223,70 @@ fn poll_oneoff(
     let Some(input) = read(&mut caller, subscriptions, count * SUBSCRIPTION) else {
         return Ok(EFAULT);
     };
-    let mut wait = Duration::ZERO;
-    let mut output = vec![0u8; count * EVENT];
-    for (subscription, event) in input
-        .chunks_exact(SUBSCRIPTION)
-        .zip(output.chunks_exact_mut(EVENT))
-    {
-        event[..8].copy_from_slice(&subscription[..8]);
+    // Each subscription: its userdata, tag, and for a clock the monotonic
+    // time it is due (None: fires at once, with `error`).
+    let mut pending = Vec::with_capacity(count);
+    for subscription in input.chunks_exact(SUBSCRIPTION) {
+        let userdata = &subscription[..8];
         let tag = subscription[8];
-        event[10] = tag;
         match tag {
             0 => {
                 let clock = u32_at(subscription, 16) as i32;
                 let timeout = u64_at(subscription, 24);
                 let absolute = u16::from_le_bytes([subscription[40], subscription[41]]) & 1 == 1;
-                let Some(time) = now(clock) else {
-                    event[8..10].copy_from_slice(&(EINVAL as u16).to_le_bytes());
+                let (Some(time), Some(monotonic)) = (now(clock), now(1)) else {
+                    pending.push((userdata, tag, None, EINVAL));
                     continue;
                 };
-                let nanos = if absolute {
+                let wait = if absolute {
                     timeout.saturating_sub(time)
                 } else {
                     timeout
                 };
-                wait = wait.max(Duration::from_nanos(nanos));
+                pending.push((userdata, tag, Some(monotonic.saturating_add(wait)), SUCCESS));
             }
-            1 | 2 => event[8..10].copy_from_slice(&(EBADF as u16).to_le_bytes()),
+            1 | 2 => pending.push((userdata, tag, None, EBADF)),
             _ => return Ok(EINVAL),
         }
     }
-    std::thread::sleep(wait.min(POLL_WAIT_MAX));
+    let due = if pending.iter().any(|(_, _, due, _)| due.is_none()) {
+        None
+    } else {
+        pending.iter().filter_map(|(_, _, due, _)| *due).min()
+    };
+    if let Some(due) = due {
+        loop {
+            let state = caller.data();
+            if state.interrupt.as_ref().is_some_and(|i| i.is_requested()) {
+                return Err(HostStop::Interrupted.into());
+            }
+            if Instant::now() >= state.deadline {
+                return Err(wasmtime::Error::new(Trap::Interrupt));
+            }
+            let left = due.saturating_sub(now(1).unwrap_or(u64::MAX));
+            if left == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_nanos(left).min(POLL_WAIT_MAX));
+        }
+    }
+    let now_monotonic = now(1).unwrap_or(u64::MAX);
+    let mut output = Vec::with_capacity(count * EVENT);
+    let mut fired = 0u32;
+    for (userdata, tag, due, error) in pending {
+        if due.is_some_and(|due| due > now_monotonic) {
+            continue;
+        }
+        let mut event = [0u8; EVENT];
+        event[..8].copy_from_slice(userdata);
+        event[8..10].copy_from_slice(&(error as u16).to_le_bytes());
+        event[10] = tag;
+        output.extend_from_slice(&event);
+        fired += 1;
+    }
     errno(
         write(&mut caller, events, &output)
-            .and_then(|()| write(&mut caller, events_written, &(count as u32).to_le_bytes())),
+            .and_then(|()| write(&mut caller, events_written, &fired.to_le_bytes())),
     )
 }
 
@@ -257,7 +295,8 @@ fn sched_yield(mut caller: Ctx<'_>) -> wasmtime::Result<i32> {
     Ok(SUCCESS)
 }
 
-fn proc_exit(caller: Ctx<'_>, code: i32) -> wasmtime::Result<()> {
+fn proc_exit(mut caller: Ctx<'_>, code: i32) -> wasmtime::Result<()> {
+    charge_host_copy(&mut caller, 0)?;
     let tail = String::from_utf8_lossy(&caller.data().stderr_tail);
     Err(wasmtime::Error::new(HostStop::Exit {
         code,
@@ -268,7 +307,8 @@ fn proc_exit(caller: Ctx<'_>, code: i32) -> wasmtime::Result<()> {
 /// Standard output (as info) and error (as warnings) go to the task's log,
 /// one record per call; the end of standard error is also kept for an
 /// exit's message. A write past the log budget is counted as dropped but
-/// still reported as written, so the guest goes on.
+/// still reported as written, so the guest goes on. The iovec table (at
+/// most [`IOVECS_MAX`] entries) and the bytes kept cost fuel.
 fn fd_write(
     mut caller: Ctx<'_>,
     fd: i32,
@@ -276,44 +316,55 @@ fn fd_write(
     iovs_len: i32,
     written: i32,
 ) -> wasmtime::Result<i32> {
+    let count = iovs_len as u32;
     if fd != 1 && fd != 2 {
         charge_host_copy(&mut caller, 0)?;
-        return Ok(if fd == 0 { ENOTCAPABLE } else { EBADF });
+        return Ok(EBADF);
     }
-    let Some(vectors) = read(
-        &mut caller,
-        iovs,
-        (iovs_len as u32 as usize).saturating_mul(8),
-    ) else {
+    if count > IOVECS_MAX {
+        charge_host_copy(&mut caller, 0)?;
+        return Ok(EINVAL);
+    }
+    charge_host_copy(&mut caller, count as usize * 8)?;
+    let Some(vectors) = read(&mut caller, iovs, count as usize * 8) else {
         return Ok(EFAULT);
     };
+    let Some(memory) = memory(&mut caller) else {
+        return Ok(EFAULT);
+    };
+    let memory_len = memory.data_size(&caller) as u64;
+    let in_memory = |v: &[u8]| u64::from(u32_at(v, 0)) + u64::from(u32_at(v, 4)) <= memory_len;
+    if !vectors.chunks_exact(8).all(in_memory) {
+        return Ok(EFAULT);
+    }
     let total: u64 = vectors
         .chunks_exact(8)
         .map(|v| u64::from(u32_at(v, 4)))
         .sum();
-    let logged = host_abi::log_would_fit(caller.data_mut(), total);
-    let kept = if logged {
-        total
-    } else if fd == 2 {
-        total.min(STDERR_TAIL_BYTES as u64)
-    } else {
-        0
+    let logged = total > 0 && host_abi::log_would_fit(caller.data_mut(), total);
+    let kept = match (logged, fd) {
+        (true, _) => total,
+        (false, 2) => total.min(STDERR_TAIL_BYTES as u64),
+        (false, _) => 0,
     };
     charge_host_copy(&mut caller, kept as usize)?;
-    // Gather the bytes to keep: all of them, or the last few for the tail.
+    // Gather the bytes to keep (all of them, or the last few for the tail)
+    // from the memory in place.
+    let data = memory.data(&caller);
     let mut bytes = Vec::with_capacity(kept as usize);
     let mut skip = total - kept;
     for vector in vectors.chunks_exact(8) {
-        let (ptr, len) = (u32_at(vector, 0), u64::from(u32_at(vector, 4)));
-        let drop = skip.min(len);
-        skip -= drop;
-        let Some(part) = u32::try_from(u64::from(ptr) + drop)
+        let (ptr, len) = (u64::from(u32_at(vector, 0)), u64::from(u32_at(vector, 4)));
+        let dropped = skip.min(len);
+        skip -= dropped;
+        let range = usize::try_from(ptr + dropped)
             .ok()
-            .and_then(|start| read(&mut caller, start as i32, (len - drop) as usize))
-        else {
-            return Ok(EFAULT);
-        };
-        bytes.extend_from_slice(&part);
+            .zip(usize::try_from(ptr + len).ok())
+            .and_then(|(start, end)| data.get(start..end));
+        match range {
+            Some(part) => bytes.extend_from_slice(part),
+            None => return Ok(EFAULT),
+        }
     }
     let state = caller.data_mut();
     if fd == 2 {
@@ -328,11 +379,8 @@ fn fd_write(
             host_abi::record_log(state, if fd == 1 { 3 } else { 2 }, text);
         }
     }
-    errno(write(
-        &mut caller,
-        written,
-        &(total.min(u64::from(u32::MAX)) as u32).to_le_bytes(),
-    ))
+    let written_count = total.min(u64::from(u32::MAX)) as u32;
+    errno(write(&mut caller, written, &written_count.to_le_bytes()))
 }
 
 /// Standard input is empty; nothing else can be read.
@@ -345,7 +393,7 @@ fn fd_read(
 ) -> wasmtime::Result<i32> {
     charge_host_copy(&mut caller, 0)?;
     if fd != 0 {
-        return Ok(if is_stdio(fd) { ENOTCAPABLE } else { EBADF });
+        return Ok(EBADF);
     }
     errno(write(&mut caller, read, &0u32.to_le_bytes()))
 }

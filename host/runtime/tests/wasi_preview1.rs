@@ -42,6 +42,16 @@ const MODULE: &str = r#"(module
     (func (export "weft_task.write_out") (param i32 i32) (result i32)
         (call $write (i32.const 1) (i32.const 100) (i32.const 13))
         (call $write (i32.const 2) (i32.const 200) (i32.const 5))
+        ;; more than 1,024 iovecs
+        (if (i32.ne (call $fd_write (i32.const 1) (i32.const 1000) (i32.const 5000) (i32.const 1008))
+                (i32.const 28))
+            (then unreachable))
+        ;; an iovec outside memory
+        (i32.store (i32.const 1000) (i32.const 65530))
+        (i32.store (i32.const 1004) (i32.const 100))
+        (if (i32.ne (call $fd_write (i32.const 1) (i32.const 1000) (i32.const 1) (i32.const 1008))
+                (i32.const 21))
+            (then unreachable))
         ;; descriptor 3 does not exist
         (i32.store (i32.const 1000) (i32.const 100))
         (i32.store (i32.const 1004) (i32.const 1))
@@ -80,24 +90,42 @@ const MODULE: &str = r#"(module
         (if (i32.ne (call $clock_time_get (i32.const 9) (i64.const 0) (i32.const 3016)) (i32.const 28))
             (then unreachable))
         (i32.const 0))
-    (func (export "weft_task.sleep") (param i32 i32) (result i32)
-        ;; one relative subscription to the monotonic clock, 5 ms, userdata 7
-        (i64.store (i32.const 4000) (i64.const 7))
-        (i32.store8 (i32.const 4008) (i32.const 0))
-        (i32.store (i32.const 4016) (i32.const 1))
-        (i64.store (i32.const 4024) (i64.const 5000000))
-        (i64.store (i32.const 4032) (i64.const 0))
-        (i32.store16 (i32.const 4040) (i32.const 0))
-        (if (call $poll_oneoff (i32.const 4000) (i32.const 4100) (i32.const 1) (i32.const 4200))
+    (func $clock_subscription (param $at i32) (param $userdata i64) (param $nanos i64)
+        (i64.store (local.get $at) (local.get $userdata))
+        (i32.store8 (i32.add (local.get $at) (i32.const 8)) (i32.const 0))
+        (i32.store (i32.add (local.get $at) (i32.const 16)) (i32.const 1))
+        (i64.store (i32.add (local.get $at) (i32.const 24)) (local.get $nanos))
+        (i64.store (i32.add (local.get $at) (i32.const 32)) (i64.const 0))
+        (i32.store16 (i32.add (local.get $at) (i32.const 40)) (i32.const 0)))
+    ;; sleep(ms): one relative subscription to the monotonic clock (userdata
+    ;; 7) and one of 10 s (userdata 8): only the first fires.
+    (func (export "weft_task.sleep") (param $ptr i32) (param $len i32) (result i32)
+        (call $clock_subscription (i32.const 4000) (i64.const 7)
+            (i64.mul (i64.load (local.get $ptr)) (i64.const 1000000)))
+        (call $clock_subscription (i32.const 4048) (i64.const 8) (i64.const 10000000000))
+        (if (call $poll_oneoff (i32.const 4000) (i32.const 4100) (i32.const 2) (i32.const 4200))
             (then unreachable))
         (if (i32.ne (i32.load (i32.const 4200)) (i32.const 1)) (then unreachable))
         (if (i64.ne (i64.load (i32.const 4100)) (i64.const 7)) (then unreachable))
         (if (i32.load16_u (i32.const 4108)) (then unreachable))
         (i32.const 0))
+    ;; a 10 s clock beside a descriptor subscription: the descriptor fires at
+    ;; once, with EBADF, and the clock does not
+    (func (export "weft_task.poll_descriptor") (param i32 i32) (result i32)
+        (call $clock_subscription (i32.const 4000) (i64.const 7) (i64.const 10000000000))
+        (i64.store (i32.const 4048) (i64.const 9))
+        (i32.store8 (i32.const 4056) (i32.const 1))
+        (i32.store (i32.const 4064) (i32.const 0))
+        (if (call $poll_oneoff (i32.const 4000) (i32.const 4100) (i32.const 2) (i32.const 4200))
+            (then unreachable))
+        (if (i32.ne (i32.load (i32.const 4200)) (i32.const 1)) (then unreachable))
+        (if (i64.ne (i64.load (i32.const 4100)) (i64.const 9)) (then unreachable))
+        (if (i32.ne (i32.load16_u (i32.const 4108)) (i32.const 8)) (then unreachable))
+        (i32.const 0))
     (func (export "weft_task.initialized") (param i32 i32) (result i32)
         (if (i32.ne (i32.load (i32.const 5000)) (i32.const 1)) (then unreachable))
         (i32.const 0))
-    (@custom "weft_tasks" "task write_out() -> unit; task open_file() -> unit; task exit() -> unit; task random() -> list<u8>; task clocks() -> unit; task sleep() -> unit; task initialized() -> unit;"))"#;
+    (@custom "weft_tasks" "task write_out() -> unit; task open_file() -> unit; task exit() -> unit; task random() -> list<u8>; task clocks() -> unit; task sleep(ms: i64) -> unit; task poll_descriptor() -> unit; task initialized() -> unit;"))"#;
 
 fn runtime(wasi_preview1: bool) -> Runtime {
     Runtime::new(RuntimeConfig {
@@ -174,12 +202,61 @@ fn clocks_move_random_bytes_differ_and_a_poll_waits_for_its_clock() {
     let second = call(&runtime, &module, "random").unwrap();
     assert_eq!(first.len(), 40);
     assert_ne!(first, second, "32 random bytes twice the same");
+    // Longer than one slice of the wait: the clock fires when it is due,
+    // not when the first slice ends.
     let start = Instant::now();
-    assert_eq!(call(&runtime, &module, "sleep"), Ok(vec![]));
+    let sleep = |ms: i64| runtime.call(&module, "sleep", &ms.to_le_bytes(), &TaskLimits::default());
+    assert!(sleep(50).is_ok());
     assert!(
-        start.elapsed() >= Duration::from_millis(5),
-        "poll_oneoff returned before its 5 ms clock"
+        start.elapsed() >= Duration::from_millis(50),
+        "poll_oneoff returned before its 50 ms clock"
     );
+    assert_eq!(call(&runtime, &module, "poll_descriptor"), Ok(vec![]));
+}
+
+#[test]
+fn a_sleep_past_the_timeout_is_a_timeout() {
+    let runtime = runtime(true);
+    let module = load(&runtime);
+    let limits = TaskLimits {
+        timeout: Duration::from_millis(100),
+        ..TaskLimits::default()
+    };
+    let start = Instant::now();
+    let error = runtime
+        .call(&module, "sleep", &60_000i64.to_le_bytes(), &limits)
+        .unwrap_err();
+    assert!(
+        matches!(error.kind, TaskErrorKind::Timeout { .. }),
+        "{error}"
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "the timeout stopped the sleep"
+    );
+}
+
+#[test]
+fn a_sleep_stops_at_its_interrupt() {
+    let runtime = runtime(true);
+    let module = load(&runtime);
+    let interrupt = weft_runtime::Interrupt::default();
+    let raise = interrupt.clone();
+    let raiser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        raise.request();
+    });
+    let error = runtime
+        .call_interruptible(
+            &module,
+            "sleep",
+            &60_000i64.to_le_bytes(),
+            &TaskLimits::default(),
+            &interrupt,
+        )
+        .unwrap_err();
+    raiser.join().unwrap();
+    assert_eq!(error.kind, TaskErrorKind::Interrupted, "{error}");
 }
 
 #[test]
@@ -259,4 +336,34 @@ fn with_the_subset_turned_off_every_wasi_import_is_refused() {
     );
     let bytes = wat::parse_str(MODULE).unwrap();
     assert!(runtime.load(&bytes).is_err(), "the test module too");
+}
+
+#[test]
+fn an_initializer_of_another_type_is_refused() {
+    let error = load_error(
+        &runtime(true),
+        r#"(func (export "_initialize") (param i32))"#,
+    );
+    assert!(
+        matches!(error, LoadError::WrongType { .. }) && error.to_string().contains("_initialize"),
+        "{error}"
+    );
+}
+
+#[test]
+fn output_past_the_log_budget_is_dropped_and_counted_but_the_exit_keeps_its_stderr() {
+    let runtime = runtime(true);
+    let module = load(&runtime);
+    let limits = TaskLimits {
+        log_bytes_max: 100,
+        ..TaskLimits::default()
+    };
+    let (result, logs) =
+        with_captured_logs(|| runtime.call(&module, "write_out", &[], &limits).map(drop));
+    assert!(result.is_ok(), "a write past the budget still succeeds");
+    let logs = String::from_utf8(logs).unwrap();
+    assert!(!logs.contains("hello stdout"), "{logs}");
+    assert!(logs.contains("dropped 2 log records"), "{logs}");
+    let error = runtime.call(&module, "exit", &[], &limits).unwrap_err();
+    assert!(error.to_string().contains("fatal: bad thing"), "{error}");
 }
