@@ -21,6 +21,15 @@
  *   clang --target=wasm32-unknown-unknown -O2 -nostdlib -Wl,--no-entry \
  *         -I guest-sdk/c -o tasks.wasm tasks.c
  *
+ * With wasi-libc (clang --target=wasm32-wasi, which defines __wasi__), the
+ * header uses libc's malloc, memcpy and strlen instead of its own, and the
+ * module runs on the host's capability-free WASI preview1 subset: printf
+ * goes to the task's log, fopen fails. Build it as a reactor:
+ *   clang-19 --target=wasm32-wasi --sysroot=/usr -O2 -mexec-model=reactor \
+ *         -Wl,--strip-debug -I guest-sdk/c -o tasks.wasm tasks.c
+ * (-Wl,--strip-debug, not wasm-strip, which would drop the weft_tasks
+ * section.)
+ *
  * WEFT_TASK(NAME, PARAMS, RESULT) records the task's signature in the
  * module's weft_tasks custom section (PARAMS and RESULT in the signature
  * language of schema/ABI.md) and exports weft_task.NAME. The function body
@@ -105,6 +114,21 @@ void weft_log_info(const char *message);
 
 #ifdef WEFT_IMPLEMENTATION
 
+#ifdef __wasi__
+#include <stdlib.h>
+#include <string.h>
+
+size_t weft_strlen(const char *s) { return strlen(s); }
+
+void *weft_malloc(size_t size) {
+    void *p = malloc(size ? size : 1);
+    if (!p) {
+        static const char msg[] = "weft_malloc: out of memory";
+        weft_abort(msg, sizeof msg - 1);
+    }
+    return p;
+}
+#else
 extern unsigned char __heap_base;
 static uintptr_t weft_heap_next;
 
@@ -157,6 +181,7 @@ void *weft_malloc(size_t size) {
     weft_heap_next = end;
     return (void *)start;
 }
+#endif /* __wasi__ */
 
 __attribute__((export_name("weft_alloc"))) void *weft_alloc(int32_t len) {
     return weft_malloc((size_t)(uint32_t)len);

@@ -166,3 +166,40 @@ mod erased {
         }
     }
 }
+
+/// C linked against wasi-libc (`examples/c/wasi_tasks.c`, built as a
+/// reactor with Debian's clang-19): libc's start-up and printf run on the
+/// host's capability-free WASI preview1 subset, `chatty` agrees with the
+/// Rust test kit, and fopen finds no file system.
+#[test]
+fn c_with_wasi_libc_runs_without_authority() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("wasi_tasks.wasm");
+    let root = repo_root();
+    crate::polyglot::run_build(
+        "C with wasi-libc (tools/setup installs clang-19, lld-19, wasi-libc)",
+        Command::new("clang-19")
+            .args(["--target=wasm32-wasi", "--sysroot=/usr", "-O2"])
+            .args(["-mexec-model=reactor", "-Wl,--strip-debug", "-I"])
+            .arg(root.join("guest-sdk/c"))
+            .arg("-o")
+            .arg(&out)
+            .arg(root.join("examples/c/wasi_tasks.c")),
+    );
+    let rt = runtime();
+    let module = rt
+        .load(&std::fs::read(&out).unwrap())
+        .expect("a wasi-libc module imports only the preview1 subset");
+    crate::polyglot::agrees_with_the_rust_tasks("C with wasi-libc", &module, &["chatty"]);
+    let path = weft_sdk::codec::encode(&("/etc/passwd".to_string(),)).unwrap();
+    let error = rt
+        .call(&module, "first_line", &path, &limits())
+        .unwrap_err();
+    let TaskErrorKind::Failed { message } = &error.kind else {
+        panic!("the open fails inside the task: {error}")
+    };
+    assert_eq!(
+        message,
+        "cannot open /etc/passwd: Capabilities insufficient"
+    );
+}
