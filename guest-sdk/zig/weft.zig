@@ -30,9 +30,58 @@ extern "weft" fn output(ptr: [*]const u8, len: usize) void;
 extern "weft" fn abort(ptr: [*]const u8, len: usize) noreturn;
 extern "weft" fn log(level: i32, ptr: [*]const u8, len: usize) void;
 
-/// The allocator tasks use (memory is fresh for every call, so nothing
-/// needs freeing).
-pub const allocator = std.heap.wasm_allocator;
+/// The allocator tasks use: a bump allocator over a static 256 KiB buffer
+/// (memory is fresh for every call, so nothing needs freeing, and a small
+/// call never grows memory, which costs the host more than the call),
+/// then `std.heap.wasm_allocator` for what does not fit.
+pub const allocator: std.mem.Allocator = .{
+    .ptr = @ptrCast(&bump_buffer),
+    .vtable = &.{ .alloc = bumpAlloc, .resize = bumpResize, .remap = bumpRemap, .free = bumpFree },
+};
+
+var bump_buffer: [256 << 10]u8 align(16) = undefined;
+var bump_used: usize = 0;
+const fallback = std.heap.wasm_allocator;
+
+fn inBuffer(memory: []u8) bool {
+    const base = @intFromPtr(&bump_buffer);
+    const at = @intFromPtr(memory.ptr);
+    return at >= base and at < base + bump_buffer.len;
+}
+
+fn bumpAlloc(_: *anyopaque, len: usize, alignment: std.mem.Alignment, ret_addr: usize) ?[*]u8 {
+    const base = @intFromPtr(&bump_buffer);
+    const start = alignment.forward(base + bump_used);
+    if (start - base <= bump_buffer.len and len <= bump_buffer.len - (start - base)) {
+        bump_used = start - base + len;
+        return @ptrFromInt(start);
+    }
+    return fallback.rawAlloc(len, alignment, ret_addr);
+}
+
+fn bumpResize(_: *anyopaque, memory: []u8, alignment: std.mem.Alignment, new_len: usize, ret_addr: usize) bool {
+    if (!inBuffer(memory)) return fallback.rawResize(memory, alignment, new_len, ret_addr);
+    const offset = @intFromPtr(memory.ptr) - @intFromPtr(&bump_buffer);
+    const is_last = offset + memory.len == bump_used;
+    if (new_len <= memory.len) {
+        if (is_last) bump_used = offset + new_len;
+        return true;
+    }
+    if (is_last and new_len <= bump_buffer.len - offset) {
+        bump_used = offset + new_len;
+        return true;
+    }
+    return false;
+}
+
+fn bumpRemap(context: *anyopaque, memory: []u8, alignment: std.mem.Alignment, new_len: usize, ret_addr: usize) ?[*]u8 {
+    if (!inBuffer(memory)) return fallback.rawRemap(memory, alignment, new_len, ret_addr);
+    return if (bumpResize(context, memory, alignment, new_len, ret_addr)) memory.ptr else null;
+}
+
+fn bumpFree(_: *anyopaque, memory: []u8, alignment: std.mem.Alignment, ret_addr: usize) void {
+    if (!inBuffer(memory)) fallback.rawFree(memory, alignment, ret_addr);
+}
 
 /// The ABI's allocator: the host writes a call's arguments here.
 export fn weft_alloc(len: i32) i32 {
