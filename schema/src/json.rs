@@ -36,6 +36,19 @@ pub const INFINITY_TEXT: &str = "inf";
 /// How negative infinity appears in JSON.
 pub const NEG_INFINITY_TEXT: &str = "-inf";
 
+/// The encoded width of the `char` whose UTF-8 form starts with `first`
+/// (1 to 4), or `None` for a byte that starts none. The bytes after it are
+/// checked by the caller.
+fn char_width(first: u8) -> Option<usize> {
+    match first {
+        0x00..=0x7f => Some(1),
+        0xc0..=0xdf => Some(2),
+        0xe0..=0xef => Some(3),
+        0xf0..=0xf7 => Some(4),
+        _ => None,
+    }
+}
+
 /// The fewest bytes any value of `ty` encodes in (saturating).
 fn min_encoded_len(ty: &Type) -> u64 {
     match ty {

@@ -8,7 +8,7 @@
 //! follows the type, never the bytes, as in `decode`.
 
 use super::error::{PathSegment, ValueError, ValueErrorKind};
-use super::{ZERO_SIZED_VALUES_MAX, min_encoded_len, zero_sized_value_count};
+use super::{ZERO_SIZED_VALUES_MAX, char_width, min_encoded_len, zero_sized_value_count};
 use crate::signature::{Field, Type, VariantFields};
 
 /// Checks that `bytes` are exactly one encoded value of type `ty`: the
@@ -179,12 +179,10 @@ impl<'a> Checker<'a> {
     fn char(&mut self) -> Result<(), ValueError> {
         let start = self.pos;
         let first = self.byte("a char")?;
-        let width = match first {
-            0x00..=0x7f => return Ok(()),
-            0xc0..=0xdf => 2,
-            0xe0..=0xef => 3,
-            0xf0..=0xf7 => 4,
-            _ => 0,
+        let width = match char_width(first) {
+            Some(1) => return Ok(()),
+            Some(width) => width as u64,
+            None => 0,
         };
         let invalid = |bytes: &[u8]| {
             ValueError::at_byte(

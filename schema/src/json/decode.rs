@@ -5,7 +5,7 @@
 
 use super::error::{PathSegment, ValueError, ValueErrorKind};
 use super::{
-    INFINITY_TEXT, NAN_TEXT, NEG_INFINITY_TEXT, ZERO_SIZED_VALUES_MAX, min_encoded_len,
+    INFINITY_TEXT, NAN_TEXT, NEG_INFINITY_TEXT, ZERO_SIZED_VALUES_MAX, char_width, min_encoded_len,
     zero_sized_value_count,
 };
 use crate::signature::{Field, TaskSignature, Type, VariantFields};
@@ -210,12 +210,10 @@ impl<'a> Reader<'a> {
     fn char(&mut self) -> Result<char, ValueError> {
         let start = self.pos;
         let first = self.byte("a char")?;
-        let width = match first {
-            0x00..=0x7f => return Ok(char::from(first)),
-            0xc0..=0xdf => 2,
-            0xe0..=0xef => 3,
-            0xf0..=0xf7 => 4,
-            _ => 0,
+        let width = match char_width(first) {
+            Some(1) => return Ok(char::from(first)),
+            Some(width) => width as u64,
+            None => 0,
         };
         let invalid = |bytes: &[u8]| {
             ValueError::at_byte(
