@@ -1,6 +1,8 @@
 //! Criterion benchmarks of the sandbox's hot paths:
 //! - `task_call/trivial`: one call of a trivial task (`inc`) end to end:
 //!   store, instantiate, copy arguments in, call, copy the result out, drop;
+//! - `task_call/trivial_interruptible`: the same through
+//!   `call_interruptible`, as workers call (an epoch callback on every tick);
 //! - `task_call/minimal_wat`: the same through a hand-written module with no
 //!   allocator and one page of memory (the host side's share);
 //! - `task_call/native_inc_baseline`: the same arithmetic as a plain Rust
@@ -39,6 +41,19 @@ fn task_call(c: &mut Criterion) {
         b.iter(|| {
             rt.call(&module, black_box("inc"), black_box(&args), &limits)
                 .unwrap()
+        })
+    });
+    let interrupt = weft_runtime::Interrupt::default();
+    group.bench_function("trivial_interruptible", |b| {
+        b.iter(|| {
+            rt.call_interruptible(
+                &module,
+                black_box("inc"),
+                black_box(&args),
+                &limits,
+                &interrupt,
+            )
+            .unwrap()
         })
     });
     // The same call into a hand-written module with one page of memory and
