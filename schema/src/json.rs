@@ -36,17 +36,48 @@ pub const INFINITY_TEXT: &str = "inf";
 /// How negative infinity appears in JSON.
 pub const NEG_INFINITY_TEXT: &str = "-inf";
 
-/// The encoded width of the `char` whose UTF-8 form starts with `first`
-/// (1 to 4), or `None` for a byte that starts none. The bytes after it are
-/// checked by the caller.
-fn char_width(first: u8) -> Option<usize> {
-    match first {
-        0x00..=0x7f => Some(1),
-        0xc0..=0xdf => Some(2),
-        0xe0..=0xef => Some(3),
-        0xf0..=0xf7 => Some(4),
-        _ => None,
-    }
+/// Reads the `char` at `*pos` of `bytes` (its UTF-8 form, 1 to 4 bytes)
+/// and moves `*pos` past it: what `decode` and `check` both do.
+fn read_char(bytes: &[u8], pos: &mut usize) -> Result<char, ValueError> {
+    let start = *pos;
+    let rest = bytes.get(start..).unwrap_or_default();
+    let truncated = |needed: usize, what: String| {
+        ValueError::at_byte(
+            start,
+            ValueErrorKind::Truncated {
+                needed: needed as u64,
+                what,
+                found: rest.len(),
+            },
+        )
+    };
+    let invalid = |bytes: &[u8]| {
+        ValueError::at_byte(
+            start,
+            ValueErrorKind::InvalidChar {
+                bytes: bytes.to_vec(),
+            },
+        )
+    };
+    let Some(&first) = rest.first() else {
+        return Err(truncated(1, "a char".to_owned()));
+    };
+    let width = match first {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf7 => 4,
+        _ => return Err(invalid(&[first])),
+    };
+    let Some(encoded) = rest.get(..width) else {
+        return Err(truncated(width, format!("a {width}-byte char")));
+    };
+    let c = std::str::from_utf8(encoded)
+        .ok()
+        .and_then(|text| text.chars().next())
+        .ok_or_else(|| invalid(encoded))?;
+    *pos = start + width;
+    Ok(c)
 }
 
 /// The fewest bytes any value of `ty` encodes in (saturating).

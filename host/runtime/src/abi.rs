@@ -139,17 +139,10 @@ pub(crate) fn check_import(
             ));
         };
         if !sig.is_some_and(|s| s.is_complete() && s.params == *params && s.results == *results) {
-            let list = |types: &[ValType]| {
-                types
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            };
             return Err(wrong_type(format!(
                 "a function (param {}) (result {})",
-                list(params),
-                list(results)
+                value_types(params),
+                value_types(results)
             )));
         }
         return Ok(());
@@ -233,6 +226,15 @@ fn i32s(n: usize) -> String {
     vec!["i32"; n].join(" ")
 }
 
+/// Value types as WAT writes them: `i32 i64`.
+fn value_types(types: &[ValType]) -> String {
+    types
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn describe_func(sig: Option<&FuncSig>) -> String {
     let Some(sig) = sig else {
         return "a function of a non-function type".into();
@@ -243,17 +245,10 @@ fn describe_func(sig: Option<&FuncSig>) -> String {
             sig.param_count, sig.result_count
         );
     }
-    let list = |types: &[ValType]| {
-        types
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
     format!(
         "a function (param {}) (result {})",
-        list(&sig.params),
-        list(&sig.results)
+        value_types(&sig.params),
+        value_types(&sig.results)
     )
 }
 

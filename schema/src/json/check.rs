@@ -8,7 +8,7 @@
 //! follows the type, never the bytes, as in `decode`.
 
 use super::error::{PathSegment, ValueError, ValueErrorKind};
-use super::{ZERO_SIZED_VALUES_MAX, char_width, min_encoded_len, zero_sized_value_count};
+use super::{ZERO_SIZED_VALUES_MAX, min_encoded_len, read_char, zero_sized_value_count};
 use crate::signature::{Field, Type, VariantFields};
 
 /// Checks that `bytes` are exactly one encoded value of type `ty`: the
@@ -177,30 +177,7 @@ impl<'a> Checker<'a> {
     }
 
     fn char(&mut self) -> Result<(), ValueError> {
-        let start = self.pos;
-        let first = self.byte("a char")?;
-        let width = match char_width(first) {
-            Some(1) => return Ok(()),
-            Some(width) => width as u64,
-            None => 0,
-        };
-        let invalid = |bytes: &[u8]| {
-            ValueError::at_byte(
-                start,
-                ValueErrorKind::InvalidChar {
-                    bytes: bytes.to_vec(),
-                },
-            )
-        };
-        if width == 0 {
-            return Err(invalid(&[first]));
-        }
-        self.pos = start;
-        let bytes = self.take(width, "a char")?;
-        match std::str::from_utf8(bytes) {
-            Ok(_) => Ok(()),
-            Err(_) => Err(invalid(bytes)),
-        }
+        read_char(self.bytes, &mut self.pos).map(drop)
     }
 
     /// A list's or map's length, checked against the remaining bytes (each

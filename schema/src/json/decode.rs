@@ -5,7 +5,7 @@
 
 use super::error::{PathSegment, ValueError, ValueErrorKind};
 use super::{
-    INFINITY_TEXT, NAN_TEXT, NEG_INFINITY_TEXT, ZERO_SIZED_VALUES_MAX, char_width, min_encoded_len,
+    INFINITY_TEXT, NAN_TEXT, NEG_INFINITY_TEXT, ZERO_SIZED_VALUES_MAX, min_encoded_len, read_char,
     zero_sized_value_count,
 };
 use crate::signature::{Field, TaskSignature, Type, VariantFields};
@@ -208,30 +208,7 @@ impl<'a> Reader<'a> {
     }
 
     fn char(&mut self) -> Result<char, ValueError> {
-        let start = self.pos;
-        let first = self.byte("a char")?;
-        let width = match char_width(first) {
-            Some(1) => return Ok(char::from(first)),
-            Some(width) => width as u64,
-            None => 0,
-        };
-        let invalid = |bytes: &[u8]| {
-            ValueError::at_byte(
-                start,
-                ValueErrorKind::InvalidChar {
-                    bytes: bytes.to_vec(),
-                },
-            )
-        };
-        if width == 0 {
-            return Err(invalid(&[first]));
-        }
-        self.pos = start;
-        let bytes = self.take(width, || format!("a {width}-byte char"))?;
-        std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|text| text.chars().next())
-            .ok_or_else(|| invalid(bytes))
+        read_char(self.bytes, &mut self.pos)
     }
 
     fn string(&mut self) -> Result<String, ValueError> {
