@@ -4,6 +4,7 @@
 //! `parse`, the text forms (canonical record, short Rust-like display) in
 //! `render`, and the parse errors in `error`.
 
+pub mod component;
 mod error;
 mod module;
 mod parse;

@@ -1,5 +1,6 @@
-//! One task call: a fresh store and instance, arguments copied in, the task
-//! export called under its limits, the output copied out, and every way it
+//! One task call of a core module (a component's is `component/call.rs`): a
+//! fresh store and instance, arguments copied in, the task export called
+//! under its limits, the output copied out, and every way it
 //! can stop turned into a typed [`TaskError`] (an [`Interrupt`] raised from
 //! another thread among them); guest messages are capped
 //! ([`text::cap_message`]) and dropped log records reported once.
@@ -7,7 +8,7 @@
 use crate::config::TaskLimits;
 use crate::error::{TaskError, TaskErrorKind};
 use crate::host_abi::{self, HostStop, LogBudget, TaskLimiter, TaskState};
-use crate::module::TaskModule;
+use crate::module::{Code, CoreCode, TaskModule};
 use crate::text;
 use crate::{Interrupt, Runtime};
 use bytes::Bytes;
@@ -54,22 +55,24 @@ impl Runtime {
         limits: &TaskLimits,
         interrupt: Option<&Interrupt>,
     ) -> Result<Bytes, TaskError> {
-        let fail = |kind: TaskErrorKind, backtrace: Option<String>| TaskError {
-            module: module.hash,
-            task: task.to_string(),
-            kind,
-            backtrace,
-        };
-        let Some(entry) = module.tasks.get(task) else {
-            return Err(fail(
-                TaskErrorKind::UnknownTask {
-                    available: module.task_names(),
-                },
-                None,
-            ));
-        };
-        self.check_limits(limits).map_err(|kind| fail(kind, None))?;
+        match &module.code {
+            Code::Core(code) => self.call_core(module, code, task, args, limits, interrupt),
+            Code::Component(code) => {
+                self.call_component(module, code, task, args, limits, interrupt)
+            }
+        }
+    }
 
+    /// A fresh store for one call of `task`: its limits, log budget,
+    /// deadline and interrupt.
+    pub(crate) fn task_store(
+        &self,
+        module: &TaskModule,
+        task: &str,
+        limits: &TaskLimits,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<Store<TaskState>, TaskErrorKind> {
+        self.check_limits(limits)?;
         let mut store = Store::new(
             &self.engine,
             TaskState {
@@ -99,7 +102,7 @@ impl Runtime {
             None => store.set_epoch_deadline(timeout_ticks),
             Some(interrupt) => {
                 if interrupt.is_requested() {
-                    return Err(fail(TaskErrorKind::Interrupted, None));
+                    return Err(TaskErrorKind::Interrupted);
                 }
                 // Wake on every tick to look at the flag; time out after
                 // as many ticks as without it.
@@ -121,24 +124,48 @@ impl Runtime {
         if self.config.fuel_metering {
             store
                 .set_fuel(limits.fuel.unwrap_or(u64::MAX))
-                .map_err(|e| {
-                    fail(
-                        TaskErrorKind::InvalidLimits {
-                            message: e.to_string(),
-                        },
-                        None,
-                    )
+                .map_err(|e| TaskErrorKind::InvalidLimits {
+                    message: e.to_string(),
                 })?;
         }
+        Ok(store)
+    }
+
+    fn call_core(
+        &self,
+        module: &TaskModule,
+        code: &CoreCode,
+        task: &str,
+        args: &[u8],
+        limits: &TaskLimits,
+        interrupt: Option<&Interrupt>,
+    ) -> Result<Bytes, TaskError> {
+        let fail = |kind: TaskErrorKind, backtrace: Option<String>| TaskError {
+            module: module.hash,
+            task: task.to_string(),
+            kind,
+            backtrace,
+        };
+        let Some(entry) = code.tasks.get(task) else {
+            return Err(fail(
+                TaskErrorKind::UnknownTask {
+                    available: module.task_names(),
+                },
+                None,
+            ));
+        };
+        let mut store = self
+            .task_store(module, task, limits, interrupt)
+            .map_err(|kind| fail(kind, None))?;
 
         let run = |store: &mut Store<TaskState>| -> wasmtime::Result<i32> {
-            let instance = module.pre.instantiate(&mut *store)?;
+            let instance = code.pre.instantiate(&mut *store)?;
             let memory = instance
-                .get_module_export(&mut *store, &module.memory_export)
+                .get_module_export(&mut *store, &code.memory_export)
                 .and_then(|e| e.into_memory())
                 .ok_or_else(|| HostStop::AbiViolation("`memory` is not a memory".into()))?;
             store.data_mut().memory = Some(memory);
-            if let Some(initialize) = &module.initialize_export {
+            if let Some(initialize) = &code.initialize_export {
                 instance
                     .get_module_export(&mut *store, initialize)
                     .and_then(|e| e.into_func())
@@ -153,7 +180,7 @@ impl Runtime {
                 let len = i32::try_from(args.len())
                     .map_err(|_| HostStop::AbiViolation("arguments over 2 GiB".into()))?;
                 let alloc = instance
-                    .get_module_export(&mut *store, &module.alloc_export)
+                    .get_module_export(&mut *store, &code.alloc_export)
                     .and_then(|e| e.into_func())
                     .ok_or_else(|| HostStop::AbiViolation("`weft_alloc` is not a function".into()))?
                     .typed::<i32, i32>(&*store)?;
@@ -250,7 +277,7 @@ impl Runtime {
             .saturating_add(1)
     }
 
-    fn classify(
+    pub(crate) fn classify(
         &self,
         error: wasmtime::Error,
         limits: &TaskLimits,
@@ -264,6 +291,12 @@ impl Runtime {
                 HostStop::Panic(message) => TaskErrorKind::Panic {
                     message: message.clone(),
                 },
+                HostStop::GuestPanic { message, backtrace } => {
+                    let kind = TaskErrorKind::Panic {
+                        message: message.clone(),
+                    };
+                    return (kind, backtrace.clone());
+                }
                 HostStop::ResultTooLarge { size, limit } => TaskErrorKind::ResultTooLarge {
                     size_bytes: *size,
                     limit_bytes: *limit,

@@ -7,7 +7,8 @@
 //! ceiling, and only the child dies.
 //!
 //! The protocol on the child's pipes: this process writes [`REQUEST_MAGIC`],
-//! the code settings and the module; the child answers with one status
+//! the code settings and the module (a core module or a component: the
+//! child tells them apart by their header, as this process does); the child answers with one status
 //! byte, then the precompiled artifact (status 0) or wasmtime's error text
 //! (status 1). The child is the same program as the runtime's user (the
 //! `weft` binary's hidden `compile-module` command), built with the same
@@ -22,6 +23,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
+use wasmtime::component::Component;
+use wasmtime::wasmparser::Parser;
 use wasmtime::{Engine, Module};
 
 /// The first bytes of a request to a compiler child.
@@ -35,6 +38,61 @@ const CHILD_EXIT_DEADLINE: u8 = 3;
 /// How long after the deadline the child's watchdog ends it, in case the
 /// parent could not.
 const CHILD_WATCHDOG_GRACE: Duration = Duration::from_secs(2);
+
+/// Compiled code: a core module's or a component's.
+#[derive(Clone)]
+pub(crate) enum Compiled {
+    Module(Module),
+    Component(Component),
+}
+
+impl Compiled {
+    /// Compiles in this process, as a component if the bytes are one.
+    fn from_binary(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Compiled> {
+        if Parser::is_component(bytes) {
+            Component::from_binary(engine, bytes).map(Compiled::Component)
+        } else {
+            Module::from_binary(engine, bytes).map(Compiled::Module)
+        }
+    }
+
+    /// Loads what [`Engine::precompile_module`] or
+    /// [`Engine::precompile_component`] made.
+    ///
+    /// # Safety
+    /// As wasmtime's `deserialize`: the bytes must come from a trusted
+    /// precompilation for a compatible engine.
+    pub(crate) unsafe fn deserialize(
+        engine: &Engine,
+        artifact: &[u8],
+        component: bool,
+    ) -> wasmtime::Result<Compiled> {
+        // SAFETY: the caller's promise.
+        unsafe {
+            if component {
+                Component::deserialize(engine, artifact).map(Compiled::Component)
+            } else {
+                Module::deserialize(engine, artifact).map(Compiled::Module)
+            }
+        }
+    }
+
+    /// The bytes of its compiled code in memory.
+    pub(crate) fn image_bytes(&self) -> u64 {
+        let image = match self {
+            Compiled::Module(module) => module.image_range(),
+            Compiled::Component(component) => component.image_range(),
+        };
+        (image.end as usize - image.start as usize) as u64
+    }
+
+    pub(crate) fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        match self {
+            Compiled::Module(module) => module.serialize(),
+            Compiled::Component(component) => component.serialize(),
+        }
+    }
+}
 
 /// Compiles modules under [`CompileLimits`].
 #[derive(Debug)]
@@ -63,12 +121,12 @@ impl Compiler {
         engine: &Engine,
         hash: ModuleHash,
         bytes: &[u8],
-    ) -> Result<Module, LoadError> {
+    ) -> Result<Compiled, LoadError> {
         let _slot = self.take_slot();
         self.started.fetch_add(1, Ordering::Relaxed);
         match &self.limits.placement {
             CompilerPlacement::InProcess => {
-                let module = Module::from_binary(engine, bytes).map_err(|e| {
+                let module = Compiled::from_binary(engine, bytes).map_err(|e| {
                     let reason = format!("{e:#}");
                     if is_out_of_memory(&reason) {
                         // The machine's state, not the module's fault.
@@ -83,8 +141,7 @@ impl Compiler {
                         }
                     }
                 })?;
-                let image = module.image_range();
-                let size = (image.end as usize - image.start as usize) as u64;
+                let size = module.image_bytes();
                 if size > self.limits.compiled_bytes_max {
                     return Err(self.over(hash, ModuleLimit::CompiledBytes, size));
                 }
@@ -104,10 +161,11 @@ impl Compiler {
                 // program as much as an in-process compile trusts Cranelift:
                 // the child runs as the same user, so it is a boundary for
                 // time, memory and crashes, not for security.
-                unsafe { Module::deserialize(engine, &artifact) }.map_err(|e| LoadError::Compiler {
-                    module: hash,
-                    message: format!("the compiler process's output did not load: {e:#}"),
-                })
+                unsafe { Compiled::deserialize(engine, &artifact, Parser::is_component(bytes)) }
+                    .map_err(|e| LoadError::Compiler {
+                        module: hash,
+                        message: format!("the compiler process's output did not load: {e:#}"),
+                    })
             }
         }
     }
@@ -356,7 +414,12 @@ fn serve_child_inner() -> Result<(), String> {
     let engine = Engine::new(&wasm_config(&settings))
         .map_err(|e| format!("could not create the engine: {e:#}"))?;
     let mut answer = Vec::new();
-    match engine.precompile_module(&module) {
+    let artifact = if Parser::is_component(&module) {
+        engine.precompile_component(&module)
+    } else {
+        engine.precompile_module(&module)
+    };
+    match artifact {
         Ok(artifact) => {
             answer.push(0);
             answer.extend_from_slice(&artifact);

@@ -28,6 +28,15 @@ pub const NATIVE_STACK_MARGIN_BYTES: usize = 2 << 20;
 pub const DEFAULT_MODULE_BYTES_MAX: u64 = 64 << 20;
 /// Default of [`RuntimeConfig::instances_max`].
 pub const DEFAULT_INSTANCES_MAX: u32 = 128;
+/// Default of [`RuntimeConfig::component_instances_max`].
+pub const DEFAULT_COMPONENT_INSTANCES_MAX: u32 = 32;
+/// Default of [`RuntimeConfig::core_instances_per_component_max`]: a
+/// componentize-py component instantiates 38.
+pub const DEFAULT_CORE_INSTANCES_PER_COMPONENT_MAX: u32 = 64;
+/// Default of [`RuntimeConfig::memories_per_component_max`].
+pub const DEFAULT_MEMORIES_PER_COMPONENT_MAX: u32 = 8;
+/// Default of [`RuntimeConfig::tables_per_component_max`].
+pub const DEFAULT_TABLES_PER_COMPONENT_MAX: u32 = 16;
 /// Default of [`RuntimeConfig::memory_bytes_ceiling`]: 4 GiB, all a 32-bit
 /// wasm memory can address.
 pub const DEFAULT_MEMORY_BYTES_CEILING: u64 = 4 << 30;
@@ -94,6 +103,25 @@ pub struct RuntimeConfig {
     /// the pooling allocator). A call beyond it fails with an instance-limit
     /// error; callers size their thread pools below it.
     pub instances_max: u32,
+    /// `component_instances_max`: how many task components (Python,
+    /// JavaScript, ... tasks) may be instantiated at once, on top of
+    /// `instances_max` core module instances. Each has its own slots in the
+    /// pool for the core instances, memories and tables inside it (the
+    /// three settings below), so the pool holds `instances_max +
+    /// component_instances_max × core_instances_per_component_max` core
+    /// instances. A call beyond it fails with an instance-limit error.
+    pub component_instances_max: u32,
+    /// `core_instances_per_component_max`: the most core instances one
+    /// component may create; a component that needs more fails to
+    /// instantiate, naming the limit.
+    pub core_instances_per_component_max: u32,
+    /// `memories_per_component_max`: the most linear memories one
+    /// component may define across its core instances. Each counts against
+    /// the task's `memory_bytes_max` separately.
+    pub memories_per_component_max: u32,
+    /// `tables_per_component_max`: the most tables one component may
+    /// define across its core instances.
+    pub tables_per_component_max: u32,
     /// `memory_bytes_ceiling`: the largest `memory_bytes_max` any task may be
     /// given (the size of a pool slot).
     pub memory_bytes_ceiling: u64,
@@ -162,6 +190,10 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             instances_max: DEFAULT_INSTANCES_MAX,
+            component_instances_max: DEFAULT_COMPONENT_INSTANCES_MAX,
+            core_instances_per_component_max: DEFAULT_CORE_INSTANCES_PER_COMPONENT_MAX,
+            memories_per_component_max: DEFAULT_MEMORIES_PER_COMPONENT_MAX,
+            tables_per_component_max: DEFAULT_TABLES_PER_COMPONENT_MAX,
             memory_bytes_ceiling: DEFAULT_MEMORY_BYTES_CEILING,
             wasm_stack_bytes_max: DEFAULT_WASM_STACK_BYTES_MAX,
             table_elements_max: DEFAULT_TABLE_ELEMENTS_MAX,

@@ -7,12 +7,13 @@
 //! compiled code, checked before wasmtime sees it, and lives under a folder
 //! named for the engine's compatibility fingerprint.
 
+use crate::compiler::Compiled;
 use crate::module::ModuleHash;
 use std::hash::{Hash, Hasher};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
-use wasmtime::{Engine, Module};
+use wasmtime::Engine;
 
 const MAGIC: &[u8; 12] = b"WEFT-CWASM-1";
 const EXTENSION: &str = "cwasm";
@@ -74,8 +75,14 @@ impl DiskCache {
         }
     }
 
-    /// The module compiled earlier, if a sound copy is on disk.
-    pub(crate) fn load(&self, engine: &Engine, hash: &ModuleHash) -> Option<Module> {
+    /// The module (or component) compiled earlier, if a sound copy is on
+    /// disk.
+    pub(crate) fn load(
+        &self,
+        engine: &Engine,
+        hash: &ModuleHash,
+        component: bool,
+    ) -> Option<Compiled> {
         let path = self.path(hash);
         let bytes = std::fs::read(&path).ok()?;
         let body = bytes
@@ -95,7 +102,7 @@ impl DiskCache {
         // SAFETY: the bytes are a file this runtime serialized itself (the
         // magic string and checksum above), for an engine with the same
         // compatibility fingerprint; wasmtime also checks its own header.
-        match unsafe { Module::deserialize(engine, body) } {
+        match unsafe { Compiled::deserialize(engine, body, component) } {
             Ok(module) => Some(module),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "discarding an unusable cached module");
@@ -106,13 +113,13 @@ impl DiskCache {
     }
 
     /// Saves a compiled module; failures are logged, never fatal.
-    pub(crate) fn store(&self, hash: &ModuleHash, module: &Module) {
+    pub(crate) fn store(&self, hash: &ModuleHash, module: &Compiled) {
         if let Err(e) = self.try_store(hash, module) {
             tracing::warn!(dir = %self.dir.display(), error = %e, "could not write the module cache");
         }
     }
 
-    fn try_store(&self, hash: &ModuleHash, module: &Module) -> std::io::Result<()> {
+    fn try_store(&self, hash: &ModuleHash, module: &Compiled) -> std::io::Result<()> {
         let body = module
             .serialize()
             .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -14,10 +14,20 @@ use wasmtime::{
 /// Builds the engine for `config`, after checking the configuration.
 pub(crate) fn build_engine(config: &RuntimeConfig) -> Result<Engine, RuntimeError> {
     check(config)?;
+    let components = config.component_instances_max;
+    let per_component = |n: u32| {
+        config
+            .instances_max
+            .saturating_add(components.saturating_mul(n))
+    };
     let mut pool = PoolingAllocationConfig::default();
-    pool.total_core_instances(config.instances_max)
-        .total_memories(config.instances_max)
-        .total_tables(config.instances_max)
+    pool.total_core_instances(per_component(config.core_instances_per_component_max))
+        .total_memories(per_component(config.memories_per_component_max))
+        .total_tables(per_component(config.tables_per_component_max))
+        .total_component_instances(components)
+        .max_core_instances_per_component(config.core_instances_per_component_max)
+        .max_memories_per_component(config.memories_per_component_max)
+        .max_tables_per_component(config.tables_per_component_max)
         .max_memories_per_module(1)
         .max_tables_per_module(1)
         .max_memory_size(config.memory_bytes_ceiling as usize)

@@ -31,7 +31,7 @@ pub enum LoadError {
         /// The limit.
         limit: u64,
     },
-    /// Not a valid WebAssembly module (truncated, random bytes, a component...).
+    /// Not a valid WebAssembly module or component (truncated, random bytes...).
     #[error("module {module} is not a valid WebAssembly module: {reason}")]
     Invalid {
         /// The module's hash.
@@ -50,6 +50,19 @@ pub enum LoadError {
         /// The import's module name.
         import_module: String,
         /// The import's field name.
+        name: String,
+        /// Extra advice, e.g. for WASI imports.
+        hint: String,
+    },
+    /// A component imports something outside Weft's host interface.
+    #[error(
+        "component {module} imports `{name}`, which is outside Weft's interface \
+         (a task component may import only weft:task/host@0.1.0){hint}"
+    )]
+    ForbiddenComponentImport {
+        /// The module's hash.
+        module: ModuleHash,
+        /// The import's name (an interface, or `interface#function`).
         name: String,
         /// Extra advice, e.g. for WASI imports.
         hint: String,

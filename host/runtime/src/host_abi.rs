@@ -37,6 +37,13 @@ pub(crate) const IMPORTS: &[(&str, &str, usize)] = &[
 pub(crate) enum HostStop {
     #[error("guest panicked: {0}")]
     Panic(String),
+    /// A component's `abort`: a panic with the guest's own backtrace (an
+    /// uncaught exception's traceback).
+    #[error("guest panicked: {message}")]
+    GuestPanic {
+        message: String,
+        backtrace: Option<String>,
+    },
     #[error("result of {size} bytes is over the limit of {limit}")]
     ResultTooLarge { size: u64, limit: u64 },
     #[error("memory growth to {requested} bytes is over the limit of {limit}")]

@@ -3,7 +3,9 @@
 //! A [`Runtime`] owns one wasmtime engine per process (pooling allocator,
 //! copy-on-write memory images, epoch-based timeouts). [`Runtime::load`]
 //! checks a module against the guest ABI (`schema/ABI.md`) before any of its
-//! code can run and caches it compiled, in memory and on disk, by the hash of
+//! code can run (a core module's imports, exports and `weft_tasks` records,
+//! or a component's imports and `weft:task` types, see [`component`]) and
+//! caches it compiled, in memory and on disk, by the hash of
 //! its bytes. [`Runtime::call`] runs one task in a fresh instance under
 //! [`TaskLimits`] and returns its encoded result, copied out into host
 //! memory; the instance is dropped, so no state survives between calls.
@@ -24,6 +26,7 @@ mod abi;
 mod cache;
 mod call;
 pub mod compiler;
+pub mod component;
 pub mod config;
 mod disk_cache;
 mod engine;
@@ -42,24 +45,29 @@ pub use module::{ModuleHash, TaskModule};
 pub use weft_schema::signature::TaskSignature;
 
 use cache::{MemoryCache, Refusals};
-use compiler::Compiler;
+use compiler::{Compiled, Compiler};
+use component::ComponentCode;
 use disk_cache::DiskCache;
 use engine::{CodeSettings, EpochTicker};
+use module::{Code, CoreCode};
 use std::sync::Arc;
-use wasmtime::{Engine, Linker, Module};
+use wasmtime::{Engine, Linker};
 
 /// What the checks before compilation learned.
 struct Checked {
+    /// A core module's recorded signatures (a component's come from its
+    /// type, after compilation).
     signatures: Vec<TaskSignature>,
     data_bytes: u64,
+    component: bool,
 }
 
 /// Runs tasks in wasmtime. Cheap to share: wrap it in an `Arc` and call it
 /// from many threads at once.
-#[derive(Debug)]
 pub struct Runtime {
     engine: Engine,
     linker: Linker<host_abi::TaskState>,
+    component_linker: wasmtime::component::Linker<host_abi::TaskState>,
     config: RuntimeConfig,
     modules: MemoryCache,
     disk: Option<DiskCache>,
@@ -68,12 +76,23 @@ pub struct Runtime {
     _ticker: EpochTicker,
 }
 
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .field("modules_in_memory", &self.modules.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Runtime {
     /// Starts a runtime: builds the engine and the epoch timer thread.
     pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
         let engine = engine::build_engine(&config)?;
         let linker =
             host_abi::linker(&engine).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let component_linker =
+            component::linker(&engine).map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
         let disk = config
             .cache_dir
             .as_deref()
@@ -91,6 +110,7 @@ impl Runtime {
             ),
             engine,
             linker,
+            component_linker,
             config,
             disk,
         })
@@ -125,8 +145,11 @@ impl Runtime {
     pub fn load_from_disk_cache(&self, bytes: &[u8]) -> Option<TaskModule> {
         let hash = ModuleHash::of(bytes);
         let checked = self.check(hash, bytes).ok()?;
-        let compiled = self.disk.as_ref()?.load(&self.engine, &hash)?;
-        self.finish(hash, checked, compiled).ok()
+        let compiled = self
+            .disk
+            .as_ref()?
+            .load(&self.engine, &hash, checked.component)?;
+        self.finish(hash, bytes, checked, compiled).ok()
     }
 
     /// How many compiled modules are held in memory.
@@ -165,13 +188,15 @@ impl Runtime {
         }
         let prepared = self.check(hash, bytes).and_then(|checked| {
             let disk = self.disk.as_ref().filter(|_| use_disk);
-            if let Some(compiled) = disk.and_then(|d| d.load(&self.engine, &hash)) {
-                return self.finish(hash, checked, compiled);
+            if let Some(compiled) =
+                disk.and_then(|d| d.load(&self.engine, &hash, checked.component))
+            {
+                return self.finish(hash, bytes, checked, compiled);
             }
             let compiled = self.compiler.compile(&self.engine, hash, bytes)?;
-            let module = self.finish(hash, checked, compiled)?;
+            let module = self.finish(hash, bytes, checked, compiled.clone())?;
             if let Some(disk) = disk {
-                disk.store(&hash, module.pre.module());
+                disk.store(&hash, &compiled);
             }
             Ok(module)
         });
@@ -196,39 +221,61 @@ impl Runtime {
     /// Everything that can be known before compiling: the structural
     /// limits, then the ABI.
     fn check(&self, hash: ModuleHash, bytes: &[u8]) -> Result<Checked, LoadError> {
+        if wasmtime::wasmparser::Parser::is_component(bytes) {
+            return Ok(Checked {
+                signatures: Vec::new(),
+                data_bytes: precheck::precheck_component(hash, bytes, &self.config)?,
+                component: true,
+            });
+        }
         let facts = precheck::precheck(hash, bytes, &self.config)?;
         let signatures = abi::check_abi(hash, &facts)?;
         Ok(Checked {
             signatures,
             data_bytes: facts.data_bytes,
+            component: false,
         })
     }
 
     fn finish(
         &self,
         hash: ModuleHash,
+        bytes: &[u8],
         checked: Checked,
-        compiled: Module,
+        compiled: Compiled,
     ) -> Result<TaskModule, LoadError> {
-        let exports = module::resolve_exports(hash, &compiled, &checked.signatures)?;
-        let image = compiled.image_range();
-        let footprint_bytes =
-            (image.end as usize - image.start as usize) as u64 + checked.data_bytes;
-        let pre = self
-            .linker
-            .instantiate_pre(&compiled)
-            .map_err(|e| LoadError::Invalid {
-                module: hash,
-                reason: format!("{e:#}"),
-            })?;
+        let footprint_bytes = compiled.image_bytes() + checked.data_bytes;
+        let link_error = |e: wasmtime::Error| LoadError::Invalid {
+            module: hash,
+            reason: format!("{e:#}"),
+        };
+        let (signatures, code) = match compiled {
+            Compiled::Module(compiled) => {
+                let exports = module::resolve_exports(hash, &compiled, &checked.signatures)?;
+                let pre = self.linker.instantiate_pre(&compiled).map_err(link_error)?;
+                let code = CoreCode {
+                    tasks: exports.tasks,
+                    pre,
+                    memory_export: exports.memory_export,
+                    alloc_export: exports.alloc_export,
+                    initialize_export: exports.initialize_export,
+                };
+                (checked.signatures, Code::Core(code))
+            }
+            Compiled::Component(compiled) => {
+                let (signatures, tasks) =
+                    component::derive_tasks(hash, bytes, &self.engine, &compiled)?;
+                let pre = self
+                    .component_linker
+                    .instantiate_pre(&compiled)
+                    .map_err(link_error)?;
+                (signatures, Code::Component(ComponentCode { pre, tasks }))
+            }
+        };
         Ok(TaskModule {
             hash,
-            signatures: checked.signatures,
-            tasks: exports.tasks,
-            pre,
-            memory_export: exports.memory_export,
-            alloc_export: exports.alloc_export,
-            initialize_export: exports.initialize_export,
+            signatures,
+            code,
             footprint_bytes,
             memory_image_bytes: checked.data_bytes,
         })

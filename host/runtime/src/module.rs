@@ -1,6 +1,6 @@
-//! A loaded task module: its content hash, the signatures recorded in its
-//! `weft_tasks` section, and the pre-linked wasmtime module, with the
-//! exports its calls go through. The checks that come first are in
+//! A loaded task module: its content hash, its task signatures (recorded in
+//! a core module's `weft_tasks` section, or derived from a component's
+//! type), and its pre-linked code, with the exports its calls go through. The checks that come first are in
 //! `precheck.rs` (limits) and `abi.rs` (the ABI of `schema/ABI.md`).
 
 use crate::error::LoadError;
@@ -60,16 +60,14 @@ impl fmt::Debug for ModuleHash {
     }
 }
 
-/// One task of a module, resolved for fast calls.
+/// One task of a core module, resolved for fast calls.
 pub(crate) struct TaskEntry {
     pub(crate) signature: usize,
     pub(crate) export: ModuleExport,
 }
 
-/// A validated, compiled task module, ready to instantiate.
-pub struct TaskModule {
-    pub(crate) hash: ModuleHash,
-    pub(crate) signatures: Vec<TaskSignature>,
+/// A core module's compiled code and the exports its calls go through.
+pub(crate) struct CoreCode {
     pub(crate) tasks: HashMap<String, TaskEntry>,
     pub(crate) pre: InstancePre<TaskState>,
     pub(crate) memory_export: ModuleExport,
@@ -77,6 +75,20 @@ pub struct TaskModule {
     /// A reactor's `_initialize`, called on each instance before anything
     /// else.
     pub(crate) initialize_export: Option<ModuleExport>,
+}
+
+/// What a module runs on: a core module under the ABI of `schema/ABI.md`,
+/// or a component of the `weft:task` world (`schema/wit/`).
+pub(crate) enum Code {
+    Core(CoreCode),
+    Component(crate::component::ComponentCode),
+}
+
+/// A validated, compiled task module, ready to instantiate.
+pub struct TaskModule {
+    pub(crate) hash: ModuleHash,
+    pub(crate) signatures: Vec<TaskSignature>,
+    pub(crate) code: Code,
     /// Host memory the module holds while loaded: its compiled image plus
     /// its data segments once more, for the copy-on-write memory image.
     pub(crate) footprint_bytes: u64,
@@ -120,7 +132,13 @@ impl TaskModule {
 
     /// The signature of the task called `name`.
     pub fn signature(&self, name: &str) -> Option<&TaskSignature> {
-        self.tasks.get(name).map(|t| &self.signatures[t.signature])
+        self.signatures.iter().find(|s| s.name == name)
+    }
+
+    /// Whether it is a component (the `weft:task` world) rather than a core
+    /// module.
+    pub fn is_component(&self) -> bool {
+        matches!(self.code, Code::Component(_))
     }
 
     /// The names of its tasks, sorted.

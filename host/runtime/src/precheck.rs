@@ -87,11 +87,61 @@ impl ModuleFacts {
     }
 }
 
-/// Walks `bytes`, enforcing `config`'s structural limits.
+/// Walks `bytes`, enforcing `config`'s structural limits and the ABI's
+/// imports.
 pub(crate) fn precheck(
     hash: ModuleHash,
     bytes: &[u8],
     config: &RuntimeConfig,
+) -> Result<ModuleFacts, LoadError> {
+    walk(hash, bytes, config, Role::TaskModule)
+}
+
+/// Walks each core module nested in the component `bytes`, enforcing
+/// `config`'s structural limits on each (not the core ABI: a component's
+/// own modules import one another, and the component's imports are checked
+/// from its type). Returns the bytes of their data segments.
+pub(crate) fn precheck_component(
+    hash: ModuleHash,
+    bytes: &[u8],
+    config: &RuntimeConfig,
+) -> Result<u64, LoadError> {
+    let mut data_bytes = 0u64;
+    for payload in Parser::new(0).parse_all(bytes) {
+        let payload = payload.map_err(|e| LoadError::Invalid {
+            module: hash,
+            reason: e.to_string(),
+        })?;
+        if let Payload::ModuleSection {
+            unchecked_range, ..
+        } = payload
+        {
+            let nested = bytes
+                .get(unchecked_range)
+                .ok_or_else(|| LoadError::Invalid {
+                    module: hash,
+                    reason: "a nested module's range is outside the component".into(),
+                })?;
+            data_bytes += walk(hash, nested, config, Role::InComponent)?.data_bytes;
+        }
+    }
+    Ok(data_bytes)
+}
+
+/// What a core module is to Weft.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A task module under the core ABI.
+    TaskModule,
+    /// One of a component's own modules.
+    InComponent,
+}
+
+fn walk(
+    hash: ModuleHash,
+    bytes: &[u8],
+    config: &RuntimeConfig,
+    role: Role,
 ) -> Result<ModuleFacts, LoadError> {
     let limits = &config.compile;
     let invalid = |reason: String| LoadError::Invalid {
@@ -135,6 +185,15 @@ pub(crate) fn precheck(
                             CompositeInnerType::Func(f) => Some(FuncSig::of(f)),
                             _ => None,
                         });
+                    }
+                }
+            }
+            Payload::ImportSection(reader) if role == Role::InComponent => {
+                for import in reader.into_imports() {
+                    let import = import.map_err(|e| invalid(e.to_string()))?;
+                    if let TypeRef::Func(ty) | TypeRef::FuncExact(ty) = import.ty {
+                        facts.functions.push(ty);
+                        imported_functions += 1;
                     }
                 }
             }

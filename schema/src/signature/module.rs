@@ -1,7 +1,8 @@
 //! Reading the signatures straight out of a module's bytes: a minimal walk
 //! over the WebAssembly binary's sections that collects the `weft_tasks`
 //! custom sections, for tools that have the module but no wasm runtime (the
-//! client). It checks only the section framing, not the module.
+//! client). It checks only the section framing, not the module. A
+//! component's signatures come from its type instead (`component.rs`).
 
 use super::{SECTION_BYTES_MAX, TaskSignature, parse_section};
 
@@ -20,10 +21,18 @@ pub enum ModuleSignaturesError {
     /// The recorded signatures are malformed.
     #[error(transparent)]
     Signatures(#[from] super::SignatureError),
+    /// A component whose tasks could not be read from its type.
+    #[error(transparent)]
+    Component(#[from] super::component::ComponentSignaturesError),
 }
 
 /// The task signatures recorded in a module's `weft_tasks` sections.
+/// For a component, the signatures its type gives
+/// ([`component_signatures`](super::component::component_signatures)).
 pub fn module_signatures(module: &[u8]) -> Result<Vec<TaskSignature>, ModuleSignaturesError> {
+    if wasmparser::Parser::is_component(module) {
+        return Ok(super::component::component_signatures(module)?);
+    }
     let Some(mut rest) = module.strip_prefix(b"\0asm\x01\0\0\0") else {
         return Err(ModuleSignaturesError::NotAModule);
     };

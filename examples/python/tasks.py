@@ -1,0 +1,120 @@
+"""Weft tasks in Python: the Rust test kit's tasks (tests/guests/testkit)
+that Python has types for, so that the tests can check that both give the
+same bytes, and three that show how a Python task fails. Build it (see
+guest-sdk/python/README.md):
+
+    python -m weft_task.build examples/python/tasks.py -o tasks-python.wasm
+"""
+
+from dataclasses import dataclass
+from typing import Optional
+
+import weft_task
+from weft_task import Failure, task, u64
+
+
+@dataclass
+class Account:
+    """A row of the accounts example."""
+
+    name: str
+    balance: int
+
+
+@task
+def inc(x: int) -> int:
+    return x + 1
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task
+def scale(x: float, k: float) -> float:
+    return x * k
+
+
+@task(name="not")
+def not_(b: bool) -> bool:
+    return not b
+
+
+@task
+def greet(name: str) -> str:
+    return "hello, " + name
+
+
+@task
+def reverse_bytes(data: bytes) -> bytes:
+    return data[::-1]
+
+
+@task
+def sort_words(words: list[str]) -> list[str]:
+    # Rust sorts strings by their bytes; so does this key.
+    return sorted(words, key=lambda w: w.encode())
+
+
+@task
+def first_positive(xs: list[int]) -> Optional[int]:
+    return next((x for x in xs if x > 0), None)
+
+
+@task
+def swap(pair: tuple[int, str]) -> tuple[str, int]:
+    return (pair[1], pair[0])
+
+
+@task
+def negative_accounts(rows: list[Account]) -> list[Account]:
+    return [row for row in rows if row.balance < 0]
+
+
+@task
+def divide(a: int, b: int) -> int:
+    if b == 0:
+        raise Failure(f"cannot divide {a} by zero")
+    # Python's integers do not overflow: i64::MIN / -1 gives 2**63, which
+    # the result check refuses as a panic, as Rust's overflow panics.
+    quotient = abs(a) // abs(b)
+    return quotient if (a < 0) == (b < 0) else -quotient
+
+
+@task
+def nothing() -> None:
+    pass
+
+
+@task
+def chatty(message: str) -> u64:
+    print("chatty says", message)
+    weft_task.warning("and warns too")
+    return len(message.encode())
+
+
+@task
+def raises(message: str) -> int:
+    """An uncaught exception: a panic with its traceback."""
+    raise ValueError(message)
+
+
+@task
+def spin() -> int:
+    """Never ends: stopped by the task's timeout."""
+    n = 0
+    while True:
+        n += 1
+
+
+@task
+def hoard(mib: int) -> int:
+    """Asks for `mib` MiB at once: stopped by the memory limit."""
+    return len(bytearray(mib << 20))
+
+
+@task
+def big(n: int) -> str:
+    """A result of n bytes: stopped by result_bytes_max when too large."""
+    return "x" * n
