@@ -1,17 +1,20 @@
 //! One graph, several languages, a real cluster: results flow from Rust to
-//! C, AssemblyScript, Zig and Go tasks and back on a `weft scheduler` with two
-//! `weft worker` processes (secure with `WEFT_TEST_SECURE=1`).
+//! C, AssemblyScript, Zig, Go and Python tasks and back on a `weft
+//! scheduler` with two `weft worker` processes (secure with
+//! `WEFT_TEST_SECURE=1`); a Python task's uncaught exception reaches the
+//! client as a panic, and the workers go on.
 
 use crate::memory::bounded;
 use crate::processes::{Cluster, tokio_runtime};
 use weft_guest_testkit::{Account, Summary};
 
 #[test]
-fn results_flow_between_tasks_in_five_languages_on_a_cluster() {
+fn results_flow_between_tasks_in_six_languages_on_a_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let assemblyscript = std::fs::read(super::build_example("assemblyscript", dir.path())).unwrap();
     let zig = std::fs::read(super::build_example("zig", dir.path())).unwrap();
     let go = std::fs::read(super::build_example("go", dir.path())).unwrap();
+    let python = std::fs::read(super::build_example("python", dir.path())).unwrap();
     let c = crate::c_guest::build_c_module();
     let rust = std::fs::read(weft_guest_artifacts::TESTKIT).unwrap();
     let cluster = Cluster::start(2, &[], &[]);
@@ -22,6 +25,7 @@ fn results_flow_between_tasks_in_five_languages_on_a_cluster() {
         let assemblyscript = client.upload_module(assemblyscript).await.unwrap();
         let zig = client.upload_module(zig).await.unwrap();
         let go = client.upload_module(go).await.unwrap();
+        let python = client.upload_module(python).await.unwrap();
 
         // Numbers: Rust -> AssemblyScript -> Zig -> C -> Go.
         let one = client.submit::<i64>(&rust, "inc", (41i64,)).unwrap();
@@ -31,9 +35,10 @@ fn results_flow_between_tasks_in_five_languages_on_a_cluster() {
         let three = client.submit::<i64>(&zig, "inc", (&two,)).unwrap();
         let four = client.submit::<i64>(&c, "add", (&three, &one)).unwrap();
         let five = client.submit::<i64>(&go, "add", (&four, &two)).unwrap();
+        let six = client.submit::<i64>(&python, "add", (&five, &one)).unwrap();
         assert_eq!(
-            bounded(five.result()).await.unwrap(),
-            42 + (42 + 100 + 1) + (42 + 100)
+            bounded(six.result()).await.unwrap(),
+            42 + (42 + 100 + 1) + (42 + 100) + 42
         );
 
         // Lists: C filters, AssemblyScript and Go filter again, Zig picks.
@@ -69,13 +74,31 @@ fn results_flow_between_tasks_in_five_languages_on_a_cluster() {
         let go_too = client
             .submit::<Vec<Account>>(&go, "negative_accounts", (&still,))
             .unwrap();
+        let python_too = client
+            .submit::<Vec<Account>>(&python, "negative_accounts", (&go_too,))
+            .unwrap();
         let summary = client
-            .submit::<Summary>(&rust, "summarize", (&go_too,))
+            .submit::<Summary>(&rust, "summarize", (&python_too,))
             .unwrap();
         let summary = bounded(summary.result()).await.unwrap();
         assert_eq!(summary.count, 3);
         assert_eq!(summary.total, -31);
         assert_eq!(summary.by_name.get("ann"), Some(&-30));
         assert_eq!(summary.largest.map(|a| a.name), Some("cy".to_string()));
+
+        // A Python panic is the task's typed error; the workers go on.
+        let raised = client
+            .submit::<i64>(&python, "raises", ("on a worker".to_string(),))
+            .unwrap();
+        let error = bounded(raised.result()).await.unwrap_err().to_string();
+        assert!(
+            error.contains("ValueError: on a worker") && error.contains("panic"),
+            "{error}"
+        );
+        let after = client.submit::<i64>(&python, "inc", (&six,)).unwrap();
+        assert_eq!(
+            bounded(after.result()).await.unwrap(),
+            42 + (42 + 100 + 1) + (42 + 100) + 42 + 1
+        );
     });
 }

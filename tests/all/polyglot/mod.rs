@@ -1,4 +1,5 @@
-//! Task modules in other languages, built here from their SDKs' examples
+//! Task modules in other languages (core modules and components), built
+//! here from their SDKs' examples
 //! with the toolchains `tools/setup-polyglot` installs, checked against the
 //! Rust test kit: the same signatures, the same output bytes (or the same
 //! kind of error) for the same argument bytes, and listed and run by the
@@ -7,6 +8,7 @@
 mod assemblyscript;
 mod go;
 mod mixed;
+mod python;
 mod zig;
 
 use std::path::{Path, PathBuf};
@@ -203,8 +205,9 @@ fn cases() -> Vec<(&'static str, Vec<u8>)> {
 /// `weft tasks` lists the module's tasks with their signatures and `weft
 /// run` converts JSON arguments and results through them.
 pub(crate) fn the_weft_binary_lists_and_runs(language: &str, module: &Path) {
+    // One cache for the three runs: a component compiles once.
+    let cache = tempfile::tempdir().unwrap();
     let weft = |args: &[&str]| {
-        let cache = tempfile::tempdir().unwrap();
         Command::new(env!("CARGO_BIN_EXE_weft"))
             .args(args)
             .env("WEFT_CACHE_DIR", cache.path())
