@@ -1,20 +1,21 @@
 //! One graph, several languages, a real cluster: results flow from Rust to
-//! C, AssemblyScript, Zig, Go and Python tasks and back on a `weft
-//! scheduler` with two `weft worker` processes (secure with
-//! `WEFT_TEST_SECURE=1`); a Python task's uncaught exception reaches the
-//! client as a panic, and the workers go on.
+//! C, AssemblyScript, Zig, Go, Python and JavaScript tasks and back on a
+//! `weft scheduler` with two `weft worker` processes (secure with
+//! `WEFT_TEST_SECURE=1`); uncaught Python and JavaScript exceptions reach
+//! the client as panics, and the workers go on.
 
 use crate::memory::bounded;
 use crate::processes::{Cluster, tokio_runtime};
 use weft_guest_testkit::{Account, Summary};
 
 #[test]
-fn results_flow_between_tasks_in_six_languages_on_a_cluster() {
+fn results_flow_between_tasks_in_seven_languages_on_a_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let assemblyscript = std::fs::read(super::build_example("assemblyscript", dir.path())).unwrap();
     let zig = std::fs::read(super::build_example("zig", dir.path())).unwrap();
     let go = std::fs::read(super::build_example("go", dir.path())).unwrap();
     let python = std::fs::read(super::build_example("python", dir.path())).unwrap();
+    let javascript = std::fs::read(super::build_example("javascript", dir.path())).unwrap();
     let c = crate::c_guest::build_c_module();
     let rust = std::fs::read(weft_guest_artifacts::TESTKIT).unwrap();
     let cluster = Cluster::start(2, &[], &[]);
@@ -26,6 +27,7 @@ fn results_flow_between_tasks_in_six_languages_on_a_cluster() {
         let zig = client.upload_module(zig).await.unwrap();
         let go = client.upload_module(go).await.unwrap();
         let python = client.upload_module(python).await.unwrap();
+        let javascript = client.upload_module(javascript).await.unwrap();
 
         // Numbers: Rust -> AssemblyScript -> Zig -> C -> Go.
         let one = client.submit::<i64>(&rust, "inc", (41i64,)).unwrap();
@@ -36,9 +38,12 @@ fn results_flow_between_tasks_in_six_languages_on_a_cluster() {
         let four = client.submit::<i64>(&c, "add", (&three, &one)).unwrap();
         let five = client.submit::<i64>(&go, "add", (&four, &two)).unwrap();
         let six = client.submit::<i64>(&python, "add", (&five, &one)).unwrap();
+        let seven = client
+            .submit::<i64>(&javascript, "add", (&six, -1000i64))
+            .unwrap();
         assert_eq!(
-            bounded(six.result()).await.unwrap(),
-            42 + (42 + 100 + 1) + (42 + 100) + 42
+            bounded(seven.result()).await.unwrap(),
+            42 + (42 + 100 + 1) + (42 + 100) + 42 - 1000
         );
 
         // Lists: C filters, AssemblyScript and Go filter again, Zig picks.
@@ -77,8 +82,11 @@ fn results_flow_between_tasks_in_six_languages_on_a_cluster() {
         let python_too = client
             .submit::<Vec<Account>>(&python, "negative_accounts", (&go_too,))
             .unwrap();
+        let javascript_too = client
+            .submit::<Vec<Account>>(&javascript, "negative_accounts", (&python_too,))
+            .unwrap();
         let summary = client
-            .submit::<Summary>(&rust, "summarize", (&python_too,))
+            .submit::<Summary>(&rust, "summarize", (&javascript_too,))
             .unwrap();
         let summary = bounded(summary.result()).await.unwrap();
         assert_eq!(summary.count, 3);
@@ -95,10 +103,19 @@ fn results_flow_between_tasks_in_six_languages_on_a_cluster() {
             error.contains("ValueError: on a worker") && error.contains("panic"),
             "{error}"
         );
-        let after = client.submit::<i64>(&python, "inc", (&six,)).unwrap();
+        let thrown = client
+            .submit::<i64>(&javascript, "raises", ("in JavaScript".to_string(),))
+            .unwrap();
+        let error = bounded(thrown.result()).await.unwrap_err().to_string();
+        assert!(
+            error.contains("Error: in JavaScript") && error.contains("panic"),
+            "{error}"
+        );
+        let after = client.submit::<i64>(&python, "inc", (&seven,)).unwrap();
+        let after = client.submit::<i64>(&javascript, "inc", (&after,)).unwrap();
         assert_eq!(
             bounded(after.result()).await.unwrap(),
-            42 + (42 + 100 + 1) + (42 + 100) + 42 + 1
+            42 + (42 + 100 + 1) + (42 + 100) + 42 - 1000 + 2
         );
     });
 }

@@ -6,9 +6,9 @@
 //! `weft` binary.
 
 mod assemblyscript;
+mod components;
 mod go;
 mod mixed;
-mod python;
 mod zig;
 
 use std::path::{Path, PathBuf};
