@@ -1,6 +1,7 @@
 // Weft tasks in JavaScript: the Rust test kit's tasks (tests/guests/testkit)
 // that JavaScript has types for, so that the tests can check that both give
-// the same bytes, and four that show how a JavaScript task fails. Build it
+// the same bytes, `names` for the polyglot example, and four that show how a
+// JavaScript task fails. Build it
 // (see guest-sdk/javascript/README.md):
 //
 //   node guest-sdk/javascript/build.mjs examples/javascript/tasks.js -o tasks-javascript.wasm
@@ -46,6 +47,9 @@ task("chatty", { message: string }, u64, (message) => {
   console.warn("and warns too");
   return BigInt(new TextEncoder().encode(message).length);
 });
+
+// For the polyglot example (examples/src/polyglot.rs).
+task("names", { rows: list(Account) }, list(string), (rows) => rows.map((row) => row.name));
 
 // How a task fails.
 task("raises", { message: string }, i64, (message) => {

@@ -1,6 +1,7 @@
 """Weft tasks in Python: the Rust test kit's tasks (tests/guests/testkit)
 that Python has types for, so that the tests can check that both give the
-same bytes, and three that show how a Python task fails. Build it (see
+same bytes, `parse_accounts` for the polyglot example, and four that show
+how a Python task fails. Build it (see
 guest-sdk/python/README.md):
 
     python -m weft_task.build examples/python/tasks.py -o tasks-python.wasm
@@ -98,6 +99,22 @@ def chatty(message: str) -> u64:
     print("chatty says", message)
     weft_task.warning("and warns too")
     return len(message.encode())
+
+
+@task
+def parse_accounts(text: str) -> list[Account]:
+    """CSV lines `name,balance` (after a header) as accounts; a malformed
+    line fails the task, naming it."""
+    rows = []
+    for number, line in enumerate(text.splitlines()[1:], start=2):
+        if not line.strip():
+            continue
+        name, _, balance = line.partition(",")
+        try:
+            rows.append(Account(name=name, balance=int(balance)))
+        except ValueError:
+            raise Failure(f"line {number}: {line!r} is not name,balance")
+    return rows
 
 
 @task

@@ -3,7 +3,9 @@
 //! the modules built from `examples/` by `tools/build-polyglot` with the
 //! toolchains `tools/setup-polyglot` installs (a language whose build fails
 //! is reported and skipped). Go's figure includes its runtime's
-//! `_initialize`, which every call pays.
+//! `_initialize`, which every call pays. For the components (Python,
+//! JavaScript), `component_load` compares compiling with loading the
+//! compiled code from the disk cache.
 //!
 //! Run: `cargo bench -p weft-runtime --bench polyglot_call`.
 
@@ -27,7 +29,7 @@ fn polyglot_call(c: &mut Criterion) {
         "rust",
         std::fs::read(weft_guest_artifacts::TESTKIT).expect("the Rust test kit"),
     )];
-    for language in ["assemblyscript", "zig", "go"] {
+    for language in ["assemblyscript", "zig", "go", "python", "javascript"] {
         let built = Command::new("bash")
             .arg(root.join("tools/build-polyglot"))
             .arg(&out)
@@ -55,6 +57,28 @@ fn polyglot_call(c: &mut Criterion) {
                 rt.call(&module, black_box("inc"), black_box(&args), &limits)
                     .unwrap()
             })
+        });
+    }
+    group.finish();
+
+    let cache = tempfile::tempdir().expect("a cache folder");
+    let cached = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..RuntimeConfig::default()
+    })
+    .expect("start a runtime");
+    let mut group = c.benchmark_group("component_load");
+    group.sample_size(10);
+    for (language, bytes) in &modules {
+        if !matches!(*language, "python" | "javascript") {
+            continue;
+        }
+        cached.load(bytes).expect("compiled once, into the disk cache");
+        group.bench_function(format!("{language}/compile"), |b| {
+            b.iter(|| rt.compile_uncached(black_box(bytes)).unwrap())
+        });
+        group.bench_function(format!("{language}/disk_cache"), |b| {
+            b.iter(|| cached.load_from_disk_cache(black_box(bytes)).unwrap())
         });
     }
     group.finish();
