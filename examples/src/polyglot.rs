@@ -76,7 +76,10 @@ async fn main() -> Result<()> {
     if sorted != serde_json::json!(expected) {
         bail!("the pipeline gave {sorted}, not {expected:?}");
     }
-    println!("\noverdrawn account holders, sorted: {}", expected.join(", "));
+    println!(
+        "\noverdrawn account holders, sorted: {}",
+        expected.join(", ")
+    );
     Ok(())
 }
 

@@ -73,7 +73,9 @@ fn polyglot_call(c: &mut Criterion) {
         if !matches!(*language, "python" | "javascript") {
             continue;
         }
-        cached.load(bytes).expect("compiled once, into the disk cache");
+        cached
+            .load(bytes)
+            .expect("compiled once, into the disk cache");
         group.bench_function(format!("{language}/compile"), |b| {
             b.iter(|| rt.compile_uncached(black_box(bytes)).unwrap())
         });
