@@ -21,6 +21,7 @@ task("scale", { x: f64, k: f64 }, f64, (x, k) => x * k);
 task("not", { b: bool }, bool, (b) => !b);
 task("greet", { name: string }, string, (name) => "hello, " + name);
 task("reverse_bytes", { data: bytes }, bytes, (data) => data.slice().reverse());
+task("keep_multiples_of_3", { xs: list(i64) }, list(i64), (xs) => xs.filter((x) => x % 3n === 0n));
 // Rust sorts strings by their UTF-8 bytes: compare code points, not UTF-16 units.
 task("sort_words", { words: list(string) }, list(string), (words) =>
   [...words].sort((a, b) => {

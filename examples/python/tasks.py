@@ -59,6 +59,11 @@ def reverse_bytes(data: bytes) -> bytes:
 
 
 @task
+def keep_multiples_of_3(xs: list[int]) -> list[int]:
+    return [x for x in xs if x % 3 == 0]
+
+
+@task
 def sort_words(words: list[str]) -> list[str]:
     # Rust sorts strings by their bytes; so does this key.
     return sorted(words, key=lambda w: w.encode())

@@ -51,7 +51,7 @@ function tasksInterface() {
   const all = registry.flatMap((t) => [...t.params.map(([, ty]) => ty), t.result]);
   for (const r of records(all)) {
     const fields = r.fields.map(([name, ty]) => `%${witName(name)}: ${ty.wit}`).join(", ");
-    lines.push(`  record %${r.wit} { ${fields} }`);
+    lines.push(`  record ${r.wit} { ${fields} }`);
   }
   const seen = new Set();
   for (const t of registry) {

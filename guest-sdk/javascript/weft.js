@@ -39,7 +39,7 @@ export const tuple = (...ts) => ({
 });
 /** A record (a Weft struct) called `name` (CamelCase), with `fields` in order. */
 export const record = (name, fields) => ({
-  wit: witName(name),
+  wit: `%${witTypeName(name)}`,
   kind: "record",
   name,
   fields: Object.entries(fields),
@@ -61,15 +61,32 @@ export function task(name, params, result, fn) {
   return fn;
 }
 
-/** `negative_accounts`, `negativeAccounts`, `NegativeAccounts` -> `negative-accounts`. */
+/** `negative_accounts` or `negativeAccounts` -> `negative-accounts`. */
 export function witName(name) {
-  const words = name
-    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-    .split("_")
-    .map((w) => w.toLowerCase());
-  if (!words.every((w) => /^[a-z][a-z0-9]*$/.test(w))) {
+  return checkedWords(
+    name,
+    name
+      .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+      .split("_")
+      .map((w) => w.toLowerCase()),
+  );
+}
+
+/**
+ * A type's name, `AccountSummary` -> `account-summary`, split before each
+ * capital as Weft joins it back (`HTTPServer` is `h-t-t-p-server`, which
+ * Weft names `HTTPServer` again).
+ */
+export function witTypeName(name) {
+  if (!/^[A-Z][A-Za-z0-9]*$/.test(name)) throw new TypeError(`type \`${name}\` must be CamelCase`);
+  return checkedWords(name, name.match(/[A-Z][a-z0-9]*/g).map((w) => w.toLowerCase()));
+}
+
+function checkedWords(name, words) {
+  const [first, ...rest] = words;
+  if (!/^[a-z][a-z0-9]*$/.test(first ?? "") || !rest.every((w) => /^[a-z0-9]+$/.test(w))) {
     throw new TypeError(
-      `\`${name}\` cannot be a WIT name: use words of letters and digits, each starting with a letter`,
+      `\`${name}\` cannot be a WIT name: use words of letters and digits, the first starting with a letter`,
     );
   }
   return words.join("-");
@@ -104,15 +121,20 @@ function check(value, ty, where) {
       if (value instanceof Uint8Array) return value;
       if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
       if (value instanceof ArrayBuffer) return new Uint8Array(value);
-      if (Array.isArray(value)) return Uint8Array.from(value);
+      if (Array.isArray(value)) {
+        value.forEach((b, i) => {
+          if (!Number.isInteger(b) || b < 0 || b > 255) throw new RangeError(`${where}[${i}] is not a byte`);
+        });
+        return Uint8Array.from(value);
+      }
       throw new TypeError(`${where} must be a Uint8Array, not ${Object.prototype.toString.call(value)}`);
     case "unit":
       return undefined;
     case "option":
       return value === undefined || value === null ? undefined : check(value, ty.items[0], where);
     case "list":
-      if (!Array.isArray(value)) throw new TypeError(`${where} must be an array`);
-      return value.map((v, i) => check(v, ty.items[0], `${where}[${i}]`));
+      if (!Array.isArray(value) && !ArrayBuffer.isView(value)) throw new TypeError(`${where} must be an array`);
+      return Array.from(value, (v, i) => check(v, ty.items[0], `${where}[${i}]`));
     case "tuple":
       if (!Array.isArray(value) || value.length !== ty.items.length) {
         throw new TypeError(`${where} must be an array of ${ty.items.length}`);
@@ -149,7 +171,7 @@ function normalize(value, ty) {
     case "list":
       return ty.items[0].kind === "string" || ty.items[0].kind === "float" || ty.items[0].kind === "bool"
         ? value
-        : value.map((v) => normalize(v, ty.items[0]));
+        : Array.from(value, (v) => normalize(v, ty.items[0]));
     case "tuple":
       return value.map((v, i) => normalize(v, ty.items[i]));
     case "record": {

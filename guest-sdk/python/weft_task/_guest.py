@@ -100,7 +100,9 @@ def to_wit(value: Any, ty: Ty, records: Any, where: str) -> Any:
         return None if value is None else to_wit(value, ty.items[0], records, where)
     if kind == "list":
         element = ty.items[0]
-        return [to_wit(v, element, records, f"{where}[{i}]") for i, v in enumerate(value)]
+        items = [to_wit(v, element, records, f"{where}[{i}]") for i, v in enumerate(value)]
+        # componentize-py takes list<u8> as bytes.
+        return bytes(items) if element.kind == "u8" else items
     if kind == "tuple":
         value = tuple(value)
         if len(value) != len(ty.items):
@@ -141,8 +143,11 @@ class Prepared:
         self.name = task.name
         code = task.function.__code__
         names = code.co_varnames[: code.co_argcount]
-        self.params = [_types.of(hints.get(n), f"task {task.name}, parameter {n}") for n in names]
-        self.ret = _types.of(hints.get("return"), f"task {task.name}, result")
+        missing = [n for n in names if n not in hints]
+        if missing:
+            raise _types.TypeProblem(f"task {task.name}: parameter {missing[0]} has no annotation")
+        self.params = [_types.of(hints[n], f"task {task.name}, parameter {n}") for n in names]
+        self.ret = _types.of(hints.get("return"), f"task {task.name}, result", result=True)
 
     def call(self, args: tuple[Any, ...]) -> Any:
         try:
@@ -152,6 +157,8 @@ class Prepared:
         except weft_task.Failure as failure:
             raise Err(str(failure))
         except BaseException as exception:  # an uncaught exception is a panic
+            sys.stdout.flush()
+            sys.stderr.flush()
             host.abort(describe(exception), backtrace(exception))
             raise
         finally:

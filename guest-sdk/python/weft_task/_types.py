@@ -51,14 +51,17 @@ class Ty:
         if self.kind == "tuple":
             return "tuple<" + ", ".join(t.wit() for t in self.items) + ">"
         if self.kind == "record":
-            return wit_type_name(self.record.__name__)
+            return "%" + wit_type_name(self.record.__name__)
         return self.kind
 
 
-def of(annotation: Any, where: str) -> Ty:
-    """The type of ``annotation``; ``where`` names it in errors."""
+def of(annotation: Any, where: str, result: bool = False) -> Ty:
+    """The type of ``annotation``; ``where`` names it in errors. ``None``
+    (unit) is allowed only as a task's ``result``."""
     if annotation is None or annotation is type(None):
-        return Ty("unit")
+        if result:
+            return Ty("unit")
+        raise TypeProblem(f"{where}: None (unit) is allowed only as a task's result")
     name = getattr(annotation, "__name__", None)
     if getattr(annotation, "__supertype__", None) is not None and name in NUMERIC:
         return Ty(NUMERIC[name][0])
@@ -76,10 +79,7 @@ def of(annotation: Any, where: str) -> Ty:
     if origin in (typing.Union, types.UnionType):
         rest = [a for a in args if a is not type(None)]
         if len(rest) == 1 and len(args) == 2:
-            inner = of(rest[0], where)
-            if inner.kind == "unit":
-                raise TypeProblem(f"{where}: Optional[None] has no Weft type")
-            return Ty("option", [inner])
+            return Ty("option", [of(rest[0], where)])
     if dataclasses.is_dataclass(annotation) and isinstance(annotation, type):
         hints = typing.get_type_hints(annotation)
         fields = [(f.name, of(hints[f.name], f"{where}, field {f.name}")) for f in dataclasses.fields(annotation)]
@@ -92,16 +92,17 @@ def of(annotation: Any, where: str) -> Ty:
     )
 
 
-WORD = re.compile(r"^[a-z][a-z0-9]*$")
+FIRST_WORD = re.compile(r"^[a-z][a-z0-9]*$")
+WORD = re.compile(r"^[a-z0-9]+$")
 
 
 def wit_name(snake: str, what: str) -> str:
     """``keep_negative`` -> ``keep-negative``; Weft derives the name back."""
     words = snake.split("_")
-    if not all(WORD.match(w) for w in words):
+    if not (FIRST_WORD.match(words[0]) and all(WORD.match(w) for w in words[1:])):
         raise TypeProblem(
             f"{what} `{snake}` cannot be a WIT name: use lowercase words of letters and "
-            "digits joined by single underscores, each word starting with a letter"
+            "digits joined by single underscores, the first starting with a letter"
         )
     return "-".join(words)
 

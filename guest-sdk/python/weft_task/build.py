@@ -60,8 +60,8 @@ def interface(tasks) -> str:
 
     lines = ["package weft:task@0.1.0;", "", "interface tasks {"]
     for record in _types.records([t for task in tasks for t in task.params + [task.ret]]):
-        fields = ", ".join(f"{_types.wit_name(n, 'field')}: {t.wit()}" for n, t in record.fields)
-        lines.append(f"  record {_types.wit_type_name(record.record.__name__)} {{ {fields} }}")
+        fields = ", ".join(f"%{_types.wit_name(n, 'field')}: {t.wit()}" for n, t in record.fields)
+        lines.append(f"  record %{_types.wit_type_name(record.record.__name__)} {{ {fields} }}")
     seen = set()
     for task in tasks:
         name = _types.wit_name(task.name, "task")

@@ -12,6 +12,7 @@ use crate::module::{Code, CoreCode, TaskModule};
 use crate::text;
 use crate::{Interrupt, Runtime};
 use bytes::Bytes;
+use std::sync::atomic::Ordering;
 use wasmtime::{Store, Trap, UpdateDeadline, WasmBacktrace};
 
 const STATUS_OK: i32 = 0;
@@ -79,6 +80,7 @@ impl Runtime {
                 limiter: TaskLimiter {
                     memory_bytes_max: limits.memory_bytes_max,
                     table_elements_max: self.config.table_elements_max,
+                    memory_bytes: 0,
                 },
                 memory: None,
                 output: Bytes::new(),
@@ -154,6 +156,15 @@ impl Runtime {
                 None,
             ));
         };
+        // Taken before the store, so released after it (and its instance).
+        let _slot = CoreInstanceSlot::take(self).ok_or_else(|| {
+            fail(
+                TaskErrorKind::InstanceLimit {
+                    limit: self.config.instances_max,
+                },
+                None,
+            )
+        })?;
         let mut store = self
             .task_store(module, task, limits, interrupt)
             .map_err(|kind| fail(kind, None))?;
@@ -357,5 +368,27 @@ impl Runtime {
             );
         }
         (TaskErrorKind::Instantiate { message }, backtrace)
+    }
+}
+
+/// One of the `instances_max` core module instances, held for a call.
+struct CoreInstanceSlot<'a> {
+    runtime: &'a Runtime,
+}
+
+impl<'a> CoreInstanceSlot<'a> {
+    fn take(runtime: &'a Runtime) -> Option<CoreInstanceSlot<'a>> {
+        let taken = runtime.core_instances.fetch_add(1, Ordering::AcqRel);
+        if taken >= runtime.config.instances_max {
+            runtime.core_instances.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(CoreInstanceSlot { runtime })
+    }
+}
+
+impl Drop for CoreInstanceSlot<'_> {
+    fn drop(&mut self) {
+        self.runtime.core_instances.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -161,11 +161,26 @@ impl Compiler {
                 // program as much as an in-process compile trusts Cranelift:
                 // the child runs as the same user, so it is a boundary for
                 // time, memory and crashes, not for security.
-                unsafe { Compiled::deserialize(engine, &artifact, Parser::is_component(bytes)) }
-                    .map_err(|e| LoadError::Compiler {
-                        module: hash,
-                        message: format!("the compiler process's output did not load: {e:#}"),
-                    })
+                let component = Parser::is_component(bytes);
+                unsafe { Compiled::deserialize(engine, &artifact, component) }.map_err(|e| {
+                    if component {
+                        // The child has no instance pool; this process's
+                        // pool checks a component's instances, memories and
+                        // tables here. That is the component's doing, and
+                        // would be again: a deterministic refusal.
+                        LoadError::Invalid {
+                            module: hash,
+                            reason: format!(
+                                "the component does not fit this runtime's pool: {e:#}"
+                            ),
+                        }
+                    } else {
+                        LoadError::Compiler {
+                            module: hash,
+                            message: format!("the compiler process's output did not load: {e:#}"),
+                        }
+                    }
+                })
             }
         }
     }

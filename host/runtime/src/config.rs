@@ -37,6 +37,8 @@ pub const DEFAULT_CORE_INSTANCES_PER_COMPONENT_MAX: u32 = 64;
 pub const DEFAULT_MEMORIES_PER_COMPONENT_MAX: u32 = 8;
 /// Default of [`RuntimeConfig::tables_per_component_max`].
 pub const DEFAULT_TABLES_PER_COMPONENT_MAX: u32 = 16;
+/// Default of [`RuntimeConfig::component_values_bytes_max`]: 1 GiB.
+pub const DEFAULT_COMPONENT_VALUES_BYTES_MAX: u64 = 1 << 30;
 /// Default of [`RuntimeConfig::memory_bytes_ceiling`]: 4 GiB, all a 32-bit
 /// wasm memory can address.
 pub const DEFAULT_MEMORY_BYTES_CEILING: u64 = 4 << 30;
@@ -66,8 +68,9 @@ pub const TASK_MESSAGE_BYTES_MAX: usize = 64 << 10;
 /// Limits that apply to one task call.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TaskLimits {
-    /// `memory_bytes_max`: the most linear memory a task may have. Growing
-    /// past it stops the task with an out-of-memory error. At most
+    /// `memory_bytes_max`: the most linear memory a task may have (all of a
+    /// component's memories together). Growing past it stops the task with
+    /// an out-of-memory error. At most
     /// [`RuntimeConfig::memory_bytes_ceiling`].
     pub memory_bytes_max: u64,
     /// `timeout`: wall-clock time a task may run, measured in epoch ticks
@@ -122,6 +125,12 @@ pub struct RuntimeConfig {
     /// `tables_per_component_max`: the most tables one component may
     /// define across its core instances.
     pub tables_per_component_max: u32,
+    /// `component_values_bytes_max`: the host memory a component task's
+    /// arguments may take as component values while they are handed to it
+    /// (each value's slot, strings, the names of fields and cases, counted
+    /// as decoded). Past it the call fails with an invalid-arguments error
+    /// naming the limit.
+    pub component_values_bytes_max: u64,
     /// `memory_bytes_ceiling`: the largest `memory_bytes_max` any task may be
     /// given (the size of a pool slot).
     pub memory_bytes_ceiling: u64,
@@ -194,6 +203,7 @@ impl Default for RuntimeConfig {
             core_instances_per_component_max: DEFAULT_CORE_INSTANCES_PER_COMPONENT_MAX,
             memories_per_component_max: DEFAULT_MEMORIES_PER_COMPONENT_MAX,
             tables_per_component_max: DEFAULT_TABLES_PER_COMPONENT_MAX,
+            component_values_bytes_max: DEFAULT_COMPONENT_VALUES_BYTES_MAX,
             memory_bytes_ceiling: DEFAULT_MEMORY_BYTES_CEILING,
             wasm_stack_bytes_max: DEFAULT_WASM_STACK_BYTES_MAX,
             table_elements_max: DEFAULT_TABLE_ELEMENTS_MAX,

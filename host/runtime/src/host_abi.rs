@@ -61,26 +61,36 @@ pub(crate) enum HostStop {
     },
 }
 
-/// Enforces a task's memory and table limits.
+/// Enforces a task's memory and table limits. The memory limit covers all
+/// of a task's linear memories together (a component may have several):
+/// wasmtime asks here when each memory is created (from 0 bytes) and
+/// whenever one grows.
 #[derive(Debug)]
 pub(crate) struct TaskLimiter {
     pub(crate) memory_bytes_max: u64,
     pub(crate) table_elements_max: usize,
+    /// The bytes of all the task's memories so far.
+    pub(crate) memory_bytes: u64,
 }
 
 impl ResourceLimiter for TaskLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired as u64 > self.memory_bytes_max {
+        let total = self
+            .memory_bytes
+            .saturating_sub(current as u64)
+            .saturating_add(desired as u64);
+        if total > self.memory_bytes_max {
             return Err(wasmtime::Error::new(HostStop::OutOfMemory {
-                requested: desired as u64,
+                requested: total,
                 limit: self.memory_bytes_max,
             }));
         }
+        self.memory_bytes = total;
         Ok(true)
     }
 

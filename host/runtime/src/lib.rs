@@ -55,8 +55,8 @@ use wasmtime::{Engine, Linker};
 
 /// What the checks before compilation learned.
 struct Checked {
-    /// A core module's recorded signatures (a component's come from its
-    /// type, after compilation).
+    /// A core module's recorded signatures, or those a component's type
+    /// gives.
     signatures: Vec<TaskSignature>,
     data_bytes: u64,
     component: bool,
@@ -73,6 +73,9 @@ pub struct Runtime {
     disk: Option<DiskCache>,
     compiler: Compiler,
     refusals: Refusals,
+    /// Core module instances alive now: the pool has room for components'
+    /// core instances too, so `instances_max` is kept here.
+    core_instances: std::sync::atomic::AtomicU32,
     _ticker: EpochTicker,
 }
 
@@ -108,6 +111,7 @@ impl Runtime {
                 config.compile.refusals_remembered_max,
                 config.compile.refusal_ttl,
             ),
+            core_instances: std::sync::atomic::AtomicU32::new(0),
             engine,
             linker,
             component_linker,
@@ -149,7 +153,7 @@ impl Runtime {
             .disk
             .as_ref()?
             .load(&self.engine, &hash, checked.component)?;
-        self.finish(hash, bytes, checked, compiled).ok()
+        self.finish(hash, checked, compiled).ok()
     }
 
     /// How many compiled modules are held in memory.
@@ -191,10 +195,10 @@ impl Runtime {
             if let Some(compiled) =
                 disk.and_then(|d| d.load(&self.engine, &hash, checked.component))
             {
-                return self.finish(hash, bytes, checked, compiled);
+                return self.finish(hash, checked, compiled);
             }
             let compiled = self.compiler.compile(&self.engine, hash, bytes)?;
-            let module = self.finish(hash, bytes, checked, compiled.clone())?;
+            let module = self.finish(hash, checked, compiled.clone())?;
             if let Some(disk) = disk {
                 disk.store(&hash, &compiled);
             }
@@ -222,9 +226,10 @@ impl Runtime {
     /// limits, then the ABI.
     fn check(&self, hash: ModuleHash, bytes: &[u8]) -> Result<Checked, LoadError> {
         if wasmtime::wasmparser::Parser::is_component(bytes) {
+            let data_bytes = precheck::precheck_component(hash, bytes, &self.config)?;
             return Ok(Checked {
-                signatures: Vec::new(),
-                data_bytes: precheck::precheck_component(hash, bytes, &self.config)?,
+                signatures: component::check_component(hash, bytes)?,
+                data_bytes,
                 component: true,
             });
         }
@@ -240,7 +245,6 @@ impl Runtime {
     fn finish(
         &self,
         hash: ModuleHash,
-        bytes: &[u8],
         checked: Checked,
         compiled: Compiled,
     ) -> Result<TaskModule, LoadError> {
@@ -263,13 +267,19 @@ impl Runtime {
                 (checked.signatures, Code::Core(code))
             }
             Compiled::Component(compiled) => {
-                let (signatures, tasks) =
-                    component::derive_tasks(hash, bytes, &self.engine, &compiled)?;
+                let tasks =
+                    component::resolve_tasks(hash, &self.engine, &compiled, &checked.signatures)?;
                 let pre = self
                     .component_linker
                     .instantiate_pre(&compiled)
-                    .map_err(link_error)?;
-                (signatures, Code::Component(ComponentCode { pre, tasks }))
+                    .map_err(|e| LoadError::Invalid {
+                        module: hash,
+                        reason: format!("its imports do not link to Weft's host interface: {e:#}"),
+                    })?;
+                (
+                    checked.signatures,
+                    Code::Component(ComponentCode { pre, tasks }),
+                )
             }
         };
         Ok(TaskModule {

@@ -172,3 +172,133 @@ fn a_component_without_weft_tasks_or_with_types_weft_lacks_is_refused() {
         "{error}"
     );
 }
+
+/// `count: func(xs: list<string>) -> u32`, lowered into a bump allocator.
+const COUNT_STRINGS: &str = r#"(component
+    (core module $m
+      (memory (export "memory") 1)
+      (global $next (mut i32) (i32.const 1024))
+      (func (export "realloc") (param i32 i32 i32 i32) (result i32)
+        (local $p i32)
+        global.get $next local.set $p
+        global.get $next local.get 3 i32.add global.set $next
+        local.get $p)
+      (func (export "count") (param i32 i32) (result i32) local.get 1))
+    (core instance $i (instantiate $m))
+    (func $count (param "xs" (list string)) (result u32)
+      (canon lift (core func $i "count")
+        (memory (core memory $i "memory")) (realloc (core func $i "realloc"))))
+    (instance $tasks (export "count" (func $count)))
+    (export "weft:task/tasks@0.1.0" (instance $tasks)))"#;
+
+#[test]
+fn arguments_are_held_to_component_values_bytes_max() {
+    let component = wat::parse_str(COUNT_STRINGS).unwrap();
+    let words: Vec<String> = (0..1000).map(|i| format!("word {i}")).collect();
+    let args = weft_sdk::codec::encode(&(words,)).unwrap();
+    let rt = runtime();
+    let module = rt.load(&component).unwrap();
+    let count: u32 = rt
+        .call_typed(
+            &module,
+            "count",
+            &(vec!["a", "b", "c"],),
+            &TaskLimits::default(),
+        )
+        .unwrap();
+    assert_eq!(count, 3);
+    let out = rt
+        .call(&module, "count", &args, &TaskLimits::default())
+        .unwrap();
+    assert_eq!(out.as_ref(), 1000u32.to_le_bytes());
+
+    let tight = Runtime::new(RuntimeConfig {
+        instances_max: 2,
+        component_instances_max: 2,
+        cache_dir: None,
+        component_values_bytes_max: 16 << 10,
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let module = tight.load(&component).unwrap();
+    let error = tight
+        .call(&module, "count", &args, &TaskLimits::default())
+        .unwrap_err();
+    assert!(
+        matches!(&error.kind, TaskErrorKind::InvalidArguments { message } if message.contains("component_values_bytes_max")),
+        "{error}"
+    );
+}
+
+#[test]
+fn memory_bytes_max_covers_all_of_a_components_memories() {
+    // Two memories of 200 MiB each: either alone fits the default 256 MiB.
+    let component = wat::parse_str(
+        r#"(component
+            (core module $m (memory 3200) (func (export "one") (result i32) i32.const 1))
+            (core module $n (memory 3200))
+            (core instance $i (instantiate $m))
+            (core instance $j (instantiate $n))
+            (func $one (result s32) (canon lift (core func $i "one")))
+            (instance $tasks (export "one" (func $one)))
+            (export "weft:task/tasks@0.1.0" (instance $tasks)))"#,
+    )
+    .unwrap();
+    let rt = runtime();
+    let module = rt.load(&component).unwrap();
+    let error = rt
+        .call(&module, "one", &[], &TaskLimits::default())
+        .unwrap_err();
+    assert!(
+        matches!(error.kind, TaskErrorKind::OutOfMemory { limit_bytes, .. } if limit_bytes == 256 << 20),
+        "{error}"
+    );
+    let roomy = TaskLimits {
+        memory_bytes_max: 512 << 20,
+        ..TaskLimits::default()
+    };
+    let one: i32 = rt.call_typed(&module, "one", &(), &roomy).unwrap();
+    assert_eq!(one, 1);
+}
+
+#[test]
+fn a_component_over_the_pools_limits_is_refused_once_and_remembered() {
+    let instances: String = (0..70)
+        .map(|_| "(core instance (instantiate $m))\n")
+        .collect();
+    let component = wat::parse_str(format!(
+        r#"(component
+            (core module $m (func (export "one") (result i32) i32.const 1))
+            {instances}
+            (core instance $i (instantiate $m))
+            (func $one (result s32) (canon lift (core func $i "one")))
+            (instance $tasks (export "one" (func $one)))
+            (export "weft:task/tasks@0.1.0" (instance $tasks)))"#
+    ))
+    .unwrap();
+    let rt = runtime();
+    let error = rt.load(&component).unwrap_err();
+    assert!(error.is_deterministic(), "{error}");
+    let compilations = rt.compilations();
+    let again = rt.load(&component).unwrap_err();
+    assert_eq!(again, error);
+    assert_eq!(rt.compilations(), compilations, "the refusal is remembered");
+}
+
+#[test]
+fn names_weft_cannot_keep_apart_are_refused() {
+    let rt = runtime();
+    let twice = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "f") (param i32)))
+            (core instance $i (instantiate $m))
+            (type $e (enum "a-b" "AB"))
+            (export $named "e" (type $e))
+            (func $f (param "x" $named) (canon lift (core func $i "f")))
+            (instance $tasks (export "e" (type $named)) (export "f" (func $f)))
+            (export "weft:task/tasks@0.1.0" (instance $tasks)))"#,
+    )
+    .unwrap();
+    let error = rt.load(&twice).unwrap_err();
+    assert!(error.to_string().contains("two cases are `AB`"), "{error}");
+}

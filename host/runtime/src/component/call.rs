@@ -38,7 +38,8 @@ impl Runtime {
                 None,
             ));
         };
-        let params = values::decode_params(&entry.params, args).map_err(|message| {
+        let budget = self.config.component_values_bytes_max;
+        let params = values::decode_params(&entry.params, args, budget).map_err(|message| {
             fail(
                 TaskErrorKind::InvalidArguments {
                     message: format!(
@@ -55,16 +56,38 @@ impl Runtime {
             Returns::Nothing => Vec::new(),
             _ => vec![Val::Bool(false)],
         };
-        let outcome = (|| -> wasmtime::Result<()> {
-            let instance = code.pre.instantiate(&mut store)?;
-            let func = instance.get_func(&mut store, entry.export).ok_or_else(|| {
-                HostStop::AbiViolation(format!("`{}` is not a function", entry.wit_name))
-            })?;
-            func.call(&mut store, &params, &mut results)
-        })();
+        let instance = code.pre.instantiate(&mut store).map_err(|e| {
+            let (kind, backtrace) = match self.classify(e, limits) {
+                (TaskErrorKind::InstanceLimit { .. }, _) => (
+                    TaskErrorKind::InstanceLimit {
+                        limit: self.config.component_instances_max,
+                    },
+                    None,
+                ),
+                other => other,
+            };
+            fail(kind, backtrace)
+        })?;
+        let outcome = instance
+            .get_func(&mut store, entry.export)
+            .ok_or_else(|| {
+                wasmtime::Error::new(HostStop::AbiViolation(format!(
+                    "`{}` is not a function",
+                    entry.wit_name
+                )))
+            })
+            .and_then(|func| func.call(&mut store, &params, &mut results));
         host_abi::warn_dropped_logs(store.data());
         outcome.map_err(|e| {
-            let (kind, backtrace) = self.classify(e, limits);
+            let (kind, backtrace) = match self.classify(e, limits) {
+                // Past instantiation, what is neither a trap nor the host's
+                // stop is wasmtime refusing the guest's values as it lifts
+                // them (bad UTF-8, a pointer out of bounds, a bad case).
+                (TaskErrorKind::Instantiate { message }, backtrace) => {
+                    (TaskErrorKind::AbiViolation { message }, backtrace)
+                }
+                other => other,
+            };
             fail(kind, backtrace)
         })?;
         let (ty, value) = match (&entry.returns, results.pop()) {

@@ -12,7 +12,7 @@ mod call;
 mod signature;
 mod values;
 
-pub(crate) use signature::derive_tasks;
+pub(crate) use signature::{check_component, resolve_tasks};
 
 use crate::host_abi::{self, HostStop, TaskState};
 use crate::text;
@@ -72,7 +72,9 @@ fn abort(
 ) -> wasmtime::Result<()> {
     let cap =
         |text: &WasmStr, store: &StoreContextMut<'_, TaskState>| -> wasmtime::Result<String> {
-            Ok(text::cap_message(text.to_str(store)?.as_bytes()))
+            Ok(text::cap_message(
+                guest_text(text, store, "abort")?.as_bytes(),
+            ))
         };
     let message = cap(&message, &store)?;
     let backtrace = cap(&backtrace, &store)?;
@@ -91,12 +93,26 @@ fn log(
     mut store: StoreContextMut<'_, TaskState>,
     (level, message): (u8, WasmStr),
 ) -> wasmtime::Result<()> {
-    let len = message.to_str(&store)?.len();
+    let len = guest_text(&message, &store, "log")?.len();
     if !host_abi::log_would_fit(store.data_mut(), len as u64) {
         return host_abi::charge_host_copy(&mut store, 0);
     }
-    let text = message.to_str(&store)?.into_owned();
+    let text = guest_text(&message, &store, "log")?.into_owned();
     host_abi::charge_host_copy(&mut store, len)?;
     host_abi::record_log(store.data_mut(), i32::from(level), text.as_bytes());
     Ok(())
+}
+
+/// A guest string, or an ABI violation naming the host function it was
+/// passed to.
+fn guest_text<'a>(
+    text: &WasmStr,
+    store: &'a StoreContextMut<'_, TaskState>,
+    function: &str,
+) -> wasmtime::Result<std::borrow::Cow<'a, str>> {
+    text.to_str(store).map_err(|e| {
+        wasmtime::Error::new(HostStop::AbiViolation(format!(
+            "the string passed to {function} is not valid: {e:#}"
+        )))
+    })
 }

@@ -1,9 +1,10 @@
-//! A component's tasks, for calls: its imports are checked against Weft's
-//! host interface (anything else is refused, naming it), its signatures
-//! are the ones `weft_schema::signature::component` derives from its type
-//! (so the client, the CLI and the runtime agree), and each task's function
-//! is resolved in wasmtime's view of the same type, with the parameter and
-//! result types the value converter walks.
+//! A component's tasks, checked before it is compiled and resolved after:
+//! its imports must be Weft's host interface and nothing else (anything
+//! else is refused, naming it), its signatures are the ones
+//! `weft_schema::signature::component` derives from its type (so the
+//! client, the CLI and the runtime agree), and once compiled each task's
+//! function is resolved in wasmtime's view of the same type, with the
+//! parameter and result types the value converter walks.
 
 use super::{ComponentTask, HOST_FUNCTIONS, HOST_INTERFACE, Returns};
 use crate::error::LoadError;
@@ -14,29 +15,47 @@ use wasmtime::component::Component;
 use wasmtime::component::types::{ComponentFunc, ComponentItem, Type as Wit};
 use weft_schema::signature::TaskSignature;
 use weft_schema::signature::component::{
-    ComponentSignaturesError, TASKS_INTERFACE, component_signatures, snake_name,
+    ComponentImport, ComponentSignaturesError, TASKS_INTERFACE, component_facts, snake_name,
 };
 
-/// The signatures and call entries of a compiled component's tasks (from
-/// `bytes`, its binary), after checking its imports.
-pub(crate) fn derive_tasks(
+/// Checks a component's bytes before compiling: its imports, then its
+/// tasks' signatures, which it returns.
+pub(crate) fn check_component(
     hash: ModuleHash,
     bytes: &[u8],
-    engine: &Engine,
-    component: &Component,
-) -> Result<(Vec<TaskSignature>, HashMap<String, ComponentTask>), LoadError> {
-    let ty = component.component_type();
-    for (name, import) in ty.imports(engine) {
-        check_import(hash, engine, name, &import.ty)?;
+) -> Result<Vec<TaskSignature>, LoadError> {
+    let facts = component_facts(bytes).map_err(|error| match error {
+        ComponentSignaturesError::Invalid(reason) => LoadError::Invalid {
+            module: hash,
+            reason,
+        },
+        other => LoadError::TaskMismatch {
+            module: hash,
+            problem: other.to_string(),
+        },
+    })?;
+    for import in &facts.imports {
+        check_import(hash, import)?;
     }
-    let signatures = signatures_of(hash, bytes)?;
-    if signatures.is_empty() {
+    if facts.signatures.is_empty() {
         return Err(LoadError::NoTasks { module: hash });
     }
+    Ok(facts.signatures)
+}
+
+/// The call entries of a compiled component's tasks, whose `signatures`
+/// [`check_component`] derived.
+pub(crate) fn resolve_tasks(
+    hash: ModuleHash,
+    engine: &Engine,
+    component: &Component,
+    signatures: &[TaskSignature],
+) -> Result<HashMap<String, ComponentTask>, LoadError> {
     let mismatch = |problem: String| LoadError::TaskMismatch {
         module: hash,
         problem,
     };
+    let ty = component.component_type();
     let Some(ComponentItem::ComponentInstance(interface)) =
         ty.get_export(engine, TASKS_INTERFACE).map(|e| e.ty)
     else {
@@ -72,21 +91,7 @@ pub(crate) fn derive_tasks(
             "the component's tasks and its functions differ".into(),
         ));
     }
-    Ok((signatures, entries))
-}
-
-/// The signatures the schema derives from the component's type.
-fn signatures_of(hash: ModuleHash, bytes: &[u8]) -> Result<Vec<TaskSignature>, LoadError> {
-    component_signatures(bytes).map_err(|error| match error {
-        ComponentSignaturesError::Invalid(reason) => LoadError::Invalid {
-            module: hash,
-            reason,
-        },
-        other => LoadError::TaskMismatch {
-            module: hash,
-            problem: other.to_string(),
-        },
-    })
+    Ok(entries)
 }
 
 /// How a task's function gives back its result, in wasmtime's types.
@@ -99,17 +104,13 @@ fn returns(func: &ComponentFunc) -> Returns {
 }
 
 /// Only [`HOST_INTERFACE`], holding only [`HOST_FUNCTIONS`].
-fn check_import(
-    hash: ModuleHash,
-    engine: &Engine,
-    name: &str,
-    item: &ComponentItem,
-) -> Result<(), LoadError> {
+fn check_import(hash: ModuleHash, import: &ComponentImport) -> Result<(), LoadError> {
     let forbidden = |name: String, hint: String| LoadError::ForbiddenComponentImport {
         module: hash,
         name,
         hint,
     };
+    let name = &import.name;
     if name != HOST_INTERFACE {
         let hint = if name.starts_with("wasi:") {
             "; WASI gives a task authority Weft does not grant (build Python components \
@@ -119,14 +120,14 @@ fn check_import(
         };
         return Err(forbidden(name.to_string(), hint.to_string()));
     }
-    let ComponentItem::ComponentInstance(host) = item else {
+    let Some(items) = &import.interface_items else {
         return Err(forbidden(
             name.to_string(),
             "; it must be imported as an interface".into(),
         ));
     };
-    for (function, _) in host.exports(engine) {
-        if !HOST_FUNCTIONS.contains(&function) {
+    for function in items {
+        if !HOST_FUNCTIONS.contains(&function.as_str()) {
             return Err(forbidden(
                 format!("{name}#{function}"),
                 format!("; the interface has only {}", HOST_FUNCTIONS.join(", ")),

@@ -2,14 +2,23 @@
 //! and component values, for every language that builds components: both
 //! directions walk the component's own type, so records get their fields'
 //! names, variants and enums their cases' names, and nothing depends on
-//! the guest's language. The mapping of types is `signature.rs`'s.
+//! the guest's language. The mapping of types is
+//! `weft_schema::signature::component`'s. Decoding charges the host memory
+//! the values take (`component_values_bytes_max`): a value's slot, a
+//! string's text, each field's and case's name, so a few bytes of a list of
+//! records cannot become gigabytes of values.
 
 use wasmtime::component::Val;
 use wasmtime::component::types::Type as Wit;
 
-/// Reads encoded values off the front of a byte slice.
+/// Reads encoded values off the front of a byte slice, charging the host
+/// memory the values take against a budget.
 struct Reader<'a> {
     bytes: &'a [u8],
+    /// Host bytes the values may still take.
+    budget: u64,
+    /// The whole budget, for the message.
+    budget_max: u64,
 }
 
 impl<'a> Reader<'a> {
@@ -47,12 +56,31 @@ impl<'a> Reader<'a> {
     fn index(&mut self, what: &str) -> Result<u32, String> {
         Ok(u32::from_le_bytes(self.array(what)?))
     }
+
+    /// Charges one value and `heap` bytes it owns (a string's text, a
+    /// field's or case's name, a list's slots).
+    fn charge(&mut self, heap: usize) -> Result<(), String> {
+        let cost = (std::mem::size_of::<Val>() + heap) as u64;
+        if cost > self.budget {
+            return Err(format!(
+                "as component values the arguments take more than {} bytes of host memory \
+                 (component_values_bytes_max)",
+                self.budget_max
+            ));
+        }
+        self.budget -= cost;
+        Ok(())
+    }
 }
 
 /// Decodes the concatenated encodings of `params`, which must use every
-/// byte.
-pub(crate) fn decode_params(params: &[Wit], bytes: &[u8]) -> Result<Vec<Val>, String> {
-    let mut reader = Reader { bytes };
+/// byte, into values taking at most `budget` bytes of host memory.
+pub(crate) fn decode_params(params: &[Wit], bytes: &[u8], budget: u64) -> Result<Vec<Val>, String> {
+    let mut reader = Reader {
+        bytes,
+        budget,
+        budget_max: budget,
+    };
     let mut values = Vec::with_capacity(params.len());
     for (index, ty) in params.iter().enumerate() {
         values.push(decode(ty, &mut reader).map_err(|e| format!("argument {index}: {e}"))?);
@@ -67,6 +95,7 @@ pub(crate) fn decode_params(params: &[Wit], bytes: &[u8]) -> Result<Vec<Val>, St
 }
 
 fn decode(ty: &Wit, r: &mut Reader<'_>) -> Result<Val, String> {
+    r.charge(0)?;
     Ok(match ty {
         Wit::Bool => match r.array::<1>("a bool")?[0] {
             0 => Val::Bool(false),
@@ -86,6 +115,7 @@ fn decode(ty: &Wit, r: &mut Reader<'_>) -> Result<Val, String> {
         Wit::Char => Val::Char(decode_char(r)?),
         Wit::String => {
             let len = r.count("a string's length")?;
+            r.charge(len)?;
             let bytes = r.take(len, "a string")?;
             let text = std::str::from_utf8(bytes).map_err(|e| format!("a string: {e}"))?;
             Val::String(text.to_string())
@@ -93,32 +123,20 @@ fn decode(ty: &Wit, r: &mut Reader<'_>) -> Result<Val, String> {
         Wit::List(list) => {
             let element = list.ty();
             let count = r.count("a list's length")?;
+            // Each element is charged as it is decoded; so far, its slot.
             let mut items = Vec::with_capacity(count);
             for _ in 0..count {
                 items.push(decode(&element, r)?);
             }
             Val::List(items)
         }
-        Wit::Map(map) => {
-            let (key, value) = (map.key(), map.value());
-            let count = r.count("a map's length")?;
-            let mut pairs = Vec::with_capacity(count);
-            for _ in 0..count {
-                pairs.push((decode(&key, r)?, decode(&value, r)?));
-            }
-            Val::Map(pairs)
-        }
-        Wit::FixedLengthList(list) => {
-            let element = list.ty();
-            let items = (0..list.len())
-                .map(|_| decode(&element, r))
-                .collect::<Result<_, _>>()?;
-            Val::FixedLengthList(items)
-        }
         Wit::Record(record) => Val::Record(
             record
                 .fields()
-                .map(|field| Ok((field.name.to_string(), decode(&field.ty, r)?)))
+                .map(|field| {
+                    r.charge(field.name.len())?;
+                    Ok((field.name.to_string(), decode(&field.ty, r)?))
+                })
                 .collect::<Result<_, String>>()?,
         ),
         Wit::Tuple(tuple) => Val::Tuple(
@@ -133,6 +151,7 @@ fn decode(ty: &Wit, r: &mut Reader<'_>) -> Result<Val, String> {
                 .cases()
                 .nth(index as usize)
                 .ok_or_else(|| format!("variant index {index} is out of range"))?;
+            r.charge(case.name.len())?;
             let payload = match &case.ty {
                 Some(payload) => Some(Box::new(decode(payload, r)?)),
                 None => None,
@@ -145,6 +164,7 @@ fn decode(ty: &Wit, r: &mut Reader<'_>) -> Result<Val, String> {
                 .names()
                 .nth(index as usize)
                 .ok_or_else(|| format!("enum index {index} is out of range"))?;
+            r.charge(name.len())?;
             Val::Enum(name.to_string())
         }
         Wit::Option(option) => match r.array::<1>("an option's tag")?[0] {
@@ -193,20 +213,6 @@ pub(crate) fn encode(ty: &Wit, value: &Val, out: &mut Vec<u8>) -> Result<(), Str
         (Wit::List(list), Val::List(items)) => {
             let element = list.ty();
             out.extend_from_slice(&(items.len() as u64).to_le_bytes());
-            for item in items {
-                encode(&element, item, out)?;
-            }
-        }
-        (Wit::Map(map), Val::Map(pairs)) => {
-            let (key, value) = (map.key(), map.value());
-            out.extend_from_slice(&(pairs.len() as u64).to_le_bytes());
-            for (k, v) in pairs {
-                encode(&key, k, out)?;
-                encode(&value, v, out)?;
-            }
-        }
-        (Wit::FixedLengthList(list), Val::FixedLengthList(items)) => {
-            let element = list.ty();
             for item in items {
                 encode(&element, item, out)?;
             }
@@ -264,7 +270,7 @@ fn describe(value: &Val) -> &'static str {
         Val::Float32(_) | Val::Float64(_) => "float",
         Val::Char(_) => "char",
         Val::String(_) => "string",
-        Val::List(_) | Val::FixedLengthList(_) => "list",
+        Val::List(_) => "list",
         Val::Map(_) => "map",
         Val::Record(_) => "record",
         Val::Tuple(_) => "tuple",
