@@ -142,19 +142,10 @@ impl Runtime {
         limits: &TaskLimits,
         interrupt: Option<&Interrupt>,
     ) -> Result<Bytes, TaskError> {
-        let fail = |kind: TaskErrorKind, backtrace: Option<String>| TaskError {
-            module: module.hash,
-            task: task.to_string(),
-            kind,
-            backtrace,
-        };
+        let fail =
+            |kind: TaskErrorKind, backtrace: Option<String>| module.error(task, kind, backtrace);
         let Some(entry) = code.tasks.get(task) else {
-            return Err(fail(
-                TaskErrorKind::UnknownTask {
-                    available: module.task_names(),
-                },
-                None,
-            ));
+            return Err(module.unknown_task(task));
         };
         // Taken before the store, so released after it (and its instance).
         let _slot = CoreInstanceSlot::take(self).ok_or_else(|| {

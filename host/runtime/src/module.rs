@@ -141,6 +141,27 @@ impl TaskModule {
         matches!(self.code, Code::Component(_))
     }
 
+    /// A task error of task `task` of this module.
+    pub(crate) fn error(
+        &self,
+        task: &str,
+        kind: crate::TaskErrorKind,
+        backtrace: Option<String>,
+    ) -> crate::TaskError {
+        crate::TaskError {
+            module: self.hash,
+            task: task.to_string(),
+            kind,
+            backtrace,
+        }
+    }
+
+    /// The error for a call of a task it does not have.
+    pub(crate) fn unknown_task(&self, task: &str) -> crate::TaskError {
+        let available = self.task_names();
+        self.error(task, crate::TaskErrorKind::UnknownTask { available }, None)
+    }
+
     /// The names of its tasks, sorted.
     pub fn task_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.signatures.iter().map(|s| s.name.clone()).collect();

@@ -24,19 +24,10 @@ impl Runtime {
         limits: &TaskLimits,
         interrupt: Option<&Interrupt>,
     ) -> Result<Bytes, TaskError> {
-        let fail = |kind: TaskErrorKind, backtrace: Option<String>| TaskError {
-            module: module.hash,
-            task: task.to_string(),
-            kind,
-            backtrace,
-        };
+        let fail =
+            |kind: TaskErrorKind, backtrace: Option<String>| module.error(task, kind, backtrace);
         let Some(entry) = code.tasks.get(task) else {
-            return Err(fail(
-                TaskErrorKind::UnknownTask {
-                    available: module.task_names(),
-                },
-                None,
-            ));
+            return Err(module.unknown_task(task));
         };
         let budget = self.config.component_values_bytes_max;
         let params = values::decode_params(&entry.params, args, budget).map_err(|message| {
